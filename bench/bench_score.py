@@ -1,0 +1,93 @@
+"""Score benchmarks, as ratios against anchors measured in the same run.
+
+- load: a 100,000-note MIDI file into a Score, against symusic's own load of the same file
+  (goal: within 2x), with mido and pretty_midi shown for scale.
+- seek: notes sounding at a random time in a 1,000,000-note score (goal: p99 < 50 us;
+  the failure catalogue's DRF-05 asks for well under 10 ms).
+
+Run: python bench/bench_score.py
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+import mos_lab
+from mos_lab.score import NOTE_DTYPE, SeekIndex
+
+
+def best_of(fn: Callable[[], object], repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def make_notes(n: int, tracks: int, seed: int = 0) -> np.ndarray:
+    """Piano-like material: onsets ~8 per beat, durations of a few beats, 8 parts."""
+    rng = np.random.default_rng(seed)
+    notes = np.zeros(n, dtype=NOTE_DTYPE)
+    notes["start"] = np.sort(rng.integers(0, n * 60, n))
+    notes["duration"] = rng.integers(30, 2000, n)
+    notes["pitch"] = rng.integers(21, 109, n)
+    notes["velocity"] = rng.integers(30, 120, n)
+    notes["track"] = rng.integers(0, tracks, n)
+    notes["channel"] = notes["track"]
+    return notes
+
+
+def bench_load() -> None:
+    import mido
+    import pretty_midi
+    import symusic
+
+    notes = make_notes(100_000, 8)
+    tracks = tuple(mos_lab.score.Track(f"p{i}", i * 8, i, False) for i in range(8))
+    score = mos_lab.Score(notes, tracks, mos_lab.score.TempoMap(480))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "big.mid"
+        score.save(path)
+        assert mos_lab.load(path).n_notes == 100_000
+        del score, notes  # measure both loads in the same, quiet process state
+        anchor_runs, our_runs = [], []
+        for _ in range(40):  # interleaved so both see the same allocator and cache state
+            anchor_runs.append(best_of(lambda: symusic.Score(str(path)), 1))
+            our_runs.append(best_of(lambda: mos_lab.load(path), 1))
+        anchor, ours = min(anchor_runs), min(our_runs)
+        mido_t = best_of(lambda: mido.MidiFile(path), 2)
+        pm_t = best_of(lambda: pretty_midi.PrettyMIDI(str(path)), 2)
+    print(f"load 100,000 notes: symusic (anchor) {anchor * 1e3:.2f} ms, "
+          f"mos_lab {ours * 1e3:.2f} ms -> ratio {ours / anchor:.2f}x (goal <= 2x)")
+    print(f"  for scale: mido {mido_t * 1e3:.0f} ms ({mido_t / anchor:.0f}x), "
+          f"pretty_midi {pm_t * 1e3:.0f} ms ({pm_t / anchor:.0f}x)")
+
+
+def bench_seek() -> None:
+    notes = make_notes(1_000_000, 8, seed=1)
+    t0 = time.perf_counter()
+    idx = SeekIndex(notes)
+    build = time.perf_counter() - t0
+    rng = np.random.default_rng(3)
+    queries = rng.integers(0, int(notes["start"][-1]), 20_000).tolist()
+    took = []
+    for q in queries:
+        t = time.perf_counter()
+        idx.notes_at(q)
+        took.append(time.perf_counter() - t)
+    p50, p99 = statistics.median(took), float(np.percentile(took, 99))
+    print(f"seek 1,000,000 notes: index built in {build * 1e3:.0f} ms; notes_at p50 "
+          f"{p50 * 1e6:.1f} us, p99 {p99 * 1e6:.1f} us (goal p99 < 50 us; "
+          f"{0.010 / p99:.0f}x under the seed's 10 ms)")
+
+
+if __name__ == "__main__":
+    bench_load()
+    bench_seek()

@@ -1,0 +1,57 @@
+"""Scores: the columnar model, its formats and the seek index.
+
+Map of the API::
+
+    load(path_or_bytes) -> Score       # MIDI, NVX1 JSON, MusicXML (music21), ABC
+    Score.save(path)                   # format by extension
+    Score.notes                        # numpy table: start, duration, pitch, velocity, ...
+    Score.tempo                        # TempoMap: ticks <-> seconds <-> frames, exact
+    Score.seek.notes_at(tick)          # O(log n) "what sounds here"
+    Score.seek.controls_at(tick)       # controller/program/bend state at a tick
+    nvx1.validate(doc) -> [problems]   # every problem with its field path
+    ScoreError                         # ValueError naming what is wrong and where
+"""
+
+from mos_lab.score import interop, nvx1
+from mos_lab.score._types import (
+    CONTROL_DTYPE,
+    NOTE_DTYPE,
+    PITCH_BEND,
+    PROGRAM,
+    Frames,
+    Seconds,
+    Ticks,
+)
+from mos_lab.score.errors import MissingDependencyError, ScoreError
+from mos_lab.score.io import SUPPORTED, load, save
+from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
+from mos_lab.score.seek import SeekIndex
+from mos_lab.score.slot import ScoreSlot
+from mos_lab.score.tempo import TempoChange, TempoMap
+
+__all__ = [
+    "CONTROL_DTYPE",
+    "NOTE_DTYPE",
+    "PITCH_BEND",
+    "PROGRAM",
+    "SUPPORTED",
+    "Chord",
+    "Frames",
+    "KeySignature",
+    "Marker",
+    "MissingDependencyError",
+    "Score",
+    "ScoreError",
+    "ScoreSlot",
+    "Seconds",
+    "SeekIndex",
+    "TempoChange",
+    "TempoMap",
+    "Ticks",
+    "TimeSignature",
+    "Track",
+    "interop",
+    "load",
+    "nvx1",
+    "save",
+]

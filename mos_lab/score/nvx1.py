@@ -1,0 +1,261 @@
+"""NVX1: mos_lab's versioned JSON score format, validated against its shipped JSON Schema.
+
+The validator walks the schema file itself (the subset it uses: type, required, properties,
+additionalProperties, items, minimum/maximum, const, enum, maxLength, maxItems, $ref), so
+the schema and the checks can never disagree; every problem is collected with its field path
+(``tracks[0].notes[3].pitch: 200 is above 127``). Note lists take a vectorised fast path.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from mos_lab.score._types import CONTROL_DTYPE, MAX_FILE_BYTES, NOTE_DTYPE, PITCH_BEND, PROGRAM
+from mos_lab.score.errors import ScoreError
+from mos_lab.score.midi import sort_rows
+from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
+
+FORMAT, VERSION = "nvx1", 1
+MAX_PROBLEMS = 100
+_NOTE_KEYS = {"start", "duration", "pitch", "velocity"}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The NVX1 JSON Schema shipped in the package."""
+    text = resources.files("mos_lab.score").joinpath("nvx1.schema.json").read_text("utf-8")
+    return dict(json.loads(text))
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,), "array": (list,), "string": (str,), "integer": (int,),
+    "boolean": (bool,), "number": (int, float),
+}
+
+
+class _Walker:
+    """Checks an instance against the schema subset, collecting path-named problems."""
+
+    def __init__(self, root: dict[str, Any]) -> None:
+        self.root = root
+        self.problems: list[str] = []
+
+    def add(self, path: str, msg: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(f"{path or '(document)'}: {msg}")
+
+    def full(self) -> bool:
+        return len(self.problems) >= MAX_PROBLEMS
+
+    def resolve(self, sch: dict[str, Any]) -> dict[str, Any]:
+        while "$ref" in sch:
+            node: Any = self.root
+            for part in sch["$ref"].lstrip("#/").split("/"):
+                node = node[part]
+            sch = node
+        return sch
+
+    def check(self, value: Any, sch: dict[str, Any], path: str) -> None:
+        if self.full():
+            return
+        sch = self.resolve(sch)
+        if "const" in sch and value != sch["const"]:
+            self.add(path, f"{value!r} must be {sch['const']!r}")
+            return
+        if "enum" in sch and (isinstance(value, bool) or value not in sch["enum"]):
+            self.add(path, f"{value!r} is not one of {sch['enum']}")
+            return
+        t = sch.get("type")
+        if t is not None:
+            ok = isinstance(value, _TYPES[t]) and not (
+                t in ("integer", "number") and isinstance(value, bool)
+            )
+            if not ok:
+                self.add(path, f"{value!r:.40} is not of type {t}")
+                return
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if "minimum" in sch and value < sch["minimum"]:
+                self.add(path, f"{value} is below {sch['minimum']}")
+            elif "maximum" in sch and value > sch["maximum"]:
+                self.add(path, f"{value} is above {sch['maximum']}")
+        elif isinstance(value, str):
+            if len(value) > sch.get("maxLength", len(value)):
+                self.add(path, f"text of {len(value)} characters is longer than {sch['maxLength']}")
+        elif isinstance(value, list):
+            if len(value) > sch.get("maxItems", len(value)):
+                self.add(path, f"{len(value)} items is more than {sch['maxItems']}")
+                return
+            items = sch.get("items")
+            if items is not None:
+                if path.endswith("notes") and _notes_fast_ok(value):
+                    return
+                for i, v in enumerate(value):
+                    self.check(v, items, f"{path}[{i}]")
+                    if self.full():
+                        return
+        elif isinstance(value, dict):
+            props = sch.get("properties", {})
+            for key in sch.get("required", ()):
+                if key not in value:
+                    self.add(f"{path}.{key}".lstrip("."), "is required")
+            for key, v in value.items():
+                sub = f"{path}.{key}".lstrip(".")
+                if key in props:
+                    self.check(v, props[key], sub)
+                elif sch.get("additionalProperties") is False:
+                    self.add(sub, "is not a known field")
+
+
+def _notes_fast_ok(notes: list[Any]) -> bool:
+    """True when every note is a dict of exactly the four int fields, all in range."""
+    try:
+        if not all(type(n) is dict and n.keys() == _NOTE_KEYS for n in notes):
+            return False
+        cols = [[n[k] for n in notes] for k in ("start", "duration", "pitch", "velocity")]
+        if not all(type(x) is int for col in cols for x in col):
+            return False
+        s, d, p, v = (np.asarray(c, dtype=np.int64) for c in cols)
+    except (OverflowError, TypeError, ValueError):
+        return False
+    tick_max = 2**36
+    return bool(
+        ((s >= 0) & (s <= tick_max) & (d >= 0) & (d <= tick_max)).all()
+        and ((p >= 0) & (p <= 127) & (v >= 1) & (v <= 127)).all()
+    )
+
+
+def validate(doc: Any) -> list[str]:
+    """Every problem in an NVX1 document, as ``path: problem`` lines (empty when valid)."""
+    w = _Walker(schema())
+    w.check(doc, schema(), "")
+    if not w.problems and isinstance(doc, dict):
+        tracks = doc.get("tracks", [])
+        for i, tr in enumerate(tracks):
+            if len(w.problems) >= MAX_PROBLEMS:
+                break
+            notes = tr.get("notes", [])
+            if notes and any(notes[j]["start"] > notes[j + 1]["start"]
+                             for j in range(len(notes) - 1)):
+                w.add(f"tracks[{i}].notes", "are not sorted by start")
+    return w.problems
+
+
+def parse_json(data: bytes | str, source: str | None = None) -> Any:
+    """``json.loads`` with limits: size, nesting depth, no NaN/Infinity, no giant numbers."""
+    if len(data) > MAX_FILE_BYTES:
+        raise ScoreError(f"file: {len(data)} bytes is more than the limit of {MAX_FILE_BYTES}",
+                         source)
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not a valid JSON number")
+
+    try:
+        return json.loads(data, parse_constant=no_constants)
+    except RecursionError:
+        raise ScoreError("document: nested too deeply", source) from None
+    except UnicodeDecodeError as exc:
+        raise ScoreError(f"document: not UTF-8 text ({exc.reason} at byte {exc.start})",
+                         source) from None
+    except json.JSONDecodeError as exc:
+        raise ScoreError(f"document: invalid JSON at line {exc.lineno} column {exc.colno}: "
+                         f"{exc.msg}", source) from None
+    except ValueError as exc:
+        raise ScoreError(f"document: {exc}", source) from None
+
+
+def from_nvx1(doc: Any, source: str | None = None) -> Score:
+    """A Score from an NVX1 document; ScoreError listing every problem if it is invalid."""
+    problems = validate(doc)
+    if problems:
+        raise ScoreError(problems, source)
+    tracks: list[Track] = []
+    note_parts, ctrl_rows = [], []
+    for i, tr in enumerate(doc["tracks"]):
+        drums = bool(tr.get("drums", False))
+        ch = int(tr.get("channel", 9 if drums else 0))
+        tracks.append(Track(tr.get("name", ""), int(tr.get("program", 0)), ch, drums))
+        ns = tr["notes"]
+        a = np.empty(len(ns), dtype=NOTE_DTYPE)
+        if ns:
+            a["start"] = [n["start"] for n in ns]
+            a["duration"] = [n["duration"] for n in ns]
+            a["pitch"] = [n["pitch"] for n in ns]
+            a["velocity"] = [n["velocity"] for n in ns]
+        a["track"], a["channel"] = i, ch
+        note_parts.append(a)
+        ctrl_rows += [(c["tick"], c["number"], c["value"], i, ch) for c in tr.get("controls", [])]
+        ctrl_rows += [(c["tick"], PROGRAM, c["program"], i, ch) for c in tr.get("programs", [])]
+        ctrl_rows += [(c["tick"], PITCH_BEND, c["value"], i, ch)
+                      for c in tr.get("pitch_bends", [])]
+    notes = np.concatenate(note_parts) if note_parts else np.zeros(0, NOTE_DTYPE)
+    notes = sort_rows(notes, "start")
+    controls = np.array(ctrl_rows, dtype=CONTROL_DTYPE) if ctrl_rows else np.zeros(0, CONTROL_DTYPE)
+    controls = sort_rows(controls, "time")
+    tempo = TempoMap(doc["ticks_per_quarter"],
+                     [TempoChange(t["tick"], t["us_per_quarter"]) for t in doc.get("tempos", [])])
+    try:
+        return Score(
+            notes, tuple(tracks), tempo, controls,
+            tuple(TimeSignature(t["tick"], t["numerator"], t["denominator"])
+                  for t in doc.get("time_signatures", [])) or (TimeSignature(0),),
+            tuple(KeySignature(k["tick"], k["key"], k.get("minor", False))
+                  for k in doc.get("key_signatures", [])),
+            tuple(Marker(m["tick"], m["text"]) for m in doc.get("markers", [])),
+            tuple(Chord(c["tick"], c["duration"], c["symbol"], c.get("roman", ""))
+                  for c in doc.get("chords", [])),
+            title=doc.get("title", ""),
+        )
+    except ScoreError as exc:
+        raise ScoreError(exc.problems, source) from None
+
+
+def to_nvx1(score: Score) -> dict[str, Any]:
+    """The NVX1 document of a score (a plain dict, ready for ``json.dump``)."""
+    tracks = []
+    n, c = score.notes, score.controls
+    for i, tr in enumerate(score.tracks):
+        ns = n[n["track"] == i]
+        cs = c[c["track"] == i]
+        num = cs["number"]
+        cc, pc, pb = cs[num < 128], cs[num == PROGRAM], cs[num == PITCH_BEND]
+        tracks.append({
+            "name": tr.name[:1000], "program": tr.program, "channel": tr.channel, "drums": tr.drums,
+            "notes": [
+                {"start": s, "duration": d, "pitch": p, "velocity": v}
+                for s, d, p, v in zip(ns["start"].tolist(), ns["duration"].tolist(),
+                                      ns["pitch"].tolist(), ns["velocity"].tolist(), strict=True)
+            ],
+            "controls": [{"tick": t, "number": k, "value": v} for t, k, v in zip(
+                cc["time"].tolist(), cc["number"].tolist(), cc["value"].tolist(), strict=True)],
+            "programs": [{"tick": t, "program": v} for t, v in zip(
+                pc["time"].tolist(), pc["value"].tolist(), strict=True)],
+            "pitch_bends": [{"tick": t, "value": v} for t, v in zip(
+                pb["time"].tolist(), pb["value"].tolist(), strict=True)],
+        })
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "title": score.title,
+        "ticks_per_quarter": score.tpq,
+        "tempos": [{"tick": t.tick, "us_per_quarter": t.us_per_quarter}
+                   for t in score.tempo.changes],
+        "time_signatures": [{"tick": t.tick, "numerator": t.numerator,
+                             "denominator": t.denominator} for t in score.time_signatures],
+        "key_signatures": [{"tick": k.tick, "key": k.key, "minor": k.minor}
+                           for k in score.key_signatures],
+        "markers": [{"tick": m.tick, "text": m.text[:1000]} for m in score.markers],
+        "chords": [{"tick": ch.tick, "duration": ch.duration, "symbol": ch.symbol,
+                    "roman": ch.roman} for ch in score.chords],
+        "tracks": tracks,
+    }
+
+
+def dumps(score: Score) -> str:
+    """NVX1 JSON text of a score."""
+    return json.dumps(to_nvx1(score), separators=(",", ":"))
