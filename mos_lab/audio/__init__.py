@@ -1,0 +1,69 @@
+"""Apollo, the audio engine of mos_lab: voices, instruments, sample cache and outputs.
+
+Map of the package (each module says what and why in its docstring):
+
+- ``synth``        :class:`Synth` – JUCE-style processor: ``prepare``/``process(out,
+  events)`` with sample-offset events, ``all_notes_off``, ``reset``,
+  ``set_channel_state``, background ``load_bank``.
+- ``events``       event kinds, CC numbers, ``validate_velocity`` (APO-07).
+- ``envelope``     closed-form ADSR; one release path for every note end (APO-03).
+- ``voices``       voice allocator: limit, stealing with a 5 ms fade, stuck-note reclaim.
+- ``channels``     per-channel program/controllers/bend state.
+- ``limiter``      NaN scrub, block limiter and soft clipper on the master bus.
+- ``instruments/`` built-in GM families + drum kit, SoundFont 2 reader and sampler.
+- ``loading``      ``load_async``: thread + future + timeout + progress (APO-05).
+- ``cache``        memory LRU + checksummed disk LRU for samples (APO-09, ENG-09).
+- ``devices/``     outputs: ``Output`` base, ``RingBuffer``, ``OfflineOutput``,
+  ``SoundDeviceOutput`` (PortAudio), ``NullOutput`` (clocked thread).
+- ``render``       ``render_offline(events, total_frames, ...)`` for the engine.
+- ``singleton``    ``get_engine()``: one synth per process, locked (APO-04).
+
+Apollo never imports ``mos_lab.score`` or ``mos_lab.engine``; progress goes through an
+optional ``emit(topic, payload)`` callback.
+"""
+
+from mos_lab.audio.cache import DiskCache, MemoryCache, SampleCache
+from mos_lab.audio.devices import (
+    NullOutput,
+    OfflineOutput,
+    Output,
+    OutputError,
+    OutputState,
+    RingBuffer,
+    SoundDeviceOutput,
+    write_audio,
+)
+from mos_lab.audio.envelope import ADSR
+from mos_lab.audio.events import (
+    CONTROL,
+    DRUM_CHANNEL,
+    NOTE_OFF,
+    NOTE_ON,
+    PITCH_BEND,
+    PROGRAM,
+    Event,
+    validate_velocity,
+)
+from mos_lab.audio.instruments import (
+    FAMILY_NAMES,
+    BuiltinBank,
+    DrumKit,
+    Instrument,
+    InstrumentBank,
+    NoteSpec,
+    SF2Error,
+    SoundFontBank,
+)
+from mos_lab.audio.loading import load_async
+from mos_lab.audio.render import render_offline
+from mos_lab.audio.singleton import get_engine, reset_engine
+from mos_lab.audio.synth import Synth
+
+__all__ = [
+    "ADSR", "CONTROL", "DRUM_CHANNEL", "FAMILY_NAMES", "NOTE_OFF", "NOTE_ON", "PITCH_BEND",
+    "PROGRAM", "BuiltinBank", "DiskCache", "DrumKit", "Event", "Instrument",
+    "InstrumentBank", "MemoryCache", "NoteSpec", "NullOutput", "OfflineOutput", "Output",
+    "OutputError", "OutputState", "RingBuffer", "SF2Error", "SampleCache",
+    "SoundDeviceOutput", "SoundFontBank", "Synth", "get_engine", "load_async",
+    "render_offline", "reset_engine", "validate_velocity", "write_audio",
+]

@@ -1,0 +1,66 @@
+"""Per-channel MIDI state (program, controllers, pitch bend) and its mixing gains."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mos_lab.audio.events import CC_EXPRESSION, CC_PAN, CC_SUSTAIN, CC_VOLUME
+
+DEFAULT_CONTROLS: dict[int, int] = {CC_VOLUME: 100, CC_PAN: 64, CC_EXPRESSION: 127,
+                                    CC_SUSTAIN: 0}
+BEND_RANGE_SEMIS = 2.0
+
+
+@dataclass
+class ChannelState:
+    """Program, controller values (0..127) and pitch bend (-8192..8191) of a channel."""
+
+    program: int = 0
+    controls: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_CONTROLS))
+    pitch_bend: int = 0
+
+    @property
+    def sustain(self) -> bool:
+        return self.controls.get(CC_SUSTAIN, 0) >= 64
+
+    @property
+    def bend_ratio(self) -> float:
+        """Frequency multiplier of the current pitch bend (+-2 semitones)."""
+        if self.pitch_bend == 0:
+            return 1.0
+        return 2.0 ** (self.pitch_bend / 8192.0 * BEND_RANGE_SEMIS / 12.0)
+
+    @property
+    def level(self) -> float:
+        """Volume x expression on the GM 40*log10 curve (squared amplitude)."""
+        vol = self.controls.get(CC_VOLUME, 100) / 127.0
+        expr = self.controls.get(CC_EXPRESSION, 127) / 127.0
+        return (vol * expr) ** 2
+
+    def pan_gains(self, voice_pan: float) -> tuple[float, float]:
+        """Equal-power left/right gains (1, 1 at centre) for channel pan + voice pan."""
+        p = (self.controls.get(CC_PAN, 64) - 64) / 63.0 + voice_pan
+        p = min(1.0, max(-1.0, p))
+        angle = (p + 1.0) * math.pi / 4.0
+        return math.cos(angle) * math.sqrt(2.0), math.sin(angle) * math.sqrt(2.0)
+
+    def reset_controllers(self) -> None:
+        """CC121: bend, expression and sustain to defaults (volume and pan stay, RP-015)."""
+        self.pitch_bend = 0
+        self.controls[CC_EXPRESSION] = 127
+        self.controls[CC_SUSTAIN] = 0
+
+    def snapshot(self) -> dict[str, object]:
+        return {"program": self.program, "controls": dict(self.controls),
+                "pitch_bend": self.pitch_bend}
+
+    def restore(self, program: int | None, controls: Mapping[int, int] | None,
+                pitch_bend: int | None) -> None:
+        if program is not None:
+            self.program = program
+        if controls is not None:
+            self.controls.update(controls)
+        if pitch_bend is not None:
+            self.pitch_bend = pitch_bend

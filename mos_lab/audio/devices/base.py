@@ -1,0 +1,188 @@
+"""The output ("sink") interface: a clocked consumer of a ring buffer.
+
+A render thread keeps the ring ``lookahead_s`` ahead by calling ``source(block)``; the
+consumer (device callback, timer thread or browser worklet) only copies from the ring
+and counts underruns. ``frames_played`` (frames taken from the ring) is the audio clock.
+An output that cannot open goes to state ``"error"`` with a message, never pretends.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from types import TracebackType
+from typing import Literal
+
+import numpy as np
+
+from mos_lab.audio.devices.ring import RingBuffer
+
+OutputState = Literal["stopped", "waiting", "running", "suspended", "error"]
+Source = Callable[[np.ndarray], None]
+
+
+class OutputError(RuntimeError):
+    """An output could not be opened or failed while running."""
+
+
+class Output(ABC):
+    """Base sink: state machine, ring buffer, render thread and the shared consume step."""
+
+    def __init__(self, sample_rate: int = 48000, block: int = 256, *,
+                 source: Source | None = None, lookahead_s: float = 0.1) -> None:
+        self.sample_rate = int(sample_rate)
+        self.block = int(block)
+        self.source = source
+        self.lookahead_s = float(lookahead_s)
+        cap = max(4 * self.block, int(self.lookahead_s * self.sample_rate) + self.block)
+        self.ring = RingBuffer(cap, 2)
+        self._state: OutputState = "stopped"
+        self.error: str | None = None
+        self.frames_played = 0  # frames taken from the ring: the audio clock
+        self.device_frames = 0  # frames the device consumed, underrun silence included
+        self.callbacks = 0
+        self.underruns = 0
+        self.closed = False
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._render_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._discard_to = 0  # consumer drops ring frames before this index (seek, pause)
+
+    # -- state -------------------------------------------------------------------------
+    @property
+    def state(self) -> OutputState:
+        return self._state
+
+    def _fail(self, message: str) -> None:
+        self.error = message
+        self._state = "error"
+
+    @property
+    def lookahead_frames(self) -> int:
+        return int(self.lookahead_s * self.sample_rate)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Prefill, start rendering and open the consumer; on failure state is "error"."""
+        with self._lock:
+            if self.closed:
+                raise OutputError("output is closed")
+            if self._state in ("running", "waiting"):
+                return
+            self.error = None
+            self._state = "waiting"
+            self._stop.clear()
+            try:
+                if self.source is not None:
+                    self._fill()
+                    self._render_thread = threading.Thread(
+                        target=self._render_loop, name=f"apollo-render-{type(self).__name__}",
+                        daemon=True)
+                    self._render_thread.start()
+                self._open()
+            except Exception as exc:
+                self._stop_render()
+                self._fail(f"{type(self).__name__} could not start: {exc}")
+
+    def stop(self) -> None:
+        """Stop consuming and rendering; buffered audio is kept, the clock is kept."""
+        with self._lock:
+            self._close_device()
+            self._stop_render()
+            if self._state != "error":
+                self._state = "stopped"
+
+    def suspend(self) -> None:
+        """Keep the device open but output silence and hold the clock (like a browser)."""
+        if self._state in ("running", "waiting"):
+            self._state = "suspended"
+
+    def resume(self) -> None:
+        if self._state == "suspended":
+            self._state = "running"
+
+    def close(self) -> None:
+        """Stop and release everything; the output cannot be started again."""
+        self.stop()
+        self.closed = True
+
+    def __enter__(self) -> Output:
+        return self
+
+    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- subclass hooks ----------------------------------------------------------------
+    @abstractmethod
+    def _open(self) -> None:
+        """Open the consumer (device stream or clock thread); raise on failure."""
+
+    @abstractmethod
+    def _close_device(self) -> None:
+        """Close the consumer; must be safe to call when not open."""
+
+    # -- shared paths ------------------------------------------------------------------
+    def _consume(self, out: np.ndarray) -> None:
+        """The only work of a device callback: copy from the ring and count underruns."""
+        self.callbacks += 1
+        frames = len(out)
+        self.device_frames += frames
+        if self._state == "suspended":
+            out.fill(0.0)
+            return
+        flushed = self.ring.skip_to(self._discard_to) if self._discard_to > self.ring.frames_read \
+            else 0
+        got = self.ring.read(out)
+        self.frames_played += got
+        if got < frames and self._state == "running" and not flushed:
+            self.underruns += 1
+        if self._state == "waiting":
+            self._state = "running"
+        self._wake.set()
+
+    def discard_until(self, ring_index: int) -> None:
+        """Drop audio rendered ahead, before ``ring_index``, at the next callback.
+
+        The engine calls this after a seek or pause so the old audio is not heard; the
+        drop happens on the consumer's side, so producer and consumer never race.
+        """
+        self._discard_to = max(self._discard_to, int(ring_index))
+        self._wake.set()
+
+    def _fill(self) -> None:
+        """Render blocks from ``source`` until the ring holds the lookahead."""
+        assert self.source is not None
+        buf = np.zeros((self.block, 2), dtype=np.float32)
+        target = min(self.ring.capacity, self.lookahead_frames + self.block)
+        while self.ring.available + self.block <= target and not self._stop.is_set():
+            buf.fill(0.0)
+            self.source(buf)
+            self.ring.write(buf)
+
+    def _render_loop(self) -> None:
+        period = self.block / self.sample_rate
+        while not self._stop.is_set():
+            try:
+                self._fill()
+            except Exception as exc:  # reported, never raised in the thread
+                self._fail(f"render source failed: {type(exc).__name__}: {exc}")
+                return
+            self._wake.wait(period)
+            self._wake.clear()
+
+    def _stop_render(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        t = self._render_thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5.0)
+        self._render_thread = None
+
+    def stats(self) -> dict[str, object]:
+        """Counters for diagnostics (``Session.doctor``)."""
+        return {"state": self._state, "error": self.error, "frames_played": self.frames_played,
+                "device_frames": self.device_frames, "callbacks": self.callbacks,
+                "underruns": self.underruns, "buffered": self.ring.available}

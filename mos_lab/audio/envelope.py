@@ -1,0 +1,109 @@
+"""Closed-form ADSR envelope, evaluated for a whole block at once.
+
+Every stage is a formula of the time since note-on (or since release), so a block is a
+few numpy expressions, and a note-off and a release-all go through exactly the same
+``release`` call (APO-03).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mos_lab.audio.dsp import frames_ramp
+
+SILENT = 1e-4  # -80 dB: below this a decaying voice counts as finished
+_LN = math.log(1000.0)  # decay/release times are "time to fall by 60 dB"
+
+
+@dataclass(frozen=True)
+class ADSR:
+    """Envelope shape in seconds; ``sustain`` is a level 0..1 (0 = percussive)."""
+
+    attack: float = 0.005
+    hold: float = 0.0
+    decay: float = 1.0
+    sustain: float = 1.0
+    release: float = 0.2
+
+
+class Envelope:
+    """Per-voice envelope state: samples since on, and release start/level/length."""
+
+    __slots__ = ("_a", "_d_k", "_h", "_s", "default_release", "rel_k", "rel_len",
+                 "rel_level", "rel_start", "t")
+
+    def __init__(self, shape: ADSR, sample_rate: float) -> None:
+        self._a = max(1.0, shape.attack * sample_rate)
+        self._h = max(0.0, shape.hold * sample_rate)
+        self._d_k = _LN / max(1.0, shape.decay * sample_rate)
+        self._s = float(min(1.0, max(0.0, shape.sustain)))
+        self.default_release = max(1, round(shape.release * sample_rate))
+        self.t = 0  # samples since note-on
+        self.rel_start = -1  # self.t at which release began (-1: held)
+        self.rel_level = 0.0
+        self.rel_len = 0
+        self.rel_k = 0.0
+
+    @property
+    def released(self) -> bool:
+        return self.rel_start >= 0
+
+    def _held(self, t: np.ndarray) -> np.ndarray:
+        att = np.minimum(1.0, (t + 1.0) / self._a)
+        dt = np.maximum(0.0, t - self._a - self._h)
+        dec = self._s + (1.0 - self._s) * np.exp(-self._d_k * dt)
+        return np.where(t < self._a, att, dec)
+
+    def level(self) -> float:
+        """Envelope value at the next sample to render."""
+        v = self.render(1, advance=False)
+        return float(v) if isinstance(v, float) else float(v[0])
+
+    def release(self, frames: int | None = None) -> None:
+        """Start the release now; ``frames`` overrides the length (note stealing)."""
+        if self.released and frames is None:
+            return
+        n = self.default_release if frames is None else max(1, int(frames))
+        lvl = self.level()
+        if self.released and lvl <= 0.0:
+            return
+        self.rel_level = lvl
+        self.rel_start = self.t
+        self.rel_len = n
+        self.rel_k = _LN / n
+
+    def render(self, n: int, *, advance: bool = True) -> np.ndarray | float:
+        """Return ``n`` envelope samples (float64 array, or a float when constant)."""
+        t0 = self.t
+        if advance:
+            self.t += n
+        if self.released:
+            tr = (t0 - self.rel_start) + frames_ramp(n)
+            g = np.exp(-self.rel_k * tr)
+            g -= 0.001
+            g *= self.rel_level / 0.999
+            return np.maximum(g, 0.0, out=g)
+        if t0 + n <= self._a:  # wholly in the attack
+            return (t0 + 1.0 + frames_ramp(n)) / self._a
+        if t0 >= self._a:  # past the attack: hold/decay/sustain only
+            if self._s == 1.0:
+                return 1.0
+            dt = np.maximum(0.0, (t0 - self._a - self._h) + frames_ramp(n))
+            d = np.exp(-self._d_k * dt)
+            d *= 1.0 - self._s
+            d += self._s
+            return d
+        return self._held(t0 + frames_ramp(n))
+
+    @property
+    def finished(self) -> bool:
+        """True once the release (or a percussive decay) has reached silence."""
+        if self.released:
+            return self.t - self.rel_start >= self.rel_len
+        if self._s == 0.0 and self.t > self._a + self._h:
+            dt = self.t - self._a - self._h
+            return math.exp(-self._d_k * dt) < SILENT
+        return False

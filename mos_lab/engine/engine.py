@@ -1,0 +1,462 @@
+"""The Engine (the seed's UnifiedKernelEngine): score, transport, clock and scheduler.
+
+One Engine owns one synth, one scheduler and one output; a kernel has one Engine (the
+Session makes it). Every public call is thread-safe and cheap: it changes state under a
+lock and leaves the audio work to the output's render thread.
+
+Examples
+--------
+>>> from mos_lab.engine import Engine
+>>> with Engine(output="null") as eng:          # doctest: +SKIP
+...     eng.load("song.mid").result()
+...     eng.play(); eng.seek(30.0); eng.tempo = 1.25
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+import numpy as np
+
+from mos_lab.audio import NullOutput, Output, SoundDeviceOutput, Synth
+from mos_lab.bus import EventBus
+from mos_lab.engine import transport
+from mos_lab.engine.loader import LoadQueue, Source
+from mos_lab.engine.scheduler import Scheduler
+from mos_lab.engine.timeline import METRONOME_TRACK, Timeline
+from mos_lab.engine.transport import EngineTimeout, State, TransportError
+from mos_lab.score import Score, ScoreError
+
+TAIL_S = 3.0  # release tails rendered after the last note offline
+
+
+def make_output(kind: str | Output, sample_rate: int, block: int, lookahead_s: float) -> Output:
+    """An output by name: "null" (clocked thread), "local" (sounddevice) or an instance."""
+    if isinstance(kind, Output):
+        return kind
+    if kind == "null":
+        return NullOutput(sample_rate, block, lookahead_s=lookahead_s)
+    if kind == "local":
+        return SoundDeviceOutput(sample_rate, block, lookahead_s=lookahead_s)
+    raise ValueError(f"output: {kind!r} is not 'null', 'local' or an Output instance")
+
+
+class Engine:
+    """Transport (play, pause, stop, seek, loop, tempo, metronome, mute/solo) over Apollo."""
+
+    def __init__(self, *, output: str | Output = "null", sample_rate: int = 48_000,
+                 block: int = 256, lookahead_s: float = 0.1, bus: EventBus | None = None,
+                 synth: Synth | None = None, start: bool = True,
+                 boot: Callable[[], None] | None = None) -> None:
+        if not 0.02 <= lookahead_s <= 1.0:
+            raise ValueError(f"lookahead_s: {lookahead_s} is not in 0.02..1.0 seconds")
+        self.sample_rate = int(sample_rate)
+        self.bus = bus if bus is not None else EventBus()
+        self._own_bus = bus is None
+        self.synth = synth or Synth(sample_rate=self.sample_rate, max_block=max(block, 1024))
+        self.output = make_output(output, self.sample_rate, block, lookahead_s)
+        self.scheduler = Scheduler(self.synth, on_discontinuity=self.output.discard_until)
+        self.output.source = self._source
+        self._lock = threading.RLock()
+        self._state: State = "idle"
+        self._last_emitted: str | None = None
+        self.score: Score | None = None
+        self.timeline: Timeline | None = None
+        self.last_error: ScoreError | None = None
+        self._tempo = 1.0
+        self._metronome = False
+        self._muted: set[int] = set()
+        self._soloed: set[int] = set()
+        self._play_deferred = False
+        self._ready = threading.Event()
+        self._boot_error: BaseException | None = None
+        self._queued: list[Callable[[], None]] = []
+        self._closed = False
+        self.loads = LoadQueue(self._loaded, self._load_failed)
+        self._boot_thread: threading.Thread | None = None
+        self._boot_fn = boot
+        if start:
+            self.start()
+
+    # -- start-up (ENG-01) ----------------------------------------------------------------
+    def start(self) -> None:
+        """Start the audio side in the background; calls made meanwhile are queued."""
+        with self._lock:
+            if self._boot_thread is not None or self._ready.is_set():
+                return
+            self._boot_thread = threading.Thread(target=self._boot, name="mos-lab-engine-boot",
+                                                 daemon=True)
+            self._boot_thread.start()
+
+    def _boot(self) -> None:
+        try:
+            if self._boot_fn is not None:
+                self._boot_fn()
+            self.output.start()
+        except BaseException as exc:  # reported through wait_ready and the bus
+            self._boot_error = exc
+        with self._lock:
+            queued, self._queued = self._queued, []
+            self._ready.set()
+        for call in queued:
+            try:
+                call()
+            except Exception as exc:
+                self._report("engine", f"queued call failed: {exc}")
+
+    @property
+    def ready(self) -> bool:
+        """True once the audio side has started (or failed to: see ``output.error``)."""
+        return self._ready.is_set()
+
+    def wait_ready(self, timeout: float = 10.0) -> None:
+        """Block until the audio side is up; EngineTimeout (with the reason) if it is not."""
+        if not self._ready.wait(timeout):
+            raise EngineTimeout(f"audio engine not ready after {timeout:.1f} s "
+                                f"(output state: {self.output.state})")
+        if self._boot_error is not None:
+            raise EngineTimeout(f"audio engine failed to start: {self._boot_error}")
+
+    def _when_ready(self, call: Callable[[], None]) -> None:
+        with self._lock:
+            if not self._ready.is_set():
+                self._queued.append(call)
+                return
+        call()
+
+    # -- state ------------------------------------------------------------------------------
+    @property
+    def state(self) -> State:
+        """Transport state; "waiting_for_audio" while playing on an output that is not running."""
+        with self._lock:
+            if self._state == "playing" and self.output.state != "running":
+                return "waiting_for_audio"
+            return self._state
+
+    def _set_state(self, target: State) -> None:
+        transport.check(self._state, target)
+        self._state = target
+        self._emit_state()
+
+    def _emit_state(self) -> None:
+        st = self.state
+        if st != self._last_emitted:
+            self._last_emitted = st
+            self.bus.emit("transport", state=st)
+
+    def _report(self, source: str, message: str) -> None:
+        self.bus.emit("error", source=source, message=message)
+
+    # -- loading (ENG-04, ENG-06, ENG-10) ----------------------------------------------------
+    def load(self, source: Source) -> Future[Score | None]:
+        """Load a score in the background; the newest request wins; failures keep the old one.
+
+        The returned future gives the Score (or None if a newer load superseded it) and
+        raises ScoreError for a bad file, after which the previous score is still loaded.
+        """
+        with self._lock:
+            if self._closed:
+                raise TransportError("engine is closed")
+            if self.score is None and self._state != "loading":
+                self._set_state("loading")
+        self.bus.emit("progress", task="load", done=0.0, total=1.0)
+        return self.loads.submit(source)
+
+    def _loaded(self, score: Score, token: int) -> None:
+        timeline = Timeline(score, self.sample_rate, self._tempo, self._metronome)
+        with self._lock:
+            if token != self.loads.latest:
+                return
+            self.scheduler.set_playing(False)
+            self.score, self.timeline = score, timeline
+            self._muted.clear()
+            self._soloed.clear()
+            self.scheduler.set_timeline(timeline, 0)
+            self.scheduler.clear()
+            self._state = "ready"
+            self._emit_state()
+            self.bus.emit("score_loaded", title=score.title, notes=score.n_notes, critical=True)
+            self.bus.emit("progress", task="load", done=1.0, total=1.0)
+            if self._play_deferred:
+                self._play_deferred = False
+                self._play_now()
+
+    def _load_failed(self, err: ScoreError, token: int) -> None:
+        with self._lock:
+            self.last_error = err
+            if self.score is None and self._state == "loading":
+                self._state = "idle"
+                self._play_deferred = False
+                self._emit_state()
+        self._report("load", str(err))
+
+    # -- transport --------------------------------------------------------------------------
+    def play(self) -> None:
+        """Start or resume. Deferred while loading or starting; never a second scheduler."""
+        with self._lock:
+            if self._state == "loading":
+                self._play_deferred = True
+                return
+            if self.score is None:
+                raise TransportError("play: no score is loaded (engine.load(path) first)")
+            if self._state == "error":
+                raise TransportError(f"play: engine is in error: {self.output.error}")
+        self._when_ready(self._play_now)
+
+    def _play_now(self) -> None:
+        with self._lock:
+            if self._state == "playing" or self.score is None:
+                return
+            if self.scheduler.finished:
+                self.scheduler.request_jump(0)
+            self._set_state("playing")
+            self.scheduler.set_playing(True)
+
+    def pause(self) -> None:
+        """Pause at the heard position; play() resumes there."""
+        with self._lock:
+            self._play_deferred = False
+            if self._state != "playing":
+                return
+            frame = self.position_frames
+            self.scheduler.set_playing(False)
+            self.scheduler.request_jump(frame)
+            self._set_state("paused")
+            self._emit_position(frame)
+
+    def stop(self) -> None:
+        """Stop, clear every pending event and voice, and return to the start."""
+        with self._lock:
+            self._play_deferred = False
+            if self._state not in ("playing", "paused"):
+                self.scheduler.clear()
+                return
+            self.scheduler.set_playing(False)
+            self.scheduler.clear()
+            self.scheduler.request_jump(0)
+            self._set_state("ready")
+            self._emit_position(0)
+
+    def seek(self, seconds: float) -> None:
+        """Jump to ``seconds`` of score time; voices reset, controllers restored there."""
+        if not np.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seek: {seconds} is not a time >= 0 seconds")
+        with self._lock:
+            if self.timeline is None or self.score is None:
+                raise TransportError("seek: no score is loaded")
+            frame = self._frame_of(seconds)
+            self.scheduler.request_jump(frame)
+            self.scheduler.set_playing(self.scheduler.playing)
+            self._emit_position(frame)
+
+    def set_loop(self, start: float | None, end: float | None = None) -> None:
+        """Loop between two score times (seconds); ``set_loop(None)`` clears the loop."""
+        with self._lock:
+            if start is None:
+                self.scheduler.loop = None
+                return
+            if self.timeline is None or self.score is None:
+                raise TransportError("set_loop: no score is loaded")
+            end = self.score.duration if end is None else end
+            if not (0 <= start < end):
+                raise ValueError(f"loop: start {start} must be >= 0 and before end {end}")
+            self.scheduler.loop = (self._frame_of(start), self._frame_of(end))
+
+    @property
+    def loop(self) -> tuple[float, float] | None:
+        lp = self.scheduler.loop
+        return None if lp is None else (self._seconds_of(lp[0]), self._seconds_of(lp[1]))
+
+    @property
+    def tempo(self) -> float:
+        """Tempo scale: 1.0 as written, 2.0 twice as fast."""
+        return self._tempo
+
+    @tempo.setter
+    def tempo(self, factor: float) -> None:
+        if not (np.isfinite(factor) and 0.1 <= factor <= 10.0):
+            raise ValueError(f"tempo: {factor} is not in 0.1..10.0")
+        self._rebuild(tempo=float(factor))
+
+    @property
+    def metronome(self) -> bool:
+        return self._metronome
+
+    @metronome.setter
+    def metronome(self, on: bool) -> None:
+        self._rebuild(metronome=bool(on))
+
+    def _rebuild(self, **changes: Any) -> None:
+        """New timeline (tempo or metronome changed) resuming at the same musical time."""
+        with self._lock:
+            seconds = self.position if self.score is not None else 0.0
+            loop = self.loop
+            self._tempo = changes.get("tempo", self._tempo)
+            self._metronome = changes.get("metronome", self._metronome)
+            if self.score is None:
+                return
+            self.timeline = Timeline(self.score, self.sample_rate, self._tempo, self._metronome)
+            self._apply_mix()
+            self.scheduler.set_timeline(self.timeline, self._frame_of(seconds))
+            self.scheduler.set_playing(self.scheduler.playing)
+            if loop is not None:
+                self.scheduler.loop = (self._frame_of(loop[0]), self._frame_of(loop[1]))
+
+    def mute(self, track: int, muted: bool = True) -> None:
+        """Silence a track's new notes (sounding ones end normally)."""
+        self._check_track(track)
+        with self._lock:
+            (self._muted.add if muted else self._muted.discard)(track)
+            self._apply_mix()
+
+    def solo(self, track: int, soloed: bool = True) -> None:
+        """While any track is soloed, only soloed tracks sound."""
+        self._check_track(track)
+        with self._lock:
+            (self._soloed.add if soloed else self._soloed.discard)(track)
+            self._apply_mix()
+
+    def _check_track(self, track: int) -> None:
+        n = len(self.score.tracks) if self.score is not None else 0
+        if not 0 <= track < n:
+            raise ValueError(f"track: {track} is not in 0..{n - 1}")
+
+    def _apply_mix(self) -> None:
+        if self.timeline is None or self.score is None:
+            return
+        n = len(self.score.tracks)
+        active = np.ones(n, dtype=bool)
+        if self._soloed:
+            active[:] = False
+            active[list(self._soloed)] = True
+        active[list(self._muted)] = False
+        self.timeline.set_active_tracks(active)
+        self.timeline.track_active[METRONOME_TRACK] = True
+
+    # -- the clock --------------------------------------------------------------------------
+    @property
+    def position_frames(self) -> int:
+        """Timeline frame being heard now, from the output's consumed-frame counter."""
+        return self.scheduler.frame_at(self.output.ring.frames_read)
+
+    @property
+    def position(self) -> float:
+        """Score time (seconds, tempo scale removed) being heard now."""
+        return self._seconds_of(self.position_frames)
+
+    def _frame_of(self, seconds: float) -> int:
+        assert self.score is not None and self.timeline is not None
+        tick = self.score.tempo.seconds_to_ticks(seconds)
+        return round(float(self.timeline.tempo.ticks_to_seconds(float(tick))) * self.sample_rate)
+
+    def _seconds_of(self, frame: int) -> float:
+        if self.score is None or self.timeline is None:
+            return 0.0
+        tick = self.timeline.tempo.frames_to_ticks(frame, self.sample_rate)
+        return float(self.score.tempo.ticks_to_seconds(float(tick)))
+
+    def _emit_position(self, frame: int) -> None:
+        self.bus.emit("position", seconds=max(self._seconds_of(frame), 0.0), frame=frame)
+
+    def _source(self, buf: np.ndarray) -> None:
+        """Output render thread: the next block, written at ring index frames_written."""
+        self.scheduler.render(buf, self.output.ring.frames_written)
+        if self._state == "playing" and self._last_emitted != self.state:
+            with self._lock:
+                self._emit_state()
+        end = self.timeline.end_frame if self.timeline else 0
+        if (self.scheduler.finished and self._state == "playing" and not self.scheduler.loop
+                and self.position_frames >= end):
+            with self._lock:
+                if self._state == "playing":
+                    self.scheduler.set_playing(False)
+                    self.scheduler.request_jump(0)
+                    self._set_state("ready")
+
+    # -- live notes (MIDI keyboard, on-screen keys) -------------------------------------------
+    def note_on(self, pitch: int, velocity: int = 100, channel: int = 0) -> None:
+        """Play a note now on the current instrument (queued until audio is ready)."""
+        self.synth.send("note_on", channel, pitch, velocity)  # validates at once
+        self._when_ready(lambda: None)
+        self.bus.emit("note_on", pitch=pitch, velocity=int(velocity), channel=channel)
+
+    def note_off(self, pitch: int, channel: int = 0) -> None:
+        self.synth.send("note_off", channel, pitch, 0)
+        self.bus.emit("note_off", pitch=pitch, channel=channel)
+
+    # -- offline ------------------------------------------------------------------------------
+    def render(self, score: Score | None = None, *, sample_rate: int | None = None,
+               tail_s: float = TAIL_S, block: int = 1024,
+               progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """Render a score (the loaded one by default) to a (frames, 2) float32 array.
+
+        Uses the same timeline and scheduler code as real-time playback, with its own
+        synth, faster than real time; the tempo scale, metronome and mute/solo apply.
+        """
+        score = score or self.score
+        if score is None:
+            raise TransportError("render: no score is loaded")
+        sr = int(sample_rate or self.sample_rate)
+        active = self.timeline.track_active if score is self.score and self.timeline else None
+        return render_score(score, sample_rate=sr, tempo=self._tempo, metronome=self._metronome,
+                            tail_s=tail_s, block=block, progress=progress,
+                            bank=self.synth.bank, active_tracks=active)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Stop audio, threads and the loader; safe to call twice."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.loads.close()
+        if self._boot_thread is not None:
+            self._boot_thread.join(timeout=10)
+        self.output.close()
+        if self._own_bus:
+            self.bus.close()
+
+    def __enter__(self) -> Engine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self) -> dict[str, Any]:
+        """A snapshot for ``%mos status`` and tools."""
+        return {"state": self.state, "position": round(self.position, 3),
+                "score": repr(self.score) if self.score else None, "tempo": self._tempo,
+                "loop": self.loop, "output": type(self.output).__name__,
+                "output_state": self.output.state, "output_error": self.output.error,
+                "underruns": self.output.underruns}
+
+
+def render_score(score: Score, *, sample_rate: int = 48_000, tempo: float = 1.0,
+                 metronome: bool = False, tail_s: float = TAIL_S, block: int = 1024,
+                 progress: Callable[[float], None] | None = None,
+                 bank: Any = None, max_voices: int = 64,
+                 active_tracks: np.ndarray | None = None) -> np.ndarray:
+    """Offline render through the real-time code path (Timeline + Scheduler + Synth)."""
+    synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=max_voices,
+                  instrument_bank=bank)
+    sched = Scheduler(synth)
+    timeline = Timeline(score, sample_rate, tempo, metronome)
+    if active_tracks is not None:
+        timeline.track_active[:] = active_tracks
+    sched.set_timeline(timeline, 0)
+    sched.set_playing(True)
+    total = timeline.end_frame + int(tail_s * sample_rate)
+    out = np.zeros((total, 2), dtype=np.float32)
+    last = time.monotonic()
+    for pos in range(0, total, block):
+        sched.render(out[pos : pos + block])
+        if progress is not None and time.monotonic() - last > 0.1:
+            last = time.monotonic()
+            progress(min(pos / max(total, 1), 1.0))
+    if progress is not None:
+        progress(1.0)
+    return out

@@ -1,0 +1,203 @@
+"""Outputs: ring buffer, null clock, offline WAV/FLAC, PortAudio errors, JACK real time."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from _apollo_helpers import SR
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import mos_lab.audio.devices.sounddevice_out as sdo
+from mos_lab.audio import (
+    NullOutput,
+    OfflineOutput,
+    OutputError,
+    RingBuffer,
+    SoundDeviceOutput,
+    Synth,
+)
+
+
+@given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=60))
+@settings(max_examples=60, deadline=None)
+def test_ring_buffer_is_a_fifo(ops: list[tuple[int, int]]) -> None:
+    ring = RingBuffer(32)
+    written: list[float] = []
+    read: list[float] = []
+    counter = 0.0
+    for w, r in ops:
+        blk = np.arange(counter, counter + w, dtype=np.float32)[:, None].repeat(2, 1)
+        n = ring.write(blk)
+        written += list(blk[:n, 0])
+        counter += n
+        out = np.full((r, 2), -1.0, np.float32)
+        got = ring.read(out)
+        read += list(out[:got, 0])
+        assert not out[got:].any()
+        assert 0 <= ring.available <= 32 and ring.space == 32 - ring.available
+    assert read == written[: len(read)]
+
+
+def test_ring_buffer_threads_keep_order() -> None:
+    ring = RingBuffer(1000)
+    total = 200_000
+    received: list[np.ndarray] = []
+
+    def produce() -> None:
+        pos = 0
+        while pos < total:
+            blk = np.arange(pos, min(total, pos + 300), dtype=np.float32)[:, None].repeat(2, 1)
+            pos += ring.write(blk)
+
+    t = threading.Thread(target=produce)
+    t.start()
+    got = 0
+    out = np.zeros((256, 2), np.float32)
+    deadline = time.monotonic() + 20
+    while got < total and time.monotonic() < deadline:
+        n = ring.read(out)
+        received.append(out[:n, 0].copy())
+        got += n
+    t.join()
+    np.testing.assert_array_equal(np.concatenate(received), np.arange(total, dtype=np.float32))
+
+
+def test_null_output_clock_runs_and_stops() -> None:
+    synth = Synth()
+    synth.note_on(0, 60, 100)
+    before = threading.active_count()
+    with NullOutput(SR, 256, source=synth.process, lookahead_s=0.05, keep=True) as out:
+        assert out.state == "stopped"
+        out.start()
+        time.sleep(0.4)
+        assert out.state == "running" and out.error is None
+        played = out.frames_played
+        assert 0.2 * SR < played < 0.8 * SR
+        out.suspend()
+        time.sleep(0.05)
+        frozen = out.frames_played
+        time.sleep(0.1)
+        assert out.frames_played == frozen and out.state == "suspended"
+        out.resume()
+        time.sleep(0.1)
+        assert out.frames_played > frozen
+        out.stop()
+        assert out.state == "stopped"
+    audio = np.concatenate(out.captured)
+    assert np.abs(audio).max() > 0.05
+    assert out.underruns <= 2
+    assert threading.active_count() == before
+
+
+def test_null_output_reports_a_failing_source() -> None:
+    def broken(block: np.ndarray) -> None:
+        raise RuntimeError("synth exploded")
+
+    out = NullOutput(SR, 256, source=broken)
+    out.start()
+    assert out.state == "error" and "exploded" in (out.error or "")
+    out.close()
+
+
+def test_offline_output_writes_wav_and_flac(tmp_path: os.PathLike) -> None:
+    pytest.importorskip("soundfile")
+    import soundfile as sf
+
+    synth = Synth()
+    synth.note_on(0, 69, 100)
+    out = OfflineOutput(SR, 512, source=synth.process)
+    t0 = time.perf_counter()
+    audio = out.render(SR)
+    assert time.perf_counter() - t0 < 1.0, "faster than real time"
+    assert audio.shape == (SR, 2) and out.frames_played == SR and out.state == "running"
+    for ext in ("wav", "flac"):
+        path = os.path.join(tmp_path, f"a4.{ext}")
+        out.write(path)
+        data, rate = sf.read(path, dtype="float32")
+        assert rate == SR and data.shape == (SR, 2)
+        np.testing.assert_allclose(data, audio, atol=1e-4)
+    out.close()
+
+
+def test_missing_portaudio_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    def missing() -> None:
+        raise OutputError("PortAudio library not found (apt-get install libportaudio2)")
+
+    monkeypatch.setattr(sdo, "import_sounddevice", missing)
+    out = SoundDeviceOutput(SR, 256, source=Synth().process)
+    out.start()
+    assert out.state == "error" and "libportaudio2" in (out.error or "")
+    out.close()
+
+
+def test_no_device_is_reported() -> None:
+    try:
+        devices = SoundDeviceOutput.devices()
+    except OutputError as exc:
+        pytest.skip(str(exc))
+    if devices:
+        pytest.skip("this machine has an output device")
+    out = SoundDeviceOutput(SR, 256)
+    out.start()
+    assert out.state == "error" and "no audio output device" in (out.error or "")
+    out.close()
+
+
+def _run_device(device: int, seconds: float, busy: bool = False) -> SoundDeviceOutput:
+    synth = Synth(max_voices=32)
+    for i, p in enumerate((48, 52, 55, 60, 64, 67)):
+        synth.note_on(i % 4, p, 90)
+    out = SoundDeviceOutput(SR, 256, source=synth.process, lookahead_s=0.15, device=device)
+    stop = threading.Event()
+
+    def burn() -> None:  # pure-Python busy loop holding the GIL
+        x = 0
+        while not stop.is_set():
+            for i in range(10_000):
+                x += i * i
+
+    burner = threading.Thread(target=burn)
+    if busy:
+        burner.start()
+    try:
+        out.start()
+        assert out.state in ("waiting", "running"), out.error
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            time.sleep(0.5)
+            if int(time.monotonic()) % 5 == 0:  # keep notes coming
+                synth.note_on(0, 60 + int(time.monotonic()) % 12, 80)
+    finally:
+        stop.set()
+        if busy:
+            burner.join()
+        out.close()
+    return out
+
+
+@pytest.mark.audio_device
+def test_realtime_output_on_jack_dummy(jack_device: int) -> None:
+    interval = sys.getswitchinterval()
+    out = _run_device(jack_device, 3.0)
+    assert sys.getswitchinterval() == interval, "the GIL switch interval is restored"
+    expected = 3.0 * SR / 256
+    assert out.error is None and out.state == "stopped"
+    assert 0.6 * expected < out.callbacks < 1.4 * expected
+    assert out.frames_played > 0.6 * 3.0 * SR
+    assert out.underruns <= 3, out.stats()
+
+
+@pytest.mark.soak
+@pytest.mark.audio_device
+def test_soak_ten_minutes_with_busy_python_thread(jack_device: int) -> None:
+    seconds = float(os.environ.get("APOLLO_SOAK_S", "600"))
+    out = _run_device(jack_device, seconds, busy=True)
+    assert out.error is None
+    assert out.callbacks > 0.9 * seconds * SR / 256
+    assert out.underruns == 0, out.stats()
