@@ -14,7 +14,8 @@ Map of the package (each module says what and why in its docstring):
 - ``loading``      ``load_async``: thread + future + timeout + progress (APO-05).
 - ``cache``        memory LRU + checksummed disk LRU for samples (APO-09, ENG-09).
 - ``devices/``     outputs: ``Output`` base, ``RingBuffer``, ``OfflineOutput``,
-  ``SoundDeviceOutput`` (PortAudio), ``NullOutput`` (clocked thread).
+  ``SoundDeviceOutput`` (PortAudio), ``NullOutput`` (clocked thread),
+  ``BrowserOutput`` (PCM to a page's AudioWorklet, its played position the clock).
 - ``render``       ``render_offline(events, total_frames, ...)`` for the engine.
 - ``singleton``    ``get_engine()``: one synth per process, locked (APO-04).
 
@@ -24,6 +25,7 @@ optional ``emit(topic, payload)`` callback.
 
 from mos_lab.audio.cache import DiskCache, MemoryCache, SampleCache
 from mos_lab.audio.devices import (
+    BrowserOutput,
     NullOutput,
     OfflineOutput,
     Output,
@@ -61,7 +63,7 @@ from mos_lab.audio.synth import Synth
 
 __all__ = [
     "ADSR", "CONTROL", "DRUM_CHANNEL", "FAMILY_NAMES", "NOTE_OFF", "NOTE_ON", "PITCH_BEND",
-    "PROGRAM", "BuiltinBank", "DiskCache", "DrumKit", "Event", "Instrument",
+    "PROGRAM", "BrowserOutput", "BuiltinBank", "DiskCache", "DrumKit", "Event", "Instrument",
     "InstrumentBank", "MemoryCache", "NoteSpec", "NullOutput", "OfflineOutput", "Output",
     "OutputError", "OutputState", "RingBuffer", "SF2Error", "SampleCache",
     "SoundDeviceOutput", "SoundFontBank", "Synth", "get_engine", "load_async",

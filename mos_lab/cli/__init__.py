@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mos_lab.cli import commands
+from mos_lab.cli import audio_cmds, commands
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 2
 
@@ -29,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     conv.add_argument("input")
     conv.add_argument("output")
     conv.set_defaults(run=commands.convert)
+    audio_cmds.register(sub)
     return p
 
 

@@ -25,7 +25,9 @@ import numpy as np
 from mos_lab.audio import NullOutput, Output, SoundDeviceOutput, Synth
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
+from mos_lab.engine.heard import HeardEvents
 from mos_lab.engine.loader import LoadQueue, Source
+from mos_lab.engine.midi_io import MidiIn, MidiOut
 from mos_lab.engine.scheduler import Scheduler
 from mos_lab.engine.timeline import METRONOME_TRACK, Timeline
 from mos_lab.engine.transport import EngineTimeout, State, TransportError
@@ -59,7 +61,10 @@ class Engine:
         self._own_bus = bus is None
         self.synth = synth or Synth(sample_rate=self.sample_rate, max_block=max(block, 1024))
         self.output = make_output(output, self.sample_rate, block, lookahead_s)
-        self.scheduler = Scheduler(self.synth, on_discontinuity=self.output.discard_until)
+        self.heard = HeardEvents(self.bus, lambda: self.output.ring.frames_read)
+        self.scheduler = Scheduler(self.synth, on_discontinuity=self._discontinuity,
+                                   on_events=self.heard.push)
+        self._ports: list[MidiIn | MidiOut] = []
         self.output.source = self._source
         self._lock = threading.RLock()
         self._state: State = "idle"
@@ -359,6 +364,11 @@ class Engine:
         tick = self.timeline.tempo.frames_to_ticks(frame, self.sample_rate)
         return float(self.score.tempo.ticks_to_seconds(float(tick)))
 
+    def _discontinuity(self, ring: int) -> None:
+        """A jump: audio rendered ahead before ``ring`` and its note events are dropped."""
+        self.output.discard_until(ring)
+        self.heard.drop_before(ring)
+
     def _emit_position(self, frame: int) -> None:
         self.bus.emit("position", seconds=max(self._seconds_of(frame), 0.0), frame=frame)
 
@@ -388,6 +398,18 @@ class Engine:
         self.synth.send("note_off", channel, pitch, 0)
         self.bus.emit("note_off", pitch=pitch, channel=channel)
 
+    def midi_out(self, port: Any) -> MidiOut:
+        """Send what the engine plays to a MIDI port (a mido port or a port name)."""
+        handle = MidiOut(self, port)
+        self._ports.append(handle)
+        return handle
+
+    def midi_in(self, port: Any) -> MidiIn:
+        """Play a MIDI keyboard (a mido input port or its name) on the current instrument."""
+        handle = MidiIn(self, port)
+        self._ports.append(handle)
+        return handle
+
     # -- offline ------------------------------------------------------------------------------
     def render(self, score: Score | None = None, *, sample_rate: int | None = None,
                tail_s: float = TAIL_S, block: int = 1024,
@@ -416,7 +438,10 @@ class Engine:
         self.loads.close()
         if self._boot_thread is not None:
             self._boot_thread.join(timeout=10)
+        for port in self._ports:
+            port.close()
         self.output.close()
+        self.heard.close()
         if self._own_bus:
             self.bus.close()
 

@@ -34,9 +34,11 @@ class Scheduler:
     """Renders the timeline through the synth, block by block, with loops and jumps."""
 
     def __init__(self, synth: Synth, *, max_anchors: int = 256,
-                 on_discontinuity: Callable[[int], None] | None = None) -> None:
+                 on_discontinuity: Callable[[int], None] | None = None,
+                 on_events: Callable[[int, list[tuple[int, ...]]], None] | None = None) -> None:
         self.synth = synth
         self.on_discontinuity = on_discontinuity
+        self.on_events = on_events
         self.timeline: Timeline | None = None
         self.pos = 0  # score frame of the next block to render
         self.playing = False
@@ -96,7 +98,10 @@ class Scheduler:
                 if self.loop is not None and self.pos < self.loop[1] < end:
                     end = self.loop[1]
                 seg = out[done : done + (end - self.pos)]
-                self.synth.process(seg, tl.events_between(self.pos, end))
+                events = tl.events_between(self.pos, end)
+                self.synth.process(seg, events)
+                if self.on_events is not None and events:
+                    self.on_events(self._ring_index + done, events)
                 done += end - self.pos
                 self.pos = end
                 if self.loop is not None and self.pos >= self.loop[1]:

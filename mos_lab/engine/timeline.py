@@ -60,6 +60,7 @@ class Timeline:
         n_tracks = max(len(score.tracks), 1)
         self.track_active = np.ones(0x10000, dtype=bool)
         self.track_active[n_tracks:METRONOME_TRACK] = False
+        score.seek.notes_at(0)  # build the seek index here, never in the render thread
 
     @staticmethod
     def _notes(on: np.ndarray, off: np.ndarray, n: np.ndarray) -> np.ndarray:

@@ -33,9 +33,13 @@ class Output(ABC):
                  source: Source | None = None, lookahead_s: float = 0.1) -> None:
         self.sample_rate = int(sample_rate)
         self.block = int(block)
+        # The render thread works in bigger blocks than the device: Python overhead per
+        # block dominates, so fewer, larger renders keep up better when the GIL is contended.
+        self.render_block = max(self.block, min(2048, int(lookahead_s * sample_rate) // 3))
         self.source = source
         self.lookahead_s = float(lookahead_s)
-        cap = max(4 * self.block, int(self.lookahead_s * self.sample_rate) + self.block)
+        cap = max(4 * self.block,
+                  int(self.lookahead_s * self.sample_rate) + self.render_block + self.block)
         self.ring = RingBuffer(cap, 2)
         self._state: OutputState = "stopped"
         self.error: str | None = None
@@ -49,6 +53,7 @@ class Output(ABC):
         self._render_thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._discard_to = 0  # consumer drops ring frames before this index (seek, pause)
+        self._refilling = False  # after a drop, the empty ring is a jump, not an underrun
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -133,12 +138,15 @@ class Output(ABC):
         if self._state == "suspended":
             out.fill(0.0)
             return
-        flushed = self.ring.skip_to(self._discard_to) if self._discard_to > self.ring.frames_read \
-            else 0
+        if self._discard_to > self.ring.frames_read:
+            self.ring.skip_to(self._discard_to)
+            self._refilling = True
         got = self.ring.read(out)
         self.frames_played += got
-        if got < frames and self._state == "running" and not flushed:
+        if got < frames and self._state == "running" and not self._refilling:
             self.underruns += 1
+        if self._refilling and self.ring.available >= self.lookahead_frames // 2:
+            self._refilling = False
         if self._state == "waiting":
             self._state = "running"
         self._wake.set()
@@ -155,9 +163,10 @@ class Output(ABC):
     def _fill(self) -> None:
         """Render blocks from ``source`` until the ring holds the lookahead."""
         assert self.source is not None
-        buf = np.zeros((self.block, 2), dtype=np.float32)
-        target = min(self.ring.capacity, self.lookahead_frames + self.block)
-        while self.ring.available + self.block <= target and not self._stop.is_set():
+        n = self.render_block
+        buf = np.zeros((n, 2), dtype=np.float32)
+        target = min(self.ring.capacity, self.lookahead_frames + n)
+        while self.ring.available + n <= target and not self._stop.is_set():
             buf.fill(0.0)
             self.source(buf)
             self.ring.write(buf)
