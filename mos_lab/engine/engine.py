@@ -14,9 +14,10 @@ Examples
 
 from __future__ import annotations
 
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any
 
@@ -397,6 +398,30 @@ class Engine:
     def note_off(self, pitch: int, channel: int = 0) -> None:
         self.synth.send("note_off", channel, pitch, 0)
         self.bus.emit("note_off", pitch=pitch, channel=channel)
+
+    # -- instruments ------------------------------------------------------------------------
+    def load_instruments(self, source: str | os.PathLike[str], *, timeout: float = 30.0,
+                         hold_notes: bool = False) -> Future[Any]:
+        """Switch to a SoundFont (.sf2) in the background, with progress on the bus.
+
+        Until it is ready, notes keep the current instruments (or, with ``hold_notes``,
+        wait and then sound with their spacing); a failure or timeout keeps the current
+        ones and is reported as an ``error`` event.
+        """
+        return self.synth.load_bank(source, timeout=timeout,
+                                    pending="queue" if hold_notes else "old",
+                                    emit=self._instrument_event)
+
+    def _instrument_event(self, topic: str, payload: Mapping[str, Any]) -> None:
+        """Apollo's loading topics as bus events (progress, then ready or an error)."""
+        if topic == "audio.load.progress":
+            self.bus.emit("progress", task="instruments",
+                          done=float(payload.get("fraction", 0.0)), total=1.0)
+        elif topic == "audio.load.ready":
+            self.bus.emit("progress", task="instruments", done=1.0, total=1.0)
+        elif topic in ("audio.load.failed", "audio.load.timeout"):
+            self._report("instruments", f"{payload.get('name')}: {payload.get('error')}; "
+                         "keeping the current instruments")
 
     def midi_out(self, port: Any) -> MidiOut:
         """Send what the engine plays to a MIDI port (a mido port or a port name)."""

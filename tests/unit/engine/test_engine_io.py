@@ -211,3 +211,37 @@ def test_cli_render_and_play_fail_clearly(tmp_path):
     play = subprocess.run([sys.executable, "-m", "mos_lab", "play", str(src), "--device", "999"],
                           capture_output=True, text=True, timeout=60, env=env)
     assert play.returncode == 2 and "Traceback" not in play.stderr
+
+
+SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
+
+
+@pytest.mark.skipif(not os.path.exists(SF2), reason="timgm6mb-soundfont not installed")
+def test_soundfont_loads_in_background_with_progress_and_notes_keep_sounding(engine, manual):
+    progress: list = []
+    engine.bus.subscribe("progress", progress.append, owner=engine)
+    manual.keep = True
+    fut = engine.load_instruments(SF2)
+    engine.note_on(60, 100)  # during the load: plays on the current (built-in) instruments
+    manual.tick(10)
+    assert np.abs(np.concatenate(manual.captured)).max() > 0.01
+    bank = fut.result(30)
+    manual.tick(2)
+    assert engine.synth.bank is bank
+    fractions = [e["done"] for e in progress if e["task"] == "instruments"]
+    assert fractions[0] == 0.0 and fractions[-1] == 1.0
+
+
+def test_a_broken_soundfont_keeps_the_instruments_and_reports(engine, manual, tmp_path):
+    bad = tmp_path / "bad.sf2"
+    bad.write_bytes(b"RIFF\x10\x00\x00\x00sfbkLIST" + b"\x00" * 8)
+    errors: list = []
+    engine.bus.subscribe("error", errors.append, owner=engine)
+    before = engine.synth.bank
+    fut = engine.load_instruments(bad)
+    with pytest.raises(Exception):  # noqa: B017 - the SF2 reader's own error type
+        fut.result(10)
+    manual.tick(2)
+    assert engine.synth.bank is before
+    wait_for(lambda: bool(errors))
+    assert "bad.sf2" in errors[0]["message"]
