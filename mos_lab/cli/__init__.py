@@ -9,7 +9,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mos_lab.cli import audio_cmds, commands
+from mos_lab.cli import audio_cmds, commands, theater_cmds
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 2
 
@@ -24,12 +24,15 @@ def build_parser() -> argparse.ArgumentParser:
     info.set_defaults(run=commands.info)
     val = sub.add_parser("validate", help="check a score; exit 1 listing every problem")
     val.add_argument("file")
+    val.add_argument("--strict", action="store_true",
+                     help="also fail (exit 1) when the file loaded only after repairs")
     val.set_defaults(run=commands.validate)
     conv = sub.add_parser("convert", help="convert between .mid, .json (NVX1), .musicxml, .abc")
     conv.add_argument("input")
     conv.add_argument("output")
     conv.set_defaults(run=commands.convert)
     audio_cmds.register(sub)
+    theater_cmds.register(sub)
     return p
 
 

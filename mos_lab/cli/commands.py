@@ -53,7 +53,10 @@ def validate(args: argparse.Namespace) -> int:
         return 1
     for w in score.warnings:
         print(f"{path}: warning: {w}", file=sys.stderr)
-    print(f"{path}: valid ({score.n_notes} notes, {len(score.tracks)} tracks)")
+    if score.warnings and args.strict:
+        return 1
+    state = "valid after repairs" if score.warnings else "valid"
+    print(f"{path}: {state} ({score.n_notes} notes, {len(score.tracks)} tracks)")
     return 0
 
 

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+import mos_lab
 from tests.conftest import corpus_files
 
 ALL_MIDI = (corpus_files("midi", "one_track") + corpus_files("midi", "multitrack")
@@ -41,6 +42,8 @@ def test_validate_every_corpus_file():
 
     for path in ALL_MIDI:
         assert main(["validate", str(path)]) == 0, path
+        damaged = bool(mos_lab.load(path).warnings)
+        assert main(["validate", "--strict", str(path)]) == int(damaged), path
 
 
 def test_info_subprocess_human_and_json():

@@ -1,0 +1,180 @@
+"""Image tests: known scenes drawn where the score says, GPU and CPU paths agreeing."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _theater_helpers import known_score, random_score
+
+import mos_lab
+from mos_lab.theater import CPURenderer, Scene, Theater, View
+from mos_lab.theater.geometry import BACKGROUND, PALETTE, make_layout
+
+CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "midi" / "multitrack"
+BG = np.array(BACKGROUND[:3])
+
+
+def bare_scene(**kw) -> Scene:
+    scene = Scene(known_score(), **kw)
+    scene.set_overlays(keyboard=False, grid=False, text=False)
+    return scene
+
+
+def differing(a: np.ndarray, b: np.ndarray, tol: int = 8) -> float:
+    """Fraction of pixels whose channels differ by more than ``tol``."""
+    return float(np.mean(np.any(np.abs(a.astype(int) - b.astype(int)) > tol, axis=2)))
+
+
+@pytest.fixture(params=["gpu", "cpu"])
+def renderer(request, gpu):
+    return gpu if request.param == "gpu" else CPURenderer()
+
+
+@pytest.mark.gpu
+def test_notes_and_playhead_where_the_score_says(renderer):
+    scene = bare_scene(span=5.0, lead=0.9, playhead=4.5)  # window 0..5 s, nothing sounding
+    st = scene.snapshot()
+    W, H = 1000, 500
+    img = renderer.render(st, View(W, H))
+    lo, hi = st.pitch_range
+    row_h = H / (hi + 1 - lo)
+    color = PALETTE[0]
+    for start, end, pitch in [(0, 1, 60), (1, 1.5, 64), (1.5, 2, 67), (2, 4, 72)]:
+        x0, x1 = start / 5 * W, end / 5 * W
+        y1 = H - (pitch - lo) * row_h
+        y0 = y1 - row_h
+        inner = img[int(y0) + 2:int(y1) - 2, int(x0) + 2:int(x1) - 2, :3]
+        assert (inner == color).all(), (pitch, np.unique(inner.reshape(-1, 3), axis=0))
+        above = img[int(y0) - 3, int((x0 + x1) / 2), :3]
+        assert not (above == color).all()
+        assert tuple(img[int((y0 + y1) / 2), int(x1) + 3, :3]) != tuple(color)
+    red = img[:, 899, :3]
+    assert (red == (255, 80, 60)).all()  # the playhead column, top to bottom
+    assert (img[:, 902, :3] != (255, 80, 60)).any(axis=1).all()
+
+
+@pytest.mark.gpu
+def test_sounding_and_selected_notes_are_highlighted(renderer):
+    scene = bare_scene(span=5.0, lead=0.25, playhead=1.25)  # window 0..5 s; E4 sounds
+    scene.set_playhead(1.25)
+    scene.select([3])
+    st = scene.snapshot()
+    img = renderer.render(st, View(1000, 500))
+    lo, hi = st.pitch_range
+    row_h = 500 / (hi + 1 - lo)
+
+    def at(t: float, pitch: int) -> np.ndarray:
+        return img[int(500 - (pitch - lo + 0.5) * row_h), int(t / 5 * 1000), :3]
+
+    base = PALETTE[0].astype(int)
+    sounding = at(1.4, 64).astype(int)
+    assert (sounding > base).all()  # mixed towards white
+    selected = at(3.0, 72).astype(int)
+    assert selected[0] > base[0] and selected[2] < base[2]  # mixed towards yellow
+    assert (at(1.75, 67) == base).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("orientation", ["landscape", "portrait"])
+def test_gpu_and_cpu_agree_on_a_real_score(gpu, orientation):
+    score = mos_lab.load(CORPUS / "Mr. Blue Sky.mid")
+    scene = Scene(score, span=10.0, playhead=30.0)
+    scene.select(np.arange(200, 260))
+    view = View.parse("1280x720", orientation)
+    a = gpu.render(scene.snapshot(), view)
+    b = CPURenderer().render(scene.snapshot(), view)
+    assert differing(a, b) < 0.005
+    assert np.abs(a.astype(int) - b).mean() < 0.5
+
+
+@pytest.mark.gpu
+@pytest.mark.seed("THR-04")
+def test_one_draw_call_for_all_notes_whatever_the_count(gpu):
+    view = View(960, 540)
+    calls = []
+    for n in (10, 20_000):
+        scene = Scene(random_score(n, seconds=10.0), span=20.0, playhead=5.0)
+        gpu.render(scene.snapshot(), view)
+        calls.append((gpu.stats.draw_calls, gpu.stats.note_draw_calls, gpu.stats.notes_drawn))
+    assert calls[0][:2] == calls[1][:2] == (3, 1)
+    assert calls[1][2] == 20_000  # every note drawn, still one call
+
+
+@pytest.mark.gpu
+@pytest.mark.seed("THR-09")
+def test_landscape_and_portrait_show_the_same_playhead(gpu):
+    scene = bare_scene(span=4.0, lead=0.5, playhead=0.5)
+    th = Theater(scene, gpu)
+    land, port = View(800, 400), View(400, 800, "portrait")
+    stop = threading.Event()
+
+    def mover():
+        rng = np.random.default_rng(1)
+        while not stop.is_set():
+            scene.set_playhead(float(rng.uniform(0.2, 0.9)))
+
+    t = threading.Thread(target=mover)
+    t.start()
+    try:
+        for _ in range(4):
+            state, (a, b) = th.render_views([land, port])
+            lo, hi = state.pitch_range
+            # landscape: first note pixel along C4's row; portrait: along C4's column
+            row = int(400 - (60 - lo + 0.5) * 400 / (hi + 1 - lo))
+            xs = np.flatnonzero(np.any(a[row, :, :3] != BG, axis=1))
+            col = int((60 - lo + 0.5) * 400 / (hi + 1 - lo))
+            ys = np.flatnonzero(np.any(b[:, col, :3] != BG, axis=1))
+            p_land = 2.0 - xs[0] / 800 * 4.0
+            p_port = 2.0 - (800 - ys[-1] - 1) / 800 * 4.0
+            assert abs(p_land - state.playhead) < 0.02
+            assert abs(p_port - state.playhead) < 0.02
+    finally:
+        stop.set()
+        t.join()
+
+
+@pytest.mark.gpu
+@pytest.mark.seed("THR-10")
+def test_tiles_above_the_texture_limit_match_one_texture(gpu):
+    scene = Scene(mos_lab.load(CORPUS / "Funkytown.mid"), span=8.0, playhead=40.0)
+    view = View(1000, 600)
+    whole = gpu.render(scene.snapshot(), view)
+    limit = gpu.max_texture
+    gpu.max_texture = 256  # a simulated small adapter limit
+    try:
+        tiled = gpu.render(scene.snapshot(), view)
+        assert gpu.stats.tiles == 12
+    finally:
+        gpu.max_texture = limit
+    assert np.array_equal(whole, tiled)
+
+
+@pytest.mark.gpu
+@pytest.mark.seed("THR-10")
+def test_8k_frame_in_tiles(gpu, tmp_path):
+    from mos_lab.theater import render_frame, save_png
+
+    score = mos_lab.load(CORPUS / "Funkytown.mid")
+    limit = gpu.max_texture
+    gpu.max_texture = 4096
+    try:
+        img = render_frame(score, 60.0, "8k", renderer=gpu)
+        assert gpu.stats.tiles == 4
+    finally:
+        gpu.max_texture = limit
+    assert img.shape == (4320, 7680, 4)
+    small = render_frame(score, 60.0, View(1920, 1080), renderer=CPURenderer())
+    # the 8K image is the 1080p one at 4x: compare block means of the note area
+    lay = make_layout(View(1920, 1080), Scene(score).snapshot())
+    x0, y0 = int(lay.plot[0]) + 8, int(lay.plot[1]) + 200
+    big = img[y0 * 4:(y0 + 200) * 4, x0 * 4:(x0 + 400) * 4, :3].reshape(200, 4, 400, 4, 3)
+    assert np.abs(big.mean(axis=(1, 3)) - small[y0:y0 + 200, x0:x0 + 400, :3]).mean() < 12
+    assert save_png(img, tmp_path / "8k.png").stat().st_size > 10_000
+
+
+def test_cpu_renderer_needs_no_gpu():
+    img = CPURenderer().render(Scene(known_score()).snapshot(), View(320, 180))
+    assert img.shape == (180, 320, 4) and (img[..., 3] == 255).all()

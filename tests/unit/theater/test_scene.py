@@ -1,0 +1,87 @@
+"""Scene: the pure view model (no wgpu import), views, snapshots and batches."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+from _theater_helpers import known_score
+
+from mos_lab.theater import Scene, View
+from mos_lab.theater.geometry import NoteGeometry, make_layout
+
+
+def test_import_does_not_load_wgpu():
+    code = "import sys, mos_lab.theater; print('wgpu' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("text", "size"), [("1080p", (1920, 1080)), ("4k", (3840, 2160)),
+                                            ("8K", (7680, 4320)), ("640x360", (640, 360))])
+def test_view_parse(text, size):
+    assert View.parse(text).size == size
+
+
+def test_view_rejects_bad_sizes():
+    with pytest.raises(ValueError, match="WxH"):
+        View.parse("huge")
+    with pytest.raises(ValueError, match="below"):
+        View(8, 8)
+    assert View.parse("1080p", "portrait").size == (1080, 1920)
+
+
+def test_window_follows_playhead_and_active_notes_use_seek_index():
+    scene = Scene(known_score(), span=4.0, lead=0.25)
+    scene.set_playhead(1.25)
+    st = scene.snapshot()
+    assert st.window == (0.25, 4.25)
+    assert st.active_notes().tolist() == [1]  # E4 sounds 1.0-1.5 s
+    scene.select([0, 3])
+    assert scene.snapshot().score_revision > st.score_revision
+    with pytest.raises(ValueError, match="selection"):
+        scene.select([9])
+    with pytest.raises(ValueError, match="finite"):
+        scene.set_playhead(float("nan"))
+
+
+def test_culling_range_covers_exactly_the_overlapping_notes():
+    scene = Scene(known_score())
+    geo = NoteGeometry(scene.snapshot())
+    assert geo.visible_range(1.2, 1.6) == (1, 3)
+    assert geo.visible_range(10.0, 12.0)[1] - geo.visible_range(10.0, 12.0)[0] == 0
+
+
+def test_layout_splits_view_into_plot_keyboard_header():
+    st = Scene(known_score()).snapshot()
+    lay = make_layout(View(1920, 1080), st)
+    assert lay.keys[2] == lay.plot[0] and lay.header[3] == lay.plot[1]
+    lay = make_layout(View(1080, 1920, "portrait"), st)
+    assert lay.keys[1] == lay.plot[3]
+
+
+@pytest.mark.seed("THR-08")
+def test_batch_is_seen_whole_by_other_threads():
+    scene = Scene(known_score(), playhead=5.0)
+    other = known_score().transpose(12)
+    seen: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def reader():
+        while not stop.is_set():
+            st = scene.snapshot()
+            seen.append((int(st.score.notes["pitch"][0]), st.playhead))
+
+    t = threading.Thread(target=reader)
+    t.start()
+    for i in range(200):
+        with scene.batch():
+            scene.set_score(other if i % 2 == 0 else known_score())
+            scene.set_playhead(float(i % 2))
+    stop.set()
+    t.join()
+    # pitch 72 always comes with playhead 0.0, pitch 60 with 1.0 (or the initial 5.0)
+    assert set(seen) <= {(72, 0.0), (60, 1.0), (60, 5.0)}
+    assert len(seen) > 10
