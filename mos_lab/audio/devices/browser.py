@@ -80,7 +80,7 @@ class BrowserOutput(Output):
         self.chunk = int(chunk)
         self.buffer_s = float(buffer_s)
         self.encoding: Encoding = encoding
-        self.ring = _PlayedRing(max(self.ring.capacity, 2 * self.chunk), 2)
+        self.ring: _PlayedRing = _PlayedRing(max(self.ring.capacity, 2 * self.chunk), 2)
         self.timecode: Timecode | None = None  # ring index, frames -> (score s, s per frame)
         self._link: Link | None = None
         self._link_owner: str | None = None
@@ -105,7 +105,7 @@ class BrowserOutput(Output):
     def detach(self, link: Link | None = None) -> None:
         """Stop sending (to ``link`` only, if given); the output suspends until re-unlocked."""
         with self._cond:
-            if link is not None and self._link is not link:
+            if link is not None and self._link != link:
                 return
             self._link, self._link_owner = None, None
             self.unlocked = False
@@ -125,7 +125,7 @@ class BrowserOutput(Output):
         kind = msg["type"]
         if kind == "ack":
             played, under = msg.get("played"), msg.get("underruns", 0)
-            if not _count(played):
+            if not isinstance(played, int) or not _count(played):
                 return "ack.played: expected a non-negative int"
             if not _count(under):
                 return "ack.underruns: expected a non-negative int"
@@ -209,7 +209,7 @@ class BrowserOutput(Output):
             with self._cond:
                 link = self._link
                 ready = link is not None and self._state == "running"
-                if ready and self._discard_to > self._flushed_to:
+                if link is not None and ready and self._discard_to > self._flushed_to:
                     self._flushed_to = self._discard_to
                     self._emit(link, {"type": "flush", "before": self._discard_to}, [])
                     self.ring.played = max(self.ring.played, self._discard_to)
@@ -217,7 +217,8 @@ class BrowserOutput(Output):
                 if n < self.chunk // 4 or self.ring.available <= 0:
                     self._cond.wait(0.005 if ready else 0.25)
                     continue
-            self._send_block(link, buf[: min(n, self.ring.available)])  # type: ignore[arg-type]
+            if link is not None:
+                self._send_block(link, buf[: min(n, self.ring.available)])
 
     def _send_block(self, link: Link, out: np.ndarray) -> None:
         played0 = self.frames_played
