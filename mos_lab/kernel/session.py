@@ -1,0 +1,225 @@
+"""Session: the one engine, bus, audio output and widget registry of a kernel.
+
+``mos_lab.session()`` returns the same Session from any cell or thread (made once, under
+a lock); re-running cells never makes a second engine, scheduler or audio stream. The
+output is chosen by name: "browser" (PCM to the page's AudioWorklet; the default in a
+notebook kernel), "local" (sounddevice, for a kernel on this machine) or "null" (a silent
+clock; the default elsewhere, or ``MOS_LAB_OUTPUT``). Changing ``session.output`` closes
+the engine and makes one for the new output, keeping the score and the widgets.
+
+Examples
+--------
+>>> import mos_lab                                      # doctest: +SKIP
+>>> s = mos_lab.session()
+>>> s.load("bach.mxl"); s.engine.play(); s.doctor()
+{'widgets': 0, 'subscriptions': 2, 'threads': 3, 'timers': 0, 'streams': 0}
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any
+
+from mos_lab.audio import BrowserOutput, Output
+from mos_lab.bus import Event, EventBus
+from mos_lab.engine import Engine
+from mos_lab.score import Score
+from mos_lab.widgets import Registry, chords
+
+OUTPUTS = ("browser", "local", "null")
+THREAD_PREFIXES = ("mos", "apollo")
+
+
+def default_output() -> str:
+    """``MOS_LAB_OUTPUT`` if set, else "browser" inside a notebook kernel, else "null"."""
+    env = os.environ.get("MOS_LAB_OUTPUT")
+    if env:
+        return env
+    try:
+        from IPython import get_ipython
+
+        return "browser" if getattr(get_ipython(), "kernel", None) is not None else "null"
+    except Exception:
+        return "null"
+
+
+class Session:
+    """One kernel's engine, bus, outputs and widget registry, with ``doctor()``."""
+
+    def __init__(self, output: str | Output | None = None, *, sample_rate: int = 48_000,
+                 lookahead_s: float = 0.1) -> None:
+        kind = output or default_output()
+        if not isinstance(kind, Output) and kind not in OUTPUTS:
+            raise ValueError(f"output: {kind!r} is not one of {list(OUTPUTS)} or an Output")
+        self.id = uuid.uuid4().hex
+        self.sample_rate = int(sample_rate)
+        self.lookahead_s = float(lookahead_s)
+        self.bus = EventBus()
+        self.registry = Registry()
+        self.closed = False
+        self._lock = threading.RLock()
+        self._output = kind if isinstance(kind, str) else (
+            "browser" if isinstance(kind, BrowserOutput) else "custom")
+        self._browser: BrowserOutput | None = None
+        self._engine = self._make_engine(kind)
+        self._held: set[tuple[int, int]] = set()
+        self._live_chord = ""
+        self._subs = [self.bus.subscribe("note_on", self._on_live_note, weak=False),
+                      self.bus.subscribe("note_off", self._on_live_note, weak=False)]
+
+    # -- engine and output -------------------------------------------------------------
+    def _make_engine(self, kind: str | Output) -> Engine:
+        """An engine on the named output (or on an Output instance, e.g. a test fake)."""
+        self._browser = None
+        out: Any = kind
+        if kind == "browser":
+            out = self._browser = BrowserOutput(self.sample_rate, lookahead_s=self.lookahead_s)
+        elif isinstance(kind, BrowserOutput):
+            self._browser = kind
+        eng = Engine(output=out, sample_rate=self.sample_rate, lookahead_s=self.lookahead_s,
+                     bus=self.bus)
+        if self._browser is not None:
+            self._browser.timecode = self._timecode
+        return eng
+
+    @property
+    def engine(self) -> Engine:
+        """The engine (one per session; replaced only when the output changes)."""
+        return self._engine
+
+    @property
+    def output(self) -> str:
+        """"browser", "local", "null" (or "custom"); set it to play elsewhere, keeping the
+        score and the widgets."""
+        return self._output
+
+    @output.setter
+    def output(self, kind: str) -> None:
+        if kind not in OUTPUTS:
+            raise ValueError(f"output: {kind!r} is not one of {list(OUTPUTS)}")
+        with self._lock:
+            if kind == self._output:
+                return
+            old = self._engine
+            score, tempo = old.score, old.tempo
+            old.close()
+            self._output = kind
+            self._engine = self._make_engine(kind)
+            self._engine.tempo = tempo
+            if score is not None:
+                self._engine.load(score).result(30)
+        self.bus.emit("mos.clock")
+
+    @property
+    def browser_output(self) -> BrowserOutput | None:
+        """The browser sink when the output is "browser" (its stats: what the page played)."""
+        return self._browser
+
+    def _timecode(self, ring: int, frames: int) -> tuple[float, float]:
+        """Score seconds at ring frame ``ring`` and score seconds per frame after it."""
+        eng = self._engine
+        tl, score = eng.timeline, eng.score
+        if tl is None or score is None:
+            return 0.0, 0.0
+        f0 = eng.scheduler.frame_at(ring)
+        adv = eng.scheduler.frame_at(ring + frames) - f0
+        sr = self.sample_rate
+
+        def seconds(frame: int) -> float:
+            return float(score.tempo.ticks_to_seconds(float(tl.tempo.frames_to_ticks(frame, sr))))
+
+        s0 = seconds(f0)
+        if adv <= 0:
+            return s0, 0.0
+        return s0, (seconds(f0 + frames) - s0) / frames
+
+    # -- convenience -------------------------------------------------------------------
+    @property
+    def score(self) -> Score | None:
+        return self._engine.score
+
+    def load(self, source: Any, timeout: float = 60.0) -> Score:
+        """Load a score (path, bytes or Score) into the engine and return it."""
+        score = self._engine.load(source).result(timeout)
+        if score is None:  # superseded by a newer load: that one is current
+            score = self._engine.score
+        assert score is not None
+        return score
+
+    # -- live chords: notes held on the keyboard (or MIDI in) -> chord events ----------
+    def _on_live_note(self, ev: Event) -> None:
+        if ev.frame is not None:
+            return  # a note of the playback (heard events): the page labels those itself
+        key = (int(ev.get("channel", 0)), int(ev["pitch"]))
+        (self._held.add if ev.type == "note_on" else self._held.discard)(key)
+        symbol, rn = chords.label([p for _, p in self._held])
+        if symbol and symbol != self._live_chord:
+            self.bus.emit("chord", symbol=symbol, roman=rn, key="C")
+        self._live_chord = symbol
+
+    # -- diagnostics -------------------------------------------------------------------
+    def threads(self) -> list[str]:
+        """Names of the live threads mos_lab started (engine, audio, bus, widgets)."""
+        return sorted(t.name for t in threading.enumerate()
+                      if t.name.lower().startswith(THREAD_PREFIXES) and t.is_alive())
+
+    def streams(self) -> list[tuple[str, str]]:
+        """(stream, owner): audio streams that are open."""
+        out = []
+        state = self._engine.output.state
+        if state in ("running", "waiting", "suspended"):
+            out.append((f"audio:{self._output}", "engine"))
+        return out
+
+    def doctor(self) -> dict[str, int]:
+        """Counts of what is alive, by kind: widgets, subscriptions, threads, timers, streams."""
+        reg = self.registry.counts()
+        return {"widgets": reg["widgets"], "subscriptions": self.bus.subscriber_count(),
+                "threads": len(self.threads()), "timers": reg["timers"],
+                "streams": len(self.streams()) + reg["streams"]}
+
+    def inventory(self) -> list[tuple[str, str, str]]:
+        """(kind, name, owner) of everything alive, for ``%mos doctor``."""
+        rows = list(self.registry.inventory())
+        widget_subs = sum(1 for kind, _, _ in rows if kind == "subscriptions")
+        rows.append(("subscriptions", "note_on, note_off -> live chords (2)", "session"))
+        others = self.bus.subscriber_count() - widget_subs - len(self._subs)
+        if others > 0:
+            rows.append(("subscriptions", f"{others} more", "engine, plugins, user code"))
+        rows += [("threads", name, "engine" if name.startswith("apollo") else "mos_lab")
+                 for name in self.threads()]
+        rows += [("streams", name, owner) for name, owner in self.streams()]
+        return rows
+
+    def status(self) -> dict[str, Any]:
+        """Engine state, output, position and what is loaded (``%mos status``)."""
+        st = self._engine.status()
+        st["output_kind"] = self._output
+        if self._browser is not None:
+            st["browser"] = {k: v for k, v in self._browser.stats().items()
+                             if k in ("unlocked", "attached", "frames_sent", "frames_acked",
+                                      "browser_underruns", "browser_rate")}
+        return st
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop playback (``%mos stop``)."""
+        self._engine.stop()
+
+    def close(self) -> None:
+        """Close every widget, the engine (audio, threads) and the bus; idempotent."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self.registry.close_all()
+        for sub in self._subs:
+            sub.dispose()
+        self._engine.close()
+        self.bus.close()
+
+    def __repr__(self) -> str:
+        return (f"<mos_lab Session {self.id[:8]} output={self._output} "
+                f"state={self._engine.state} score={self._engine.score!r}>")

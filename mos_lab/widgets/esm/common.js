@@ -1,0 +1,135 @@
+// mos_lab widgets: the shared prelude, joined in front of each widget's module by the
+// kernel (no bundler). Page-wide state lives on globalThis.__mosLab so that separate
+// widget modules share the audio clock, and so tests can count what is alive.
+const MOS = (globalThis.__mosLab ??= {
+  audio: {},   // session id -> {pos, rate, t, running}: the audio host's clock
+  stats: {},   // session id -> {blocks, frames, played, under}: for tests and the doctor
+  live: { views: 0, frames: 0, contexts: 0, observers: 0 },
+});
+
+function h(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// Disposers for one view: everything a render makes is released by its cleanup.
+function scope() {
+  const fns = [];
+  MOS.live.views++;
+  return {
+    add(fn) { fns.push(fn); return fn; },
+    on(target, type, fn, opts) {
+      target.addEventListener(type, fn, opts);
+      fns.push(() => target.removeEventListener(type, fn, opts));
+    },
+    dispose() {
+      while (fns.length) { try { fns.pop()(); } catch (e) { console.warn("mos_lab cleanup", e); } }
+      MOS.live.views--;
+    },
+  };
+}
+
+// A requestAnimationFrame loop that draws only while `active()`; released by the scope.
+function frameLoop(sc, draw, active) {
+  let id = 0, alive = true;
+  MOS.live.frames++;
+  const tick = () => {
+    if (!alive) return;
+    if (!active || active()) { try { draw(); } catch (e) { console.error("mos_lab draw", e); } }
+    id = requestAnimationFrame(tick);
+  };
+  id = requestAnimationFrame(tick);
+  sc.add(() => { alive = false; cancelAnimationFrame(id); MOS.live.frames--; });
+}
+
+// IntersectionObserver -> the model's `visible` trait (the kernel sends data only to
+// visible widgets) and a local flag (draw only what is on screen).
+function observeVisible(sc, el, model) {
+  const state = { visible: false };
+  const io = new IntersectionObserver((entries) => {
+    const v = entries.some((e) => e.isIntersecting);
+    state.visible = v;
+    if (model.get("visible") !== v) { model.set("visible", v); model.save_changes(); }
+  });
+  io.observe(el);
+  MOS.live.observers++;
+  sc.add(() => { io.disconnect(); MOS.live.observers--; });
+  return state;
+}
+
+// The kernel's transport state, received on change only; the position between changes
+// is extrapolated here, or read from the audio host when the browser plays the audio.
+function kernelClock(model) {
+  const c = { k: model.get("clock") || {}, t: performance.now() };
+  c.update = () => { c.k = model.get("clock") || {}; c.t = performance.now(); };
+  c.now = () => {
+    const k = c.k, sid = model.get("session_id"), a = MOS.audio[sid];
+    const t = performance.now();
+    let pos;
+    if (k.engine && k.output === "browser" && a && a.running && t - a.t < 400) {
+      pos = a.pos + a.rate * (t - a.t) / 1000;
+    } else {
+      pos = (k.pos || 0) + (k.rate || 0) * (t - c.t) / 1000;
+    }
+    if (k.loop && (k.rate || 0) > 0 && pos >= k.loop[1] && k.loop[1] > k.loop[0]) {
+      pos = k.loop[0] + ((pos - k.loop[0]) % (k.loop[1] - k.loop[0]));
+    }
+    return Math.max(0, k.duration ? Math.min(pos, k.duration) : pos);
+  };
+  return c;
+}
+
+function fmtTime(s) {
+  s = Math.max(0, s || 0);
+  const m = Math.floor(s / 60), r = s - 60 * m;
+  return `${m}:${r < 10 ? "0" : ""}${r.toFixed(1)}`;
+}
+
+// Error replies from the kernel (a refused message) shown briefly in the widget.
+function errorToasts(sc, model, el) {
+  const box = h("div", "mos-toast");
+  el.appendChild(box);
+  let timer = 0;
+  const onMsg = (msg) => {
+    if (!msg || msg.type !== "error") return;
+    box.textContent = msg.message;
+    box.classList.add("mos-show");
+    clearTimeout(timer);
+    timer = setTimeout(() => box.classList.remove("mos-show"), 4000);
+  };
+  model.on("msg:custom", onMsg);
+  sc.add(() => { model.off("msg:custom", onMsg); clearTimeout(timer); box.remove(); });
+}
+
+// Notes packed by the kernel: float32 rows [start, end, pitch, track], sorted by start.
+function notesOf(model) {
+  const v = model.get("notes");
+  if (!v || !v.byteLength) return { rows: new Float32Array(0), n: 0, maxDur: 0, lo: 48, hi: 84 };
+  const rows = new Float32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
+  const n = rows.length / 4;
+  let maxDur = 0, lo = 127, hi = 0;
+  for (let i = 0; i < n; i++) {
+    maxDur = Math.max(maxDur, rows[4 * i + 1] - rows[4 * i]);
+    lo = Math.min(lo, rows[4 * i + 2]); hi = Math.max(hi, rows[4 * i + 2]);
+  }
+  return { rows, n, maxDur, lo, hi };
+}
+
+// First note index whose start is >= t (binary search).
+function firstAtOrAfter(rows, n, t) {
+  let a = 0, b = n;
+  while (a < b) { const m = (a + b) >> 1; if (rows[4 * m] < t) a = m + 1; else b = m; }
+  return a;
+}
+
+// Indices of the notes sounding at time t.
+function soundingAt(notes, t) {
+  const out = [];
+  const { rows, n, maxDur } = notes;
+  for (let i = firstAtOrAfter(rows, n, t - maxDur); i < n && rows[4 * i] <= t; i++) {
+    if (rows[4 * i + 1] > t) out.push(i);
+  }
+  return out;
+}

@@ -1,0 +1,147 @@
+"""A real JupyterLab on 127.0.0.1 and headless Debian Chromium driven by Playwright.
+
+Recipes: /work/shared/testing-recipes.md. The server gets fresh config and runtime dirs
+and a copy of ``notebooks/``; the browser a fresh profile. Skipped with the reason when
+chromium or playwright is missing (``apt-get install chromium fonts-dejavu-core``,
+``pip install playwright``; never ``playwright install``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("MOS_LAB_CHROMIUM", "/usr/bin/chromium")
+SHOTS = Path(os.environ.get("MOS_LAB_SHOTS", "/tmp/mos_lab_shots"))
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Lab:
+    """A running JupyterLab: base URL, token, root dir."""
+
+    def __init__(self, url: str, token: str, root: Path, proc: subprocess.Popen[bytes]) -> None:
+        self.url, self.token, self.root, self.proc = url, token, root, proc
+
+    def open_url(self, notebook: str) -> str:
+        return (f"{self.url}/lab/workspaces/t{secrets.token_hex(4)}/tree/{notebook}"
+                f"?token={self.token}")
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"chromium not found at {CHROMIUM} (apt-get install chromium)")
+    pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+    base = tmp_path_factory.mktemp("lab")
+    root = base / "root"
+    shutil.copytree(ROOT / "notebooks", root)
+    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(base / "config"),
+           "JUPYTER_RUNTIME_DIR": str(base / "runtime"), "MOS_LAB_OUTPUT": "browser",
+           "PYTHONPATH": str(ROOT)}
+    env.pop("MOS_LAB_NO_AUTOLOAD", None)
+    labconfig = base / "config" / "labconfig"
+    labconfig.mkdir(parents=True)
+    (labconfig / "page_config.json").write_text(json.dumps(
+        {"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}}))
+    port, token = _free_port(), secrets.token_hex(16)
+    log = open(base / "lab.log", "wb")  # noqa: SIM115 - closed in the finally below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
+         f"--port={port}", f"--IdentityProvider.token={token}",
+         f"--ServerApp.root_dir={root}", "--LabApp.expose_app_in_browser=True",
+         "--allow-root"],
+        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"jupyter lab exited: {(base / 'lab.log').read_text()[-2000:]}")
+            with contextlib.suppress(OSError), urllib.request.urlopen(
+                    f"{url}/api/status?token={token}", timeout=2) as r:
+                if r.status == 200:
+                    break
+            if time.monotonic() > deadline:
+                pytest.fail("jupyter lab did not start in 60 s")
+            time.sleep(0.3)
+        yield Lab(url, token, root, proc)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def browser_context(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        ctx = pw.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium")), executable_path=CHROMIUM, headless=True,
+            args=FLAGS, viewport={"width": 1280, "height": 900})
+        try:
+            yield ctx
+        finally:
+            ctx.close()
+
+
+KERNEL_EXEC = """async (code) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const kernel = panel.sessionContext.session.kernel;
+  const future = kernel.requestExecute({ code, store_history: false, silent: false });
+  let out = "";
+  future.onIOPub = (msg) => {
+    const t = msg.header.msg_type;
+    if (t === "stream") out += msg.content.text;
+    else if (t === "error") out += "ERROR " + msg.content.ename + ": " + msg.content.evalue;
+  };
+  await future.done;
+  return out;
+}"""
+
+
+def kernel_json(page: Any, expr: str) -> Any:
+    """Evaluate ``expr`` in the notebook's kernel and return it (JSON round trip)."""
+    out = page.evaluate(KERNEL_EXEC, f"import json as _j\nprint(_j.dumps({expr}))")
+    try:
+        return json.loads(out.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        raise AssertionError(f"kernel said: {out!r}") from None
+
+
+def wait_until(fn: Any, timeout: float = 20.0, every: float = 0.2, what: str = "") -> Any:
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what or fn}: last {last!r}")
