@@ -1,17 +1,23 @@
 """Apollo render-speed benchmark: how many times faster than real time a dense minute renders.
 
-Plain script: ``.venv/bin/python bench/bench_audio.py [seconds]``. Renders the same
+Plain script: ``.venv/bin/python bench/bench_audio.py [seconds] [--busy]``. Renders the same
 64-voice scene (a new 2 s note every 1/32 s on 8 channels, plus drums) with the built-in
 synth, the SoundFont sampler (TimGM6mb.sf2) and, when pyfluidsynth + libfluidsynth are
 installed, FluidSynth driven block by block with events split at their sample offsets.
 It also compares one SoundFont piano note between our sampler and FluidSynth.
+With ``--busy`` a pure-Python thread spins while Apollo renders (a user's notebook code
+in the same process): numpy calls that release the GIL then cost much more, which is
+what the batched voice rendering is for.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -39,12 +45,38 @@ def scene(seconds: float, per_second: int = 32) -> list[tuple[int, str, int, int
     return sorted(ev, key=lambda e: e[0])
 
 
-def bench_apollo(name: str, synth: Synth, events: list, seconds: float) -> np.ndarray:
-    t0 = time.perf_counter()
-    out = render_offline(events, int(seconds * SR), SR, synth, block=BLOCK)
-    wall = time.perf_counter() - t0
+@contextmanager
+def busy_thread(on: bool) -> Iterator[None]:
+    """Spin a pure-Python thread (holding the GIL whenever it can) while ``on``."""
+    stop = threading.Event()
+
+    def spin() -> None:
+        x = 0
+        while not stop.is_set():
+            for _ in range(1000):
+                x += 1
+
+    th = threading.Thread(target=spin, daemon=True)
+    if on:
+        th.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if on:
+            th.join()
+
+
+def bench_apollo(name: str, synth: Synth, events: list, seconds: float,
+                 busy: bool = False) -> np.ndarray:
+    with busy_thread(busy):
+        t0 = time.perf_counter()
+        out = render_offline(events, int(seconds * SR), SR, synth, block=BLOCK)
+        wall = time.perf_counter() - t0
+    ms = wall * 1000 / (seconds * SR / BLOCK)
     print(f"{name:<28} {seconds / wall:7.1f}x real time  ({wall:.2f} s for {seconds:.0f} s, "
-          f"voice limit {synth.max_voices}, stolen {synth.voices.stolen_count})")
+          f"{ms:.2f} ms/block, voice limit {synth.max_voices}, "
+          f"stolen {synth.voices.stolen_count})")
     return out
 
 
@@ -129,18 +161,23 @@ def fidelity(bank: SoundFontBank) -> None:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 60.0
+    args = [a for a in sys.argv[1:] if a != "--busy"]
+    busy = "--busy" in sys.argv[1:]
+    seconds = float(args[0]) if args else 60.0
     events = scene(seconds)
     print(f"scene: {sum(1 for e in events if e[1] == 'note_on')} notes, {seconds:.0f} s, "
-          f"{SR} Hz, block {BLOCK}, ~64 voices sounding, 2 cores")
+          f"{SR} Hz, block {BLOCK}, ~64 voices sounding, 2 cores"
+          + (", busy Python thread" if busy else ""))
     bench_apollo("apollo builtin, 16 voices", Synth(SR, 64, max_block=BLOCK),
-                 scene(seconds, 8), seconds)
-    bench_apollo("apollo builtin, 64 voices", Synth(SR, 64, max_block=BLOCK), events, seconds)
+                 scene(seconds, 8), seconds, busy)
+    bench_apollo("apollo builtin, 64 voices", Synth(SR, 64, max_block=BLOCK), events, seconds,
+                 busy)
     if os.path.exists(SF2):
         t0 = time.perf_counter()
         bank = SoundFontBank.load(SF2)
         print(f"{'sf2 load (TimGM6mb, 6 MB)':<28} {time.perf_counter() - t0:7.2f} s")
-        bench_apollo("apollo sf2, 64 voices", Synth(SR, 64, bank, max_block=BLOCK), events, seconds)
+        bench_apollo("apollo sf2, 64 voices", Synth(SR, 64, bank, max_block=BLOCK), events,
+                     seconds, busy)
         bench_fluidsynth(events, seconds)
         fidelity(bank)
     else:

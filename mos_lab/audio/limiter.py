@@ -31,9 +31,11 @@ class Limiter:
         n = mix.shape[0]
         if n == 0:
             return
-        if not np.isfinite(mix).all():
-            np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+        # Few numpy calls on the common path (quiet, finite): peak, copy out.
         peak = float(np.abs(mix).max())
+        if not math.isfinite(peak):
+            np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+            peak = float(np.abs(mix).max())
         target = 1.0 if peak <= self.threshold else self.threshold / peak
         if target < self.gain:
             new = target
@@ -45,12 +47,18 @@ class Limiter:
             ramp = min(n, 64)
             g[:ramp] = np.linspace(self.gain, new, ramp, endpoint=False) if ramp > 1 else new
             mix *= g[:, None]
+            # Every gain is <= max(old, new): re-measure only if the bound passes the knee.
+            peak *= max(self.gain, new)
+            if peak > self.knee:
+                peak = float(np.abs(mix).max())
         self.gain = new
         k = self.knee
-        if float(np.abs(mix).max()) > k:
+        if peak > k:
             a = np.abs(mix)
             over = a > k
             soft = k + (1.0 - k) * np.tanh((a - k) / (1.0 - k))
             np.copyto(mix, np.sign(mix) * soft, where=over)
-        out[:n] = mix
-        np.clip(out[:n], -1.0, 1.0, out=out[:n])
+            out[:n] = mix
+            np.clip(out[:n], -1.0, 1.0, out=out[:n])
+        else:
+            out[:n] = mix  # every sample is within the knee (< 1.0): no clip needed

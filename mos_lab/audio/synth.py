@@ -1,10 +1,10 @@
 """The Apollo synth: a JUCE-style audio processor driven by sample-offset events.
 
 ``process(out, events)`` fills one stereo float32 block; each event takes effect at its
-exact frame inside the block (the block is split at event offsets, and every voice
-renders each segment with vectorised numpy). Calls from other threads (``note_on``,
-``all_notes_off``, bank switches) are serialised by one lock and take effect at the
-start of the next block.
+exact frame inside the block (the block is split at event offsets, and all voices
+render each segment together, batched by source kind: see ``voices.py``). Calls from
+other threads (``note_on``, ``all_notes_off``, bank switches) are serialised by one
+lock and take effect at the start of the next block.
 """
 
 from __future__ import annotations
@@ -230,14 +230,8 @@ class Synth:
             self.frames += n
 
     def _render(self, mix: np.ndarray, start: int, end: int) -> None:
-        if end <= start:
-            return
-        chans = self.channels
-        for v in self.voices:
-            ch = chans[v.channel]
-            left, right = ch.pan_gains(v.pan)
-            lvl = ch.level
-            v.render_into(mix, start, end, ch.bend_ratio, left * lvl, right * lvl)
+        if end > start:
+            self.voices.render(mix, start, end, self.channels)
 
     def _apply(self, e: Event) -> None:
         ch = self.channels[e.channel]

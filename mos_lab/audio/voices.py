@@ -5,23 +5,31 @@ moves to a tail list where it fades out over ~5 ms, so stealing never clicks; ta
 are capped too. Every release (note-off, release-all, stealing, timeout) goes through
 ``Envelope.release`` (APO-03), and notes held longer than ``max_note_s`` are released
 so an error path that loses a note-off cannot leave a voice stuck (APO-02).
+
+Rendering is batched (:meth:`VoiceAllocator.render`): all voices whose sources are of
+one kind render together as rows of a 2-D array, their envelopes too, and one matrix
+product mixes them down, so a block costs a fixed number of numpy calls instead of a
+couple of dozen per voice (each such call can cost milliseconds when a busy Python
+thread shares the GIL).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from mos_lab.audio.envelope import Envelope
+from mos_lab.audio.channels import ChannelState
+from mos_lab.audio.envelope import Envelope, render_envelopes
 from mos_lab.audio.instruments.base import NoteSpec
+from mos_lab.audio.instruments.batch import KINDS, batch_key
 
 
 class Voice:
     """One sounding note: a source shaped by an envelope, with level and pan."""
 
-    __slots__ = ("channel", "env", "exclusive", "gain", "ignore_off", "pan", "pitch",
+    __slots__ = ("channel", "env", "exclusive", "gain", "ignore_off", "key", "pan", "pitch",
                  "serial", "source", "stolen", "sustained", "velocity")
 
     def __init__(self, spec: NoteSpec, channel: int, pitch: int, velocity: int,
@@ -38,6 +46,7 @@ class Voice:
         self.serial = serial
         self.sustained = False
         self.stolen = False
+        self.key = batch_key(self.source)  # which batch renders it (see batch.py)
 
     @property
     def held(self) -> bool:
@@ -59,7 +68,11 @@ class Voice:
 
     def render_into(self, mix: np.ndarray, start: int, end: int, bend: float,
                     left: float, right: float) -> None:
-        """Add frames ``start:end`` of this voice into the float64 stereo ``mix``."""
+        """Add frames ``start:end`` of this voice into the float64 stereo ``mix``.
+
+        The one-voice reference path; the synth renders through
+        :meth:`VoiceAllocator.render`, which gives the same samples batched.
+        """
         n = end - start
         if n <= 0 or self.done:
             return
@@ -169,6 +182,47 @@ class VoiceAllocator:
                     v.release()
             elif v.held and channel is None:
                 v.release()
+
+    def render(self, mix: np.ndarray, start: int, end: int,
+               channels: Sequence[ChannelState]) -> None:
+        """Add frames ``start:end`` of every sounding voice into the stereo ``mix``.
+
+        Voices are sorted by :func:`batch_key`, each run of one kind renders in one
+        batch into rows of ``sig``, the envelopes of all rows in another, and a single
+        (2, voices) x (voices, frames) product adds them to ``mix`` with their channel
+        level, pan and gain.
+        """
+        n = end - start
+        live = [v for v in self if not v.done]
+        if n <= 0 or not live:
+            return
+        live.sort(key=lambda v: v.key)
+        count = len(live)
+        sig = np.empty((count, n))
+        bends = np.array([channels[v.channel].bend_ratio for v in live])
+        gains = np.empty((2, count))
+        for j, v in enumerate(live):
+            ch = channels[v.channel]
+            left, right = ch.pan_gains(v.pan)
+            g = ch.level * v.gain
+            gains[0, j] = left * g
+            gains[1, j] = right * g
+        a = 0
+        while a < count:
+            kind, group = live[a].key[:2]
+            b = a + 1
+            while b < count and live[b].key[:2] == (kind, group):
+                b += 1
+            if kind < len(KINDS):
+                KINDS[kind][1]([v.source for v in live[a:b]], n, bends[a:b], sig[a:b])
+            else:
+                for j in range(a, b):
+                    sig[j] = live[j].source.render(n, float(bends[j]))
+            a = b
+        env = np.empty((count, n))
+        render_envelopes([v.env for v in live], n, env)
+        sig *= env
+        mix[start:end] += np.dot(sig.T, gains.T)
 
     def reap(self) -> None:
         """Drop finished voices and release notes held longer than ``max_note_s``."""

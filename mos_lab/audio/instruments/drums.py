@@ -3,6 +3,8 @@
 Each sound is rendered once per sample rate into a one-shot sample (noise and pitched
 sines with exponential envelopes) and then played like any sample, so a drum hit costs
 the same as a sampled note. Hi-hats share a choke group (a closed hat stops an open one).
+All of a kit's samples live in one buffer per sample rate (each note plays a slice),
+so the synth renders every drum voice in one batch.
 """
 
 from __future__ import annotations
@@ -128,15 +130,20 @@ class DrumKit:
     def __init__(self) -> None:
         self._recipes = _recipes()
         self._lock = threading.Lock()
-        self._samples: dict[tuple[int, int], np.ndarray] = {}
+        self._slices: dict[tuple[int, int], tuple[int, int]] = {}
+        self._buffers: dict[int, np.ndarray] = {}  # sample rate -> all its samples
 
-    def sample(self, key: int, sample_rate: float) -> np.ndarray:
-        """Return (and memoise) the one-shot float32 sample for ``key``."""
+    def _slot(self, key: int, sample_rate: float) -> tuple[np.ndarray, int, int]:
+        """``(buffer, start, end)`` of ``key``'s sample, rendering it on first use.
+
+        A new sample is appended to a new buffer, so voices still playing from the
+        old one are unaffected.
+        """
         ck = (key, int(sample_rate))
         with self._lock:
-            got = self._samples.get(ck)
-        if got is not None:
-            return got
+            got = self._slices.get(ck)
+            if got is not None:
+                return self._buffers[ck[1]], got[0], got[1]
         recipe = self._recipes.get(key)
         if recipe is None:
             data = _tone(sample_rate, 200.0 + 40.0 * (key % 24), 0.03, 0.15)
@@ -144,13 +151,24 @@ class DrumKit:
             data = recipe[0](sample_rate)
         data = (data / max(1e-9, float(np.abs(data).max()))).astype(np.float32)
         with self._lock:
-            self._samples[ck] = data
-        return data
+            got = self._slices.get(ck)
+            if got is None:
+                old = self._buffers.get(ck[1], np.zeros(0, np.float32))
+                got = (len(old), len(old) + len(data))
+                self._buffers[ck[1]] = np.concatenate([old, data])
+                self._slices[ck] = got
+            return self._buffers[ck[1]], got[0], got[1]
+
+    def sample(self, key: int, sample_rate: float) -> np.ndarray:
+        """Return (and memoise) the one-shot float32 sample for ``key``."""
+        buf, start, end = self._slot(key, sample_rate)
+        return buf[start:end]
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         recipe = self._recipes.get(pitch)
         gain, pan = (recipe[1], recipe[2]) if recipe else (0.3, 0.0)
-        src = SampleSource(self.sample(pitch, sample_rate), 1.0)
+        buf, start, end = self._slot(pitch, sample_rate)
+        src = SampleSource(buf, 1.0, start=start, end=end)
         return [NoteSpec(src, _DRUM_ENV, gain * 0.5 * velocity_gain(velocity), pan,
                          exclusive=HIHAT_GROUP if pitch in (42, 44, 46) else 0,
                          ignore_note_off=True)]

@@ -2,11 +2,14 @@
 
 No Python loop runs per sample: a block is a phase ramp (``arange``) fed to table
 lookups or ``sin``. Phases are float64 cycles, so pitch is exact over long notes.
+Each source's ``render`` is the reference for one voice; ``batch.py`` renders many
+sources of a kind at once with the same formulas (what the synth uses).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -34,6 +37,48 @@ def lookup(table: np.ndarray, phase: np.ndarray) -> np.ndarray:
     return hi
 
 
+class TableStore:
+    """Every wavetable pair copied once into one flat float64 array.
+
+    Why: the batched renderer reads all voices' tables with one ``take`` on this array,
+    each voice at its own offset, instead of one lookup per voice. Tables are keyed by
+    their memory (the built-in bank reuses a few cached arrays); the store is capped,
+    and a source whose table does not fit gets offset -1 and renders on its own.
+    """
+
+    def __init__(self, max_values: int = 1 << 22) -> None:
+        self._lock = threading.Lock()
+        self._offsets: dict[tuple[int, tuple[int, ...], tuple[int, ...]], int] = {}
+        self._keep: list[np.ndarray] = []  # the registered arrays, so keys stay unique
+        self.max_values = max_values
+        self.flat = np.zeros(0)
+        # flat[i+1] - flat[i], so a lookup is lo + delta * frac with no second index.
+        self.arrays: tuple[np.ndarray, np.ndarray] = (self.flat, self.flat)
+
+    def offset(self, tables: np.ndarray) -> int:
+        """Offset of ``tables`` (2, N+1) in ``flat`` (registering it), or -1 if full."""
+        key = (tables.__array_interface__["data"][0], tables.shape, tables.strides)
+        with self._lock:
+            got = self._offsets.get(key)
+            if got is not None:
+                return got
+            if tables.ndim != 2 or self.flat.size + tables.size > self.max_values:
+                return -1
+            ofs = self.flat.size
+            # New arrays each time: readers holding the old ones keep valid offsets.
+            rows = np.asarray(tables, np.float64)
+            delta = np.zeros_like(rows)
+            delta[:, :-1] = rows[:, 1:] - rows[:, :-1]
+            self.flat = np.concatenate([self.flat, rows.ravel()])
+            self.arrays = (self.flat, np.concatenate([self.arrays[1], delta.ravel()]))
+            self._keep.append(tables)
+            self._offsets[key] = ofs
+            return ofs
+
+
+TABLES = TableStore()
+
+
 class WavetableSource:
     """Two wavetables (bright -> mellow crossfade over time), detune, vibrato, noise."""
 
@@ -44,6 +89,7 @@ class WavetableSource:
         seed: int = 0,
     ) -> None:
         self.tables = tables
+        self.table_ofs = TABLES.offset(tables)
         self.sr = float(sample_rate)
         self.incs = np.array([freq * 2.0 ** (c / 1200.0) / self.sr for c in detune_cents])
         self.phases = 0.25 + 0.13 * np.arange(len(self.incs), dtype=np.float64)
