@@ -5,7 +5,8 @@ Map (every widget can be made with no arguments: it binds to the session and its
     Transport()      play, pause, stop, seek bar, tempo, loop, state, output; browser audio
     Keyboard()       on-screen piano: plays on click/computer keys, lights sounding notes
     ChordDisplay()   chord symbol + Roman numeral in the local key at the playhead
-    PianoRoll()      notes + moving playhead; canvas now, kernel frames via ``renderer=``
+    PianoRoll()      notes + moving playhead; theater-drawn strips (wgpu) or browser canvas
+    TheaterView()    the theater's full view (landscape/portrait), following the playhead
     Player()         the composed default view (``Player(score, compact=True)``)
     w.close()        releases subscriptions, timers, threads, streams and the comm
     w.update(**kw)   several fields as one transaction (all or nothing)
@@ -25,10 +26,11 @@ from mos_lab.widgets.keyboard import Keyboard
 from mos_lab.widgets.piano_roll import PianoRoll
 from mos_lab.widgets.player import Player
 from mos_lab.widgets.static import piano_roll_png, text_summary
+from mos_lab.widgets.theater_view import TheaterView
 from mos_lab.widgets.transport import Transport
 
 __all__ = [
     "ChordDisplay", "Keyboard", "Lifecycle", "MosWidget", "PianoRoll", "Player", "Registry",
-    "SessionLike", "Transport", "chords", "clock_state", "current_session", "piano_roll_png",
-    "set_provider", "text_summary",
+    "SessionLike", "TheaterView", "Transport", "chords", "clock_state", "current_session",
+    "piano_roll_png", "set_provider", "text_summary",
 ]

@@ -1,15 +1,28 @@
 """PianoRoll: the score as a piano roll with a moving playhead, zoom and scroll.
 
-Two ways to draw, one Python API:
+Three ways to draw, one Python API:
 
-- ``mode="canvas"`` (default): the notes are sent once (16 bytes each, while visible) and
-  the page draws them and the playhead on a 2D canvas at display rate.
-- ``mode="frames"``: a kernel-side renderer (``renderer(t0, t1, width, height) -> PNG or
-  JPEG bytes``; the wgpu theater when it lands) draws the note layer; the page asks for
-  a frame when its view changes (``view`` message), one frame in flight at a time
-  (backpressure), only while visible, and draws the playhead over it itself.
+- ``mode="theater"`` (the default when wgpu can be imported, see
+  :func:`~mos_lab.widgets._theater_frames.theater_default`): the theater (wgpu; the same
+  renderer as ``mos-lab frame`` and video export) draws the static note layer for a strip
+  two windows wide, once per view change (score, window/zoom/scroll, size), and sends it
+  as a PNG; the page scrolls the strip and draws the playhead and the sounding-note
+  highlights itself from the audio position, so playback costs the kernel no render.
+  The notes are sent too (16 bytes each): the page draws them itself until a strip
+  arrives, and for 30 s at a time on a slow link (three strips in a row taking 1.5 s
+  more than their render), so the browser canvas stays the fallback. Notes take the
+  theater's palette; setting ``colors`` switches to ``"canvas"``. If the adapter turns
+  out to be the CPU fallback, a roll in the default mode switches to ``"canvas"`` too
+  (ask ``mode="theater"`` to keep it).
+- ``mode="canvas"`` (the default without wgpu, or with ``MOS_LAB_ROLL=canvas``): the
+  notes are sent once (while visible) and the page draws them and the playhead on a 2D
+  canvas at display rate.
+- ``mode="frames"``: a kernel-side ``renderer(t0, t1, width, height) -> PNG or JPEG
+  bytes`` draws the note layer; frames as in theater mode.
 
-Clicking the roll seeks there; the wheel scrolls time, ctrl+wheel zooms.
+Frames are requested by the page, only while visible, at most two unconfirmed
+(:class:`~mos_lab.widgets._frame_widget.FrameWidget`). Clicking the roll seeks there;
+the wheel scrolls time, ctrl+wheel zooms.
 """
 
 from __future__ import annotations
@@ -19,21 +32,29 @@ from typing import Any, ClassVar
 
 import traitlets as t
 
-from mos_lab.widgets._base import MosWidget
+from mos_lab.widgets._frame_widget import FRAME_COMMANDS, FrameWidget
 from mos_lab.widgets._messages import Arg, Spec
 from mos_lab.widgets._notes import PALETTE, pack_notes, track_names
+from mos_lab.widgets._theater_frames import (
+    THEATER_COLORS,
+    CallableSource,
+    FrameFeed,
+    TheaterLayer,
+    roll_pitch_range,
+    theater_default,
+)
 
 Renderer = Callable[[float, float, int, int], bytes]
+MODES = ("canvas", "frames", "theater")
 
 
-class PianoRoll(MosWidget):
-    """Piano roll of the session's (or a given) score; browser canvas or kernel frames."""
+class PianoRoll(FrameWidget):
+    """Piano roll of the session's (or a given) score; theater frames or browser canvas."""
 
     _esm_name = "piano_roll.js"
     _commands: ClassVar[dict[str, Spec]] = {
         "seek": {"seconds": Arg(float, 0.0, 1e7)},
-        "view": {"t0": Arg(float, -1e7, 1e7), "t1": Arg(float, -1e7, 1e7),
-                 "width": Arg(int, 1, 16384), "height": Arg(int, 1, 16384)},
+        **FRAME_COMMANDS,
     }
 
     notes = t.Bytes(b"").tag(sync=True)
@@ -42,16 +63,21 @@ class PianoRoll(MosWidget):
     window = t.Float(12.0).tag(sync=True)  # seconds across the view (zoom)
     height = t.Int(240).tag(sync=True)
     mode = t.Unicode("canvas").tag(sync=True)
-    frame = t.Bytes(b"").tag(sync=True)
-    frame_window = t.List(t.Float()).tag(sync=True)  # [t0, t1] that ``frame`` shows
 
     def __init__(self, score: Any = None, *, renderer: Renderer | None = None,
                  **kwargs: Any) -> None:
+        self._auto = False
         if renderer is not None:
             kwargs.setdefault("mode", "frames")
+        elif "mode" not in kwargs:
+            self._auto = theater_default()
+            kwargs["mode"] = "theater" if self._auto else "canvas"
+        if kwargs["mode"] == "theater":
+            kwargs.setdefault("colors", THEATER_COLORS)
         super().__init__(score, **kwargs)
         self.renderer = renderer
-        self.frames_sent = 0
+        self.observe(self._on_mode, names="mode")
+        self.observe(self._on_colors, names="colors")
 
     @t.validate("window")
     def _valid_window(self, proposal: Any) -> float:
@@ -60,24 +86,43 @@ class PianoRoll(MosWidget):
             raise t.TraitError(f"window: {v} s is not in 0.5..3600")
         return v
 
+    @t.validate("mode")
+    def _valid_mode(self, proposal: Any) -> str:
+        v = str(proposal["value"])
+        if v not in MODES:
+            raise t.TraitError(f"mode: {v!r} is not one of {list(MODES)}")
+        return v
+
     def _payload(self) -> dict[str, Any]:
         sc = self.current_score
         if self.mode == "frames":
             return {"tracks": track_names(sc)}
         return {"notes": pack_notes(sc), "tracks": track_names(sc)}
 
+    def _on_mode(self, change: dict[str, Any]) -> None:
+        self._reset_frames()
+        if change["old"] == "frames":  # the page needs the notes now
+            self._dirty = True
+            self._push()
+
+    def _on_colors(self, change: dict[str, Any]) -> None:
+        if self.mode == "theater" and list(change["new"]) != THEATER_COLORS:
+            self.mode = "canvas"  # the theater draws its own palette
+
+    def _make_feed(self) -> FrameFeed | None:
+        if self.mode == "frames" and self.renderer is not None:
+            return FrameFeed(CallableSource(self.renderer), self._deliver_frame, cache_size=0)
+        if self.mode != "theater":
+            return None
+        layer = TheaterLayer(lambda: self.current_score, overlays=False,
+                             pitch_range=roll_pitch_range)
+        if self._auto and layer.renderer.name != "wgpu":
+            self.mode = "canvas"  # no GPU adapter: the browser draws faster than numpy
+            return None
+        return FrameFeed(layer, self._deliver_frame)
+
     def _cmd_seek(self, seconds: float) -> None:
         eng = self.session.engine
         if self.score is not None and eng.score is not self.score:
             eng.load(self.score).result(30)
         eng.seek(seconds)
-
-    def _cmd_view(self, t0: float, t1: float, width: int, height: int) -> None:
-        """The page shows [t0, t1] at width x height: render a frame (frames mode only)."""
-        if t1 <= t0:
-            raise ValueError(f"view: t1 {t1} must be after t0 {t0}")
-        if self.renderer is None or not self.visible:
-            return
-        image = self.renderer(t0, t1, width, height)
-        self.update(frame=image, frame_window=[t0, t1])
-        self.frames_sent += 1
