@@ -129,8 +129,9 @@ def test_landscape_and_portrait_show_the_same_playhead(gpu):
             ys = np.flatnonzero(np.any(b[:, col, :3] != BG, axis=1))
             p_land = 2.0 - xs[0] / 800 * 4.0
             p_port = 2.0 - (800 - ys[-1] - 1) / 800 * 4.0
-            assert abs(p_land - state.playhead) < 0.02
-            assert abs(p_port - state.playhead) < 0.02
+            # 6 px of anti-aliasing; a desync would be off by the mover's 0.1-0.7 s
+            assert abs(p_land - state.playhead) < 0.03
+            assert abs(p_port - state.playhead) < 0.03
     finally:
         stop.set()
         t.join()
