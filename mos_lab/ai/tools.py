@@ -1,0 +1,161 @@
+"""The assistant's tools: load, transpose, chord_at, analyse_chords, generate, info.
+
+Each tool has a JSON Schema for its arguments; :func:`check_arguments` validates a call
+against it (jsonschema) before the tool runs, so a model that invents a parameter or
+passes text for a number gets a clear error back instead of a crash (RKY-06).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mos_lab.ai.theory import name_chord
+from mos_lab.ai.types import GenerationRequest
+from mos_lab.score import Score, load
+
+
+@dataclass
+class ToolContext:
+    """What tools work on: the current score and, optionally, a generation service."""
+
+    score: Score | None = None
+    service: Any = None  # GenerationService; Any to keep this module light
+    generator: Any = None  # a Backend used when there is no service
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    schema: dict[str, Any]
+    fn: Callable[[ToolContext, dict[str, Any]], str]
+
+    def spec(self) -> dict[str, Any]:
+        """The OpenAI/Anthropic-style description a remote model is given."""
+        return {"name": self.name, "description": self.description, "parameters": self.schema}
+
+
+_VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (schema kept alive, v)
+
+
+def validator(tool: Tool) -> Any:
+    """The tool's compiled JSON Schema validator (jsonschema is imported on first use:
+    it takes a while, which is why ``Assistant.warm_up`` calls this)."""
+    hit = _VALIDATORS.get(id(tool.schema))
+    if hit is not None and hit[0] is tool.schema:
+        return hit[1]
+    try:
+        import jsonschema
+    except ImportError:  # pragma: no cover - jsonschema is a dependency of the ai extra
+        from mos_lab.ai.errors import MissingAIDependencyError
+        raise MissingAIDependencyError("jsonschema", "Checking tool arguments") from None
+    jsonschema.Draft202012Validator.check_schema(tool.schema)
+    v = jsonschema.Draft202012Validator(tool.schema)
+    if len(_VALIDATORS) > 256:
+        _VALIDATORS.clear()
+    _VALIDATORS[id(tool.schema)] = (tool.schema, v)
+    return v
+
+
+def check_arguments(tool: Tool, args: Any) -> list[str]:
+    """Problems of ``args`` against the tool's schema, as ``path: message`` lines."""
+    v = validator(tool)
+    return [f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
+            for e in sorted(v.iter_errors(args), key=lambda e: list(map(str, e.path)))]
+
+
+def _need(ctx: ToolContext) -> Score:
+    if ctx.score is None:
+        raise ValueError("no score is loaded: load one or generate one first")
+    return ctx.score
+
+
+def _summary(s: Score) -> str:
+    return f"{s.title or 'untitled'}: {s.n_notes} notes, {s.duration:.1f} s"
+
+
+def _load(ctx: ToolContext, a: dict[str, Any]) -> str:
+    ctx.score = load(a["path"])
+    return f"loaded {_summary(ctx.score)}"
+
+
+def _transpose(ctx: ToolContext, a: dict[str, Any]) -> str:
+    n = int(a["semitones"])
+    ctx.score = _need(ctx).transpose(n)
+    return f"transposed {'up' if n >= 0 else 'down'} {abs(n)} semitones: {_summary(ctx.score)}"
+
+
+def _chord_at(ctx: ToolContext, a: dict[str, Any]) -> str:
+    s = _need(ctx)
+    sec = float(a["seconds"])
+    tick = int(s.tempo.seconds_to_ticks(sec))
+    marked = [c for c in s.chords if c.tick <= tick < c.tick + c.duration]
+    if marked:
+        return f"at {sec:g} s the chord is {marked[-1].symbol}"
+    return f"at {sec:g} s the chord is {name_chord(s.notes_at(sec)['pitch'])}"
+
+
+def _analyse(ctx: ToolContext, a: dict[str, Any]) -> str:
+    s = _need(ctx)
+    num, den = s.time_signatures[0].numerator, s.time_signatures[0].denominator
+    bar = s.tpq * 4 * num // den
+    n = s.notes
+    out = []
+    for b in range(min(int(np.ceil(s.end_tick / bar)), int(a.get("max_bars", 32)))):
+        sel = (n["start"] < (b + 1) * bar) & (n["start"] + n["duration"] > b * bar)
+        out.append(f"bar {b + 1}: {name_chord(n['pitch'][sel])}")
+    return "; ".join(out) or "no notes"
+
+
+def _generate(ctx: ToolContext, a: dict[str, Any]) -> str:
+    req = GenerationRequest(prompt=a.get("prompt", ""), key=a.get("key", "C major"),
+                            bars=int(a.get("bars", 8)), bpm=float(a.get("bpm", 100)),
+                            seed=a.get("seed"))
+    if ctx.service is not None:
+        res = ctx.service.generate(req)
+    else:
+        if ctx.generator is None:
+            from mos_lab.ai.backends.markov import MarkovBackend
+            ctx.generator = MarkovBackend()
+        from mos_lab.ai.types import CancelToken
+        res = ctx.generator.generate(req, lambda d, t: None, CancelToken.with_timeout(30))
+    ctx.score = res.score
+    return f"generated {req.bars} bars in {req.key} at {req.bpm:g} bpm: {_summary(ctx.score)}"
+
+
+def _info(ctx: ToolContext, a: dict[str, Any]) -> str:
+    s = _need(ctx)
+    keys = ", ".join(k.name for k in s.key_signatures) or "unknown key"
+    return f"{_summary(s)}, {len(s.tracks)} tracks, {keys}, {s.tempo.bpm_at(0):.0f} bpm"
+
+
+def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": props, "required": list(required),
+            "additionalProperties": False}
+
+
+def default_tools() -> dict[str, Tool]:
+    """The built-in tools, by name."""
+    tools = [
+        Tool("load", "Load a score file (MIDI, MusicXML, ABC, NVX1).",
+             _obj({"path": {"type": "string", "minLength": 1}}, ("path",)), _load),
+        Tool("transpose", "Transpose the current score by semitones.",
+             _obj({"semitones": {"type": "integer", "minimum": -48, "maximum": 48}},
+                  ("semitones",)), _transpose),
+        Tool("chord_at", "Name the chord sounding at a time in seconds.",
+             _obj({"seconds": {"type": "number", "minimum": 0}}, ("seconds",)), _chord_at),
+        Tool("analyse_chords", "Name the chord of each bar.",
+             _obj({"max_bars": {"type": "integer", "minimum": 1, "maximum": 256}}), _analyse),
+        Tool("generate", "Generate a melody with chords.",
+             _obj({"bars": {"type": "integer", "minimum": 1, "maximum": 64},
+                   "key": {"type": "string", "maxLength": 20},
+                   "bpm": {"type": "number", "minimum": 30, "maximum": 300},
+                   "seed": {"type": "integer", "minimum": 0},
+                   "prompt": {"type": "string", "maxLength": 500}}), _generate),
+        Tool("info", "Describe the current score.", _obj({}), _info),
+    ]
+    return {t.name: t for t in tools}
