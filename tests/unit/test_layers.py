@@ -11,6 +11,7 @@ PKG = Path(__file__).resolve().parents[2] / "mos_lab"
 ALLOWED: dict[str, set[str]] = {
     "score": set(),
     "bus": set(),
+    "share": {"bus"},
     "audio": {"bus"},
     "engine": {"score", "bus", "audio"},
     "theater": {"score", "bus"},
