@@ -49,8 +49,10 @@ def _autoload() -> None:
         ip = sys.modules["IPython"].get_ipython()
         if ip is not None and getattr(ip, "kernel", None) is not None:
             ip.extension_manager.load_extension("mos_lab")
-    except Exception:  # never break a plain import
-        pass
+    except Exception:  # never break a plain import; say why at debug level
+        import logging
+
+        logging.getLogger("mos_lab").debug("mos_lab extension not autoloaded", exc_info=True)
 
 
 _autoload()

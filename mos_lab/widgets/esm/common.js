@@ -133,3 +133,12 @@ function soundingAt(notes, t) {
   }
   return out;
 }
+
+// The kernel's latest frame (encoded image bytes), its info and the time window it shows;
+// null when there is none yet. Shared by the frame-mode PianoRoll and the TheaterView.
+function frameBlob(model) {
+  const v = model.get("frame"), info = model.get("frame_info") || {};
+  const win = model.get("frame_window") || [];
+  if (!v || !v.byteLength || win.length < 2) return null;
+  return { blob: new Blob([v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)]), info, win };
+}

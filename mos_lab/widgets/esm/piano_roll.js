@@ -53,12 +53,11 @@ export default {
     function dropStrips() { for (const s of strips) s.img.close(); strips = []; asked.clear(); }
     sc.add(() => { disposed = true; dropStrips(); });
     async function loadFrame() {
-      const v = model.get("frame"), info = model.get("frame_info") || {};
-      const win = model.get("frame_window") || [];
-      if (!v || !v.byteLength || win.length < 2) return;
+      const frame = frameBlob(model);
+      if (!frame) return;
+      const { info, win } = frame;
       try {
-        const blob = new Blob([v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)]);
-        const img = await createImageBitmap(blob);
+        const img = await createImageBitmap(frame.blob);
         if (disposed) { img.close(); return; }
         const key = keyOf(win[0], win[1], info.width, info.height);
         const at = asked.get(key);

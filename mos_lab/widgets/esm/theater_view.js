@@ -37,12 +37,11 @@ export default {
     function dropPages() { for (const p of pages) p.img.close(); pages = []; asked.clear(); }
     sc.add(() => { disposed = true; dropPages(); });
     async function loadFrame() {
-      const v = model.get("frame"), info = model.get("frame_info") || {};
-      const win = model.get("frame_window") || [];
-      if (!v || !v.byteLength || win.length < 2) return;
+      const frame = frameBlob(model);
+      if (!frame) return;
+      const { info, win } = frame;
       try {
-        const blob = new Blob([v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)]);
-        const img = await createImageBitmap(blob);
+        const img = await createImageBitmap(frame.blob);
         if (disposed || info.rev !== model.get("layer_rev")) { img.close(); return; }
         const key = keyOf(win[0], win[1], info.width, info.height, info.rev);
         pages = pages.filter((p) => { if (p.key === key) p.img.close(); return p.key !== key; });

@@ -101,9 +101,6 @@ def test_play_during_loading_is_deferred_and_never_doubles_the_scheduler(manual)
     gate = threading.Event()
     big = mos_lab.Score.from_notes([(i * 10, 100, 60, 90) for i in range(50_000)])
 
-    class SlowScore(bytes):
-        pass
-
     eng = Engine(output=manual, sample_rate=SR)
     eng.wait_ready(5)
     real_load = mos_lab.engine.loader.load
