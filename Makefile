@@ -40,8 +40,9 @@ check: venv
 	$(VENV)/bin/ruff check mos_lab tests bench
 	$(VENV)/bin/mypy
 
+# The whole suite takes minutes; the outer limit turns any hang into a failure with output.
 test: sysdeps venv check
-	$(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
+	timeout -k 30 2400 $(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
 
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -42,26 +42,47 @@ def _jack_index(sd: Any) -> int | None:
     return None
 
 
+def _jack_ready(name: str, proc: subprocess.Popen[bytes], timeout: float) -> bool:
+    """Wait for server ``name`` with ``jack_wait`` in a child process, never in ours.
+
+    Why: a client opened in-process while the server is half started can block in
+    native code, where no Python timeout reaches it; a child process can be killed.
+    """
+    deadline = time.monotonic() + timeout
+    env = dict(os.environ, JACK_DEFAULT_SERVER=name, JACK_NO_START_SERVER="1")
+    while time.monotonic() < deadline and proc.poll() is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            check = subprocess.run(["jack_wait", "-c", "-s", name], env=env, timeout=5,
+                                   capture_output=True, text=True)
+            if check.stdout.strip() == "running":  # its exit status is 0 either way
+                return True
+        time.sleep(0.2)
+    return False
+
+
 @pytest.fixture(scope="session")
 def jack_device() -> Iterator[int]:
-    """Start ``jackd -d dummy`` (clocked, no sound card) and yield its PortAudio index."""
-    if shutil.which("jackd") is None:
+    """Start ``jackd -d dummy`` (clocked, no sound card) and yield its PortAudio index.
+
+    The server gets a name of its own (JACK_DEFAULT_SERVER), so a user's server or the
+    stale files of a killed one can never be the one the tests talk to.
+    """
+    if shutil.which("jackd") is None or shutil.which("jack_wait") is None:
         pytest.skip("jackd not installed (apt-get install jackd2)")
     try:
         import sounddevice as sd
     except OSError as exc:
         pytest.skip(f"PortAudio missing (apt-get install libportaudio2): {exc}")
+    name = f"mos-lab-test-{os.getpid()}"
     # Never let libjack autostart a server once ours is gone (that aborts the process).
     os.environ["JACK_NO_START_SERVER"] = "1"
+    previous = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = name
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(["jackd", "-R", "-d", "dummy", "-r", "48000", "-p", "256"],
-                                stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(["jackd", "-n", name, "-R", "-d", "dummy", "-r", "48000",
+                                 "-p", "256"], stdout=log, stderr=subprocess.STDOUT)
         try:
-            index = None
-            deadline = time.monotonic() + 10
-            while index is None and time.monotonic() < deadline and proc.poll() is None:
-                time.sleep(0.3)
-                index = _jack_index(sd)
+            index = _jack_index(sd) if _jack_ready(name, proc, 15) else None
             if index is None:
                 log.seek(0)
                 tail = log.read().decode(errors="replace")[-800:]
@@ -76,4 +97,8 @@ def jack_device() -> Iterator[int]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+            if previous is None:
+                os.environ.pop("JACK_DEFAULT_SERVER", None)
+            else:
+                os.environ["JACK_DEFAULT_SERVER"] = previous
             sd._initialize()  # balance sounddevice's own atexit terminate

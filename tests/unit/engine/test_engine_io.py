@@ -104,9 +104,32 @@ def test_midi_in_plays_the_current_instrument_live(engine, manual):
     assert port.callback is None
 
 
+def _scale_through(virtual, reader) -> tuple[list[int], int]:
+    """Play a 3-note scale with MIDI out on ``virtual``; what ``reader`` got, and sent."""
+    list(reader.iter_pending())  # nothing left over from an earlier try
+    with Engine(output=ManualOutput(), sample_rate=SR) as eng:
+        eng.wait_ready(5)
+        out = eng.midi_out(virtual)
+        eng.load(scale(3)).result(5)
+        eng.play()
+        eng.output.tick(int(1.6 * SR / 512))  # past the last note's end (1.42 s)
+        got: list = []
+        deadline = time.monotonic() + 3
+        while len([m for m in got if m.type == "note_on"]) < 3 and time.monotonic() < deadline:
+            got += list(reader.iter_pending())
+            time.sleep(0.01)
+        wait_for(lambda: out.sent >= 6, 3)
+        return [m.note for m in got if m.type == "note_on"], out.sent
+
+
 @pytest.mark.audio_device
 def test_midi_through_a_real_jack_midi_port(jack_device):
-    """MIDI out through rtmidi's JACK backend to a virtual port, read back by a real input."""
+    """MIDI out through rtmidi's JACK backend to a virtual port, read back by a real input.
+
+    The engine's side is checked exactly (every note handed to the port). JACK itself
+    may lose a cycle's MIDI when a client misses its deadline on a starved CPU (seen
+    here with both cores busy), so the round trip gets three tries.
+    """
     backend = mido.Backend("mido.backends.rtmidi/UNIX_JACK")
     try:
         virtual = backend.open_output("mos-lab-test", virtual=True)
@@ -115,18 +138,14 @@ def test_midi_through_a_real_jack_midi_port(jack_device):
     name = next(n for n in backend.get_input_names() if "mos-lab-test" in n)
     reader = backend.open_input(name)
     try:
-        with Engine(output=ManualOutput(), sample_rate=SR) as eng:
-            eng.wait_ready(5)
-            eng.midi_out(virtual)
-            eng.load(scale(3)).result(5)
-            eng.play()
-            eng.output.tick(int(1.2 * SR / 512))
-            got: list = []
-            deadline = time.monotonic() + 3
-            while len([m for m in got if m.type == "note_on"]) < 3 and time.monotonic() < deadline:
-                got += list(reader.iter_pending())
-                time.sleep(0.01)
-            assert [m.note for m in got if m.type == "note_on"] == [60, 61, 62]
+        tries = []
+        for _ in range(3):
+            notes, sent = _scale_through(virtual, reader)
+            assert sent == 6  # three note-ons and three note-offs, none lost on our side
+            tries.append(notes)
+            if notes == [60, 61, 62]:
+                break
+        assert tries[-1] == [60, 61, 62], tries
     finally:
         reader.close()
         virtual.close()
