@@ -10,8 +10,9 @@ Map of the API::
     Theater(score)                       # scene + renderer + views + frame sinks
     theater.attach(MemorySink(), view); theater.publish()   # backpressure: <= 2 unconfirmed
     render_frame(score, t, "8k") / export_frame(score, "x.png", t, "4k")
-    export_video(score, "x.mp4", "1080p", fps=30, audio="mix.wav")
+    export_video(score, "x.mp4", "1080p", fps=30, audio="mix.wav")   # or an AudioStream
     MJPEGStream(theater, view).start().url   # http://127.0.0.1:PORT/stream.mjpg for OBS
+    stream.ws_url / stream.page_url          # WebSocket frames / OBS browser-source page
 
 Example::
 
@@ -27,7 +28,7 @@ Example::
 
 from mos_lab.theater.cpu import CPURenderer
 from mos_lab.theater.encode import encode, encode_jpeg, encode_png, save_png
-from mos_lab.theater.export import export_frame, export_video, render_frame
+from mos_lab.theater.export import AudioStream, VideoError, export_frame, export_video, render_frame
 from mos_lab.theater.render import Renderer, RendererUnavailable, RenderStats, open_renderer
 from mos_lab.theater.scene import NAMED_SIZES, Scene, SceneState, View
 from mos_lab.theater.sinks import CallbackSink, EncodedFrame, FrameSink, MemorySink
@@ -36,6 +37,7 @@ from mos_lab.theater.stream import MJPEGStream
 
 __all__ = [
     "NAMED_SIZES",
+    "AudioStream",
     "CPURenderer",
     "CallbackSink",
     "EncodedFrame",
@@ -48,6 +50,7 @@ __all__ = [
     "Scene",
     "SceneState",
     "Theater",
+    "VideoError",
     "View",
     "encode",
     "encode_jpeg",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,9 @@ from _theater_helpers import known_score
 
 import mos_lab
 from mos_lab.cli import theater_cmds
-from mos_lab.theater import CPURenderer, View, export_frame, export_video
+from mos_lab.cli.progress import ProgressBar
+from mos_lab.theater import CPURenderer, Scene, View, export_frame, export_video
+from mos_lab.theater.export import AudioStream, VideoError
 from mos_lab.theater.geometry import PALETTE
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "midi" / "multitrack"
@@ -94,8 +97,68 @@ def test_progress_bar_draws_on_a_terminal_only():
 
     tty, pipe = Tty(), io.StringIO()
     for stream in (tty, pipe):
-        bar = theater_cmds.ProgressBar("video", stream)
+        prog = theater_cmds.VideoProgress(ProgressBar("video", stream), audio=True)
         for i in range(1, 11):
-            bar(i, 10)
-    assert "10/10" in tty.getvalue() and tty.getvalue().endswith("\n")
+            prog.on_frame(i, 10)
+        assert prog.bar.enabled == (stream is tty)
+        prog.on_audio(1.0)  # the bar waits for the slower of frames and audio
+        prog.bar.close()
+    out = tty.getvalue()
+    assert "10/10 frames" in out and "audio 100%" in out and out.endswith("\n")
+    assert "100.0%" in out.split("\r")[-1] and "100.0%" not in out.split("\r")[-2]
     assert pipe.getvalue() == ""
+
+
+def test_video_frame_k_shows_score_time_start_plus_k_over_fps(tmp_path):
+    """Sync: each decoded frame is closest to the render at its own time, not a neighbour."""
+    import imageio_ffmpeg
+
+    r = CPURenderer()
+    score, view, fps, start = known_score(), View(320, 180), 4.0, 0.5
+    path = export_video(score, tmp_path / "s.mp4", view, fps=fps, start=start, end=3.5,
+                        renderer=r, crf=12)
+    frames = [np.frombuffer(f, np.uint8).reshape(180, 320, 3)
+              for f in list(imageio_ffmpeg.read_frames(str(path)))[1:]]
+    assert len(frames) == 12
+    scene = Scene(score)
+    for k in (1, 5, 9):
+        err = {dt: np.abs(frames[k].astype(int) - r.render(
+            scene.with_playhead(start + k / fps + dt), view)[..., :3]).mean()
+            for dt in (-1 / fps, 0.0, 1 / fps)}
+        assert min(err, key=err.__getitem__) == 0.0 and err[0.0] < 3, err
+
+
+def test_a_failing_audio_source_leaves_no_file_and_says_why(tmp_path):
+    def blocks():
+        yield np.zeros((4800, 2), np.float32)
+        raise RuntimeError("synth exploded")
+
+    out = tmp_path / "f.mp4"
+    out.write_bytes(b"previous video")
+    with pytest.raises(VideoError, match="audio: synth exploded"):
+        export_video(known_score(), out, View(160, 90), fps=8, end=2.0, renderer=CPURenderer(),
+                     audio=AudioStream(blocks(), 48_000))
+    assert out.read_bytes() == b"previous video"  # replaced only when all went well
+    with pytest.raises(ValueError, match=r"\(frames, 2\)"):
+        export_video(known_score(), out, View(160, 90), fps=8, end=2.0, renderer=CPURenderer(),
+                     audio=AudioStream(iter([np.zeros((100, 3))]), 48_000))
+    with pytest.raises(ValueError, match="NaN"):
+        export_video(known_score(), out, View(160, 90), fps=8, end=2.0, renderer=CPURenderer(),
+                     audio=AudioStream(iter([np.full((100, 2), np.nan)]), 48_000))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.mp4"]  # no temporary left
+    assert not [t for t in threading.enumerate() if t.name == "mos-lab-video-audio"]
+
+
+def test_engine_audio_starts_at_the_clip_and_streams_in_blocks():
+    from mos_lab.engine import render_score
+
+    score = known_score()
+    whole = render_score(score, sample_rate=16_000)
+    part = np.concatenate(list(theater_cmds.engine_audio(score, 1.0, 2.0, sample_rate=16_000)))
+    assert part.shape == (32_000, 2)
+    # the note starting at 1.0 s sounds at once; once the release of the note the clip
+    # cut off (0..1 s) has faded, the clip sounds exactly as the whole render there
+    assert np.abs(part[:800]).max() > 0.2 * np.abs(whole).max()
+    seg = whole[16_000:48_000]
+    assert np.abs(part[8_000:] - seg[8_000:]).max() < 0.02 * np.abs(seg).max()
+    assert np.abs(part[:8_000] - seg[:8_000]).max() > 0.02 * np.abs(seg).max()
