@@ -1,9 +1,12 @@
 """Theater benchmark: frame times and ratios (run on demand: ``python bench/bench_theater.py``).
 
-Prints, for 10k and 100k notes at 1080p/4K/8K: the wgpu renderer (lavapipe here), the
-numpy CPU fallback and matplotlib (PolyCollection on Agg, the issue's anchor) drawing the
-same view; the live 1080p view of a real score; and readback through one persistent
-MAP_READ buffer against a fresh staging buffer per frame (``queue.read_texture``).
+Prints, for 10k and 100k notes at 1080p/4K/8K: the wgpu renderer (llvmpipe here; full
+renders, medians of runs alternating with matplotlib), the numpy CPU fallback and
+matplotlib (PolyCollection on Agg, the issue's anchor) drawing the same view; the live
+1080p view of a real score at 60 fps, paged (as TheaterView shows it: only what the
+playhead changes is redrawn) and scrolling (every frame a full render), each against
+matplotlib drawing the same frames and checked against full renders; and readback
+through one persistent MAP_READ buffer against a fresh staging buffer per frame.
 ``--backend Vulkan|OpenGL`` picks the wgpu backend; ``--quick`` skips the slowest cases.
 """
 
@@ -24,7 +27,7 @@ os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 from mos_lab.score import Score, load  # noqa: E402
 from mos_lab.theater import CPURenderer, Scene, View, open_renderer  # noqa: E402
-from mos_lab.theater.geometry import NoteGeometry, make_layout  # noqa: E402
+from mos_lab.theater.geometry import NoteGeometry  # noqa: E402
 
 CORPUS = ROOT.parent / "shared" / "corpus" / "midi" / "multitrack"
 
@@ -46,6 +49,20 @@ def timed(fn, reps: int, warm: bool = True) -> float:
         fn()
         out.append(time.perf_counter() - t)
     return statistics.median(out) * 1000
+
+
+def paired(fa, fb, reps: int) -> tuple[float, float]:
+    """Median ms of ``fa`` and ``fb`` run alternately (after one warm-up each), so that a
+    change in the machine's load during the run hits both alike."""
+    fa()
+    fb()
+    ta, tb = [], []
+    for _ in range(reps):
+        for fn, out in ((fa, ta), (fb, tb)):
+            t = time.perf_counter()
+            fn()
+            out.append(time.perf_counter() - t)
+    return statistics.median(ta) * 1000, statistics.median(tb) * 1000
 
 
 def matplotlib_view(scene: Scene, view: View):
@@ -78,6 +95,91 @@ def matplotlib_view(scene: Scene, view: View):
     return draw
 
 
+def matplotlib_live(score: Score, view: View):
+    """Matplotlib drawing one live frame: the window's notes (PolyCollection, sounding
+    ones mixed towards white as the theater does) and the playhead line, on Agg."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+
+    geo = NoteGeometry(Scene(score).snapshot())
+    r = geo.instances["rect"]
+    verts = np.stack([r[:, [0, 2]], r[:, [1, 2]], r[:, [1, 3]], r[:, [0, 3]]], axis=1)
+    base = geo.instances["color"] / 255
+
+    def draw(st) -> np.ndarray:
+        lo, hi = geo.visible_range(*st.window)
+        colors = base[lo:hi].copy()
+        on = (r[lo:hi, 0] <= st.playhead) & (st.playhead < r[lo:hi, 1])
+        colors[on, :3] += (1.0 - colors[on, :3]) * 0.45
+        fig = Figure(figsize=(view.width / 100, view.height / 100), dpi=100)
+        ax = fig.add_axes((0, 0, 1, 1))
+        ax.set_axis_off()
+        ax.add_collection(PolyCollection(verts[lo:hi], facecolors=colors, edgecolors="none"))
+        ax.axvline(st.playhead, color=(1.0, 0.31, 0.24), linewidth=3)
+        ax.set_xlim(*st.window)
+        ax.set_ylim(st.pitch_range[0], st.pitch_range[1] + 1)
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba())
+
+    return draw
+
+
+def live_view(gpu, score: Score, view: View, paged: bool, frames: int, name: str) -> None:
+    """A playing score at 60 fps: the same ``frames`` snapshots drawn by the wgpu renderer
+    (live updates) and by matplotlib, each in its own loop, like the stills; then every
+    20th wgpu frame is checked against a full render of the same snapshot."""
+    scene = Scene(score, span=8.0)
+    scene.set_paging(paged)
+    t_start = score.duration / 2
+    if paged:  # start 1 s before a page turn, so the run includes one
+        step = 0.75 * 8.0
+        t_start = (np.floor(t_start / step) + 1) * step - 1.0
+    states = []
+    for i in range(frames):
+        scene.set_playhead(t_start + i / 60)
+        states.append(scene.snapshot())
+    mpl = matplotlib_live(score, view)
+    for st in states[:3]:  # warm-up (and the first frame of the page)
+        gpu.render(st, view)
+        mpl(st)
+    g_ms, m_ms, live = [], [], 0
+    for st in states:
+        t = time.perf_counter()
+        gpu.render(st, view)  # a consumer encodes the frame and drops it
+        g_ms.append((time.perf_counter() - t) * 1000)
+        live += gpu.stats.live
+    for st in states:
+        t = time.perf_counter()
+        mpl(st)
+        m_ms.append((time.perf_counter() - t) * 1000)
+    same = checked = 0
+    for i, st in enumerate(states):
+        img = gpu.render(st, view)
+        if i % 20 == 0:
+            gpu.live_updates = False
+            same += np.array_equal(img, gpu.render(st, view))
+            gpu.live_updates = True
+            checked += 1
+        del img
+    geo = NoteGeometry(states[0])
+    lo, hi = geo.visible_range(*states[0].window)
+    g_med, m_med = statistics.median(g_ms), statistics.median(m_ms)
+    g_mean, m_mean = statistics.fmean(g_ms), statistics.fmean(m_ms)
+    mode = "paged as TheaterView shows it" if paged else "scrolling with the playhead"
+    print(f"\nlive 1080p view ({mode}) of {name} ({score.n_notes} notes, ~{hi - lo} in the "
+          f"8 s window), {frames} frames at 60 fps: {live} live updates, "
+          f"{frames - live} full renders; {same}/{checked} checked frames identical to a "
+          f"full render")
+    print(f"  wgpu median {g_med:.2f} ms (mean {g_mean:.2f}), matplotlib median {m_med:.1f} ms "
+          f"(mean {m_mean:.1f}): matplotlib/wgpu = {m_med / g_med:.1f}x median, "
+          f"{m_mean / g_mean:.1f}x mean")
+
+
 def readback(gpu, view: View, reps: int) -> tuple[float, float]:
     """ms per 8K readback: persistent MAP_READ buffer vs queue.read_texture."""
     import wgpu
@@ -107,6 +209,7 @@ def main() -> None:
     ap.add_argument("--backend", default="", help="wgpu backend: Vulkan or OpenGL")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--frames", type=int, default=240, help="live view frames")
     a = ap.parse_args()
     if a.backend:
         os.environ["MOS_LAB_WGPU_BACKEND"] = a.backend
@@ -117,30 +220,22 @@ def main() -> None:
     sizes = {"1080p": View(1920, 1080), "4k": View(3840, 2160), "8k": View(7680, 4320)}
     print(f"\n{'notes':>7} {'size':>5} {'wgpu ms':>9} {'cpu ms':>9} {'mpl ms':>9} "
           f"{'cpu/wgpu':>9} {'mpl/wgpu':>9}   (all notes in view)")
+    gpu.live_updates = False  # stills: every frame a full render (no reuse of the last one)
     for n in (10_000, 100_000):
         scene = Scene(synthetic(n), span=60.0, lead=0.5, playhead=30.0)
         for name, view in sizes.items():
-            g = timed(lambda v=view, s=scene: gpu.render(s.snapshot(), v), a.reps)
+            g, m = paired(lambda v=view, s=scene: gpu.render(s.snapshot(), v),
+                          matplotlib_view(scene, view), a.reps)
             slow = a.quick and (n > 10_000 or name == "8k")
             c = float("nan") if slow else timed(
                 lambda v=view, s=scene: cpu.render(s.snapshot(), v), 1, warm=False)
-            m = timed(matplotlib_view(scene, view), 1 if n > 10_000 else a.reps, warm=n <= 10_000)
             print(f"{n:>7} {name:>5} {g:9.1f} {c:9.1f} {m:9.1f} {c / g:9.1f} {m / g:9.1f}")
     files = sorted(CORPUS.glob("*.mid"), key=lambda p: p.stat().st_size)
     if files:
+        gpu.live_updates = True
         score = load(files[-1])
-        scene = Scene(score, span=8.0, playhead=score.duration / 2)
-        view = sizes["1080p"]
-        st = scene.snapshot()
-        geo = NoteGeometry(st)
-        lo, hi = geo.visible_range(*st.window)
-        g = timed(lambda: gpu.render(scene.snapshot(), view), a.reps * 3)
-        c = timed(lambda: cpu.render(scene.snapshot(), view), a.reps)
-        m = timed(matplotlib_view(scene, view), a.reps)
-        print(f"\nlive 1080p view of {files[-1].name} ({score.n_notes} notes, {hi - lo} in "
-              f"the 8 s window): wgpu {g:.1f} ms, cpu {c:.1f} ms, matplotlib {m:.1f} ms; "
-              f"matplotlib/wgpu = {m / g:.1f}x, cpu/wgpu = {c / g:.1f}x")
-        _ = make_layout(view, st)
+        for paged in (True, False):
+            live_view(gpu, score, sizes["1080p"], paged, a.frames, files[-1].name)
     p, f = readback(gpu, sizes["8k"], a.reps)
     print(f"\n8K readback: persistent MAP_READ {p:.1f} ms, fresh staging (read_texture) "
           f"{f:.1f} ms: {f / p:.1f}x")

@@ -76,6 +76,47 @@ def velocity_colors(velocity: np.ndarray) -> np.ndarray:
     return np.round(_VEL_STOPS[i] * (1 - f) + _VEL_STOPS[i + 1] * f).astype(np.uint8)
 
 
+def covering_notes(pitch: np.ndarray, start: np.ndarray, end: np.ndarray,
+                   reach: int = 8) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What later notes on the same pitch cover of each note (notes sorted by start).
+
+    Returns ``(has, t0, t1)``: later notes, drawn over this one, cover ``[t0, t1)``
+    without a gap. Preferred: the run of the next notes (up to ``reach``), each starting
+    before the run so far ends, from the next note's start to past this note's end;
+    else the first of the next ``reach`` notes ending no earlier; else the next note
+    (it may cover this note's start, when both start together).
+    """
+    n = len(pitch)
+    has, t0, t1 = np.zeros(n, bool), np.zeros(n), np.zeros(n)
+    if n < 2:
+        return has, t0, t1
+    p = np.asarray(pitch, np.int64)
+    order = np.lexsort((np.arange(n), p))  # by pitch, then by start (index)
+    ps = p[order]
+    ss = np.asarray(start, np.float64)[order]
+    es = np.asarray(end, np.float64)[order]
+    idx = np.arange(n)
+    nxt_ok = np.zeros(n, bool)
+    nxt_ok[:-1] = ps[1:] == ps[:-1]
+    nxt = np.minimum(idx + 1, n - 1)
+    # the run of following notes without a gap, and the first single note ending later
+    run_end = np.where(nxt_ok, es[nxt], -np.inf)
+    run_ok = nxt_ok.copy()
+    run_done = run_ok & (run_end >= es)
+    one = np.where(run_done, nxt, -1)
+    for o in range(2, reach + 1):
+        c = np.minimum(idx + o, n - 1)
+        valid = (idx + o < n) & (ps[c] == ps)
+        run_ok &= valid & (ss[c] <= run_end)
+        run_end = np.where(run_ok, np.maximum(run_end, es[c]), run_end)
+        run_done |= run_ok & (run_end >= es)
+        one = np.where((one < 0) & valid & (es[c] >= es), c, one)
+    cs = np.where(run_done, ss[nxt], np.where(one >= 0, ss[np.maximum(one, 0)], ss[nxt]))
+    ce = np.where(run_done, run_end, np.where(one >= 0, es[np.maximum(one, 0)], es[nxt]))
+    has[order], t0[order], t1[order] = nxt_ok, cs, ce
+    return has, t0, t1
+
+
 class NoteGeometry:
     """Per-score note instances plus what culling needs (sorted starts, running max end)."""
 
@@ -96,6 +137,13 @@ class NoteGeometry:
         inst["color"][:, 3] = 255
         inst["flags"] = NOTE | CLIP | BORDER
         inst["flags"][state.selection] |= SELECTED
+        # ``uv`` (unused by notes otherwise): what later notes on the same pitch, drawn
+        # over this one, cover of it. The note shader leaves that part out (cheaper fill,
+        # the same pixels); see ``vs_note`` in pianoroll.wgsl.
+        has, c0, c1 = covering_notes(sc.notes["pitch"], start.reshape(-1), end.reshape(-1))
+        inst["uv"][has, 0] = c0[has]
+        inst["uv"][has, 1] = c1[has]
+        inst["uv"][has, 2] = 1.0
         self.instances = inst
         self.start = start.reshape(-1)
         self.run_end = np.maximum.accumulate(end.reshape(-1)) if n else np.zeros(0)
@@ -296,6 +344,19 @@ def _legend(state: SceneState, lay: Layout, atlas: object) -> list[np.ndarray]:
         out.append(sw)
         out.append(_text(lay, atlas, name, x0 + fh + 4, y, (220, 222, 228, 255)))
     return out
+
+
+def background_instance(lay: Layout) -> np.ndarray:
+    """One opaque rectangle of the background colour over the whole view.
+
+    A partial redraw (the live path) paints it first inside its scissor rectangle: the
+    same pixels a cleared target gives, without clearing the rest of the target.
+    """
+    bg = _rects(1)
+    bg["rect"][0] = _screen(lay, 0, 0, lay.view.width, lay.view.height)
+    bg["color"][0] = BACKGROUND
+    bg["flags"] = A_PX | B_PX
+    return bg
 
 
 def uniforms(state: SceneState, lay: Layout, tile: tuple[int, int, int, int]) -> np.ndarray:

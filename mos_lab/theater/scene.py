@@ -8,6 +8,7 @@ all views of one frame show the same playhead (THR-09) and a batch of changes ma
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -84,11 +85,22 @@ class SceneState:
     show_text: bool
     revision: int
     score_revision: int  # bumps on score / colour / selection change (geometry re-upload)
+    paged: bool = False  # the window turns pages instead of scrolling with the playhead
 
     @property
     def window(self) -> tuple[float, float]:
-        """Visible time window ``(t0, t1)`` in seconds."""
-        t0 = self.playhead - self.lead * self.span
+        """Visible time window ``(t0, t1)`` in seconds.
+
+        Scrolling: the playhead sits ``lead`` of the way into the window. Paged: the
+        window stays put while the playhead crosses it and turns when the playhead reaches
+        its end; page ``k`` starts at ``k * step - lead * span`` with
+        ``step = (1 - lead) * span``, so the new page still shows ``lead`` of the old one.
+        """
+        if self.paged:
+            step = (1.0 - self.lead) * self.span
+            t0 = math.floor(self.playhead / step) * step - self.lead * self.span
+        else:
+            t0 = self.playhead - self.lead * self.span
         return (t0, t0 + self.span)
 
     def active_notes(self) -> np.ndarray:
@@ -119,6 +131,7 @@ class _Fields:
     show_keyboard: bool = True
     show_grid: bool = True
     show_text: bool = True
+    paged: bool = False
 
 
 class Scene:
@@ -217,6 +230,13 @@ class Scene:
             self._f.pitch_range = pitch_range
             self._changed()
 
+    def set_paging(self, paged: bool) -> None:
+        """Turn pages (the window stays while the playhead crosses it, as TheaterView
+        shows) instead of scrolling with the playhead: a still page is cheap to redraw."""
+        with self.batch():
+            self._f.paged = bool(paged)
+            self._changed()
+
     def set_overlays(self, *, keyboard: bool | None = None, grid: bool | None = None,
                      text: bool | None = None) -> None:
         """Switch the keyboard strip, bar/beat grid and text on or off."""
@@ -252,6 +272,7 @@ class Scene:
                 pitch_range=f.pitch_range or auto_pitch_range(f.score),
                 show_keyboard=f.show_keyboard, show_grid=f.show_grid, show_text=f.show_text,
                 revision=self._revision, score_revision=self._score_revision,
+                paged=f.paged,
             )
             self._snap = snap
             return snap

@@ -21,6 +21,8 @@ class RenderStats:
     notes_drawn: int = 0  # instances after culling, last frame
     recoveries: int = 0  # device losses survived
     fallback_frames: int = 0  # frames drawn by the CPU after a GPU error
+    live: bool = False  # the last frame was a live update (only what the playhead changed)
+    pixels_drawn: int = 0  # pixels redrawn and read back in the last frame
     errors: list[str] = field(default_factory=list)  # the last few, newest last
 
     def error(self, msg: str) -> None:

@@ -85,3 +85,38 @@ def test_batch_is_seen_whole_by_other_threads():
     # pitch 72 always comes with playhead 0.0, pitch 60 with 1.0 (or the initial 5.0)
     assert set(seen) <= {(72, 0.0), (60, 1.0), (60, 5.0)}
     assert len(seen) > 10
+
+
+def test_paged_window_stays_while_the_playhead_crosses_it_then_turns():
+    scene = Scene(known_score(), span=8.0, lead=0.25)
+    scene.set_paging(True)  # step = 6 s: pages [-2, 6), [4, 12), ...
+    windows = []
+    for t in (0.0, 3.0, 5.99, 6.0, 11.5, 12.0):
+        scene.set_playhead(t)
+        st = scene.snapshot()
+        assert st.window[0] <= st.playhead < st.window[1]
+        windows.append(st.window)
+    assert windows[:3] == [(-2.0, 6.0)] * 3  # one page: the same window, bit for bit
+    assert windows[3:5] == [(4.0, 12.0)] * 2  # turned: the new page keeps 2 s of the old
+    assert windows[5] == (10.0, 18.0)
+    scene.set_paging(False)
+    scene.set_playhead(5.0)
+    assert scene.snapshot().window == (3.0, 11.0)  # scrolling again
+
+
+def test_covering_notes_are_later_notes_on_the_same_pitch_without_gaps():
+    import numpy as np
+
+    from mos_lab.theater.geometry import covering_notes
+
+    pitch = np.array([60, 62, 60, 60, 62, 64, 64])
+    start = np.array([0.0, 0.5, 1.0, 2.5, 1.0, 3.0, 5.0])
+    end = np.array([5.0, 2.0, 3.0, 6.0, 1.5, 4.0, 6.0])
+    has, t0, t1 = covering_notes(pitch, start, end)
+    # note 0 (60, 0-5): notes 2 (1-3) and 3 (2.5-6) follow without a gap: [1, 6) covered
+    # note 1 (62, 0.5-2): note 4 ends earlier, nothing covers its end: the next note kept
+    # note 5 (64, 3-4): note 6 starts after it ends (the shader then trims nothing)
+    assert has.tolist() == [True, True, True, False, False, True, False]
+    assert (t0[has].tolist(), t1[has].tolist()) == ([1.0, 1.0, 2.5, 5.0], [6.0, 1.5, 6.0, 6.0])
+    has1, t0, t1 = covering_notes(pitch, start, end, reach=1)  # no runs: single notes only
+    assert (t0[has1].tolist(), t1[has1].tolist()) == ([1.0, 1.0, 2.5, 5.0], [3.0, 1.5, 6.0, 6.0])

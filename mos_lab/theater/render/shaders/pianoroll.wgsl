@@ -1,6 +1,12 @@
 // Piano roll: every rectangle (note, grid line, key, glyph, playhead) is one instance of a
 // 4-vertex strip. Instances live in world units (seconds, semitones) or screen pixels per
 // axis; only this uniform block changes from frame to frame. geometry.py is the reference.
+//
+// Speed on software rasterisers (llvmpipe): everything that depends on the instance only
+// (screen box, highlight colour, border colour) is resolved in the vertex stage and passed
+// flat; the fragment stage is a select between two colours. Clipping to the plot is a
+// scissor rectangle set by the renderer (no discard), opaque instances are drawn without
+// blending (fs_opaque), and notes have their own, shorter vertex stage (vs_note).
 
 struct Uniforms {
   view: vec4<f32>,      // full width, full height, tile origin x, tile origin y (px)
@@ -21,16 +27,15 @@ const TEXTURED: u32 = 4u;
 const NOTE: u32 = 8u;
 const SELECTED: u32 = 16u;
 const PLAYHEAD: u32 = 32u;
-const CLIP: u32 = 64u;
 const BORDER: u32 = 128u;
-const CLIP_T: u32 = 256u;
 
 struct VOut {
   @builtin(position) pos: vec4<f32>,
-  @location(0) color: vec4<f32>,
-  @location(1) uv: vec2<f32>,
-  @location(2) @interpolate(flat) flags: u32,
-  @location(3) @interpolate(flat) box: vec4<f32>,
+  @location(0) @interpolate(flat) color: vec4<f32>,
+  @location(1) @interpolate(flat) edge: vec4<f32>,   // border colour (= color without BORDER)
+  @location(2) @interpolate(flat) inner: vec4<f32>,  // box minus its 1 px border (tile px)
+  @location(3) uv: vec2<f32>,
+  @location(4) @interpolate(flat) textured: u32,
 };
 
 fn time_px(t: f32) -> f32 {
@@ -47,6 +52,35 @@ fn pitch_px(p: f32) -> f32 {
     return u.plot.x + f * (u.plot.z - u.plot.x);
   }
   return u.plot.w - f * (u.plot.w - u.plot.y);
+}
+
+fn clip_pos(vi: u32, bx0: f32, by0: f32, bx1: f32, by1: f32) -> vec4<f32> {
+  let c = vec2<f32>(f32(vi & 1u), f32((vi >> 1u) & 1u));
+  let px = vec2<f32>(mix(bx0, bx1, c.x), mix(by0, by1, c.y));
+  let local = px - u.view.zw;
+  return vec4<f32>(local.x / u.tile.x * 2.0 - 1.0, 1.0 - local.y / u.tile.y * 2.0, 0.0, 1.0);
+}
+
+fn note_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
+  var col = color;
+  if ((flags & NOTE) != 0u && rect.x <= u.tile.w && u.tile.w < rect.y) {
+    col = vec4<f32>(mix(col.rgb, u.hl_active.rgb, u.hl_active.a), col.a);
+  }
+  if ((flags & SELECTED) != 0u) {
+    col = vec4<f32>(mix(col.rgb, u.hl_selected.rgb, u.hl_selected.a), col.a);
+  }
+  return col;
+}
+
+fn finish(out: ptr<function, VOut>, col: vec4<f32>, flags: u32, b: vec4<f32>) {
+  (*out).color = col;
+  (*out).edge = col;
+  if ((flags & BORDER) != 0u) {
+    (*out).edge = vec4<f32>(col.rgb * u.misc.x, col.a);
+  }
+  // tile pixels: (box edge +- 1) minus the whole-pixel tile origin, exact in f32, so the
+  // test below equals the one in full-image pixels (what cpu.py does)
+  (*out).inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
 }
 
 @vertex
@@ -95,54 +129,85 @@ fn vs_main(
     y0 = floor(y0 + 0.5);
     y1 = y0;
   }
-  let bx0 = x0 + offs.x;
-  let by0 = y0 + offs.y;
-  let bx1 = x1 + offs.z;
-  let by1 = y1 + offs.w;
-  let c = vec2<f32>(f32(vi & 1u), f32((vi >> 1u) & 1u));
-  let px = vec2<f32>(mix(bx0, bx1, c.x), mix(by0, by1, c.y));
-  let local = px - u.view.zw;
+  let b = vec4<f32>(x0 + offs.x, y0 + offs.y, x1 + offs.z, y1 + offs.w);
   var out: VOut;
-  out.pos = vec4<f32>(local.x / u.tile.x * 2.0 - 1.0, 1.0 - local.y / u.tile.y * 2.0, 0.0, 1.0);
-  var col = color;
-  if ((flags & NOTE) != 0u && rect.x <= u.tile.w && u.tile.w < rect.y) {
-    col = vec4<f32>(mix(col.rgb, u.hl_active.rgb, u.hl_active.a), col.a);
-  }
-  if ((flags & SELECTED) != 0u) {
-    col = vec4<f32>(mix(col.rgb, u.hl_selected.rgb, u.hl_selected.a), col.a);
-  }
-  out.color = col;
+  out.pos = clip_pos(vi, b.x, b.y, b.z, b.w);
+  finish(&out, note_color(color, rect, flags), flags, b);
+  let c = vec2<f32>(f32(vi & 1u), f32((vi >> 1u) & 1u));
   out.uv = vec2<f32>(mix(uv.x, uv.z, c.x), mix(uv.y, uv.w, c.y));
-  out.flags = flags;
-  out.box = vec4<f32>(bx0, by0, bx1, by1);
+  out.textured = flags & TEXTURED;
   return out;
 }
 
+// Notes only (flags NOTE | BORDER, maybe SELECTED): world time by world pitch, no offsets.
+// The same arithmetic as vs_main's note path, without its per-flag work.
+//
+// ``next`` (the uv slot) holds the start and end time of a later note on the same pitch
+// (geometry.covering_notes; z = 1 when there is one). That note is drawn after, over this
+// one, on the same pixel rows, so the part of this note it covers is left out of the quad (with a 0.5 px overlap:
+// both compute that note's edge with the same f32 operations): the pixels are the same,
+// the fill (overlapping notes) is smaller. The border still follows the whole box.
+fn extent(t0: f32, t1: f32) -> vec2<f32> {
+  let a0 = time_px(t0);
+  let a1 = time_px(t1);
+  let lo = min(a0, a1);
+  return vec2<f32>(lo, max(max(a0, a1), lo + u.misc.y));
+}
+
+@vertex
+fn vs_note(
+  @builtin(vertex_index) vi: u32,
+  @location(0) rect: vec4<f32>,
+  @location(2) next: vec4<f32>,
+  @location(3) color: vec4<f32>,
+  @location(4) flags: u32,
+) -> VOut {
+  let a = extent(rect.x, rect.y);
+  let b0 = pitch_px(rect.z);
+  let b1 = pitch_px(rect.w);
+  var d = a;  // the drawn part along the time axis
+  if (next.z > 0.5) {
+    let j = extent(next.x, next.y);
+    if (j.y >= a.y && j.x <= a.y) {  // the next note covers our end: [j.x, a.y)
+      d.y = clamp(j.x + 0.5, a.x, a.y);
+    } else if (j.x <= a.x && j.y >= a.x) {  // ... or our start: [a.x, j.y)
+      d.x = clamp(j.y - 0.5, a.x, a.y);
+    }
+  }
+  var b = vec4<f32>(a.x, min(b0, b1), a.y, max(b0, b1));
+  var q = vec4<f32>(d.x, b.y, d.y, b.w);
+  if (u.tile.z > 0.5) {
+    b = vec4<f32>(min(b0, b1), a.x, max(b0, b1), a.y);
+    q = vec4<f32>(b.x, d.x, b.z, d.y);
+  }
+  var out: VOut;
+  out.pos = clip_pos(vi, q.x, q.y, q.z, q.w);
+  finish(&out, note_color(color, rect, flags), flags, b);
+  out.uv = vec2<f32>(0.0, 0.0);
+  out.textured = 0u;
+  return out;
+}
+
+fn shade(in: VOut) -> vec4<f32> {
+  let p = in.pos.xy;  // pixel centre in the tile
+  let i = in.inner;
+  let inside = p.x >= i.x && p.x < i.z && p.y >= i.y && p.y < i.w;
+  return select(in.edge, in.color, inside);
+}
+
+// Opaque instances (alpha 255, no texture): written without blending.
+@fragment
+fn fs_opaque(in: VOut) -> @location(0) vec4<f32> {
+  return shade(in);
+}
+
+// Glyphs and translucent instances: drawn with alpha blending.
 @fragment
 fn fs_main(in: VOut) -> @location(0) vec4<f32> {
-  let p = in.pos.xy + u.view.zw;  // pixel centre in full-image coordinates
-  if ((in.flags & CLIP) != 0u
-      && (p.x < u.plot.x || p.x >= u.plot.z || p.y < u.plot.y || p.y >= u.plot.w)) {
-    discard;
-  }
-  if ((in.flags & CLIP_T) != 0u) {
-    if (u.tile.z > 0.5 && (p.y < u.plot.y || p.y >= u.plot.w)) {
-      discard;
-    }
-    if (u.tile.z < 0.5 && (p.x < u.plot.x || p.x >= u.plot.z)) {
-      discard;
-    }
-  }
-  var col = in.color;
-  if ((in.flags & TEXTURED) != 0u) {
+  var col = shade(in);
+  if (in.textured != 0u) {
     let texel = vec2<i32>(floor(in.uv));
     col.a = col.a * textureLoad(atlas, texel, 0).r;
-  }
-  if ((in.flags & BORDER) != 0u) {
-    let b = in.box;
-    if (p.x < b.x + 1.0 || p.x >= b.z - 1.0 || p.y < b.y + 1.0 || p.y >= b.w - 1.0) {
-      col = vec4<f32>(col.rgb * u.misc.x, col.a);
-    }
   }
   return col;
 }
