@@ -82,24 +82,19 @@ def engine_audio(score: Any, start: float, seconds: float, *, sample_rate: int =
                  ) -> Iterator[np.ndarray]:
     """The engine's offline render of ``start .. start + seconds``, block by block.
 
-    The same path as ``render_score`` (Timeline + Scheduler + Synth), but started at
-    ``start`` (a seek: controllers restored) and never held whole in memory.
+    ``render_blocks``: the path of ``render_score`` started at ``start`` (a seek:
+    controllers restored), never held whole in memory.
     """
-    from mos_lab.audio import Synth
-    from mos_lab.engine import Scheduler, Timeline
+    from mos_lab.engine import render_blocks
 
-    synth = Synth(sample_rate=sample_rate, max_block=AUDIO_BLOCK, max_voices=64,
-                  instrument_bank=bank)
-    sched = Scheduler(synth)
-    sched.set_timeline(Timeline(score, sample_rate), max(0, round(start * sample_rate)))
-    sched.set_playing(True)
     total = math.ceil(seconds * sample_rate)
-    for pos in range(0, total, AUDIO_BLOCK):
-        out = np.zeros((min(AUDIO_BLOCK, total - pos), 2), np.float32)
-        sched.render(out)
+    done = 0
+    for out in render_blocks(score, sample_rate=sample_rate, start=start, frames=total,
+                             block=AUDIO_BLOCK, bank=bank):
         yield out
+        done += len(out)
         if progress is not None:
-            progress((pos + len(out)) / total)
+            progress(done / total)
 
 
 def cmd_frame(args: argparse.Namespace) -> int:

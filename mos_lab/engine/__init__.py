@@ -9,10 +9,11 @@ Map::
       .note_on(p, v) .note_off(p)         live notes on the current instrument
       .wait_ready(timeout)  .close()
     render_score(score, sample_rate=48000) -> np.ndarray   offline, same code path
+    render_blocks(score, start=30.0, frames=n)             the same, streamed in blocks
     Timeline, Scheduler                                    the parts, for tests and tools
 """
 
-from mos_lab.engine.engine import Engine, make_output, render_score
+from mos_lab.engine.engine import Engine, make_output, render_blocks, render_score
 from mos_lab.engine.loader import LoadQueue
 from mos_lab.engine.scheduler import Anchor, Scheduler
 from mos_lab.engine.timeline import Timeline
@@ -20,5 +21,5 @@ from mos_lab.engine.transport import TRANSITIONS, EngineTimeout, TransportError
 
 __all__ = [
     "TRANSITIONS", "Anchor", "Engine", "EngineTimeout", "LoadQueue", "Scheduler", "Timeline",
-    "TransportError", "make_output", "render_score",
+    "TransportError", "make_output", "render_blocks", "render_score",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
 from typing import Any
 
@@ -485,25 +485,48 @@ class Engine:
                 "underruns": self.output.underruns}
 
 
-def render_score(score: Score, *, sample_rate: int = 48_000, tempo: float = 1.0,
-                 metronome: bool = False, tail_s: float = TAIL_S, block: int = 1024,
-                 progress: Callable[[float], None] | None = None,
-                 bank: Any = None, max_voices: int = 64,
-                 active_tracks: np.ndarray | None = None) -> np.ndarray:
-    """Offline render through the real-time code path (Timeline + Scheduler + Synth)."""
+def render_blocks(score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
+                  frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
+                  tail_s: float = TAIL_S, block: int = 1024, bank: Any = None,
+                  max_voices: int = 64, active_tracks: np.ndarray | None = None,
+                  ) -> Iterator[np.ndarray]:
+    """The offline render as (n, 2) float32 blocks, from ``start`` seconds (a seek).
+
+    Why a generator: a long piece (or a video's soundtrack) streams in constant memory.
+    ``frames`` defaults to the rest of the score plus ``tail_s`` of release tails.
+    """
     synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=max_voices,
                   instrument_bank=bank)
     sched = Scheduler(synth)
     timeline = Timeline(score, sample_rate, tempo, metronome)
     if active_tracks is not None:
         timeline.track_active[:] = active_tracks
-    sched.set_timeline(timeline, 0)
+    first = max(0, round(start * sample_rate))
+    sched.set_timeline(timeline, first)
     sched.set_playing(True)
-    total = timeline.end_frame + int(tail_s * sample_rate)
+    if frames is None:
+        frames = max(0, timeline.end_frame + int(tail_s * sample_rate) - first)
+    for pos in range(0, frames, block):
+        out = np.zeros((min(block, frames - pos), 2), dtype=np.float32)
+        sched.render(out)
+        yield out
+
+
+def render_score(score: Score, *, sample_rate: int = 48_000, tempo: float = 1.0,
+                 metronome: bool = False, tail_s: float = TAIL_S, block: int = 1024,
+                 progress: Callable[[float], None] | None = None,
+                 bank: Any = None, max_voices: int = 64,
+                 active_tracks: np.ndarray | None = None) -> np.ndarray:
+    """Offline render through the real-time code path (Timeline + Scheduler + Synth)."""
+    total = Timeline(score, sample_rate, tempo, metronome).end_frame + int(tail_s * sample_rate)
     out = np.zeros((total, 2), dtype=np.float32)
     last = time.monotonic()
-    for pos in range(0, total, block):
-        sched.render(out[pos : pos + block])
+    pos = 0
+    for part in render_blocks(score, sample_rate=sample_rate, frames=total, tempo=tempo,
+                              metronome=metronome, block=block, bank=bank,
+                              max_voices=max_voices, active_tracks=active_tracks):
+        out[pos : pos + len(part)] = part
+        pos += len(part)
         if progress is not None and time.monotonic() - last > 0.1:
             last = time.monotonic()
             progress(min(pos / max(total, 1), 1.0))
