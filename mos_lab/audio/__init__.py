@@ -7,7 +7,10 @@ Map of the package (each module says what and why in its docstring):
   ``set_channel_state``, background ``load_bank``.
 - ``events``       event kinds, CC numbers, ``validate_velocity`` (APO-07).
 - ``envelope``     closed-form ADSR; one release path for every note end (APO-03).
-- ``voices``       voice allocator: limit, stealing with a 5 ms fade, stuck-note reclaim.
+- ``voices``       voice allocator: limit, stealing with a 5 ms fade, stuck-note reclaim;
+  voice state in preallocated arrays, in-block changes queued as event rows.
+- ``kernels``      numba kernels: one nogil ``render_block`` call per block renders all
+  voices (wavetable, FM, samples), envelopes, events at their frames, mix and limiter.
 - ``channels``     per-channel program/controllers/bend state.
 - ``limiter``      NaN scrub, block limiter and soft clipper on the master bus.
 - ``instruments/`` built-in GM families + drum kit, SoundFont 2 reader and sampler.

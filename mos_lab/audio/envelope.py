@@ -1,22 +1,21 @@
-"""Closed-form ADSR envelope, evaluated for a whole block at once.
+"""Closed-form ADSR envelope: the voice's release bookkeeping and a numpy reference.
 
-Every stage is a formula of the time since note-on (or since release), so a block is a
-few numpy expressions, and a note-off and a release-all go through exactly the same
-``release`` call (APO-03).
+Every stage is a formula of the time since note-on (or since release). The synth's
+kernel (``kernels._env``) renders the same formulas per sample; this class computes the
+level where a release starts (note-off, release-all, stealing and timeouts all go
+through the same ``release`` call, APO-03) and renders one voice for tests.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from mos_lab.audio.dsp import frames_ramp
-
-SILENT = 1e-4  # -80 dB: below this a decaying voice counts as finished
-_LN = math.log(1000.0)  # decay/release times are "time to fall by 60 dB"
+from mos_lab.audio.kernels import LN1000 as _LN
+from mos_lab.audio.kernels import SILENT
 
 
 @dataclass(frozen=True)
@@ -59,9 +58,17 @@ class Envelope:
         return np.where(t < self._a, att, dec)
 
     def level(self) -> float:
-        """Envelope value at the next sample to render."""
-        v = self.render(1, advance=False)
-        return float(v) if isinstance(v, float) else float(v[0])
+        """Envelope value at the next sample to render (scalar closed form)."""
+        t = self.t
+        if self.released:
+            g = (math.exp(-self.rel_k * (t - self.rel_start)) - 0.001) * (self.rel_level / 0.999)
+            return g if g > 0.0 else 0.0
+        if t < self._a:
+            return min(1.0, (t + 1.0) / self._a)
+        dt = t - self._a - self._h
+        if dt <= 0.0 or self._s == 1.0:
+            return 1.0
+        return self._s + (1.0 - self._s) * math.exp(-self._d_k * dt)
 
     def release(self, frames: int | None = None) -> None:
         """Start the release now; ``frames`` overrides the length (note stealing)."""
@@ -99,20 +106,6 @@ class Envelope:
             return d
         return self._held(t0 + frames_ramp(n))
 
-    def batch_row(self) -> tuple[float, float, float, float, float, float]:
-        """``(t, off, k, a, b, inv_attack)``: this block is ``a*exp(-k*max(0, t-off)) + b``.
-
-        Held: decay towards the sustain level after attack+hold, with the attack ramp
-        ``(t+1)*inv_attack`` as an upper bound while in the attack (1.0 otherwise: no
-        bound). Released: the release curve, as in :meth:`render`.
-        """
-        t = float(self.t)
-        if self.released:
-            scale = self.rel_level / 0.999
-            return t, float(self.rel_start), self.rel_k, scale, -0.001 * scale, 1.0
-        inv = 1.0 / self._a if t < self._a else 1.0
-        return t, self._a + self._h, self._d_k, 1.0 - self._s, self._s, inv
-
     @property
     def finished(self) -> bool:
         """True once the release (or a percussive decay) has reached silence."""
@@ -122,33 +115,3 @@ class Envelope:
             dt = self.t - self._a - self._h
             return math.exp(-self._d_k * dt) < SILENT
         return False
-
-
-def render_envelopes(envs: Sequence[Envelope], n: int, out: np.ndarray) -> None:
-    """Fill ``out[j]`` with ``envs[j].render(n)`` for every j and advance them, batched.
-
-    One closed form covers every stage (see :meth:`Envelope.batch_row`), so the
-    envelopes of all voices cost about ten numpy calls per block, however many there
-    are. Values match ``render`` up to float rounding.
-    """
-    rows = np.array([e.batch_row() for e in envs])
-    t, off, k, a, b, inv = (rows[:, i:i + 1] for i in range(6))
-    ramp = frames_ramp(n)
-    env = out[: len(envs)]
-    np.add(t, ramp, out=env)
-    attack = bool((inv != 1.0).any())
-    if attack:
-        ramp_up = env + 1.0
-        ramp_up *= inv
-    env -= off
-    np.maximum(env, 0.0, out=env)
-    env *= -k
-    np.exp(env, out=env)
-    env *= a
-    env += b
-    if attack:
-        np.minimum(env, ramp_up, out=env)
-    if any(e.released for e in envs):
-        np.maximum(env, 0.0, out=env)
-    for e in envs:
-        e.t += n

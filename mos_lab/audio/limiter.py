@@ -2,14 +2,16 @@
 
 The output never holds NaN/inf and never exceeds full scale: the limiter pulls loud
 blocks down to ``threshold`` (gain ramps over 64 samples, so no click) and the
-soft clipper above ``knee`` bounds every sample strictly below 1.0.
+soft clipper above ``knee`` bounds every sample strictly below 1.0. The work is done by
+``kernels.limit`` (inside the synth's one kernel call per block); this class holds its
+settings and state in the small array the kernel reads and updates.
 """
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from mos_lab.audio import kernels as K
 
 
 class Limiter:
@@ -21,44 +23,28 @@ class Limiter:
         self.knee = knee
         self.release_s = release_s
         self.sample_rate = sample_rate
-        self.gain = 1.0
+        # [gain, threshold, knee, release in frames, enabled]: what the kernel reads.
+        self.state = np.array([1.0, threshold, knee, release_s * sample_rate, 1.0])
+
+    @property
+    def gain(self) -> float:
+        """The gain reached at the end of the last block."""
+        return float(self.state[0])
 
     def reset(self) -> None:
-        self.gain = 1.0
+        """Back to unity gain."""
+        self.state[0] = 1.0
 
     def process(self, mix: np.ndarray, out: np.ndarray) -> None:
-        """Limit ``mix`` (frames, 2) float64 in place and write it into ``out``."""
+        """Limit ``mix`` (frames, 2) float64 in place and write it into ``out`` (float32)."""
         n = mix.shape[0]
         if n == 0:
             return
-        # Few numpy calls on the common path (quiet, finite): peak, copy out.
-        peak = float(np.abs(mix).max())
-        if not math.isfinite(peak):
-            np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-            peak = float(np.abs(mix).max())
-        target = 1.0 if peak <= self.threshold else self.threshold / peak
-        if target < self.gain:
-            new = target
+        planar = np.ascontiguousarray(mix.T)
+        if out.dtype == np.float32 and out.flags.c_contiguous and out.ndim == 2:
+            K.limit(planar, out, n, self.state)
         else:
-            rel = 1.0 - math.exp(-n / (self.release_s * self.sample_rate))
-            new = min(target, self.gain + (1.0 - self.gain) * rel)
-        if new != 1.0 or self.gain != 1.0:
-            g = np.full(n, new)
-            ramp = min(n, 64)
-            g[:ramp] = np.linspace(self.gain, new, ramp, endpoint=False) if ramp > 1 else new
-            mix *= g[:, None]
-            # Every gain is <= max(old, new): re-measure only if the bound passes the knee.
-            peak *= max(self.gain, new)
-            if peak > self.knee:
-                peak = float(np.abs(mix).max())
-        self.gain = new
-        k = self.knee
-        if peak > k:
-            a = np.abs(mix)
-            over = a > k
-            soft = k + (1.0 - k) * np.tanh((a - k) / (1.0 - k))
-            np.copyto(mix, np.sign(mix) * soft, where=over)
-            out[:n] = mix
-            np.clip(out[:n], -1.0, 1.0, out=out[:n])
-        else:
-            out[:n] = mix  # every sample is within the knee (< 1.0): no clip needed
+            tmp = np.empty((n, 2), np.float32)
+            K.limit(planar, tmp, n, self.state)
+            out[:n] = tmp
+        mix[:] = planar.T

@@ -1,9 +1,10 @@
 """The Apollo synth: a JUCE-style audio processor driven by sample-offset events.
 
 ``process(out, events)`` fills one stereo float32 block; each event takes effect at its
-exact frame inside the block (the block is split at event offsets, and all voices
-render each segment together, batched by source kind: see ``voices.py``). Calls from
-other threads (``note_on``, ``all_notes_off``, bank switches) are serialised by one
+exact frame inside the block: the events are applied to the voice allocator in order
+(notes start, releases and channel changes are queued at their frame), then one nogil
+numba call renders every voice, the mix and the limiter (see ``kernels.py``). Calls
+from other threads (``note_on``, ``all_notes_off``, bank switches) are serialised by one
 lock and take effect at the start of the next block.
 """
 
@@ -19,6 +20,7 @@ from typing import Literal
 import numpy as np
 
 from mos_lab.audio import events as ev
+from mos_lab.audio import kernels
 from mos_lab.audio.channels import ChannelState
 from mos_lab.audio.events import Event, check_event, check_events
 from mos_lab.audio.instruments.base import InstrumentBank
@@ -61,17 +63,42 @@ class Synth:
         with self._lock:
             self.sample_rate = int(sample_rate)
             self.max_block = int(max_block)
+            self._warm = False  # kernels and instrument samples ready for this rate
             self.voices = VoiceAllocator(self.max_voices, sample_rate,
                                          steal_fade_s=self.steal_fade_s,
                                          max_note_s=self.max_note_s)
             self.limiter = Limiter(sample_rate)
-            self._mix = np.zeros((self.max_block, 2))
+            self._mix = np.zeros((2, self.max_block))  # planar: what the kernel sums into
+            self._out = np.zeros((self.max_block, 2), np.float32)
+            for ch in range(16):
+                self._sync_channel(ch)
+
+    def warm_up(self) -> None:
+        """Compile (or load from cache) the kernels and render the drum samples now.
+
+        The first ``process`` does it anyway (an output's prefill, on the engine's boot
+        thread, before the device opens); call it on a loader thread to do it earlier.
+        """
+        kernels.warm_up()
+        for bank in (self.fallback_bank, self.bank):
+            prepare = getattr(bank, "prepare", None)
+            if callable(prepare):
+                prepare(self.sample_rate)
+        self._warm = True
+
+    def _sync_channel(self, channel: int) -> None:
+        """Tell the voices the channel's level/pan/bend (from the current frame on)."""
+        st = self.channels[channel]
+        pan = (st.controls.get(ev.CC_PAN, 64) - 64) / 63.0
+        self.voices.set_channel(channel, st.level, pan, st.bend_ratio)
 
     def reset(self) -> None:
         """Fade every voice out (~5 ms), reset controllers/programs, drop queued events."""
         with self._lock:
             self.voices.release_all(immediate=True)
             self.channels = [ChannelState() for _ in range(16)]
+            for ch in range(16):
+                self._sync_channel(ch)
             self._incoming.clear()
             self._scheduled.clear()
             self._held.clear()
@@ -99,6 +126,7 @@ class Synth:
             st = self.channels[channel]
             was_sustained = st.sustain
             st.restore(prog, checked, bend)
+            self._sync_channel(channel)
             if was_sustained and not st.sustain:
                 self.voices.sustain_off(channel)
 
@@ -197,6 +225,8 @@ class Synth:
             raise ValueError(f"out must have shape (frames, 2), got {out.shape}")
         n = out.shape[0]
         block = check_events(events, n)
+        if not self._warm:
+            self.warm_up()
         with self._lock:
             self._poll_pending()
             evs: list[Event] = [e for e in self._incoming]
@@ -216,22 +246,21 @@ class Synth:
                     else:
                         keep.append(e)
                 evs = keep
-            mix = self._mix[:n] if n <= self.max_block else np.zeros((n, 2))
-            mix[:] = 0.0
-            pos = 0
+            if n > self._mix.shape[1]:  # bigger blocks than prepared: grow the scratch once
+                self._mix = np.zeros((2, n))
+                self._out = np.zeros((n, 2), np.float32)
+            mix = self._mix
+            direct = out.dtype == np.float32 and out.flags.c_contiguous
+            target = out if direct else self._out[:n]
+            voices = self.voices
             for e in evs:
-                if e.offset > pos:
-                    self._render(mix, pos, e.offset)
-                    pos = e.offset
+                voices.offset = e.offset
                 self._apply(e)
-            self._render(mix, pos, n)
-            self.voices.reap()
-            self.limiter.process(mix, out)
+            voices.offset = 0
+            voices.render(mix, n, target, self.limiter.state)
+            if not direct:
+                out[:] = target
             self.frames += n
-
-    def _render(self, mix: np.ndarray, start: int, end: int) -> None:
-        if end > start:
-            self.voices.render(mix, start, end, self.channels)
 
     def _apply(self, e: Event) -> None:
         ch = self.channels[e.channel]
@@ -248,6 +277,7 @@ class Synth:
             ch.program = e.a
         elif e.kind == ev.PITCH_BEND:
             ch.pitch_bend = e.a
+            self._sync_channel(e.channel)
 
     def _control(self, channel: int, ch: ChannelState, num: int, val: int) -> None:
         if num == ev.CC_ALL_SOUND_OFF:
@@ -255,6 +285,7 @@ class Synth:
         elif num == ev.CC_RESET_CONTROLLERS:
             was = ch.sustain
             ch.reset_controllers()
+            self._sync_channel(channel)
             if was:
                 self.voices.sustain_off(channel)
         elif num == ev.CC_ALL_NOTES_OFF:
@@ -262,5 +293,7 @@ class Synth:
         else:
             was = ch.sustain
             ch.controls[num] = val
+            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION):
+                self._sync_channel(channel)
             if num == ev.CC_SUSTAIN and was and not ch.sustain:
                 self.voices.sustain_off(channel)

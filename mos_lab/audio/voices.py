@@ -6,36 +6,42 @@ are capped too. Every release (note-off, release-all, stealing, timeout) goes th
 ``Envelope.release`` (APO-03), and notes held longer than ``max_note_s`` are released
 so an error path that loses a note-off cannot leave a voice stuck (APO-02).
 
-Rendering is batched (:meth:`VoiceAllocator.render`): all voices whose sources are of
-one kind render together as rows of a 2-D array, their envelopes too, and one matrix
-product mixes them down, so a block costs a fixed number of numpy calls instead of a
-couple of dozen per voice (each such call can cost milliseconds when a busy Python
-thread shares the GIL).
+Rendering is one numba call per block (``kernels.render_block``): each voice owns a row
+of two preallocated state matrices, written once when the note starts. Changes made
+while a block's events are applied (releases, stealing fades, dropped tails, channel
+volume/pan/bend) are queued as event rows at their frame in the block, so the kernel
+applies them at that exact sample; the Python side only keeps the bookkeeping (which
+voice holds which key, release levels, stealing order).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
 import numpy as np
 
-from mos_lab.audio.channels import ChannelState
-from mos_lab.audio.envelope import Envelope, render_envelopes
+from mos_lab.audio import kernels as K
+from mos_lab.audio.envelope import Envelope
 from mos_lab.audio.instruments.base import NoteSpec
-from mos_lab.audio.instruments.batch import KINDS, batch_key
+from mos_lab.audio.instruments.sources import TABLES, FMSource, SampleSource, WavetableSource
+
+_DATA_SLOTS = 4  # distinct sample arrays one kernel call can read
+_EMPTY = np.zeros(1, np.float32)
 
 
 class Voice:
-    """One sounding note: a source shaped by an envelope, with level and pan."""
+    """One sounding note: its slot in the state matrices plus the allocator's bookkeeping."""
 
-    __slots__ = ("channel", "env", "exclusive", "gain", "ignore_off", "key", "pan", "pitch",
-                 "serial", "source", "stolen", "sustained", "velocity")
+    __slots__ = ("_alloc", "channel", "data_slot", "env", "exclusive", "gain", "ignore_off",
+                 "kind", "onset", "pan", "pitch", "serial", "slot", "source", "stolen",
+                 "sustained", "velocity")
 
-    def __init__(self, spec: NoteSpec, channel: int, pitch: int, velocity: int,
-                 sample_rate: float, serial: int) -> None:
+    def __init__(self, alloc: VoiceAllocator, spec: NoteSpec, channel: int, pitch: int,
+                 velocity: int, serial: int, slot: int, onset: int) -> None:
+        self._alloc = alloc
         self.source = spec.source
-        self.env = Envelope(spec.envelope, sample_rate)
+        self.env = Envelope(spec.envelope, alloc.sample_rate)
         self.gain = float(spec.gain)
         self.pan = float(spec.pan)
         self.exclusive = spec.exclusive
@@ -44,9 +50,12 @@ class Voice:
         self.pitch = pitch
         self.velocity = velocity
         self.serial = serial
+        self.slot = slot
+        self.onset = onset  # absolute frame of note-on
         self.sustained = False
         self.stolen = False
-        self.key = batch_key(self.source)  # which batch renders it (see batch.py)
+        self.kind = K.K_EXT
+        self.data_slot = -1
 
     @property
     def held(self) -> bool:
@@ -55,39 +64,17 @@ class Voice:
 
     @property
     def done(self) -> bool:
-        return self.env.finished or self.source.finished
+        """True once the kernel found the voice finished (or it was dropped)."""
+        return bool(self._alloc.I[self.slot, K.I_DONE])
 
     def loudness(self) -> float:
-        """Current envelope level times gain, used to pick the quietest voice."""
+        """Envelope level now (at the current event's frame) times gain."""
+        self.env.t = self._alloc.now - self.onset
         return self.env.level() * self.gain
-
-    def release(self, frames: int | None = None) -> None:
-        """Start the release (the one path every kind of note end uses)."""
-        self.sustained = False
-        self.env.release(frames)
-
-    def render_into(self, mix: np.ndarray, start: int, end: int, bend: float,
-                    left: float, right: float) -> None:
-        """Add frames ``start:end`` of this voice into the float64 stereo ``mix``.
-
-        The one-voice reference path; the synth renders through
-        :meth:`VoiceAllocator.render`, which gives the same samples batched.
-        """
-        n = end - start
-        if n <= 0 or self.done:
-            return
-        sig = self.source.render(n, bend)
-        env = self.env.render(n)
-        if isinstance(env, float):
-            g = env * self.gain
-            mix[start:end] += np.multiply.outer(sig, (left * g, right * g))
-        else:
-            sig *= env
-            mix[start:end] += np.multiply.outer(sig, (left * self.gain, right * self.gain))
 
 
 class VoiceAllocator:
-    """Owns the voices; starts, releases, steals and reaps them."""
+    """Owns the voices and their state rows; starts, releases, steals, renders and reaps."""
 
     def __init__(self, max_voices: int, sample_rate: float, *, steal_fade_s: float = 0.005,
                  max_note_s: float = 60.0) -> None:
@@ -102,6 +89,26 @@ class VoiceAllocator:
         self._serial = 0
         self.stolen_count = 0
         self.reclaimed_count = 0
+        cap = 2 * self.max_voices + 8
+        self.F = np.zeros((cap, K.NF))
+        self.I = np.zeros((cap, K.NI), np.int64)
+        self.rng = np.ones(cap, np.uint64)
+        self._free = list(range(cap - 1, -1, -1))  # pop() gives the lowest slot
+        self._high = 0  # slots below this may be active
+        self._dying: list[Voice] = []  # dropped this block: slots freed after the render
+        self._ev = np.zeros((64, K.EV_COLS))
+        self._nev = 0
+        self.clock = 0  # absolute frame of the next block's first sample
+        self.offset = 0  # frame in the next block where calls made now take effect
+        self.chan = np.zeros((16, 3))  # level, pan offset, bend ratio at the block start
+        self.chan[:, 0] = (100 / 127) ** 2
+        self.chan[:, 2] = 1.0
+        self._data: list[np.ndarray | None] = [None] * _DATA_SLOTS
+        self._data_users = [0] * _DATA_SLOTS
+        self._ext = np.zeros((1, 1))
+        self._scratch = np.zeros((4, 8))
+        self._report = np.zeros(2, np.int64)
+        self._n_ext = 0  # voices with custom sources (rendered in numpy before the kernel)
 
     def __iter__(self) -> Iterator[Voice]:
         yield from self.voices
@@ -117,14 +124,136 @@ class VoiceAllocator:
         """All voices that still produce sound, stolen tails included."""
         return len(self.voices) + len(self.tails)
 
+    @property
+    def now(self) -> int:
+        """Absolute frame at which calls made now take effect."""
+        return self.clock + self.offset
+
+    # -- events for the kernel -------------------------------------------------------------
+    def _event(self, kind: int, target: int, a: float = 0.0, b: float = 0.0,
+               c: float = 0.0) -> None:
+        if self._nev == len(self._ev):
+            self._ev = np.concatenate([self._ev, np.zeros_like(self._ev)])
+        row = self._ev[self._nev]
+        row[0] = self.offset
+        row[1] = kind
+        row[2] = target
+        row[3] = a
+        row[4] = b
+        row[5] = c
+        self._nev += 1
+
+    def set_channel(self, channel: int, level: float, pan: float, bend: float) -> None:
+        """Channel level/pan/bend from the current frame on (applied by the kernel)."""
+        self._event(K.EV_CHAN, channel, level, pan, bend)
+
+    def _release(self, v: Voice, frames: int | None = None) -> None:
+        """Start ``v``'s release at the current frame (the one path for every note end)."""
+        v.sustained = False
+        env = v.env
+        env.t = self.now - v.onset
+        before = (env.rel_start, env.rel_len, env.rel_level)
+        env.release(frames)
+        if (env.rel_start, env.rel_len, env.rel_level) != before:
+            self._event(K.EV_REL, v.slot, env.rel_level, float(env.rel_len))
+
+    # -- slots ---------------------------------------------------------------------------
+    def _grow(self) -> None:
+        cap = len(self.F)
+        self.F = np.concatenate([self.F, np.zeros_like(self.F)])
+        self.I = np.concatenate([self.I, np.zeros_like(self.I)])
+        self.rng = np.concatenate([self.rng, np.ones(cap, np.uint64)])
+        self._free = list(range(2 * cap - 1, cap - 1, -1)) + self._free
+
+    def _take_slot(self) -> int:
+        if not self._free:
+            self._grow()
+        slot = self._free.pop()
+        self._high = max(self._high, slot + 1)
+        return slot
+
+    def _data_slot(self, data: np.ndarray) -> int:
+        for i, d in enumerate(self._data):
+            if d is data:
+                return i
+        for i, d in enumerate(self._data):
+            if d is None or self._data_users[i] == 0:
+                self._data[i] = data
+                return i
+        return -1
+
+    def _fill_row(self, v: Voice) -> None:
+        """Write ``v``'s envelope and source parameters into its state row."""
+        F, Iv, s = self.F[v.slot], self.I[v.slot], v.slot
+        F[:] = 0.0
+        Iv[:] = 0
+        env = v.env
+        F[K.F_A], F[K.F_H], F[K.F_DK], F[K.F_S] = env._a, env._h, env._d_k, env._s
+        F[K.F_GAIN], F[K.F_PAN] = v.gain, v.pan
+        Iv[K.I_CH] = v.channel
+        Iv[K.I_START] = self.offset
+        Iv[K.I_ACTIVE] = 1
+        src = v.source
+        kind = K.K_EXT
+        if type(src) is WavetableSource and src.table_ofs >= 0:
+            kind = K.K_WAVE
+            nosc = len(src.incs)
+            F[K.F_INC:K.F_INC + nosc] = src.incs
+            F[K.F_PH:K.F_PH + nosc] = src.phases
+            F[K.F_NORM], F[K.F_BK] = src.norm, src.bright_k
+            F[K.F_VINC], F[K.F_VDEPTH], F[K.F_VPH] = src.vib_inc, src.vib_depth, src.vib_phase
+            F[K.F_NOISE], F[K.F_VFADE] = src.noise, 1.0 / (0.3 * src.sr)
+            Iv[K.I_NOSC], Iv[K.I_TOFS] = nosc, src.table_ofs
+            Iv[K.I_TSIZE] = src.tables.shape[1] - 1
+            self.rng[s] = src.noise_state[0]
+            Iv[K.I_T] = src.t
+        elif type(src) is FMSource:
+            kind = K.K_FM
+            F[K.F_INC], F[K.F_RATIO], F[K.F_PH], F[K.F_PH + 1] = (src.inc, src.ratio,
+                                                                   src.phase, src.mphase)
+            F[K.F_I0], F[K.F_I1], F[K.F_IK] = src.i0, src.i1, src.ik
+            Iv[K.I_T] = src.t
+        elif type(src) is SampleSource:
+            d = self._data_slot(src.data)
+            if d >= 0:
+                kind = K.K_SAMPLE
+                v.data_slot = d
+                self._data_users[d] += 1
+                Iv[K.I_DATA] = d
+                F[K.F_INC], F[K.F_POS], F[K.F_END] = src.ratio, src.pos, src.end
+                if src.loop is not None:
+                    Iv[K.I_LOOP] = 1
+                    F[K.F_LS], F[K.F_LE] = src.loop
+                Iv[K.I_FIN] = int(src.finished)
+        Iv[K.I_KIND] = kind
+        v.kind = kind
+        if kind == K.K_EXT:
+            self._n_ext += 1
+
+    def _free_slot(self, v: Voice) -> None:
+        if v.kind == K.K_EXT:
+            self._n_ext -= 1
+        self.I[v.slot, K.I_ACTIVE] = 0
+        self.I[v.slot, K.I_DONE] = 1
+        if v.data_slot >= 0:
+            self._data_users[v.data_slot] -= 1
+            v.data_slot = -1
+        self._free.append(v.slot)
+
+    # -- allocation ------------------------------------------------------------------------
     def _to_tail(self, v: Voice) -> None:
         v.stolen = True
-        v.release(self.fade_frames)
+        self._release(v, self.fade_frames)
         if v in self.voices:
             self.voices.remove(v)
         self.tails.append(v)
         if len(self.tails) > self.max_voices:  # pathological bursts: drop the oldest tail
-            self.tails.pop(0)
+            self._drop(self.tails.pop(0))
+
+    def _drop(self, v: Voice) -> None:
+        """Silence ``v`` from the current frame on; its slot is freed after the render."""
+        self._event(K.EV_KILL, v.slot)
+        self._dying.append(v)
 
     def _steal(self) -> None:
         released = [v for v in self.voices if not v.held]
@@ -140,7 +269,7 @@ class VoiceAllocator:
         """Start a note's layers, releasing a retriggered key and stealing if full."""
         for v in self.voices:
             if v.channel == channel and v.pitch == pitch and v.held and not v.ignore_off:
-                v.release()
+                self._release(v)
         for spec in specs:
             if spec.exclusive:
                 for v in list(self.voices):
@@ -149,8 +278,10 @@ class VoiceAllocator:
             while len(self.voices) >= self.max_voices:
                 self._steal()
             self._serial += 1
-            self.voices.append(Voice(spec, channel, pitch, velocity, self.sample_rate,
-                                     self._serial))
+            v = Voice(self, spec, channel, pitch, velocity, self._serial, self._take_slot(),
+                      self.now)
+            self._fill_row(v)
+            self.voices.append(v)
 
     def note_off(self, channel: int, pitch: int, sustain: bool) -> None:
         """Release held voices of a key, or mark them sustained while the pedal is down."""
@@ -159,82 +290,128 @@ class VoiceAllocator:
                 if sustain:
                     v.sustained = True
                 else:
-                    v.release()
+                    self._release(v)
 
     def sustain_off(self, channel: int) -> None:
         """Pedal up: release the voices the pedal was holding."""
         for v in self.voices:
             if v.channel == channel and v.sustained:
-                v.release()
+                self._release(v)
+
+    def release(self, v: Voice, frames: int | None = None) -> None:
+        """Release one voice now (``frames`` overrides its release length)."""
+        self._release(v, frames)
 
     def release_all(self, channel: int | None = None, *, immediate: bool = False,
                     sustain: bool = False) -> None:
         """Release every held voice (of a channel); ``immediate`` fades in ~5 ms instead."""
+        if immediate:  # all at once: same result as _to_tail one by one, without O(n^2)
+            movers = [v for v in self.voices if channel is None or v.channel == channel]
+            for v in movers:
+                v.stolen = True
+                self._release(v, self.fade_frames)
+            self.voices = [v for v in self.voices if not v.stolen]
+            self.tails.extend(movers)
+            extra = len(self.tails) - self.max_voices
+            if extra > 0:  # pathological bursts: drop the oldest tails
+                for v in self.tails[:extra]:
+                    self._drop(v)
+                del self.tails[:extra]
+            return
         for v in list(self.voices):
             if channel is not None and v.channel != channel:
                 continue
-            if immediate:
-                self._to_tail(v)
-            elif v.held and not v.ignore_off:
+            if v.held and not v.ignore_off:
                 if sustain:
                     v.sustained = True
                 else:
-                    v.release()
+                    self._release(v)
             elif v.held and channel is None:
-                v.release()
+                self._release(v)
 
-    def render(self, mix: np.ndarray, start: int, end: int,
-               channels: Sequence[ChannelState]) -> None:
-        """Add frames ``start:end`` of every sounding voice into the stereo ``mix``.
-
-        Voices are sorted by :func:`batch_key`, each run of one kind renders in one
-        batch into rows of ``sig``, the envelopes of all rows in another, and a single
-        (2, voices) x (voices, frames) product adds them to ``mix`` with their channel
-        level, pan and gain.
-        """
-        n = end - start
-        live = [v for v in self if not v.done]
-        if n <= 0 or not live:
+    # -- rendering ---------------------------------------------------------------------------
+    def _render_external(self, n: int) -> None:
+        """Custom sources render in Python (numpy) for the whole block, before the kernel."""
+        if not self._n_ext:
             return
-        live.sort(key=lambda v: v.key)
-        count = len(live)
-        sig = np.empty((count, n))
-        bends = np.array([channels[v.channel].bend_ratio for v in live])
-        gains = np.empty((2, count))
-        for j, v in enumerate(live):
-            ch = channels[v.channel]
-            left, right = ch.pan_gains(v.pan)
-            g = ch.level * v.gain
-            gains[0, j] = left * g
-            gains[1, j] = right * g
-        a = 0
-        while a < count:
-            kind, group = live[a].key[:2]
-            b = a + 1
-            while b < count and live[b].key[:2] == (kind, group):
-                b += 1
-            if kind < len(KINDS):
-                KINDS[kind][1]([v.source for v in live[a:b]], n, bends[a:b], sig[a:b])
-            else:
-                for j in range(a, b):
-                    sig[j] = live[j].source.render(n, float(bends[j]))
-            a = b
-        env = np.empty((count, n))
-        render_envelopes([v.env for v in live], n, env)
-        sig *= env
-        mix[start:end] += np.dot(sig.T, gains.T)
+        ext = [v for v in self if v.kind == K.K_EXT and not v.done]
+        if not ext:
+            return
+        if self._ext.shape[0] < len(ext) or self._ext.shape[1] < n:
+            self._ext = np.zeros((max(len(ext), self._ext.shape[0]), max(n, self._ext.shape[1])))
+        bends = {int(c): float(b) for _, kind, c, _, _, b, _ in self._ev[:self._nev]
+                 if kind == K.EV_CHAN}  # the block's last bend per channel
+        for row, v in enumerate(ext):
+            start = int(self.I[v.slot, K.I_START])
+            self.I[v.slot, K.I_EXT] = row
+            bend = bends.get(v.channel, float(self.chan[v.channel, 2]))
+            if start < n:
+                self._ext[row, start:n] = v.source.render(n - start, bend)
+            if v.source.finished:
+                self.I[v.slot, K.I_EXTFIN] = 1
+
+    def render(self, mix: np.ndarray, n: int, out: np.ndarray | None = None,
+               limiter: np.ndarray | None = None) -> None:
+        """Render the next ``n`` frames of every voice into planar ``mix`` (2, >= n) float64.
+
+        With ``limiter`` (``Limiter.state``) the kernel also limits ``mix`` into ``out``
+        (float32). Events queued since the last render apply at their frames; then the
+        clock advances by ``n`` and finished voices are reaped.
+        """
+        self._render_external(n)
+        if self._scratch.shape[1] < n:
+            self._scratch = np.zeros((4, max(n, 8)))
+        d = [x if x is not None else _EMPTY for x in self._data]
+        if limiter is None:
+            lim = np.zeros(5)
+            target = np.zeros((0, 2), np.float32)
+        else:
+            lim, target = limiter, out if out is not None else np.zeros((n, 2), np.float32)
+        K.render_block(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
+                       self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0], d[1],
+                       d[2], d[3], self._ext, self._scratch, lim, self.max_note_frames,
+                       self._report)
+        self._nev = 0
+        self.offset = 0
+        self.clock += n
+        self._reap(int(self._report[0]), int(self._report[1]))
+
+    def _reap(self, finished: int, overdue: int) -> None:
+        """Drop finished voices and release notes held longer than ``max_note_s``."""
+        if overdue:
+            for v in self.voices:
+                if v.held and self.clock - v.onset >= self.max_note_frames:
+                    self._release(v)
+                    self.reclaimed_count += 1
+        for v in self._dying:
+            self._free_slot(v)
+        self._dying.clear()
+        if finished:
+            state = self.I
+            keep: list[Voice] = []
+            for v in self.voices:
+                if state[v.slot, K.I_DONE]:
+                    self._free_slot(v)
+                else:
+                    keep.append(v)
+            self.voices = keep
+            tails: list[Voice] = []
+            for v in self.tails:
+                if state[v.slot, K.I_DONE]:
+                    self._free_slot(v)
+                else:
+                    tails.append(v)
+            self.tails = tails
+        while self._high and not self.I[self._high - 1, K.I_ACTIVE]:
+            self._high -= 1
 
     def reap(self) -> None:
-        """Drop finished voices and release notes held longer than ``max_note_s``."""
-        if self.max_note_frames:
-            for v in self.voices:
-                if v.held and v.env.t >= self.max_note_frames:
-                    v.release()
-                    self.reclaimed_count += 1
-        self.voices = [v for v in self.voices if not v.done]
-        self.tails = [v for v in self.tails if not v.done]
+        """Drop voices already found finished (the render reaps by itself; kept for callers)."""
+        self._reap(1, 0)
 
     def clear(self) -> None:
         """Forget every voice at once (used after an immediate fade has finished)."""
+        for v in [*self.voices, *self.tails]:
+            self._free_slot(v)
         self.voices.clear()
         self.tails.clear()

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 
+from mos_lab.audio import kernels
 from mos_lab.audio.devices.ring import RingBuffer
 
 OutputState = Literal["stopped", "waiting", "running", "suspended", "error"]
@@ -167,7 +168,10 @@ class Output(ABC):
         buf = np.zeros((n, 2), dtype=np.float32)
         target = min(self.ring.capacity, self.lookahead_frames + n)
         while self.ring.available + n <= target and not self._stop.is_set():
-            buf.fill(0.0)
+            if kernels.ready():  # zeroing without giving the GIL away (see ring.py)
+                kernels.zero_frames(buf, 0, n)
+            else:
+                buf.fill(0.0)
             self.source(buf)
             self.ring.write(buf)
 

@@ -2,12 +2,29 @@
 
 The producer (render thread) only advances ``_w`` and the consumer (device callback)
 only advances ``_r``, each after its copy is done; both are monotonic Python ints, whose
-assignment is atomic under the GIL, so no lock is taken on the audio path.
+assignment is atomic under the GIL, so no lock is taken on the audio path. Copies go
+through a small numba kernel that keeps the GIL (numpy would release and re-take it for
+every copy of over 500 values, which costs up to a switch interval next to a busy thread).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from mos_lab.audio import kernels
+
+
+def _plain(a: np.ndarray) -> bool:
+    """True for what the copy kernel is compiled for: writable C-contiguous float32 2-D."""
+    return (a.dtype == np.float32 and a.ndim == 2 and a.flags.c_contiguous
+            and a.flags.writeable)
+
+
+def _copy(dst: np.ndarray, d0: int, src: np.ndarray, s0: int, n: int) -> None:
+    if kernels.ready() and _plain(dst) and _plain(src) and dst.shape[1] == src.shape[1]:
+        kernels.copy_frames(dst, d0, src, s0, n)
+    else:
+        dst[d0:d0 + n] = src[s0:s0 + n]
 
 
 class RingBuffer:
@@ -47,9 +64,9 @@ class RingBuffer:
             return 0
         start = self._w % self.capacity
         first = min(n, self.capacity - start)
-        self._buf[start:start + first] = block[:first]
+        _copy(self._buf, start, block, 0, first)
         if n > first:
-            self._buf[: n - first] = block[first:n]
+            _copy(self._buf, 0, block, first, n - first)
         self._w += n
         return n
 
@@ -59,12 +76,15 @@ class RingBuffer:
         if n > 0:
             start = self._r % self.capacity
             first = min(n, self.capacity - start)
-            out[:first] = self._buf[start:start + first]
+            _copy(out, 0, self._buf, start, first)
             if n > first:
-                out[first:n] = self._buf[: n - first]
+                _copy(out, first, self._buf, 0, n - first)
             self._r += n
         if n < len(out):
-            out[n:] = 0.0
+            if kernels.ready() and _plain(out):
+                kernels.zero_frames(out, n, len(out) - n)
+            else:
+                out[n:] = 0.0
         return n
 
     def skip_to(self, index: int) -> int:

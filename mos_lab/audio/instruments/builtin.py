@@ -17,7 +17,7 @@ import numpy as np
 from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec, Source, velocity_gain
 from mos_lab.audio.instruments.drums import DrumKit
-from mos_lab.audio.instruments.sources import TABLE_SIZE, FMSource, WavetableSource
+from mos_lab.audio.instruments.sources import TABLE_SIZE, TABLES, FMSource, WavetableSource
 
 VOICE_HEADROOM = 0.3  # per-voice level: ~10 loud voices before the limiter works
 
@@ -92,13 +92,23 @@ _table_lock = threading.Lock()
 _table_cache: dict[tuple[tuple[float, ...], tuple[float, ...] | None], np.ndarray] = {}
 
 
+_basis: list[np.ndarray] = []
+
+
 def _table(amps: tuple[float, ...]) -> np.ndarray:
-    ph = np.arange(TABLE_SIZE + 1, dtype=np.float64) / TABLE_SIZE
-    tab = np.zeros(TABLE_SIZE + 1)
-    for k, a in enumerate(amps, start=1):
-        if a:
-            tab += a * np.sin(2.0 * math.pi * k * ph)
-    return tab
+    """One cycle of the given harmonic amplitudes (TABLE_SIZE + 1 points).
+
+    A matrix-vector product with a cached sine basis: a few numpy calls per table
+    instead of one per harmonic (tables are made on the render thread on first use,
+    where each numpy call may give the GIL away).
+    """
+    with _table_lock:
+        if not _basis or _basis[0].shape[0] < len(amps):
+            ph = np.arange(TABLE_SIZE + 1, dtype=np.float64) / TABLE_SIZE
+            k = np.arange(1, max(len(amps), _MIP_LIMITS[-1]) + 1, dtype=np.float64)
+            _basis[:] = [np.sin(2.0 * math.pi * np.multiply.outer(k, ph))]
+        basis = _basis[0]
+    return np.asarray(amps, np.float64) @ basis[:len(amps)]
 
 
 def mip_tables(bright: tuple[float, ...], mellow: tuple[float, ...] | None) -> np.ndarray:
@@ -130,6 +140,9 @@ class SynthInstrument:
         self.program = program
         self.name = patch.name
         self._tables = None if patch.fm else mip_tables(patch.bright, patch.mellow)
+        if self._tables is not None:  # register now, not on the render thread
+            for level in self._tables:
+                TABLES.offset(level)
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         p = self.patch
@@ -164,8 +177,15 @@ class BuiltinBank:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._cache: dict[int, Instrument] = {}
+        # All 16 families now (tables are cached per process, so only the first bank
+        # pays, ~20 ms), so no table is built on the render thread during playback.
+        families = [SynthInstrument(p, 8 * i) for i, p in enumerate(FAMILIES)]
+        self._cache: dict[int, Instrument] = {8 * i: f for i, f in enumerate(families)}
         self._drums = DrumKit()
+
+    def prepare(self, sample_rate: float) -> None:
+        """Render the drum kit's samples for ``sample_rate`` now (not during playback)."""
+        self._drums.prepare(sample_rate)
 
     def instrument(self, program: int, drums: bool) -> Instrument:
         if drums:

@@ -4,7 +4,7 @@ Each sound is rendered once per sample rate into a one-shot sample (noise and pi
 sines with exponential envelopes) and then played like any sample, so a drum hit costs
 the same as a sampled note. Hi-hats share a choke group (a closed hat stops an open one).
 All of a kit's samples live in one buffer per sample rate (each note plays a slice),
-so the synth renders every drum voice in one batch.
+so every drum voice reads one array (one of the kernel's few sample-data slots).
 """
 
 from __future__ import annotations
@@ -122,6 +122,22 @@ def _recipes() -> dict[int, tuple[Recipe, float, float]]:
     return r
 
 
+def _render(key: int, recipe: tuple[Recipe, float, float] | None,
+            sample_rate: float) -> np.ndarray:
+    """One key's normalised float32 one-shot."""
+    if recipe is None:
+        data = _tone(sample_rate, 200.0 + 40.0 * (key % 24), 0.03, 0.15)
+    else:
+        data = recipe[0](sample_rate)
+    return (data / max(1e-9, float(np.abs(data).max()))).astype(np.float32)
+
+
+# Rendered samples are the same for every kit, so all kits of a process share them.
+_lock = threading.Lock()
+_slices: dict[tuple[int, int], tuple[int, int]] = {}
+_buffers: dict[int, np.ndarray] = {}  # sample rate -> all its samples
+
+
 class DrumKit:
     """The GM percussion map (keys 35..81); unmapped keys give a short click."""
 
@@ -129,9 +145,32 @@ class DrumKit:
 
     def __init__(self) -> None:
         self._recipes = _recipes()
-        self._lock = threading.Lock()
-        self._slices: dict[tuple[int, int], tuple[int, int]] = {}
-        self._buffers: dict[int, np.ndarray] = {}  # sample rate -> all its samples
+        self._lock = _lock
+        self._slices = _slices
+        self._buffers = _buffers
+
+    def prepare(self, sample_rate: float) -> None:
+        """Render every mapped key now, into one buffer (before real-time playback).
+
+        Why: a sample made on the render thread costs dozens of numpy calls (each may
+        give the GIL away), and every new key would mean a new buffer for the kernel.
+        """
+        sr = int(sample_rate)
+        with self._lock:
+            missing = [k for k in sorted(self._recipes) if (k, sr) not in self._slices]
+        if not missing:
+            return
+        datas = [_render(k, self._recipes[k], sample_rate) for k in missing]
+        with self._lock:
+            old = self._buffers.get(sr, np.zeros(0, np.float32))
+            pos = len(old)
+            kept = []
+            for k, d in zip(missing, datas, strict=True):
+                if (k, sr) not in self._slices:  # (another thread may have made it)
+                    self._slices[(k, sr)] = (pos, pos + len(d))
+                    pos += len(d)
+                    kept.append(d)
+            self._buffers[sr] = np.concatenate([old, *kept])
 
     def _slot(self, key: int, sample_rate: float) -> tuple[np.ndarray, int, int]:
         """``(buffer, start, end)`` of ``key``'s sample, rendering it on first use.
@@ -144,12 +183,7 @@ class DrumKit:
             got = self._slices.get(ck)
             if got is not None:
                 return self._buffers[ck[1]], got[0], got[1]
-        recipe = self._recipes.get(key)
-        if recipe is None:
-            data = _tone(sample_rate, 200.0 + 40.0 * (key % 24), 0.03, 0.15)
-        else:
-            data = recipe[0](sample_rate)
-        data = (data / max(1e-9, float(np.abs(data).max()))).astype(np.float32)
+        data = _render(key, self._recipes.get(key), sample_rate)
         with self._lock:
             got = self._slices.get(ck)
             if got is None:

@@ -1,15 +1,13 @@
-"""SoundFont 2 instruments played by Apollo's own vectorised sampler.
+"""SoundFont 2 instruments played by Apollo's own sampler (the numba block kernel).
 
 Choice: our own sampler, not FluidSynth. Measured by ``bench/bench_audio.py`` on the
-2-core dev VM (48 kHz, 512-frame blocks, TimGM6mb.sf2, a dense minute with ~64 voices):
-our sampler ~3x real time, FluidSynth (pyfluidsynth 1.4 + libfluidsynth3, driven one
-``get_samples`` call per event segment for sample accuracy) ~30-40x. Fidelity on one
-piano A4: pitch 440.0 Hz in both, RMS-envelope correlation 1.000, log-spectrum
-correlation 0.91 (we skip modulators, the filter, chorus and reverb). FluidSynth is
-much faster, but it adds a system library, takes events only between render calls, and
-bypasses our voice allocator, limiter and shared release path (APO-02/03/10); 3x real
-time at 64 voices is enough for the render thread. Batching voices into 2-D numpy ops
-is the known next step if more speed is needed.
+2-core dev VM (48 kHz, 512-frame blocks, TimGM6mb.sf2, ~64 voices with stealing): our
+sampler ~55-60x real time, FluidSynth (pyfluidsynth + libfluidsynth3, driven one
+``get_samples`` call per event segment for sample accuracy) ~30-42x in the same runs.
+Fidelity on one piano A4: pitch 440.0 Hz in both, RMS-envelope correlation 1.000,
+log-spectrum correlation 0.91 (we skip modulators, the filter, chorus and reverb).
+FluidSynth would add a system library, takes events only between render calls, and
+bypasses our voice allocator, limiter and shared release path (APO-02/03/10).
 """
 
 from __future__ import annotations

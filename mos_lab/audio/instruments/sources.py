@@ -1,9 +1,11 @@
-"""Sound sources, vectorised per block: wavetable, FM and sample playback.
+"""Sound sources: wavetable, FM and sample playback parameters, with numpy references.
 
-No Python loop runs per sample: a block is a phase ramp (``arange``) fed to table
-lookups or ``sin``. Phases are float64 cycles, so pitch is exact over long notes.
-Each source's ``render`` is the reference for one voice; ``batch.py`` renders many
-sources of a kind at once with the same formulas (what the synth uses).
+The synth never calls these ``render`` methods for its own sources: the voice allocator
+copies a source's parameters into a voice row and ``kernels.render_block`` renders it
+(see ``kernels.py``). Each ``render`` here is the one-voice numpy reference with the
+same formulas (tests compare the two), and the fallback for a source the kernel cannot
+take (a wavetable that did not fit the table store). Phases are float64 cycles, so
+pitch is exact over long notes.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import threading
 import numpy as np
 
 from mos_lab.audio.dsp import frames_ramp
+from mos_lab.audio.kernels import MAX_OSC, noise_fill, noise_seed, sine_cycles, vibrato_mod
 
 TABLE_SIZE = 2048
 TWO_PI = 2.0 * math.pi
@@ -38,12 +41,13 @@ def lookup(table: np.ndarray, phase: np.ndarray) -> np.ndarray:
 
 
 class TableStore:
-    """Every wavetable pair copied once into one flat float64 array.
+    """Every wavetable pair copied once into one array of (value, slope) rows.
 
-    Why: the batched renderer reads all voices' tables with one ``take`` on this array,
-    each voice at its own offset, instead of one lookup per voice. Tables are keyed by
-    their memory (the built-in bank reuses a few cached arrays); the store is capped,
-    and a source whose table does not fit gets offset -1 and renders on its own.
+    Why: the kernel reads all voices' tables from this one array, each voice at its own
+    offset. Tables are keyed by their memory (the built-in bank reuses a few cached
+    arrays); the store is capped, and a source whose table does not fit gets offset -1
+    and renders on its own. Rows are appended in place into spare capacity (doubling
+    when full), so registering a table costs its own size, not the store's.
     """
 
     def __init__(self, max_values: int = 1 << 22) -> None:
@@ -51,26 +55,39 @@ class TableStore:
         self._offsets: dict[tuple[int, tuple[int, ...], tuple[int, ...]], int] = {}
         self._keep: list[np.ndarray] = []  # the registered arrays, so keys stay unique
         self.max_values = max_values
-        self.flat = np.zeros(0)
-        # flat[i+1] - flat[i], so a lookup is lo + delta * frac with no second index.
-        self.arrays: tuple[np.ndarray, np.ndarray] = (self.flat, self.flat)
+        self.size = 0  # rows in use
+        self._rows = np.zeros((1 << 14, 2))
+        # Rows (t[i], t[i+1] - t[i]) of the used part: a lookup is lo + slope * frac with
+        # both values in one cache line (what the kernel reads).
+        self.pairs = self._rows[:0]
+
+    @property
+    def flat(self) -> np.ndarray:
+        """The table values alone (a view)."""
+        return self.pairs[:, 0]
 
     def offset(self, tables: np.ndarray) -> int:
-        """Offset of ``tables`` (2, N+1) in ``flat`` (registering it), or -1 if full."""
+        """Offset of ``tables`` (2, N+1) in the store (registering it), or -1 if full."""
         key = (tables.__array_interface__["data"][0], tables.shape, tables.strides)
         with self._lock:
             got = self._offsets.get(key)
             if got is not None:
                 return got
-            if tables.ndim != 2 or self.flat.size + tables.size > self.max_values:
+            if tables.ndim != 2 or self.size + tables.size > self.max_values:
                 return -1
-            ofs = self.flat.size
-            # New arrays each time: readers holding the old ones keep valid offsets.
+            ofs = self.size
             rows = np.asarray(tables, np.float64)
             delta = np.zeros_like(rows)
             delta[:, :-1] = rows[:, 1:] - rows[:, :-1]
-            self.flat = np.concatenate([self.flat, rows.ravel()])
-            self.arrays = (self.flat, np.concatenate([self.arrays[1], delta.ravel()]))
+            end = ofs + rows.size
+            if end > len(self._rows):  # a new array: readers holding the old one stay valid
+                grown = np.zeros((max(end, 2 * len(self._rows)), 2))
+                grown[:ofs] = self._rows[:ofs]
+                self._rows = grown
+            self._rows[ofs:end, 0] = rows.ravel()
+            self._rows[ofs:end, 1] = delta.ravel()
+            self.size = end
+            self.pairs = self._rows[:end]
             self._keep.append(tables)
             self._offsets[key] = ofs
             return ofs
@@ -99,20 +116,20 @@ class WavetableSource:
         self.vib_depth = 2.0 ** (vibrato_semis / 12.0) - 1.0
         self.vib_phase = 0.0
         self.noise = noise
-        self.rng = np.random.default_rng(seed) if noise > 0 else None
+        self.noise_state = np.array([noise_seed(seed)], dtype=np.uint64)
         self.t = 0
         self.finished = False
+        if len(self.incs) > MAX_OSC:  # the kernel takes up to MAX_OSC oscillators
+            self.table_ofs = -1
 
     def render(self, n: int, bend: float) -> np.ndarray:
+        """Numpy reference of the kernel's wavetable voice (``n`` float64 samples)."""
         ramp = frames_ramp(n)
         incs = self.incs * bend
         if self.vib_depth > 0:
             # Vibrato fades in over 0.3 s so attacks stay in tune.
-            fade = np.minimum(1.0, (self.t + ramp) * (1.0 / (0.3 * self.sr)))
-            mod = np.sin(TWO_PI * (self.vib_phase + self.vib_inc * ramp))
-            mod *= fade
-            mod *= self.vib_depth
-            mod += 1.0
+            mod = vibrato_mod(self.t, n, self.vib_phase, self.vib_inc, self.vib_depth,
+                              1.0 / (0.3 * self.sr))
             self.vib_phase = (self.vib_phase + self.vib_inc * n) % 1.0
             steps = np.multiply.outer(incs, mod)
             ph = np.cumsum(steps, axis=1)
@@ -131,8 +148,8 @@ class WavetableSource:
         out = both[0] if len(both) == 1 else both.sum(axis=0)
         if self.norm != 1.0:
             out *= self.norm
-        if self.rng is not None:
-            out += self.noise * self.rng.standard_normal(n)
+        if self.noise > 0:
+            noise_fill(self.noise_state, out, self.noise)
         self.t += n
         return out
 
@@ -154,6 +171,7 @@ class FMSource:
         self.finished = False
 
     def render(self, n: int, bend: float) -> np.ndarray:
+        """Numpy reference of the kernel's FM voice (sines from the same table)."""
         inc = self.inc * bend
         ph = _ramp(self.phase, inc, n)
         mph = _ramp(self.mphase, inc * self.ratio, n)
@@ -162,7 +180,12 @@ class FMSource:
         idx = self.i1 + (self.i0 - self.i1) * np.exp(
             -self.ik * (self.t + frames_ramp(n)))
         self.t += n
-        return np.sin(TWO_PI * ph + idx * np.sin(TWO_PI * mph))
+        mod = np.empty(n)
+        sine_cycles(mph, mod)
+        car = ph + idx * mod / TWO_PI
+        out = np.empty(n)
+        sine_cycles(car, out)
+        return out
 
 
 class SampleSource:
@@ -172,7 +195,7 @@ class SampleSource:
         self, data: np.ndarray, ratio: float, *, start: int = 0, end: int | None = None,
         loop: tuple[int, int] | None = None,
     ) -> None:
-        self.data = data
+        self.data = np.ascontiguousarray(data, dtype=np.float32)
         self.ratio = float(ratio)
         self.pos = float(start)
         self.end = len(data) if end is None else min(int(end), len(data))
@@ -180,6 +203,7 @@ class SampleSource:
         self.finished = self.end - 1 <= self.pos
 
     def render(self, n: int, bend: float) -> np.ndarray:
+        """Numpy reference of the kernel's sample voice."""
         if self.finished:
             return np.zeros(n)
         r = self.ratio * bend
