@@ -4,7 +4,11 @@ Plain script: ``.venv/bin/python bench/bench_audio.py [seconds] [--busy]``. Rend
 64-voice scene (a new 2 s note every 1/32 s on 8 channels, plus drums) with the built-in
 synth, the SoundFont sampler (TimGM6mb.sf2) and, when pyfluidsynth + libfluidsynth are
 installed, FluidSynth driven block by block with events split at their sample offsets.
-It also compares one SoundFont piano note between our sampler and FluidSynth.
+It also compares one SoundFont piano note between our sampler and FluidSynth. Then the
+issue's "dense set" (``dense_scene``: ~4,400 notes in 30 s, 15 GM programs across the
+families plus drums, peak ~92 sounding voices, voice limit ``DENSE_VOICES``) is rendered
+by the same three, and its ratios printed (SF2 zones layer, so its voice counts run higher);
+then again with ``Synth(render_threads=cores)``, the offline-only parallel kernel.
 With ``--busy`` a pure-Python thread spins while Apollo renders (a user's notebook code
 in the same process): numpy calls that release the GIL then cost much more, which is
 what the one nogil kernel call per block is for. The kernels are compiled (or loaded from
@@ -17,6 +21,7 @@ import os
 import sys
 import threading
 import time
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,6 +33,8 @@ SR = 48000
 BLOCK = 512
 SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 PROGRAMS = (0, 48, 19, 40, 56, 73, 81, 89)
+DENSE_VOICES = 128  # voice limit for the dense set (it peaks at ~92 sounding voices)
+DENSE_PROGRAMS = (0, 4, 11, 16, 24, 33, 40, 48, 52, 56, 61, 65, 73, 81, 89)  # ch 0-8, 10-15
 
 
 def scene(seconds: float, per_second: int = 32) -> list[tuple[int, str, int, int, int]]:
@@ -44,6 +51,50 @@ def scene(seconds: float, per_second: int = 32) -> list[tuple[int, str, int, int
         if i % 8 == 0:
             ev.append((start, "note_on", 9, (36, 38, 42, 46)[i // 8 % 4], 100))
     return sorted(ev, key=lambda e: e[0])
+
+
+
+
+def dense_scene(seconds: float, seed: int = 7) -> list[tuple[int, str, int, int, int]]:
+    """The issue's dense set: ~147 notes/s (~4,400 in 30 s), peak polyphony ~92, GM + drums.
+
+    A 16th-note grid at 144 bpm. Each melodic channel plays with its own part's
+    probability, chord size and note length (staccato keys 0.1-0.3 s, bass 0.2-0.5 s,
+    sustained strings/pads 0.8-2.5 s, leads 0.15-0.6 s); the drum channel plays kick,
+    snare, closed/open hats and toms. Lengths are note-on to note-off; release tails
+    come on top, as in a real mix.
+    """
+    rng = np.random.default_rng(seed)
+    chans = [c for c in range(16) if c != 9]
+    ev: list[tuple[int, str, int, int, int]] = [
+        (0, "program", ch, p, 0) for ch, p in zip(chans, DENSE_PROGRAMS, strict=True)]
+    # per channel: probability of an onset per 16th, notes per onset, (min, max) length s
+    parts = [(0.9, 4, (0.08, 0.25)), (0.8, 3, (0.08, 0.2)), (0.7, 2, (0.08, 0.2)),
+             (0.15, 3, (0.6, 1.5)), (0.9, 1, (0.1, 0.25)), (0.8, 1, (0.15, 0.35)),
+             (0.6, 1, (0.1, 0.3)), (0.1, 3, (0.8, 2.0)), (0.1, 3, (0.8, 2.0)),
+             (0.6, 2, (0.1, 0.3)), (0.6, 1, (0.1, 0.3)), (0.5, 1, (0.1, 0.3)),
+             (0.6, 1, (0.1, 0.3)), (0.7, 2, (0.08, 0.25)), (0.08, 2, (0.8, 2.0))]
+    step = 60.0 / 144 / 4
+    steps = int((seconds - 1.0) / step)  # leave ~1 s for the last notes to end
+    bass = (28, 52)
+    for k in range(steps):
+        at = int(k * step * SR)
+        root = 48 + (0, 5, 7, 3)[k // 16 % 4]
+        for ch, (prob, size, (lo, hi)) in zip(chans, parts, strict=True):
+            if rng.random() >= prob:
+                continue
+            dur = int(rng.uniform(lo, hi) * SR)
+            pitches = {root + int(x) for x in rng.choice((0, 3, 4, 7, 10, 12, 14, 16), size)}
+            for p in pitches:
+                key = p - 24 if ch == 5 and bass[0] <= p - 24 else p + (12 if ch in (6, 13) else 0)
+                ev.append((at, "note_on", ch, key, int(rng.integers(70, 120))))
+                ev.append((at + dur, "note_off", ch, key, 0))
+        for key, prob in ((36, 0.3 if k % 4 else 1.0), (38, 1.0 if k % 8 == 4 else 0.1),
+                          (42, 0.9), (46, 0.1), (45, 0.05), (49, 0.03 if k % 16 else 1.0)):
+            if rng.random() < prob:
+                ev.append((at, "note_on", 9, key, int(rng.integers(80, 127))))
+                ev.append((at + SR // 10, "note_off", 9, key, 0))
+    return sorted(ev, key=lambda e: (e[0], e[1] != "note_off"))
 
 
 @contextmanager
@@ -68,30 +119,45 @@ def busy_thread(on: bool) -> Iterator[None]:
             th.join()
 
 
+def render_tracked(events: list, total: int, synth: Synth) -> tuple[np.ndarray, int]:
+    """``render_offline``'s block loop, also returning the peak of sounding voices."""
+    frames = [e[0] for e in events]
+    out = np.zeros((total, 2), np.float32)
+    peak = 0
+    i = 0
+    for pos in range(0, total, BLOCK):
+        end = min(pos + BLOCK, total)
+        j = bisect_left(frames, end, lo=i)
+        synth.process(out[pos:end], [(frames[m] - pos, *events[m][1:]) for m in range(i, j)])
+        i = j
+        peak = max(peak, synth.sounding_voices)
+    return out, peak
+
+
 def bench_apollo(name: str, synth: Synth, events: list, seconds: float,
                  busy: bool = False) -> float:
     """Render ``events`` through ``synth``; print and return the real-time factor."""
     synth.warm_up()  # compile/load the kernels outside the timing
     with busy_thread(busy):
         t0 = time.perf_counter()
-        out = render_offline(events, int(seconds * SR), SR, synth, block=BLOCK)
+        out, peak = render_tracked(events, int(seconds * SR), synth)
         wall = time.perf_counter() - t0
     ms = wall * 1000 / (seconds * SR / BLOCK)
     print(f"{name:<28} {seconds / wall:7.1f}x real time  ({wall:.2f} s for {seconds:.0f} s, "
-          f"{ms:.2f} ms/block, voice limit {synth.max_voices}, "
+          f"{ms:.2f} ms/block, peak {peak} voices, limit {synth.max_voices}, "
           f"stolen {synth.voices.stolen_count})")
     assert np.isfinite(out).all()
     return seconds / wall
 
 
-def bench_fluidsynth(events: list, seconds: float) -> float | None:
+def bench_fluidsynth(events: list, seconds: float, polyphony: int = 64) -> float | None:
     """Render ``events`` with FluidSynth, sample-accurately; return the real-time factor."""
     try:
         import fluidsynth
     except (ImportError, OSError) as exc:
         print(f"{'fluidsynth':<28} skipped: {exc}")
         return None
-    fs = fluidsynth.Synth(gain=0.4, samplerate=float(SR), **{"synth.polyphony": 64})
+    fs = fluidsynth.Synth(gain=0.4, samplerate=float(SR), **{"synth.polyphony": polyphony})
     sfid = fs.sfload(SF2)
     for ch in range(16):
         fs.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
@@ -166,11 +232,30 @@ def fidelity(bank: SoundFontBank) -> None:
           f"{peak(theirs):.1f} Hz")
 
 
+def ratios(label: str, builtin: float, sf2: float | None, fluid: float | None) -> None:
+    """Print the scene's real-time factors and their ratios to FluidSynth's."""
+    if sf2 is None or not fluid:
+        print(f"ratios ({label}): builtin {builtin:.1f}x real time (no FluidSynth/SF2 here)")
+        return
+    print(f"ratios ({label}): builtin {builtin:.1f}x real time = {builtin / fluid:.2f}x "
+          f"FluidSynth; sf2 {sf2:.1f}x real time = {sf2 / fluid:.2f}x FluidSynth "
+          f"(FluidSynth {fluid:.1f}x real time)")
+
+
 def main() -> None:
     args = [a for a in sys.argv[1:] if a != "--busy"]
     busy = "--busy" in sys.argv[1:]
     seconds = float(args[0]) if args else 60.0
     events = scene(seconds)
+    dense = dense_scene(seconds)
+    have_sf2 = os.path.exists(SF2)
+    bank = None
+    if have_sf2:
+        t0 = time.perf_counter()
+        bank = SoundFontBank.load(SF2)
+        print(f"{'sf2 load (TimGM6mb, 6 MB)':<28} {time.perf_counter() - t0:7.2f} s")
+    else:
+        print(f"{SF2} missing: apt-get install timgm6mb-soundfont")
     print(f"scene: {sum(1 for e in events if e[1] == 'note_on')} notes, {seconds:.0f} s, "
           f"{SR} Hz, block {BLOCK}, ~64 voices sounding, 2 cores"
           + (", busy Python thread" if busy else ""))
@@ -178,20 +263,34 @@ def main() -> None:
                  scene(seconds, 8), seconds, busy)
     builtin = bench_apollo("apollo builtin, 64 voices", Synth(SR, 64, max_block=BLOCK),
                            events, seconds, busy)
-    if not os.path.exists(SF2):
-        print(f"{SF2} missing: apt-get install timgm6mb-soundfont")
-        return
-    t0 = time.perf_counter()
-    bank = SoundFontBank.load(SF2)
-    print(f"{'sf2 load (TimGM6mb, 6 MB)':<28} {time.perf_counter() - t0:7.2f} s")
-    sf2 = bench_apollo("apollo sf2, 64 voices", Synth(SR, 64, bank, max_block=BLOCK), events,
-                       seconds, busy)
-    fluid = bench_fluidsynth(events, seconds)
-    fidelity(bank)
-    if fluid:
-        print(f"ratios in this run: builtin {builtin:.1f}x real time = {builtin / fluid:.2f}x "
-              f"FluidSynth; sf2 {sf2:.1f}x real time = {sf2 / fluid:.2f}x FluidSynth "
-              f"({fluid:.1f}x real time)")
+    sf2 = fluid = None
+    if bank is not None:
+        sf2 = bench_apollo("apollo sf2, 64 voices", Synth(SR, 64, bank, max_block=BLOCK),
+                           events, seconds, busy)
+        fluid = bench_fluidsynth(events, seconds)
+        fidelity(bank)
+    ratios("64-voice scene", builtin, sf2, fluid)
+    print(f"dense set: {sum(1 for e in dense if e[1] == 'note_on')} notes "
+          f"({sum(1 for e in dense if e[1] == 'note_on' and e[2] == 9)} drums), "
+          f"{seconds:.0f} s, 15 GM programs + drums, voice limit {DENSE_VOICES}")
+    builtin = bench_apollo("apollo builtin, dense", Synth(SR, DENSE_VOICES, max_block=BLOCK),
+                           dense, seconds, busy)
+    sf2 = fluid = None
+    if bank is not None:
+        sf2 = bench_apollo("apollo sf2, dense", Synth(SR, DENSE_VOICES, bank, max_block=BLOCK),
+                           dense, seconds, busy)
+        fluid = bench_fluidsynth(dense, seconds, DENSE_VOICES)
+    ratios("dense set", builtin, sf2, fluid)
+    threads = os.cpu_count() or 1
+    if threads > 1:  # the offline-only parallel kernel (voices split over the cores)
+        builtin = bench_apollo(f"apollo builtin, dense, {threads} thr",
+                               Synth(SR, DENSE_VOICES, max_block=BLOCK, render_threads=threads),
+                               dense, seconds, busy)
+        if bank is not None:
+            sf2 = bench_apollo(f"apollo sf2, dense, {threads} thr",
+                               Synth(SR, DENSE_VOICES, bank, max_block=BLOCK,
+                                     render_threads=threads), dense, seconds, busy)
+        ratios(f"dense set, {threads} render threads", builtin, sf2, fluid)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,8 @@ the limiter, in one call that holds no GIL.
 Voice state lives in two preallocated matrices (``F`` float64, ``Iv`` int64), one row per
 voice slot, with the column layout below; ``voices.py`` writes a row when a note starts
 and queues in-block changes as event rows ``(frame, kind, target, a, b, c, d)``.
+Offline renders may use :func:`render_block_par` instead (``Synth(render_threads=N)``):
+the same per-voice code with voices split over threads, never on the real-time path.
 Kernels are compiled on first use and cached on disk (``cache=True``); where the package
 directory is not writable the cache goes to ``$NUMBA_CACHE_DIR`` or a user cache dir.
 """
@@ -22,7 +24,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -59,13 +61,18 @@ if _FALLBACK_CACHE is not None:
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-def _jit(fastmath: set[str] | bool, nogil: bool = True) -> Callable[[Callable[..., Any]], Any]:
-    """``njit(nogil=..., cache=True)``, or uncached if no cache location is writable."""
+def _jit(fastmath: set[str] | bool, nogil: bool = True,
+         inline: Literal["never", "always"] = "never") -> Callable[[Callable[..., Any]], Any]:
+    """``njit(nogil=..., cache=True)``, or uncached if no cache location is writable.
+
+    ``inline="always"`` inlines at numba IR level: a call with ~20 array arguments per
+    voice and block is otherwise measurable.
+    """
     def deco(fn: Callable[..., Any]) -> Any:
         try:
-            return numba.njit(nogil=nogil, cache=True, fastmath=fastmath)(fn)
+            return numba.njit(nogil=nogil, cache=True, fastmath=fastmath, inline=inline)(fn)
         except RuntimeError:  # "no locator available": compile once per process instead
-            return numba.njit(nogil=nogil, fastmath=fastmath)(fn)
+            return numba.njit(nogil=nogil, fastmath=fastmath, inline=inline)(fn)
     return deco
 
 
@@ -283,17 +290,85 @@ def _osc(tab: np.ndarray, base: int, size: int, ph: np.ndarray,
 
 
 @_jit(FAST)
+def _oscx(tab: np.ndarray, base: int, size: int, ph: np.ndarray, inc: np.ndarray,
+          nosc: int, a: int, b: int, w: np.ndarray, norm: float, out: np.ndarray) -> None:
+    """``out[a:b] = norm * (mellow + w * (bright - mellow))``, both sums in one pass.
+
+    ``base`` is the mellow table; the bright one sits ``size + 1`` rows before it. One
+    index/fraction per oscillator serves both tables (the crossfade used to be two
+    :func:`_osc` passes and a third mixing pass).
+    """
+    fsize = float(size)
+    mask = np.int32(size - 1)
+    ib = np.int32(base)
+    bo = np.int32(size + 1)
+    p0 = ph[0]
+    i0 = inc[0]
+    if nosc == 1:
+        for i in range(a, b):
+            x = (p0 + i0 * (i - a)) * fsize
+            k = np.int32(x)
+            f = x - k
+            j = ib + (k & mask)
+            lo = tab[j, 0] + tab[j, 1] * f
+            hi = tab[j - bo, 0] + tab[j - bo, 1] * f
+            out[i] = (lo + w[i] * (hi - lo)) * norm
+        return
+    p1 = ph[1]
+    i1 = inc[1]
+    if nosc == 2:
+        for i in range(a, b):
+            x = (p0 + i0 * (i - a)) * fsize
+            y = (p1 + i1 * (i - a)) * fsize
+            k = np.int32(x)
+            q = np.int32(y)
+            f = x - k
+            e = y - q
+            j = ib + (k & mask)
+            h = ib + (q & mask)
+            lo = tab[j, 0] + tab[j, 1] * f + tab[h, 0] + tab[h, 1] * e
+            hi = (tab[j - bo, 0] + tab[j - bo, 1] * f + tab[h - bo, 0]
+                  + tab[h - bo, 1] * e)
+            out[i] = (lo + w[i] * (hi - lo)) * norm
+        return
+    p2 = ph[2]
+    i2 = inc[2]
+    for i in range(a, b):
+        x = (p0 + i0 * (i - a)) * fsize
+        y = (p1 + i1 * (i - a)) * fsize
+        z = (p2 + i2 * (i - a)) * fsize
+        k = np.int32(x)
+        q = np.int32(y)
+        r = np.int32(z)
+        f = x - k
+        e = y - q
+        d = z - r
+        j = ib + (k & mask)
+        h = ib + (q & mask)
+        g = ib + (r & mask)
+        lo = (tab[j, 0] + tab[j, 1] * f + tab[h, 0] + tab[h, 1] * e
+              + tab[g, 0] + tab[g, 1] * d)
+        hi = (tab[j - bo, 0] + tab[j - bo, 1] * f + tab[h - bo, 0] + tab[h - bo, 1] * e
+              + tab[g - bo, 0] + tab[g - bo, 1] * d)
+        out[i] = (lo + w[i] * (hi - lo)) * norm
+
+
+@_jit(FAST)
 def _wave(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, tab: np.ndarray, m: int,
           bend: float, t0: int, buf: np.ndarray, buf2: np.ndarray, ph: np.ndarray,
           inc: np.ndarray) -> None:
     """Wavetable voice: detuned oscillators, vibrato, bright->mellow crossfade, noise.
 
-    ``ph``/``inc`` are 3-element scratch for the oscillators' phases and steps.
+    ``ph``/``inc`` are 3-element scratch for the oscillators' phases and steps; while
+    the crossfade runs, ``buf2`` holds its weights ``exp(-bk * t)``.
     """
     size = Iv[v, I_TSIZE]
     bk = F[v, F_BK]
     prim = Iv[v, I_TOFS] + (size + 1 if bk > 0.0 else 0)
     xf = bk > 0.0 and t0 * bk < 7.0
+    norm = F[v, F_NORM]
+    if xf:  # buf = (mellow + w * (bright - mellow)) * norm, w = exp(-bk * t)
+        _geom(buf2, 0, m, math.exp(-bk * t0), math.exp(-bk))
     nosc = Iv[v, I_NOSC]
     for o in range(nosc):
         ph[o] = F[v, F_PH + o]
@@ -311,9 +386,10 @@ def _wave(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, tab: np.ndarra
             mod = bend * (1.0 + depth * fade * math.sin(TWO_PI * (vph + vinc * (cs - t0))))
             for o in range(nosc):
                 inc[o] = F[v, F_INC + o] * mod
-            _osc(tab, prim, size, ph, inc, nosc, i, end, buf)
             if xf:
-                _osc(tab, prim - size - 1, size, ph, inc, nosc, i, end, buf2)
+                _oscx(tab, prim, size, ph, inc, nosc, i, end, buf2, norm, buf)
+            else:
+                _osc(tab, prim, size, ph, inc, nosc, i, end, buf)
             for o in range(nosc):
                 ph[o] += inc[o] * (end - i)
             i = end
@@ -323,19 +399,13 @@ def _wave(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, tab: np.ndarra
     else:
         for o in range(nosc):
             inc[o] = F[v, F_INC + o] * bend
-        _osc(tab, prim, size, ph, inc, nosc, 0, m, buf)
         if xf:
-            _osc(tab, prim - size - 1, size, ph, inc, nosc, 0, m, buf2)
+            _oscx(tab, prim, size, ph, inc, nosc, 0, m, buf2, norm, buf)
+        else:
+            _osc(tab, prim, size, ph, inc, nosc, 0, m, buf)
         for o in range(nosc):
             F[v, F_PH + o] = (ph[o] + inc[o] * m) % 1.0
-    norm = F[v, F_NORM]
-    if xf:  # buf = mellow + w * (bright - mellow), w = exp(-bk * t)
-        x = math.exp(-bk * t0)
-        r = math.exp(-bk)
-        for i in range(m):
-            buf[i] = (buf[i] + x * (buf2[i] - buf[i])) * norm
-            x *= r
-    elif norm != 1.0:
+    if not xf and norm != 1.0:
         for i in range(m):
             buf[i] *= norm
     if F[v, F_NOISE] > 0.0:
@@ -519,6 +589,76 @@ def limit(mix: np.ndarray, out: np.ndarray, n: int, st: np.ndarray) -> None:
             out[i, 1] = np.float32(mix[1, i])
 
 
+@_jit(FAST, inline="always")
+def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: np.ndarray,
+           ev: np.ndarray, nev: int, chan: np.ndarray, tab: np.ndarray, sine: np.ndarray,
+           sdelta: np.ndarray, d0: np.ndarray, d1: np.ndarray, d2: np.ndarray,
+           d3: np.ndarray, ext: np.ndarray, scratch: np.ndarray, max_note: int,
+           report: np.ndarray) -> None:
+    """Render active voice ``v`` for the block, applying its in-block events in order."""
+    c = Iv[v, I_CH]
+    level = chan[c, 0]
+    cpan = chan[c, 1]
+    bend = chan[c, 2]
+    cur = Iv[v, I_START]
+    done = False
+    for e in range(nev):
+        kind = int(ev[e, 1])
+        tgt = int(ev[e, 2])
+        if kind == EV_CHAN:
+            if tgt != c:
+                continue
+        elif tgt != v:
+            continue
+        fr = int(ev[e, 0])
+        if fr > cur:
+            if Iv[v, I_FIN] != 0 or _finished(F, Iv, v):
+                done = True
+                break
+            _segment(F, Iv, rng, v, cur, fr, level, cpan, bend, mix, tab, sine,
+                     sdelta, d0, d1, d2, d3, ext, scratch)
+            cur = fr
+        if kind == EV_CHAN:
+            level = ev[e, 3]
+            cpan = ev[e, 4]
+            bend = ev[e, 5]
+        elif kind == EV_REL:
+            Iv[v, I_REL] = 1
+            F[v, F_RLEVEL] = ev[e, 3]
+            F[v, F_RLEN] = ev[e, 4]
+            F[v, F_RK] = LN1000 / ev[e, 4]
+            F[v, F_RSTART] = Iv[v, I_T]
+        else:  # EV_KILL
+            done = True
+            break
+    if not done and cur < n:
+        if Iv[v, I_FIN] != 0 or _finished(F, Iv, v):
+            done = True
+        else:
+            _segment(F, Iv, rng, v, cur, n, level, cpan, bend, mix, tab, sine,
+                     sdelta, d0, d1, d2, d3, ext, scratch)
+    Iv[v, I_START] = 0
+    if done or Iv[v, I_FIN] != 0 or Iv[v, I_EXTFIN] != 0 or _finished(F, Iv, v):
+        Iv[v, I_DONE] = 1
+        report[0] += 1
+    elif max_note > 0 and Iv[v, I_REL] == 0 and Iv[v, I_T] >= max_note:
+        report[1] += 1
+
+
+@_jit(FAST)
+def _finish_block(n: int, mix: np.ndarray, out: np.ndarray, ev: np.ndarray, nev: int,
+                  chan: np.ndarray, lim: np.ndarray) -> None:
+    """Keep the block's last channel state for the next block, then limit ``mix``."""
+    for e in range(nev):
+        if int(ev[e, 1]) == EV_CHAN:
+            c = int(ev[e, 2])
+            chan[c, 0] = ev[e, 3]
+            chan[c, 1] = ev[e, 4]
+            chan[c, 2] = ev[e, 5]
+    if lim[4] != 0.0:
+        limit(mix, out, n, lim)
+
+
 @_jit(FAST)
 def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np.ndarray,
                  rng: np.ndarray, nslots: int, ev: np.ndarray, nev: int, chan: np.ndarray,
@@ -541,61 +681,59 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
     for v in range(nslots):
         if Iv[v, I_ACTIVE] == 0 or Iv[v, I_DONE] != 0:
             continue
-        c = Iv[v, I_CH]
-        level = chan[c, 0]
-        cpan = chan[c, 1]
-        bend = chan[c, 2]
-        cur = Iv[v, I_START]
-        done = False
-        for e in range(nev):
-            kind = int(ev[e, 1])
-            tgt = int(ev[e, 2])
-            if kind == EV_CHAN:
-                if tgt != c:
-                    continue
-            elif tgt != v:
+        _voice(n, v, mix, F, Iv, rng, ev, nev, chan, tab, sine, sdelta, d0, d1, d2, d3,
+               ext, scratch, max_note, report)
+    _finish_block(n, mix, out, ev, nev, chan, lim)
+
+
+def _par_jit(fn: Callable[..., Any]) -> Any:
+    """``njit(parallel=True, nogil=True)``, cached where possible (offline kernel only)."""
+    try:
+        return numba.njit(nogil=True, cache=True, fastmath=FAST, parallel=True)(fn)
+    except RuntimeError:
+        return numba.njit(nogil=True, fastmath=FAST, parallel=True)(fn)
+
+
+@_par_jit
+def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
+                     Iv: np.ndarray, rng: np.ndarray, nslots: int, ev: np.ndarray, nev: int,
+                     chan: np.ndarray, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray,
+                     d0: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray,
+                     ext: np.ndarray, tscratch: np.ndarray, lim: np.ndarray, max_note: int,
+                     report: np.ndarray, tmix: np.ndarray, treport: np.ndarray) -> None:
+    """:func:`render_block` with voices split over ``tmix.shape[0]`` threads (offline).
+
+    Why: an offline render may use every core. Worker ``w`` renders voices ``w, w+T, ...``
+    into its own ``tmix[w]`` with its own ``tscratch[w]``; the partial mixes are summed
+    (so the result differs from the serial kernel only by summation rounding), then the
+    limiter runs once. Never used on the real-time path.
+    """
+    T = tmix.shape[0]
+    for w in numba.prange(T):
+        part = tmix[w]
+        rep = treport[w]
+        for i in range(n):
+            part[0, i] = 0.0
+            part[1, i] = 0.0
+        rep[0] = 0
+        rep[1] = 0
+        for v in range(w, nslots, T):
+            if Iv[v, I_ACTIVE] == 0 or Iv[v, I_DONE] != 0:
                 continue
-            fr = int(ev[e, 0])
-            if fr > cur:
-                if Iv[v, I_FIN] != 0 or _finished(F, Iv, v):
-                    done = True
-                    break
-                _segment(F, Iv, rng, v, cur, fr, level, cpan, bend, mix, tab, sine,
-                         sdelta, d0, d1, d2, d3, ext, scratch)
-                cur = fr
-            if kind == EV_CHAN:
-                level = ev[e, 3]
-                cpan = ev[e, 4]
-                bend = ev[e, 5]
-            elif kind == EV_REL:
-                Iv[v, I_REL] = 1
-                F[v, F_RLEVEL] = ev[e, 3]
-                F[v, F_RLEN] = ev[e, 4]
-                F[v, F_RK] = LN1000 / ev[e, 4]
-                F[v, F_RSTART] = Iv[v, I_T]
-            else:  # EV_KILL
-                done = True
-                break
-        if not done and cur < n:
-            if Iv[v, I_FIN] != 0 or _finished(F, Iv, v):
-                done = True
-            else:
-                _segment(F, Iv, rng, v, cur, n, level, cpan, bend, mix, tab, sine,
-                         sdelta, d0, d1, d2, d3, ext, scratch)
-        Iv[v, I_START] = 0
-        if done or Iv[v, I_FIN] != 0 or Iv[v, I_EXTFIN] != 0 or _finished(F, Iv, v):
-            Iv[v, I_DONE] = 1
-            report[0] += 1
-        elif max_note > 0 and Iv[v, I_REL] == 0 and Iv[v, I_T] >= max_note:
-            report[1] += 1
-    for e in range(nev):
-        if int(ev[e, 1]) == EV_CHAN:
-            c = int(ev[e, 2])
-            chan[c, 0] = ev[e, 3]
-            chan[c, 1] = ev[e, 4]
-            chan[c, 2] = ev[e, 5]
-    if lim[4] != 0.0:
-        limit(mix, out, n, lim)
+            _voice(n, v, part, F, Iv, rng, ev, nev, chan, tab, sine, sdelta, d0, d1, d2,
+                   d3, ext, tscratch[w], max_note, rep)
+    report[0] = 0
+    report[1] = 0
+    for i in range(n):
+        mix[0, i] = 0.0
+        mix[1, i] = 0.0
+    for w in range(T):
+        report[0] += treport[w, 0]
+        report[1] += treport[w, 1]
+        for i in range(n):
+            mix[0, i] += tmix[w, 0, i]
+            mix[1, i] += tmix[w, 1, i]
+    _finish_block(n, mix, out, ev, nev, chan, lim)
 
 
 @_jit(False, nogil=False)
@@ -643,6 +781,40 @@ def _compile_all() -> None:
     limit(mix, out, n, lim)
     copy_frames(out, 0, out, 0, n)
     zero_frames(out, 0, n)
+
+
+_par_lock = threading.Lock()
+_par_warm = False
+
+
+def render_parallel(*args: Any) -> None:
+    """Call :func:`render_block_par`, one caller at a time.
+
+    Why the lock: numba's fallback ``workqueue`` threading layer aborts the process on
+    concurrent parallel launches from several threads (omp and tbb do not).
+    """
+    with _par_lock:
+        render_block_par(*args)
+
+
+def warm_up_parallel() -> None:
+    """Compile (or load from the disk cache) the offline parallel kernel, once per process."""
+    global _par_warm
+    warm_up()
+    if _par_warm:
+        return
+    n = 16
+    with _warm_lock:
+        if _par_warm:
+            return
+        data = np.zeros(4, np.float32)
+        render_parallel(n, np.zeros((2, n)), np.zeros((n, 2), np.float32),
+                        np.zeros((2, NF)), np.zeros((2, NI), np.int64), np.ones(2, np.uint64),
+                        0, np.zeros((1, EV_COLS)), 0, np.ones((16, 3)), np.zeros((8, 2)),
+                        SINE, SINE_DELTA, data, data, data, data, np.zeros((1, n)),
+                        np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0]), 0,
+                        np.zeros(2, np.int64), np.zeros((2, 2, n)), np.zeros((2, 2), np.int64))
+        _par_warm = True
 
 
 def warm_up() -> None:

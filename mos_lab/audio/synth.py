@@ -37,8 +37,12 @@ class Synth:
 
     def __init__(self, sample_rate: int = 48000, max_voices: int = 64,
                  instrument_bank: InstrumentBank | None = None, *, max_block: int = 1024,
-                 max_note_s: float = 60.0, steal_fade_s: float = 0.005) -> None:
+                 max_note_s: float = 60.0, steal_fade_s: float = 0.005,
+                 render_threads: int = 1) -> None:
         self._lock = threading.RLock()
+        # > 1 splits voices over that many threads: for offline renders only (the real-time
+        # path stays one single-threaded nogil call per block).
+        self.render_threads = max(1, int(render_threads))
         self.max_voices = int(max_voices)
         self.max_note_s = float(max_note_s)
         self.steal_fade_s = float(steal_fade_s)
@@ -66,7 +70,8 @@ class Synth:
             self._warm = False  # kernels and instrument samples ready for this rate
             self.voices = VoiceAllocator(self.max_voices, sample_rate,
                                          steal_fade_s=self.steal_fade_s,
-                                         max_note_s=self.max_note_s)
+                                         max_note_s=self.max_note_s,
+                                         threads=self.render_threads)
             self.limiter = Limiter(sample_rate)
             self._mix = np.zeros((2, self.max_block))  # planar: what the kernel sums into
             self._out = np.zeros((self.max_block, 2), np.float32)
@@ -80,6 +85,8 @@ class Synth:
         thread, before the device opens); call it on a loader thread to do it earlier.
         """
         kernels.warm_up()
+        if self.render_threads > 1:
+            kernels.warm_up_parallel()
         for bank in (self.fallback_bank, self.bank):
             prepare = getattr(bank, "prepare", None)
             if callable(prepare):

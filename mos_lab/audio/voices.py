@@ -77,9 +77,12 @@ class VoiceAllocator:
     """Owns the voices and their state rows; starts, releases, steals, renders and reaps."""
 
     def __init__(self, max_voices: int, sample_rate: float, *, steal_fade_s: float = 0.005,
-                 max_note_s: float = 60.0) -> None:
+                 max_note_s: float = 60.0, threads: int = 1) -> None:
         if max_voices < 1:
             raise ValueError("max_voices must be at least 1")
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
+        self.threads = int(threads)  # > 1: offline only, voices split over threads
         self.max_voices = int(max_voices)
         self.sample_rate = float(sample_rate)
         self.fade_frames = max(1, round(steal_fade_s * sample_rate))
@@ -108,6 +111,9 @@ class VoiceAllocator:
         self._ext = np.zeros((1, 1))
         self._scratch = np.zeros((4, 8))
         self._report = np.zeros(2, np.int64)
+        self._tmix = np.zeros((self.threads, 2, 8))  # per-thread mixes (threads > 1)
+        self._tscratch = np.zeros((self.threads, 4, 8))
+        self._treport = np.zeros((self.threads, 2), np.int64)
         self._n_ext = 0  # voices with custom sources (rendered in numpy before the kernel)
 
     def __iter__(self) -> Iterator[Voice]:
@@ -367,10 +373,19 @@ class VoiceAllocator:
             target = np.zeros((0, 2), np.float32)
         else:
             lim, target = limiter, out if out is not None else np.zeros((n, 2), np.float32)
-        K.render_block(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
-                       self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0], d[1],
-                       d[2], d[3], self._ext, self._scratch, lim, self.max_note_frames,
-                       self._report)
+        if self.threads > 1 and self._high > 1:
+            if self._tmix.shape[2] < n:
+                self._tmix = np.zeros((self.threads, 2, n))
+                self._tscratch = np.zeros((self.threads, 4, n))
+            K.render_parallel(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
+                              self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
+                              d[1], d[2], d[3], self._ext, self._tscratch, lim,
+                              self.max_note_frames, self._report, self._tmix, self._treport)
+        else:
+            K.render_block(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
+                           self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
+                           d[1], d[2], d[3], self._ext, self._scratch, lim,
+                           self.max_note_frames, self._report)
         self._nev = 0
         self.offset = 0
         self.clock += n

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -140,16 +141,23 @@ class SynthInstrument:
         self.program = program
         self.name = patch.name
         self._tables = None if patch.fm else mip_tables(patch.bright, patch.mellow)
-        if self._tables is not None:  # register now, not on the render thread
-            for level in self._tables:
-                TABLES.offset(level)
+        # The mip levels as fixed objects (TABLES finds them by identity, fast) and the
+        # key-scaled envelopes per pitch: a note start is on the render thread.
+        self._levels = [] if self._tables is None else list(self._tables)
+        self._envs: dict[int, ADSR] = {}
+        for level in self._levels:  # register now, not on the render thread
+            TABLES.offset(level)
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         p = self.patch
         freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
         env = p.env
         if p.keyscale:
-            env = replace(env, decay=env.decay * 2.0 ** ((60 - pitch) / 24.0))
+            got = self._envs.get(pitch)
+            if got is None:
+                got = replace(env, decay=env.decay * 2.0 ** ((60 - pitch) / 24.0))
+                self._envs[pitch] = got
+            env = got
         src: Source
         if p.fm is not None:
             ratio, index, end, t = p.fm
@@ -157,11 +165,11 @@ class SynthInstrument:
             src = FMSource(freq, sample_rate, ratio=ratio, index=index * vel,
                            index_end=end * vel, index_time=t)
         else:
-            assert self._tables is not None
+            assert self._levels
             harmonics = max(1, int(0.45 * sample_rate / freq))
-            level = max(i for i, lim in enumerate(_MIP_LIMITS) if lim <= harmonics or i == 0)
+            level = max(0, bisect_right(_MIP_LIMITS, harmonics) - 1)  # most that fit
             src = WavetableSource(
-                self._tables[level], freq, sample_rate,
+                self._levels[level], freq, sample_rate,
                 bright_time=p.bright_time * (0.5 + velocity / 254.0),
                 detune_cents=p.detune, vibrato_hz=p.vibrato[0], vibrato_semis=p.vibrato[1],
                 noise=p.noise, seed=pitch * 131 + self.program,

@@ -53,6 +53,9 @@ class TableStore:
     def __init__(self, max_values: int = 1 << 22) -> None:
         self._lock = threading.Lock()
         self._offsets: dict[tuple[int, tuple[int, ...], tuple[int, ...]], int] = {}
+        # Registered arrays by identity (the value keeps the array alive, so its id is
+        # not reused): the per-note lookup without building ``__array_interface__``.
+        self._by_id: dict[int, tuple[np.ndarray, int]] = {}
         self._keep: list[np.ndarray] = []  # the registered arrays, so keys stay unique
         self.max_values = max_values
         self.size = 0  # rows in use
@@ -68,10 +71,15 @@ class TableStore:
 
     def offset(self, tables: np.ndarray) -> int:
         """Offset of ``tables`` (2, N+1) in the store (registering it), or -1 if full."""
+        hit = self._by_id.get(id(tables))
+        if hit is not None and hit[0] is tables:
+            return hit[1]
         key = (tables.__array_interface__["data"][0], tables.shape, tables.strides)
         with self._lock:
             got = self._offsets.get(key)
             if got is not None:
+                if len(self._by_id) < 4096:  # another view of registered memory (bounded)
+                    self._by_id[id(tables)] = (tables, got)
                 return got
             if tables.ndim != 2 or self.size + tables.size > self.max_values:
                 return -1
@@ -90,6 +98,7 @@ class TableStore:
             self.pairs = self._rows[:end]
             self._keep.append(tables)
             self._offsets[key] = ofs
+            self._by_id[id(tables)] = (tables, ofs)
             return ofs
 
 

@@ -86,3 +86,35 @@ def test_busy_python_thread_does_not_stall_rendering() -> None:
         sys.setswitchinterval(interval)
     assert took < 0.5 * blocks * 2048 / SR, f"{took:.2f} s for {blocks * 2048 / SR:.2f} s"
     assert np.isfinite(out).all()
+
+
+def test_parallel_offline_render_matches_the_serial_kernel() -> None:
+    """Voices split over threads (offline) give the serial mix: in-block releases, bends,
+    channel volume, stealing and finished voices included; blocks render in that kernel."""
+    events: list[tuple[int, str, int, int, int]] = [
+        (0, "program", ch, p, 0) for ch, p in enumerate((0, 8, 16, 24, 32, 40, 48, 56, 64))]
+    for i in range(120):
+        at = i * 401
+        events.append((at, "note_on", i % 9, 40 + (i * 7) % 40, 60 + i % 60))
+        events.append((at + 3000 + (i % 5) * 700, "note_off", i % 9, 40 + (i * 7) % 40, 0))
+        if i % 4 == 0:
+            events.append((at + 13, "note_on", 9, (36, 38, 42, 46)[i // 4 % 4], 100))
+    events += [(9000, "pitch_bend", 1, 3000, 0), (15000, "control", 2, 7, 40)]
+    events.sort(key=lambda e: e[0])
+    outs = []
+    for threads in (1, 2, 3):
+        synth = Synth(SR, 24, max_block=512, render_threads=threads)
+        out = np.zeros((60 * 512, 2), np.float32)
+        for k in range(60):
+            blk = [(e[0] - k * 512, *e[1:]) for e in events if k * 512 <= e[0] < (k + 1) * 512]
+            synth.process(out[k * 512:(k + 1) * 512], blk)
+        assert synth.voices.stolen_count > 0
+        outs.append(out)
+    assert np.abs(outs[0]).max() > 0.05
+    np.testing.assert_allclose(outs[1], outs[0], atol=1e-6)
+    np.testing.assert_allclose(outs[2], outs[0], atol=1e-6)
+
+
+def test_render_threads_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        voices_mod.VoiceAllocator(8, SR, threads=0)

@@ -78,6 +78,25 @@ def test_families_sound_different() -> None:
     assert len(FAMILY_NAMES) == 16
 
 
+def test_struck_and_bowed_families_go_from_bright_to_mellow() -> None:
+    """The kernel's bright->mellow crossfade is audible: piano, guitar, bass and strings
+    start with a much higher spectral centroid than they settle to; organ stays put."""
+    def centroid(x: np.ndarray) -> float:
+        s = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+        f = np.fft.rfftfreq(len(x), 1.0 / SR)
+        k = f < 8000
+        return float((f[k] * s[k]).sum() / s[k].sum())
+
+    ratios = {}
+    for program in (0, 16, 24, 32, 40):
+        x = render([(0, "program", 0, program), (0, "note_on", 0, 57, 100)], 1.6)[:, 0]
+        early = centroid(x[480:480 + 4096].astype(np.float64))
+        late = centroid(x[int(1.5 * SR) - 4096:int(1.5 * SR)].astype(np.float64))
+        ratios[program] = early / late
+    assert all(ratios[p] > 1.8 for p in (0, 24, 32, 40)), ratios
+    assert 0.9 < ratios[16] < 1.1, ratios
+
+
 def test_drum_kit_keys_all_sound_and_end() -> None:
     synth = Synth()
     events = [(i * 2400, "note_on", 9, key, 110) for i, key in enumerate(range(35, 82))]
@@ -176,3 +195,20 @@ def test_builtin_bank_covers_all_programs() -> None:
     names = {bank.instrument(p, False).name for p in range(128)}
     assert names == set(FAMILY_NAMES)
     assert bank.instrument(0, True).name == "GM drum kit"
+
+
+def test_table_store_reuses_registered_memory_and_separates_new_arrays() -> None:
+    from mos_lab.audio.instruments.sources import TableStore
+
+    store = TableStore()
+    tables = np.random.default_rng(3).standard_normal((3, 2, 9))
+    ofs = store.offset(tables[1])
+    size = store.size
+    assert store.offset(tables[1]) == ofs, "a fresh view of the same memory"
+    level = tables[2]
+    other = store.offset(level)
+    assert other == size and store.offset(level) == other, "same object: same offset"
+    copy = tables[1].copy()
+    assert store.offset(copy) == store.size - copy.size, "equal values, new memory"
+    np.testing.assert_array_equal(store.flat[ofs:ofs + 18], tables[1].ravel())
+    np.testing.assert_array_equal(store.flat[other:other + 18], tables[2].ravel())
