@@ -19,7 +19,11 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
   stopping to sound), only those rectangles are redrawn (every layer, in order, under a
   scissor) and read back; the rest is the previous frame. The result is the image a
   full render gives (tests compare them bit for bit), for a fraction of the pixels.
-  ``live_updates = False`` turns this off.
+  ``live_updates = False`` turns this off. A live frame is one upload (uniforms and the
+  instances touching the rectangles), one pass (a scissor per rectangle, a draw per run
+  of one pipeline), one submit and one map of the readback (without wgpu-py's extra
+  empty submit); rectangles close together are read back in one copy, and a frame whose
+  playhead did not move is the kept frame (nothing drawn).
 - Frames are returned in a recycled array when the caller dropped the previous one (a
   live frame then only patches it), so large frames do not pay for fresh pages.
 """
@@ -27,6 +31,7 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import threading
 import weakref
@@ -66,6 +71,9 @@ CLIP_NONE, CLIP_PLOT, CLIP_TIME = 0, 1, 2
 LIVE_MAX_PIXELS = 3840 * 2160  # views up to 4K keep their last frame for live updates
 LIVE_MAX_RECTS = 8  # more changed rectangles than this are merged into their bounding box
 LIVE_MAX_AREA = 0.3  # a larger changed fraction of the frame is rendered in full
+LIVE_HEAD = 256  # live uploads: the uniform block, padded to the uniform offset alignment
+LIVE_COPY_SLACK = 16384  # live rectangles are read back in one copy of their bounding box
+# when it adds at most this many pixels (a copy costs about as much as that many pixels)
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-image pixels (x1, y1 excluded)
 Run = tuple[int, int, int, int]  # pipeline, clip, first instance, count
@@ -131,6 +139,9 @@ def _bbox(a: Rect, b: Rect) -> Rect:
 def merge_rects(rects: list[Rect], slack: int = 4096) -> list[Rect]:
     """Fewer rectangles covering ``rects``: two are merged into their bounding box when it
     adds at most ``slack`` pixels (each rectangle costs draw calls and a readback)."""
+    if len(rects) == 2:  # the usual case (old and new playhead), without the search
+        box = _bbox(rects[0], rects[1])
+        return [box] if _area(box) <= _area(rects[0]) + _area(rects[1]) + slack else list(rects)
     out = list(rects)
     merged = True
     while merged and len(out) > 1:
@@ -156,10 +167,10 @@ def merge_rects(rects: list[Rect], slack: int = 4096) -> list[Rect]:
 def _clip_rect(box: tuple[float, ...], clip: tuple[float, ...]) -> Rect:
     """Integer pixels holding the float ``box`` with a 1 px margin (the GPU's float maths
     may differ in the last bit), within ``clip`` (whole pixels)."""
-    return (max(int(np.floor(box[0])) - 1, int(clip[0])),
-            max(int(np.floor(box[1])) - 1, int(clip[1])),
-            min(int(np.ceil(box[2])) + 1, int(clip[2])),
-            min(int(np.ceil(box[3])) + 1, int(clip[3])))
+    return (max(math.floor(box[0]) - 1, int(clip[0])),
+            max(math.floor(box[1]) - 1, int(clip[1])),
+            min(math.ceil(box[2]) + 1, int(clip[2])),
+            min(math.ceil(box[3]) + 1, int(clip[3])))
 
 
 def _intersect(a: Rect, b: Rect) -> Rect | None:
@@ -195,6 +206,20 @@ class _Overlay:
     playhead: int  # index of the playhead instance in ``data``
     key: tuple[Any, ...]
     bind: Any = None  # bind group: uniforms and this overlay's atlas
+    ph_consts: tuple[Any, ...] | None = None  # what ``_playhead_rect`` needs (made once)
+    live_bind: tuple[Any, Any] | None = None  # live redraws: (their buffer, bind group)
+
+
+@dataclass
+class _Pick:
+    """What live updates of one kept frame pick their instances from."""
+
+    source: np.ndarray  # the overlay's instances, then notes lo..hi
+    pipe: np.ndarray  # their pipelines
+    overlay_rects: np.ndarray  # pixel rectangles of the overlay's instances
+    note_rects: np.ndarray  # pixel rectangles of notes lo..hi
+    starts: np.ndarray  # start and end times of notes lo..hi (for the highlight)
+    ends: np.ndarray
 
 
 @dataclass
@@ -207,9 +232,9 @@ class _Live:
     active: np.ndarray  # highlighted (sounding) note indices in ``frame``
     lo: int
     hi: int
-    note_rects: np.ndarray | None = None  # pixel rectangles of notes lo..hi (lazy)
-    overlay_rects: np.ndarray | None = None
+    pick: _Pick | None = None  # made on the first live update
     mirror: weakref.ref[np.ndarray] | None = None  # the output last handed out (= frame)
+    uniforms: bytes = b""  # the uniform block ``frame`` was drawn with
 
 
 class GPURenderer:
@@ -383,14 +408,15 @@ class GPURenderer:
         self._destroy("buffers", t.readback)
 
     def _dynamic_buffer(self, nbytes: int) -> Any:
-        """The vertex buffer live redraws upload their few instances to (grown, never new
-        per frame)."""
+        """The buffer live redraws upload to, in one write: their uniform block, then at
+        ``LIVE_HEAD`` their few instances (grown, never new per frame)."""
+        nbytes += LIVE_HEAD
         if self._dynamic is None or self._dynamic[1] < nbytes:
             if self._dynamic is not None:
                 self._destroy("buffers", self._dynamic[0])
                 self._dynamic = None
             size = max(1 << 16, 1 << (nbytes - 1).bit_length())
-            usage = wgpu.BufferUsage.VERTEX | wgpu.BufferUsage.COPY_DST
+            usage = wgpu.BufferUsage.VERTEX | wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST
             self._dynamic = (self._buffer(size, usage), size)
         return self._dynamic[0]
 
@@ -472,7 +498,6 @@ class GPURenderer:
         dev = self._ctx.device
         notes, geo = self._note_buffer(state)
         ov = self._overlay(state, view)
-        lo, hi = geo.visible_range(*state.window)
         bind = ov.bind
         if bind is None:  # one per overlay (its atlas), made on first use
             bind = ov.bind = dev.create_bind_group(layout=self._bgl, entries=[
@@ -482,9 +507,10 @@ class GPURenderer:
         single = max(W, H) <= m
         key = (ov.key, id(state.score), state.score_revision, state.window, m)
         if single and self.live_updates:
-            img = self._live_frame(state, view, key, ov, geo, bind)
+            img = self._live_frame(state, view, key, ov, geo)
             if img is not None:
                 return img
+        lo, hi = geo.visible_range(*state.window)
         clips = clip_rects(ov.layout)
         out = self._out(H, W)
         calls = tiles = 0
@@ -533,7 +559,7 @@ class GPURenderer:
         if single and self.live_updates and W * H <= LIVE_MAX_PIXELS and again:
             self._frames[view] = _Live(key, out.copy(), self._playhead_rect(ov, u),
                                        self._active(geo, lo, hi, u), lo, hi,
-                                       mirror=weakref.ref(out))
+                                       mirror=weakref.ref(out), uniforms=u.tobytes())
             self._frames.move_to_end(view)
             while len(self._frames) > MAX_TARGETS:
                 self._frames.popitem(last=False)
@@ -575,22 +601,25 @@ class GPURenderer:
     def _playhead_rect(ov: _Overlay, u: np.ndarray) -> Rect:
         """Pixels the playhead line may touch (1 px margin), within the plot: where it
         changes anything (it is clipped to the plot)."""
-        lay = ov.layout
-        ph = ov.data[ov.playhead]
-        o = [float(v) for v in ph["offs"]]
-        b0, b1 = float(ph["rect"][2]), float(ph["rect"][3])
-        x0, y0, x1, y1 = (float(v) for v in lay.plot)
+        c = ov.ph_consts
+        if c is None:
+            lay = ov.layout
+            ph = ov.data[ov.playhead]
+            c = ov.ph_consts = (
+                [float(v) for v in ph["offs"]], float(ph["rect"][2]), float(ph["rect"][3]),
+                tuple(float(v) for v in lay.plot), lay.portrait, lay.plot)
+        o, b0, b1, (x0, y0, x1, y1), portrait, plot = c
         f = (float(u[7]) - float(u[12])) / (float(u[13]) - float(u[12]))
-        if lay.portrait:
+        if portrait:
             a = y1 - f * (y1 - y0)
             box = (b0 + o[0], a + o[1], b1 + o[2], a + o[3])
         else:
             a = x0 + f * (x1 - x0)
             box = (a + o[0], b0 + o[1], a + o[2], b1 + o[3])
-        return _clip_rect(box, lay.plot)
+        return _clip_rect(box, plot)
 
     def _live_frame(self, state: SceneState, view: View, key: tuple[Any, ...], ov: _Overlay,
-                    geo: NoteGeometry, bind: Any) -> np.ndarray | None:
+                    geo: NoteGeometry) -> np.ndarray | None:
         """The view's previous frame with only what the playhead changed redrawn, or None
         when a full render is due (first frame, anything but the playhead changed, or too
         much changed).
@@ -599,74 +628,121 @@ class GPURenderer:
         clipped to the plot, so the changed rectangles are clipped to it too and one
         scissor per rectangle stands for every clip rule. Each rectangle is redrawn
         completely, in the frame's order: background, bands and grid, the notes touching
-        it, the overlay over the notes; then it alone is read back.
+        it, the overlay over the notes; all rectangles in one pass (a scissor each) from
+        one upload, then they alone are read back (one submit, one map). A frame whose
+        uniforms did not change at all is the kept frame: nothing is drawn.
         """
         rec = self._frames.get(view)
         if rec is None or rec.key != key:
             return None
         assert self._ctx is not None
-        dev = self._ctx.device
         W, H = view.width, view.height
-        lay = ov.layout
-        u = uniforms(state, lay, (0, 0, W, H))
+        u = uniforms(state, ov.layout, (0, 0, W, H))
+        ub = u.tobytes()
+        if ub == rec.uniforms:  # the playhead did not move: the kept frame is this frame
+            return self._kept_frame(view, rec, H, W)
         lo = rec.lo
-        if rec.note_rects is None or rec.overlay_rects is None:
-            rec.note_rects = pixel_rects(screen_boxes(geo.instances[lo:rec.hi], u), W, H)
-            rec.overlay_rects = pixel_rects(screen_boxes(ov.data, u), W, H)
-        active = self._active(geo, lo, rec.hi, u)
+        pk = rec.pick
+        if pk is None:  # once per kept frame
+            notes = geo.instances[lo:rec.hi]
+            pk = rec.pick = _Pick(
+                np.concatenate([ov.data, notes]),
+                np.concatenate([ov.pipe, np.full(len(notes), PIPE_NOTE)]),
+                pixel_rects(screen_boxes(ov.data, u), W, H),
+                pixel_rects(screen_boxes(notes, u), W, H),
+                np.ascontiguousarray(notes["rect"][:, 0]),
+                np.ascontiguousarray(notes["rect"][:, 1]))
+        ph = u[7]
+        active = lo + np.flatnonzero((pk.starts <= ph) & (ph < pk.ends))  # as ``_active``
         ph_rect = self._playhead_rect(ov, u)
         rects: list[Rect] = [rec.playhead_rect, ph_rect]
-        if not np.array_equal(active, rec.active):
+        if len(active) != len(rec.active) or (active != rec.active).any():
             changed = np.setxor1d(rec.active, active, assume_unique=True) - lo
-            rects += [_clip_rect(tuple(r), lay.plot) for r in rec.note_rects[changed].tolist()]
-        rects = merge_rects([r for r in dict.fromkeys(rects) if r[0] < r[2] and r[1] < r[3]])
-        if sum(_area(r) for r in rects) > LIVE_MAX_AREA * W * H:
+            plot = ov.layout.plot
+            rects += [_clip_rect(tuple(r), plot) for r in pk.note_rects[changed].tolist()]
+        rects = [r for r in dict.fromkeys(rects) if r[0] < r[2] and r[1] < r[3]]
+        if len(rects) > 1:
+            rects = merge_rects(rects)
+        elif not rects:  # nothing visible changed (the playhead is outside the plot)
+            rec.playhead_rect, rec.active, rec.uniforms = ph_rect, active, ub
+            return self._kept_frame(view, rec, H, W)
+        area = sum(_area(r) for r in rects)
+        if area > LIVE_MAX_AREA * W * H:
             return None
         t = self._target(W, H)
-        pitches = [((r[2] - r[0]) * 4 + 255) // 256 * 256 for r in rects]
-        offsets = np.cumsum([0] + [p * (r[3] - r[1]) for p, r in zip(pitches, rects, strict=True)])
-        total = int(offsets[-1])
+        regions = rects  # what is copied to the readback buffer
+        if len(rects) > 1:
+            box = rects[0]
+            for r in rects[1:]:
+                box = _bbox(box, r)
+            if _area(box) <= area + LIVE_COPY_SLACK:
+                regions = [box]
+        pitches: list[int] = []
+        offsets: list[int] = []
+        total = 0
+        for r in regions:
+            pitches.append(((r[2] - r[0]) * 4 + 255) // 256 * 256)
+            offsets.append(total)
+            total += pitches[-1] * (r[3] - r[1])
         if total > t.bytes_per_row * H:
             return None
-        # the instances touching each rectangle, in drawing order, into one upload
-        nu = 1 + ov.n_under
-        chunks: list[np.ndarray] = []
-        plan: list[tuple[Rect, list[Run]]] = []
-        base = n_notes = 0
-        ov_rects, note_rects = rec.overlay_rects, rec.note_rects
+        # the instances touching each rectangle, in drawing order (overlay under the notes,
+        # notes, overlay over them), as indices into ``pk.source``
+        nu, n_ov = 1 + ov.n_under, len(ov.data)
+        ov_rects, note_rects = pk.overlay_rects, pk.note_rects
+        parts: list[np.ndarray] = []
+        bounds: list[int] = []  # where each rectangle's instances end
+        n = n_notes = 0
         for r in rects:
             hit = _hits(ov_rects, r)
             hit[0] = True  # the background: the "clear" of this rectangle
             hit[ov.playhead] = _intersect(ph_rect, r) is not None
-            iu = np.flatnonzero(hit[:nu])
-            io = nu + np.flatnonzero(hit[nu:])
-            jn = np.flatnonzero(_hits(note_rects, r)) + lo
-            chunks += [ov.data[iu], geo.instances[jn], ov.data[io]]
-            pipe = np.concatenate([ov.pipe[iu], np.full(len(jn), PIPE_NOTE), ov.pipe[io]])
-            plan.append((r, runs(pipe, np.zeros_like(pipe), base)))  # the scissor clips all
-            base += len(pipe)
+            io = np.flatnonzero(hit)
+            k = int(np.searchsorted(io, nu))
+            jn = np.flatnonzero(_hits(note_rects, r)) + n_ov
+            parts += [io[:k], jn, io[k:]]
+            n += len(io) + len(jn)
             n_notes += len(jn)
-        data = np.concatenate(chunks)
+            bounds.append(n)
+        idx = np.concatenate(parts)
+        data = pk.source[idx]
+        # draws: runs of one pipeline within one rectangle (the scissor clips all)
+        pipes = pk.pipe[idx]
+        cut = np.empty(n, bool)
+        cut[0] = True
+        np.not_equal(pipes[1:], pipes[:-1], out=cut[1:])
+        cut[bounds[:-1]] = True
+        starts = np.flatnonzero(cut)
+        run_pipes = pipes[starts].tolist()
+        run_starts = starts.tolist()
+        run_starts.append(n)
+        dev = self._ctx.device
         buf = self._dynamic_buffer(data.nbytes)
-        dev.queue.write_buffer(buf, 0, data.tobytes())
-        dev.queue.write_buffer(self._uniform, 0, u.tobytes())
+        if ov.live_bind is None or ov.live_bind[0] is not buf:  # uniforms from ``buf``
+            ov.live_bind = (buf, dev.create_bind_group(layout=self._bgl, entries=[
+                {"binding": 0, "resource": {"buffer": buf, "offset": 0, "size": len(ub)}},
+                {"binding": 1, "resource": ov.atlas}]))
+        dev.queue.write_buffer(buf, 0, b"".join(
+            (ub, bytes(LIVE_HEAD - len(ub)), data.tobytes())))
         enc = dev.create_command_encoder()
         rp = enc.begin_render_pass(color_attachments=[{
             "view": t.view, "load_op": "load", "store_op": "store"}])
-        rp.set_bind_group(0, bind)
-        rp.set_vertex_buffer(0, buf)
-        calls = 0
-        cur = None
-        for r, rr in plan:
-            rp.set_scissor_rect(r[0], r[1], r[2] - r[0], r[3] - r[1])
-            for pipe_i, _, first, count in rr:
-                if pipe_i != cur:
-                    rp.set_pipeline(self._pipes[pipe_i])
-                    cur = pipe_i
-                rp.draw(4, count, 0, first)
-                calls += 1
+        rp.set_bind_group(0, ov.live_bind[1])
+        rp.set_vertex_buffer(0, buf, LIVE_HEAD)
+        cur = ri = -1
+        end = 0
+        for i, pipe_i in enumerate(run_pipes):
+            first = run_starts[i]
+            if first >= end:  # the first run of the next rectangle
+                ri += 1
+                r, end = rects[ri], bounds[ri]
+                rp.set_scissor_rect(r[0], r[1], r[2] - r[0], r[3] - r[1])
+            if pipe_i != cur:
+                rp.set_pipeline(self._pipes[pipe_i])
+                cur = pipe_i
+            rp.draw(4, run_starts[i + 1] - first, 0, first)
         rp.end()
-        for r, off, bpr in zip(rects, offsets.tolist(), pitches, strict=False):
+        for r, off, bpr in zip(regions, offsets, pitches, strict=True):
             enc.copy_texture_to_buffer(
                 {"texture": t.texture, "origin": (r[0], r[1], 0)},
                 {"buffer": t.readback, "offset": off, "bytes_per_row": bpr,
@@ -674,29 +750,51 @@ class GPURenderer:
         dev.queue.submit([enc.finish()])
         t.readback.map_sync(wgpu.MapMode.READ, 0, total)
         try:
-            # the output array: the one handed out last time when its caller let go of it
-            # (it still holds the previous frame: patch it too), else a full copy
-            out = self._out(H, W)
-            patch_out = (rec.mirror is not None and out is rec.mirror()
-                         and self._filled.get((H, W)) is rec)
             raw = np.frombuffer(t.readback.read_mapped(0, total, copy=False), np.uint8)
-            for r, off, bpr in zip(rects, offsets.tolist(), pitches, strict=False):
-                rw, rh = r[2] - r[0], r[3] - r[1]
-                px = raw[off:off + bpr * rh].reshape(rh, bpr)[:, :rw * 4].reshape(rh, rw, 4)
-                rec.frame[r[1]:r[3], r[0]:r[2]] = px
-                if patch_out:
-                    out[r[1]:r[3], r[0]:r[2]] = px
+            patches = []
+            for g, off, bpr in zip(regions, offsets, pitches, strict=True):
+                gw, gh = g[2] - g[0], g[3] - g[1]
+                px = raw[off:off + bpr * gh].reshape(gh, bpr)[:, :gw * 4].reshape(gh, gw, 4)
+                if len(regions) == len(rects):  # each rectangle copied on its own
+                    patches.append((g, px))
+                else:  # all in their bounding box
+                    patches += [(r, px[r[1] - g[1]:r[3] - g[1], r[0] - g[0]:r[2] - g[0]])
+                                for r in rects]
+            out = self._live_output(view, rec, H, W, patches)
         finally:
             t.readback.unmap()
-        rec.playhead_rect, rec.active = ph_rect, active
-        self._frames.move_to_end(view)
-        if not patch_out:
-            np.copyto(out, rec.frame)
-        rec.mirror, self._filled[(H, W)] = weakref.ref(out), rec
+        rec.playhead_rect, rec.active, rec.uniforms = ph_rect, active, ub
         s = self.stats
-        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, 1, 1, n_notes
+        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = len(run_pipes), 1, 1, n_notes
         s.live = True
-        s.pixels_drawn = sum(_area(r) for r in rects)
+        s.pixels_drawn = area
+        return out
+
+    def _kept_frame(self, view: View, rec: _Live, H: int, W: int) -> np.ndarray:
+        """The kept frame as it is (nothing drawn)."""
+        s = self.stats
+        s.draw_calls = s.note_draw_calls = s.tiles = s.notes_drawn = s.pixels_drawn = 0
+        s.live = True
+        return self._live_output(view, rec, H, W, [])
+
+    def _live_output(self, view: View, rec: _Live, H: int, W: int,
+                     patches: list[tuple[Rect, np.ndarray]]) -> np.ndarray:
+        """Patch the read-back rectangles (pixels ``px`` for rectangle ``r``) into the kept
+        frame and into the output array: the one handed out last time when its caller let
+        go of it (it still holds the previous frame: patch it too), else a full copy of the
+        kept frame."""
+        out = self._out(H, W)
+        patch_out = (rec.mirror is not None and out is rec.mirror()
+                     and self._filled.get((H, W)) is rec)
+        frame = rec.frame
+        for r, px in patches:
+            frame[r[1]:r[3], r[0]:r[2]] = px
+            if patch_out:
+                out[r[1]:r[3], r[0]:r[2]] = px
+        if not patch_out:
+            np.copyto(out, frame)
+        rec.mirror, self._filled[(H, W)] = weakref.ref(out), rec
+        self._frames.move_to_end(view)
         return out
 
     # -- lifecycle ----------------------------------------------------------------------------
