@@ -236,6 +236,16 @@ class VoiceAllocator:
         if kind == K.K_EXT:
             self._n_ext += 1
 
+    def _drop_done(self, voices: list[Voice]) -> list[Voice]:
+        """``voices`` without those the kernel marked done (their slots freed)."""
+        keep: list[Voice] = []
+        for v in voices:
+            if self.I[v.slot, K.I_DONE]:
+                self._free_slot(v)
+            else:
+                keep.append(v)
+        return keep
+
     def _free_slot(self, v: Voice) -> None:
         if v.kind == K.K_EXT:
             self._n_ext -= 1
@@ -402,21 +412,8 @@ class VoiceAllocator:
             self._free_slot(v)
         self._dying.clear()
         if finished:
-            state = self.I
-            keep: list[Voice] = []
-            for v in self.voices:
-                if state[v.slot, K.I_DONE]:
-                    self._free_slot(v)
-                else:
-                    keep.append(v)
-            self.voices = keep
-            tails: list[Voice] = []
-            for v in self.tails:
-                if state[v.slot, K.I_DONE]:
-                    self._free_slot(v)
-                else:
-                    tails.append(v)
-            self.tails = tails
+            self.voices = self._drop_done(self.voices)
+            self.tails = self._drop_done(self.tails)
         while self._high and not self.I[self._high - 1, K.I_ACTIVE]:
             self._high -= 1
 

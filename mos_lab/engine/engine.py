@@ -488,6 +488,22 @@ class Engine:
 OFFLINE_VOICES = 128  # the dense set of bench_audio peaks at 94 voices: no stealing offline
 
 
+def _offline(score: Score, sample_rate: int, tempo: float, metronome: bool, block: int,
+             bank: Any, max_voices: int, active_tracks: np.ndarray | None,
+             threads: int | None, first: int) -> tuple[Scheduler, Timeline]:
+    """A scheduler playing from frame ``first`` for an offline render, and its timeline."""
+    threads = (os.cpu_count() or 1) if threads is None else threads
+    synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=max_voices,
+                  instrument_bank=bank, render_threads=threads)
+    timeline = Timeline(score, sample_rate, tempo, metronome)
+    if active_tracks is not None:
+        timeline.track_active[:] = active_tracks
+    sched = Scheduler(synth)
+    sched.set_timeline(timeline, first)
+    sched.set_playing(True)
+    return sched, timeline
+
+
 def render_blocks(score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
                   frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
                   tail_s: float = TAIL_S, block: int = 1024, bank: Any = None,
@@ -500,16 +516,9 @@ def render_blocks(score: Score, *, sample_rate: int = 48_000, start: float = 0.0
     Offline there is no deadline, so voices split over ``threads`` (default: every core)
     and the voice limit is higher than in real time (a dense set peaks above 90 voices).
     """
-    threads = (os.cpu_count() or 1) if threads is None else threads
-    synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=max_voices,
-                  instrument_bank=bank, render_threads=threads)
-    sched = Scheduler(synth)
-    timeline = Timeline(score, sample_rate, tempo, metronome)
-    if active_tracks is not None:
-        timeline.track_active[:] = active_tracks
     first = max(0, round(start * sample_rate))
-    sched.set_timeline(timeline, first)
-    sched.set_playing(True)
+    sched, timeline = _offline(score, sample_rate, tempo, metronome, block, bank,
+                               max_voices, active_tracks, threads, first)
     if frames is None:
         frames = max(0, timeline.end_frame + int(tail_s * sample_rate) - first)
     for pos in range(0, frames, block):
@@ -524,17 +533,15 @@ def render_score(score: Score, *, sample_rate: int = 48_000, tempo: float = 1.0,
                  bank: Any = None, max_voices: int = OFFLINE_VOICES,
                  active_tracks: np.ndarray | None = None, threads: int | None = None,
                  ) -> np.ndarray:
-    """Offline render through the real-time code path (Timeline + Scheduler + Synth)."""
-    total = Timeline(score, sample_rate, tempo, metronome).end_frame + int(tail_s * sample_rate)
+    """Offline render through the real-time code path (Timeline + Scheduler + Synth),
+    written in place into one array (``render_blocks`` streams the same)."""
+    sched, timeline = _offline(score, sample_rate, tempo, metronome, block, bank,
+                               max_voices, active_tracks, threads, 0)
+    total = timeline.end_frame + int(tail_s * sample_rate)
     out = np.zeros((total, 2), dtype=np.float32)
     last = time.monotonic()
-    pos = 0
-    for part in render_blocks(score, sample_rate=sample_rate, frames=total, tempo=tempo,
-                              metronome=metronome, block=block, bank=bank,
-                              max_voices=max_voices, active_tracks=active_tracks,
-                              threads=threads):
-        out[pos : pos + len(part)] = part
-        pos += len(part)
+    for pos in range(0, total, block):
+        sched.render(out[pos : pos + block])
         if progress is not None and time.monotonic() - last > 0.1:
             last = time.monotonic()
             progress(min(pos / max(total, 1), 1.0))

@@ -24,8 +24,8 @@ import mos_lab
 from mos_lab.cli import main
 from mos_lab.engine.engine import TAIL_S
 from mos_lab.theater.export import frame_count
+from tests.conftest import CORPUS
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
 FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in (".mid", ".abc"))
 W, H, FPS, RATE = 320, 180, 5.0, 16_000
 FULL_UP_TO = 60.0  # seconds: shorter scores are rendered whole, longer ones a window
@@ -137,8 +137,7 @@ def test_video_of_every_corpus_file(tmp_path, capsys):
 @pytest.mark.skipif(not FILES, reason="shared corpus not found")
 def test_full_length_multitrack_video_on_the_default_renderer(tmp_path, capsys):
     f = CORPUS / "midi" / "multitrack" / "All The Small Things.mid"
-    if not f.exists():
-        pytest.skip(f"{f} not found")
+    assert f.exists(), f"{f} missing from the corpus"
     score = mos_lab.load(f)
     out = tmp_path / "full.mp4"
     assert main(["video", str(f), "-o", str(out), "--size", f"{W}x{H}", "--fps", "2",
@@ -202,8 +201,7 @@ def test_bad_options_fail_with_one_clear_line(tmp_path, capsys, opts, says):
 def test_console_script_draws_a_progress_bar_on_a_terminal_only(tmp_path):
     """The installed ``mos-lab`` command, its stderr a terminal, then a pipe."""
     exe = Path(sys.executable).with_name("mos-lab")
-    if not exe.exists():
-        pytest.skip("the mos-lab console script is not installed")
+    assert exe.exists(), "the mos-lab console script is not installed (pip install -e .)"
     f = CORPUS / "abc" / "rising_sun.abc"
     argv = [str(exe), "video", str(f), "-o", str(tmp_path / "t.mp4"), *SMALL,
             "--renderer", "cpu", "--duration", "4"]
