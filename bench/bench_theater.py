@@ -29,7 +29,8 @@ from mos_lab.score import Score, load  # noqa: E402
 from mos_lab.theater import CPURenderer, Scene, View, open_renderer  # noqa: E402
 from mos_lab.theater.geometry import NoteGeometry  # noqa: E402
 
-CORPUS = ROOT.parent / "shared" / "corpus" / "midi" / "multitrack"
+CORPUS = Path(os.environ.get("MOS_LAB_CORPUS", ROOT.parent / "shared" / "corpus")) / "midi" \
+    / "multitrack"
 
 
 def synthetic(n: int, seconds: float = 60.0, seed: int = 0) -> Score:

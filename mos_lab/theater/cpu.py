@@ -51,10 +51,10 @@ def screen_boxes(inst: np.ndarray, u: np.ndarray) -> np.ndarray:
         f = (p - p0) / (p1 - p0)
         return px0 + f * (px1 - px0) if portrait else py1 - f * (py1 - py0)
 
-    ph = (fl & PLAYHEAD) != 0
-    a0 = np.where(ph, u[7], r[:, 0]).astype(F32)
-    a1 = np.where(ph, u[7], r[:, 1]).astype(F32)
-    apx = (fl & A_PX) != 0
+    ph = (fl & PLAYHEAD) != 0  # whole pixels from the uniforms
+    a0 = np.where(ph, u[26], r[:, 0]).astype(F32)
+    a1 = np.where(ph, u[27], r[:, 1]).astype(F32)
+    apx = ((fl & A_PX) != 0) | ph
     a0, a1 = np.where(apx, a0, time_px(a0)), np.where(apx, a1, time_px(a1))
     bpx = (fl & B_PX) != 0
     b0, b1 = np.where(bpx, r[:, 2], pitch_px(r[:, 2])), np.where(bpx, r[:, 3], pitch_px(r[:, 3]))

@@ -12,6 +12,7 @@ Landscape puts time on x (left to right) and pitch on y (up); portrait puts time
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -247,10 +248,8 @@ def overlay_instances(state: SceneState, lay: Layout) -> tuple[np.ndarray, np.nd
             g["color"][:] = color
             g["flags"] = B_PX | CLIP
             under.append(g)
-    ph = _rects(1)
+    ph = _rects(1)  # along the time axis: the pixels ``playhead_pixels`` gives (uniforms)
     ph["rect"][0] = (0, 0, *b_plot)
-    hw = 1.5 * lay.line
-    ph["offs"][0] = (0, -hw, 0, hw) if lay.portrait else (-hw, 0, hw, 0)
     ph["color"][0] = (255, 80, 60, 255)
     ph["flags"] = PLAYHEAD | B_PX | CLIP
     over.append(ph)
@@ -370,5 +369,20 @@ def uniforms(state: SceneState, lay: Layout, tile: tuple[int, int, int, int]) ->
     u[12:16] = (t0, t1, lo, hi + 1)
     u[16:20] = (1.0, 1.0, 1.0, 0.45)  # active notes: mix towards white
     u[20:24] = (1.0, 0.9, 0.2, 0.7)  # selected notes: mix towards yellow
-    u[24:28] = (0.55, MIN_NOTE_PX, 0.0, 0.0)  # border brightness, minimum note length (px)
+    u[24:26] = (0.55, MIN_NOTE_PX)  # border brightness, minimum note length (px)
+    u[26:28] = playhead_pixels(state.playhead, state.window, lay)
     return u
+
+
+def playhead_pixels(t: float, window: tuple[float, float], lay: Layout) -> tuple[int, int]:
+    """The playhead's pixels ``[p0, p1)`` along the time axis: whole pixels (3 lines wide,
+    centred on the time), so that a live frame can copy it exactly where a full render
+    draws it; far outside the view when the time is."""
+    t0, t1 = window
+    x0, y0, x1, y1 = lay.plot
+    f = (t - t0) / (t1 - t0) if t1 > t0 and math.isfinite(t) else -1.0
+    f = min(max(f, -1.0), 2.0)
+    a = y1 - f * (y1 - y0) if lay.portrait else x0 + f * (x1 - x0)
+    hw = 1.5 * lay.line
+    p0 = math.ceil(a - hw - 0.5)
+    return p0, p0 + round(2 * hw)

@@ -13,17 +13,15 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
   a scissor rectangle, and the fragment stage only picks the fill or the border colour.
   Notes have their own vertex stage, which leaves out the part of a note that later
   notes on the same pitch cover (``geometry.covering_notes``): same pixels, less fill.
-- **Live frames.** A view keeps its last frame (pixels on the CPU side) when it is paged
-  or two full renders in a row had the same window. When the next frame differs only in
-  what the playhead moves (the playhead line, the highlight of notes starting or
-  stopping to sound), only those rectangles are redrawn (every layer, in order, under a
-  scissor) and read back; the rest is the previous frame. The result is the image a
-  full render gives (tests compare them bit for bit), for a fraction of the pixels.
-  ``live_updates = False`` turns this off. A live frame is one upload (uniforms and the
-  instances touching the rectangles), one pass (a scissor per rectangle, a draw per run
-  of one pipeline), one submit and one map of the readback (without wgpu-py's extra
-  empty submit); rectangles close together are read back in one copy, and a frame whose
-  playhead did not move is the kept frame (nothing drawn).
+- **Live frames.** A paged view (or one whose window stayed put) draws its page once
+  into four layers in one pass (unlit, all lit, playhead over the plot, which note is on
+  top of each pixel; ``live.py``) and composes every following frame of that page on
+  the CPU from them: no GPU submission, no readback. The result is the image a full
+  render gives (tests compare them bit for bit). The playhead covers whole pixels (made
+  by ``geometry.playhead_pixels``) so that it can be copied exactly. ``live_updates =
+  False`` turns this off.
+- Large read-back frames (8K) are copied out of the mapped buffer in row bands by a few
+  threads where there are cores to spare.
 - Frames are returned in a recycled array when the caller dropped the previous one (a
   live frame then only patches it), so large frames do not pay for fresh pages.
 """
@@ -31,12 +29,13 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
 from __future__ import annotations
 
 import contextlib
-import math
+import os
 import sys
 import threading
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -60,6 +59,7 @@ from mos_lab.theater.geometry import (
 )
 from mos_lab.theater.render.base import RenderStats
 from mos_lab.theater.render.device import GPUContext, LossWatch, is_device_lost
+from mos_lab.theater.render.live import LivePage, PageLayers, area
 from mos_lab.theater.scene import SceneState, View
 from mos_lab.theater.text import glyph_atlas
 
@@ -68,12 +68,12 @@ MAX_TARGETS = 4  # target sizes kept alive (LRU); each holds a texture and a rea
 MAX_OVERLAYS = 8
 PIPE_OPAQUE, PIPE_BLEND, PIPE_NOTE = 0, 1, 2
 CLIP_NONE, CLIP_PLOT, CLIP_TIME = 0, 1, 2
-LIVE_MAX_PIXELS = 3840 * 2160  # views up to 4K keep their last frame for live updates
-LIVE_MAX_RECTS = 8  # more changed rectangles than this are merged into their bounding box
-LIVE_MAX_AREA = 0.3  # a larger changed fraction of the frame is rendered in full
-LIVE_HEAD = 256  # live uploads: the uniform block, padded to the uniform offset alignment
-LIVE_COPY_SLACK = 16384  # live rectangles are read back in one copy of their bounding box
-# when it adds at most this many pixels (a copy costs about as much as that many pixels)
+LIVE_MAX_PIXELS = 3840 * 2160  # views up to 4K keep their page's layers for live frames
+LIVE_MAX_BYTES = 512 << 20  # layers kept for live frames, all views together (LRU)
+ID_FORMAT = wgpu.TextureFormat.r32uint  # which note is on top of each pixel (live layers)
+PIPE_PLAYHEAD = 3  # the playhead in the layers pass (it writes the playhead layer only)
+COPY_SPLIT_PIXELS = 4_000_000  # read-back frames this large are copied out in row bands
+# by several threads (one core cannot move 8K's 132 MB at the memory's speed)
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-image pixels (x1, y1 excluded)
 Run = tuple[int, int, int, int]  # pipeline, clip, first instance, count
@@ -128,59 +128,16 @@ def pixel_rects(boxes: np.ndarray, w: int, h: int) -> np.ndarray:
     return r
 
 
-def _area(r: Rect) -> int:
-    return (r[2] - r[0]) * (r[3] - r[1])
-
-
-def _bbox(a: Rect, b: Rect) -> Rect:
-    return (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-
-
-def merge_rects(rects: list[Rect], slack: int = 4096) -> list[Rect]:
-    """Fewer rectangles covering ``rects``: two are merged into their bounding box when it
-    adds at most ``slack`` pixels (each rectangle costs draw calls and a readback)."""
-    if len(rects) == 2:  # the usual case (old and new playhead), without the search
-        box = _bbox(rects[0], rects[1])
-        return [box] if _area(box) <= _area(rects[0]) + _area(rects[1]) + slack else list(rects)
-    out = list(rects)
-    merged = True
-    while merged and len(out) > 1:
-        merged = False
-        for i in range(len(out)):
-            for j in range(i + 1, len(out)):
-                box = _bbox(out[i], out[j])
-                if _area(box) <= _area(out[i]) + _area(out[j]) + slack:
-                    out[i] = box
-                    del out[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    if len(out) > LIVE_MAX_RECTS:
-        box = out[0]
-        for r in out[1:]:
-            box = _bbox(box, r)
-        out = [box]
-    return out
-
-
-def _clip_rect(box: tuple[float, ...], clip: tuple[float, ...]) -> Rect:
-    """Integer pixels holding the float ``box`` with a 1 px margin (the GPU's float maths
-    may differ in the last bit), within ``clip`` (whole pixels)."""
-    return (max(math.floor(box[0]) - 1, int(clip[0])),
-            max(math.floor(box[1]) - 1, int(clip[1])),
-            min(math.ceil(box[2]) + 1, int(clip[2])),
-            min(math.ceil(box[3]) + 1, int(clip[3])))
-
-
 def _intersect(a: Rect, b: Rect) -> Rect | None:
     r = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
     return r if r[0] < r[2] and r[1] < r[3] else None
 
 
-def _hits(rects: np.ndarray, r: Rect) -> np.ndarray:
-    return ((rects[:, 0] < r[2]) & (rects[:, 2] > r[0])
-            & (rects[:, 1] < r[3]) & (rects[:, 3] > r[1]))
+def copy_threads() -> int:
+    """Threads that copy a large read-back frame: one per core up to 8, none on 2 cores
+    (there one thread already saturates the memory bus)."""
+    n = os.cpu_count() or 1
+    return min(8, n) if n >= 4 else 1
 
 
 @dataclass
@@ -206,35 +163,17 @@ class _Overlay:
     playhead: int  # index of the playhead instance in ``data``
     key: tuple[Any, ...]
     bind: Any = None  # bind group: uniforms and this overlay's atlas
-    ph_consts: tuple[Any, ...] | None = None  # what ``_playhead_rect`` needs (made once)
-    live_bind: tuple[Any, Any] | None = None  # live redraws: (their buffer, bind group)
 
 
 @dataclass
-class _Pick:
-    """What live updates of one kept frame pick their instances from."""
+class _LayerTarget:
+    """The four targets of the layers pass (base, lit, playhead, ids) and one readback
+    buffer holding all four."""
 
-    source: np.ndarray  # the overlay's instances, then notes lo..hi
-    pipe: np.ndarray  # their pipelines
-    overlay_rects: np.ndarray  # pixel rectangles of the overlay's instances
-    note_rects: np.ndarray  # pixel rectangles of notes lo..hi
-    starts: np.ndarray  # start and end times of notes lo..hi (for the highlight)
-    ends: np.ndarray
-
-
-@dataclass
-class _Live:
-    """A view's last frame and what in it depends on the playhead."""
-
-    key: tuple[Any, ...]  # everything but the playhead: a different key means a full render
-    frame: np.ndarray  # the pixels (ours; callers get copies)
-    playhead_rect: Rect
-    active: np.ndarray  # highlighted (sounding) note indices in ``frame``
-    lo: int
-    hi: int
-    pick: _Pick | None = None  # made on the first live update
-    mirror: weakref.ref[np.ndarray] | None = None  # the output last handed out (= frame)
-    uniforms: bytes = b""  # the uniform block ``frame`` was drawn with
+    textures: list[Any]
+    views: list[Any]
+    readback: Any
+    bytes_per_row: int
 
 
 class GPURenderer:
@@ -253,10 +192,11 @@ class GPURenderer:
         self._max_texture_override = max_texture
         self._ctx: GPUContext | None = None
         self._spare: OrderedDict[tuple[int, int], np.ndarray] = OrderedDict()
-        self._frames: OrderedDict[View, _Live] = OrderedDict()
-        self._filled: dict[tuple[int, int], _Live | None] = {}  # whose frame a spare holds
+        self._frames: OrderedDict[View, LivePage] = OrderedDict()  # kept pages (live frames)
+        self._filled: dict[tuple[int, int], LivePage | None] = {}  # whose frame a spare holds
         self._last_keys: OrderedDict[View, tuple[Any, ...]] = OrderedDict()  # last full render
         self.live_updates = True  # False: every frame is a full render (tests, benchmarks)
+        self._copier: ThreadPoolExecutor | None = None  # copies large frames (made on use)
         try:
             self._build()
         except BaseException:
@@ -293,29 +233,49 @@ class GPURenderer:
         layout = dev.create_pipeline_layout(bind_group_layouts=[self._bgl])
 
         def pipeline(vs: str, fs: str, attributes: list[dict[str, Any]],
-                     blending: dict[str, Any] | None) -> Any:
-            target: dict[str, Any] = {"format": FORMAT}
-            if blending is not None:
-                target["blend"] = blending
+                     targets: list[dict[str, Any]]) -> Any:
             return dev.create_render_pipeline(
                 layout=layout,
                 vertex={"module": module, "entry_point": vs, "buffers": [
                     {"array_stride": INSTANCE_DTYPE.itemsize, "step_mode": "instance",
                      "attributes": attributes}]},
                 primitive={"topology": wgpu.PrimitiveTopology.triangle_strip},
-                fragment={"module": module, "entry_point": fs, "targets": [target]},
+                fragment={"module": module, "entry_point": fs, "targets": targets},
             )
 
-        self._pipes = {PIPE_OPAQUE: pipeline("vs_main", "fs_opaque", attrs, None),
-                       PIPE_BLEND: pipeline("vs_main", "fs_main", attrs, blend),
-                       PIPE_NOTE: pipeline("vs_note", "fs_opaque", note_attrs, None)}
+        opaque, blended = {"format": FORMAT}, {"format": FORMAT, "blend": blend}
+        self._pipes = {PIPE_OPAQUE: pipeline("vs_main", "fs_opaque", attrs, [opaque]),
+                       PIPE_BLEND: pipeline("vs_main", "fs_main", attrs, [blended]),
+                       PIPE_NOTE: pipeline("vs_note", "fs_opaque", note_attrs, [opaque])}
+
+        def layer_pipes() -> dict[int, Any]:
+            """The layers pass's pipelines (made on first use: stills never need them)."""
+            def targets(color: dict[str, Any], *, note: bool = False,
+                        playhead: bool = False) -> list[dict[str, Any]]:
+                out = [dict(color), dict(color), dict(color), {"format": ID_FORMAT}]
+                if playhead:  # the playhead writes the playhead layer alone
+                    out[0]["write_mask"] = out[1]["write_mask"] = 0
+                if not note:  # only notes say which note is on top
+                    out[3]["write_mask"] = 0
+                return out
+
+            return {
+                PIPE_OPAQUE: pipeline("vs_main", "fs_opaque_layers", attrs, targets(opaque)),
+                PIPE_BLEND: pipeline("vs_main", "fs_main_layers", attrs, targets(blended)),
+                PIPE_NOTE: pipeline("vs_note_layers", "fs_note_layers", note_attrs,
+                                    targets(opaque, note=True)),
+                PIPE_PLAYHEAD: pipeline("vs_main", "fs_opaque_layers", attrs,
+                                        targets(opaque, playhead=True))}
+
+        self._make_layer_pipes = layer_pipes
+        self._layer_pipes: dict[int, Any] | None = None
         self._uniform = self._buffer(112, wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._blank_atlas = self._texture_from(np.zeros((1, 1), np.uint8))
         self._atlases: dict[int, Any] = {}
         self._notes: tuple[int, int, Any, NoteGeometry] | None = None
         self._overlays: OrderedDict[tuple[Any, ...], _Overlay] = OrderedDict()
         self._targets: OrderedDict[tuple[int, int], _Target] = OrderedDict()
-        self._dynamic: tuple[Any, int] | None = None  # vertex buffer of live redraws, size
+        self._layer_targets: OrderedDict[tuple[int, int], _LayerTarget] = OrderedDict()
 
     def _buffer(self, size: int, usage: int, data: np.ndarray | None = None) -> Any:
         assert self._ctx is not None
@@ -407,18 +367,30 @@ class GPURenderer:
         self._destroy("textures", t.texture)
         self._destroy("buffers", t.readback)
 
-    def _dynamic_buffer(self, nbytes: int) -> Any:
-        """The buffer live redraws upload to, in one write: their uniform block, then at
-        ``LIVE_HEAD`` their few instances (grown, never new per frame)."""
-        nbytes += LIVE_HEAD
-        if self._dynamic is None or self._dynamic[1] < nbytes:
-            if self._dynamic is not None:
-                self._destroy("buffers", self._dynamic[0])
-                self._dynamic = None
-            size = max(1 << 16, 1 << (nbytes - 1).bit_length())
-            usage = wgpu.BufferUsage.VERTEX | wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST
-            self._dynamic = (self._buffer(size, usage), size)
-        return self._dynamic[0]
+    def _layer_target(self, w: int, h: int) -> _LayerTarget:
+        """The layers pass's targets for one size (the two sizes used last are kept)."""
+        t = self._layer_targets.get((w, h))
+        if t is not None:
+            self._layer_targets.move_to_end((w, h))
+            return t
+        assert self._ctx is not None
+        dev = self._ctx.device
+        usage = wgpu.TextureUsage.RENDER_ATTACHMENT | wgpu.TextureUsage.COPY_SRC
+        texs = [dev.create_texture(size=(w, h, 1), format=f, usage=usage)
+                for f in (FORMAT, FORMAT, FORMAT, ID_FORMAT)]
+        self.live["textures"] += len(texs)
+        bpr = (w * 4 + 255) // 256 * 256
+        rb = self._buffer(4 * bpr * h, wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
+        t = _LayerTarget(texs, [x.create_view() for x in texs], rb, bpr)
+        self._layer_targets[(w, h)] = t
+        while len(self._layer_targets) > 2:
+            self._free_layer_target(self._layer_targets.popitem(last=False)[1])
+        return t
+
+    def _free_layer_target(self, t: _LayerTarget) -> None:
+        for tex in t.textures:
+            self._destroy("textures", tex)
+        self._destroy("buffers", t.readback)
 
     def _out(self, h: int, w: int) -> np.ndarray:
         """An output array: the previous one of this size when its caller let go of it
@@ -482,13 +454,14 @@ class GPURenderer:
             self._destroy("buffers", ov.buffer)
         for t in self._targets.values():
             self._free_target(t)
+        for lt in self._layer_targets.values():
+            self._free_layer_target(lt)
         if self._ctx is not None:
             self._destroy("buffers", self._uniform)
-            if self._dynamic is not None:
-                self._destroy("buffers", self._dynamic[0])
             self.live["textures"] -= 1 + len(self._atlases)  # atlas views die with the device
-        self._notes, self._atlases, self._dynamic = None, {}, None
+        self._notes, self._atlases, self._layer_pipes = None, {}, None
         self._overlays, self._targets = OrderedDict(), OrderedDict()
+        self._layer_targets = OrderedDict()
         self._frames, self._last_keys = OrderedDict(), OrderedDict()
 
     def _render(self, state: SceneState, view: View) -> np.ndarray:
@@ -506,10 +479,15 @@ class GPURenderer:
         W, H, m = view.width, view.height, self.max_texture
         single = max(W, H) <= m
         key = (ov.key, id(state.score), state.score_revision, state.window, m)
-        if single and self.live_updates:
-            img = self._live_frame(state, view, key, ov, geo)
-            if img is not None:
-                return img
+        # a paged view, or a view whose window stayed put, is drawn from its page's layers
+        again = state.paged or self._last_keys.get(view) == key
+        self._last_keys[view] = key
+        self._last_keys.move_to_end(view)
+        while len(self._last_keys) > MAX_TARGETS:
+            self._last_keys.popitem(last=False)
+        if single and self.live_updates and W * H <= LIVE_MAX_PIXELS and again:
+            return self._live_frame(state, view, key, ov, geo, notes)
+        self._frames.pop(view, None)
         lo, hi = geo.visible_range(*state.window)
         clips = clip_rects(ov.layout)
         out = self._out(H, W)
@@ -540,36 +518,39 @@ class GPURenderer:
                 t.readback.map_sync(wgpu.MapMode.READ)
                 try:
                     raw = np.frombuffer(t.readback.read_mapped(copy=False), np.uint8)
-                    out[ty:ty + th, tx:tx + tw] = raw.reshape(th, t.bytes_per_row)[:, :tw * 4] \
-                        .reshape(th, tw, 4)
+                    self._copy_out(out[ty:ty + th, tx:tx + tw],
+                                   raw.reshape(th, t.bytes_per_row)[:, :tw * 4]
+                                   .reshape(th, tw, 4))
                 finally:
                     t.readback.unmap()
         s = self.stats
         s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, tiles, tiles, hi - lo
         s.live = False
         s.pixels_drawn = W * H
-        # keep this frame for live updates when the view is paged or the previous frame of
-        # this view had the same key (a still view): a scrolling view (a new window every
-        # frame) never pays for the copy
-        again = state.paged or self._last_keys.get(view) == key
-        self._last_keys[view] = key
-        self._last_keys.move_to_end(view)
-        while len(self._last_keys) > MAX_TARGETS:
-            self._last_keys.popitem(last=False)
-        if single and self.live_updates and W * H <= LIVE_MAX_PIXELS and again:
-            self._frames[view] = _Live(key, out.copy(), self._playhead_rect(ov, u),
-                                       self._active(geo, lo, hi, u), lo, hi,
-                                       mirror=weakref.ref(out), uniforms=u.tobytes())
-            self._frames.move_to_end(view)
-            while len(self._frames) > MAX_TARGETS:
-                self._frames.popitem(last=False)
-        else:
-            self._frames.pop(view, None)
-        self._filled[(H, W)] = self._frames.get(view)  # what ``out`` now holds
+        self._filled[(H, W)] = None  # ``out`` holds no kept page's frame
         return out
 
+    def _copy_out(self, dst: np.ndarray, src: np.ndarray) -> None:
+        """``dst[...] = src``; large frames in row bands on the renderer's copy threads
+        (numpy releases the GIL while it copies)."""
+        h = dst.shape[0]
+        if dst.shape[0] * dst.shape[1] < COPY_SPLIT_PIXELS or copy_threads() < 2:
+            dst[...] = src
+            return
+        if self._copier is None:
+            self._copier = ThreadPoolExecutor(copy_threads(), "mos-lab-theater-copy")
+        n = copy_threads()
+        bands = [(h * i // n, h * (i + 1) // n) for i in range(n)]
+
+        def band(b: tuple[int, int]) -> None:
+            dst[b[0]:b[1]] = src[b[0]:b[1]]
+
+        for f in [self._copier.submit(band, b) for b in bands]:
+            f.result()
+
     def _draw(self, rp: Any, draws: list[tuple[Any, Run]], clips: dict[int, Rect],
-              region: Rect, origin: tuple[int, int] = (0, 0)) -> int:
+              region: Rect, origin: tuple[int, int] = (0, 0),
+              pipes: dict[int, Any] | None = None) -> int:
         """Issue ``draws`` (buffer, run) scissored to their clip within ``region`` (full
         image pixels; the target starts at ``origin``); returns the draw calls made."""
         calls = 0
@@ -579,7 +560,7 @@ class GPURenderer:
             if r is None:
                 continue
             if pipe != cur_pipe:
-                rp.set_pipeline(self._pipes[pipe])
+                rp.set_pipeline((pipes or self._pipes)[pipe])
                 cur_pipe = pipe
             if buf is not cur_buf:
                 rp.set_vertex_buffer(0, buf)
@@ -590,208 +571,109 @@ class GPURenderer:
             calls += 1
         return calls
 
-    @staticmethod
-    def _active(geo: NoteGeometry, lo: int, hi: int, u: np.ndarray) -> np.ndarray:
-        """Notes the shader highlights (``start <= playhead < end`` in f32), lo..hi only."""
-        r = geo.instances["rect"][lo:hi]
-        ph = u[7]
-        return lo + np.flatnonzero((r[:, 0] <= ph) & (ph < r[:, 1]))
-
-    @staticmethod
-    def _playhead_rect(ov: _Overlay, u: np.ndarray) -> Rect:
-        """Pixels the playhead line may touch (1 px margin), within the plot: where it
-        changes anything (it is clipped to the plot)."""
-        c = ov.ph_consts
-        if c is None:
-            lay = ov.layout
-            ph = ov.data[ov.playhead]
-            c = ov.ph_consts = (
-                [float(v) for v in ph["offs"]], float(ph["rect"][2]), float(ph["rect"][3]),
-                tuple(float(v) for v in lay.plot), lay.portrait, lay.plot)
-        o, b0, b1, (x0, y0, x1, y1), portrait, plot = c
-        f = (float(u[7]) - float(u[12])) / (float(u[13]) - float(u[12]))
-        if portrait:
-            a = y1 - f * (y1 - y0)
-            box = (b0 + o[0], a + o[1], b1 + o[2], a + o[3])
-        else:
-            a = x0 + f * (x1 - x0)
-            box = (a + o[0], b0 + o[1], a + o[2], b1 + o[3])
-        return _clip_rect(box, plot)
-
     def _live_frame(self, state: SceneState, view: View, key: tuple[Any, ...], ov: _Overlay,
-                    geo: NoteGeometry) -> np.ndarray | None:
-        """The view's previous frame with only what the playhead changed redrawn, or None
-        when a full render is due (first frame, anything but the playhead changed, or too
-        much changed).
-
-        What the playhead changes (the playhead line, the highlight of sounding notes) is
-        clipped to the plot, so the changed rectangles are clipped to it too and one
-        scissor per rectangle stands for every clip rule. Each rectangle is redrawn
-        completely, in the frame's order: background, bands and grid, the notes touching
-        it, the overlay over the notes; all rectangles in one pass (a scissor each) from
-        one upload, then they alone are read back (one submit, one map). A frame whose
-        uniforms did not change at all is the kept frame: nothing is drawn.
-        """
-        rec = self._frames.get(view)
-        if rec is None or rec.key != key:
-            return None
-        assert self._ctx is not None
+                    geo: NoteGeometry, notes: Any) -> np.ndarray:
+        """A frame of a kept page: composed on the CPU from the page's layers (``live``);
+        the page's first frame draws the layers (one GPU pass)."""
         W, H = view.width, view.height
-        u = uniforms(state, ov.layout, (0, 0, W, H))
-        ub = u.tobytes()
-        if ub == rec.uniforms:  # the playhead did not move: the kept frame is this frame
-            return self._kept_frame(view, rec, H, W)
-        lo = rec.lo
-        pk = rec.pick
-        if pk is None:  # once per kept frame
-            notes = geo.instances[lo:rec.hi]
-            pk = rec.pick = _Pick(
-                np.concatenate([ov.data, notes]),
-                np.concatenate([ov.pipe, np.full(len(notes), PIPE_NOTE)]),
-                pixel_rects(screen_boxes(ov.data, u), W, H),
-                pixel_rects(screen_boxes(notes, u), W, H),
-                np.ascontiguousarray(notes["rect"][:, 0]),
-                np.ascontiguousarray(notes["rect"][:, 1]))
-        ph = u[7]
-        active = lo + np.flatnonzero((pk.starts <= ph) & (ph < pk.ends))  # as ``_active``
-        ph_rect = self._playhead_rect(ov, u)
-        rects: list[Rect] = [rec.playhead_rect, ph_rect]
-        if len(active) != len(rec.active) or (active != rec.active).any():
-            changed = np.setxor1d(rec.active, active, assume_unique=True) - lo
-            plot = ov.layout.plot
-            rects += [_clip_rect(tuple(r), plot) for r in pk.note_rects[changed].tolist()]
-        rects = [r for r in dict.fromkeys(rects) if r[0] < r[2] and r[1] < r[3]]
-        if len(rects) > 1:
-            rects = merge_rects(rects)
-        elif not rects:  # nothing visible changed (the playhead is outside the plot)
-            rec.playhead_rect, rec.active, rec.uniforms = ph_rect, active, ub
-            return self._kept_frame(view, rec, H, W)
-        area = sum(_area(r) for r in rects)
-        if area > LIVE_MAX_AREA * W * H:
-            return None
-        t = self._target(W, H)
-        regions = rects  # what is copied to the readback buffer
-        if len(rects) > 1:
-            box = rects[0]
-            for r in rects[1:]:
-                box = _bbox(box, r)
-            if _area(box) <= area + LIVE_COPY_SLACK:
-                regions = [box]
-        pitches: list[int] = []
-        offsets: list[int] = []
-        total = 0
-        for r in regions:
-            pitches.append(((r[2] - r[0]) * 4 + 255) // 256 * 256)
-            offsets.append(total)
-            total += pitches[-1] * (r[3] - r[1])
-        if total > t.bytes_per_row * H:
-            return None
-        # the instances touching each rectangle, in drawing order (overlay under the notes,
-        # notes, overlay over them), as indices into ``pk.source``
-        nu, n_ov = 1 + ov.n_under, len(ov.data)
-        ov_rects, note_rects = pk.overlay_rects, pk.note_rects
-        parts: list[np.ndarray] = []
-        bounds: list[int] = []  # where each rectangle's instances end
-        n = n_notes = 0
-        for r in rects:
-            hit = _hits(ov_rects, r)
-            hit[0] = True  # the background: the "clear" of this rectangle
-            hit[ov.playhead] = _intersect(ph_rect, r) is not None
-            io = np.flatnonzero(hit)
-            k = int(np.searchsorted(io, nu))
-            jn = np.flatnonzero(_hits(note_rects, r)) + n_ov
-            parts += [io[:k], jn, io[k:]]
-            n += len(io) + len(jn)
-            n_notes += len(jn)
-            bounds.append(n)
-        idx = np.concatenate(parts)
-        data = pk.source[idx]
-        # draws: runs of one pipeline within one rectangle (the scissor clips all)
-        pipes = pk.pipe[idx]
-        cut = np.empty(n, bool)
-        cut[0] = True
-        np.not_equal(pipes[1:], pipes[:-1], out=cut[1:])
-        cut[bounds[:-1]] = True
-        starts = np.flatnonzero(cut)
-        run_pipes = pipes[starts].tolist()
-        run_starts = starts.tolist()
-        run_starts.append(n)
-        dev = self._ctx.device
-        buf = self._dynamic_buffer(data.nbytes)
-        if ov.live_bind is None or ov.live_bind[0] is not buf:  # uniforms from ``buf``
-            ov.live_bind = (buf, dev.create_bind_group(layout=self._bgl, entries=[
-                {"binding": 0, "resource": {"buffer": buf, "offset": 0, "size": len(ub)}},
-                {"binding": 1, "resource": ov.atlas}]))
-        dev.queue.write_buffer(buf, 0, b"".join(
-            (ub, bytes(LIVE_HEAD - len(ub)), data.tobytes())))
-        enc = dev.create_command_encoder()
-        rp = enc.begin_render_pass(color_attachments=[{
-            "view": t.view, "load_op": "load", "store_op": "store"}])
-        rp.set_bind_group(0, ov.live_bind[1])
-        rp.set_vertex_buffer(0, buf, LIVE_HEAD)
-        cur = ri = -1
-        end = 0
-        for i, pipe_i in enumerate(run_pipes):
-            first = run_starts[i]
-            if first >= end:  # the first run of the next rectangle
-                ri += 1
-                r, end = rects[ri], bounds[ri]
-                rp.set_scissor_rect(r[0], r[1], r[2] - r[0], r[3] - r[1])
-            if pipe_i != cur:
-                rp.set_pipeline(self._pipes[pipe_i])
-                cur = pipe_i
-            rp.draw(4, run_starts[i + 1] - first, 0, first)
-        rp.end()
-        for r, off, bpr in zip(regions, offsets, pitches, strict=True):
-            enc.copy_texture_to_buffer(
-                {"texture": t.texture, "origin": (r[0], r[1], 0)},
-                {"buffer": t.readback, "offset": off, "bytes_per_row": bpr,
-                 "rows_per_image": r[3] - r[1]}, (r[2] - r[0], r[3] - r[1], 1))
-        dev.queue.submit([enc.finish()])
-        t.readback.map_sync(wgpu.MapMode.READ, 0, total)
-        try:
-            raw = np.frombuffer(t.readback.read_mapped(0, total, copy=False), np.uint8)
-            patches = []
-            for g, off, bpr in zip(regions, offsets, pitches, strict=True):
-                gw, gh = g[2] - g[0], g[3] - g[1]
-                px = raw[off:off + bpr * gh].reshape(gh, bpr)[:, :gw * 4].reshape(gh, gw, 4)
-                if len(regions) == len(rects):  # each rectangle copied on its own
-                    patches.append((g, px))
-                else:  # all in their bounding box
-                    patches += [(r, px[r[1] - g[1]:r[3] - g[1], r[0] - g[0]:r[2] - g[0]])
-                                for r in rects]
-            out = self._live_output(view, rec, H, W, patches)
-        finally:
-            t.readback.unmap()
-        rec.playhead_rect, rec.active, rec.uniforms = ph_rect, active, ub
+        rec = self._frames.get(view)
+        page = rec is None or rec.key != key
+        if page:
+            self._frames.pop(view, None)
+            rec = self._page(state, view, key, ov, geo, notes)
+        assert rec is not None
+        rects = rec.update(uniforms(state, ov.layout, (0, 0, W, H)))
+        out = self._live_output(view, rec, H, W, rects or [])
         s = self.stats
-        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = len(run_pipes), 1, 1, n_notes
-        s.live = True
-        s.pixels_drawn = area
+        s.live = not page
+        if not page:
+            s.draw_calls = s.note_draw_calls = s.tiles = 0
+            s.notes_drawn = 0
+            s.pixels_drawn = sum(area(r) for r in rects or [])
         return out
 
-    def _kept_frame(self, view: View, rec: _Live, H: int, W: int) -> np.ndarray:
-        """The kept frame as it is (nothing drawn)."""
-        s = self.stats
-        s.draw_calls = s.note_draw_calls = s.tiles = s.notes_drawn = s.pixels_drawn = 0
-        s.live = True
-        return self._live_output(view, rec, H, W, [])
+    def _page(self, state: SceneState, view: View, key: tuple[Any, ...], ov: _Overlay,
+              geo: NoteGeometry, notes: Any) -> LivePage:
+        """Draw a page's four layers in one pass (see ``live.py``), read them back in one
+        copy and keep them for the view's live frames."""
+        assert self._ctx is not None
+        dev = self._ctx.device
+        if self._layer_pipes is None:
+            self._layer_pipes = self._make_layer_pipes()
+        W, H = view.width, view.height
+        lay = ov.layout
+        clips = clip_rects(lay)
+        plot = clips[CLIP_PLOT]
+        u = uniforms(state, lay, (0, 0, W, H))
+        # the playhead over the whole plot: it draws the playhead layer
+        u[26:28] = (plot[1], plot[3]) if lay.portrait else (plot[0], plot[2])
+        dev.queue.write_buffer(self._uniform, 0, u.tobytes())
+        lt = self._layer_target(W, H)
+        bg = (21 / 255, 23 / 255, 28 / 255, 1.0)
+        enc = dev.create_command_encoder()
+        rp = enc.begin_render_pass(color_attachments=[
+            {"view": v, "load_op": "clear", "store_op": "store",
+             "clear_value": bg if i < 3 else (0, 0, 0, 0)} for i, v in enumerate(lt.views)])
+        rp.set_bind_group(0, ov.bind)
+        lo, hi = geo.visible_range(*state.window)
+        draws = [(ov.buffer, r) for r in ov.under]
+        draws.append((notes, (PIPE_NOTE, CLIP_PLOT, lo, hi - lo)))
+        for r in ov.over:  # the playhead instance with the playhead pipeline
+            pipe, clip, first, count = r
+            if first <= ov.playhead < first + count:
+                k = ov.playhead - first
+                draws += [(ov.buffer, (pipe, clip, first, k)),
+                          (ov.buffer, (PIPE_PLAYHEAD, clip, ov.playhead, 1)),
+                          (ov.buffer, (pipe, clip, ov.playhead + 1, count - k - 1))]
+            else:
+                draws.append((ov.buffer, r))
+        calls = self._draw(rp, draws, clips, (0, 0, W, H), pipes=self._layer_pipes)
+        rp.end()
+        size = lt.bytes_per_row * H
+        for i, tex in enumerate(lt.textures):
+            enc.copy_texture_to_buffer(
+                {"texture": tex},
+                {"buffer": lt.readback, "offset": i * size, "bytes_per_row": lt.bytes_per_row,
+                 "rows_per_image": H}, (W, H, 1))
+        dev.queue.submit([enc.finish()])
+        lt.readback.map_sync(wgpu.MapMode.READ)
+        try:
+            raw = np.frombuffer(lt.readback.read_mapped(copy=False), np.uint8)
 
-    def _live_output(self, view: View, rec: _Live, H: int, W: int,
-                     patches: list[tuple[Rect, np.ndarray]]) -> np.ndarray:
-        """Patch the read-back rectangles (pixels ``px`` for rectangle ``r``) into the kept
-        frame and into the output array: the one handed out last time when its caller let
-        go of it (it still holds the previous frame: patch it too), else a full copy of the
-        kept frame."""
+            def layer(i: int) -> np.ndarray:
+                rows = raw[i * size:(i + 1) * size].reshape(H, lt.bytes_per_row)[:, :W * 4]
+                return rows.reshape(H, W, 4).copy()
+
+            base, lit, php, ids = (layer(i) for i in range(4))
+        finally:
+            lt.readback.unmap()
+        inst = geo.instances[lo:hi]
+        rec = LivePage(key, PageLayers(base, lit, php, ids.view(np.uint32)[..., 0]), lo, hi,
+                       pixel_rects(screen_boxes(inst, u), W, H),
+                       np.ascontiguousarray(inst["rect"][:, 0], np.float32),
+                       np.ascontiguousarray(inst["rect"][:, 1], np.float32),
+                       plot, lay.portrait)
+        self._frames[view] = rec
+        self._frames.move_to_end(view)
+        while len(self._frames) > 1 and (len(self._frames) > MAX_TARGETS or sum(
+                r.nbytes for r in self._frames.values()) > LIVE_MAX_BYTES):
+            self._frames.popitem(last=False)
+        s = self.stats
+        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, 1, 1, hi - lo
+        s.pixels_drawn = W * H
+        return rec
+
+    def _live_output(self, view: View, rec: LivePage, H: int, W: int,
+                     rects: list[Rect]) -> np.ndarray:
+        """The kept page's frame in an output array: the one handed out last time when its
+        caller let go of it (it still holds the previous frame: only ``rects`` are copied),
+        else a full copy."""
         out = self._out(H, W)
-        patch_out = (rec.mirror is not None and out is rec.mirror()
-                     and self._filled.get((H, W)) is rec)
         frame = rec.frame
-        for r, px in patches:
-            frame[r[1]:r[3], r[0]:r[2]] = px
-            if patch_out:
-                out[r[1]:r[3], r[0]:r[2]] = px
-        if not patch_out:
+        if rec.mirror is not None and out is rec.mirror() and self._filled.get((H, W)) is rec:
+            for x0, y0, x1, y1 in rects:
+                out[y0:y1, x0:x1] = frame[y0:y1, x0:x1]
+        else:
             np.copyto(out, frame)
         rec.mirror, self._filled[(H, W)] = weakref.ref(out), rec
         self._frames.move_to_end(view)
@@ -820,6 +702,8 @@ class GPURenderer:
             keep = {ts for k in self._overlays for ts in self._tile_sizes(k[0])}
             for size in [s for s in self._targets if view is None or s not in keep]:
                 self._free_target(self._targets.pop(size))
+            for size in [s for s in self._layer_targets if view is None or s not in keep]:
+                self._free_layer_target(self._layer_targets.pop(size))
             if view is None:
                 self._spare.clear()
             else:
@@ -843,3 +727,6 @@ class GPURenderer:
                 self._ctx = None
             self._spare.clear()
             self._watch.detach()
+            if self._copier is not None:
+                self._copier.shutdown()
+                self._copier = None

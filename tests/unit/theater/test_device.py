@@ -41,11 +41,9 @@ def test_device_loss_is_detected_and_rendering_resumes_at_the_playhead(gpu):
 @pytest.mark.gpu
 @pytest.mark.seed("THR-01")
 def test_device_loss_reported_only_on_the_wgpu_logger_is_caught(gpu, monkeypatch):
-    from mos_lab.theater.render import gpu as gpu_module
-
     scene = _scene()
     expected = gpu.render(scene.snapshot(), VIEW)
-    real = gpu_module.uniforms
+    real = gpu._render
     calls = []
 
     def lossy(*args, **kw):  # what wgpu-native does at submit after a driver reset
@@ -54,7 +52,7 @@ def test_device_loss_reported_only_on_the_wgpu_logger_is_caught(gpu, monkeypatch
         calls.append(1)
         return real(*args, **kw)
 
-    monkeypatch.setattr(gpu_module, "uniforms", lossy)
+    monkeypatch.setattr(gpu, "_render", lossy)
     recoveries = gpu.stats.recoveries
     assert np.array_equal(gpu.render(scene.snapshot(), VIEW), expected)
     assert gpu.stats.recoveries == recoveries + 1

@@ -258,24 +258,31 @@ def test_frames_held_by_the_caller_are_never_overwritten(gpu):
 @pytest.mark.gpu
 @pytest.mark.seed("THR-01")
 def test_device_loss_in_the_middle_of_live_updates(gpu):
+    """Live frames are composed on the CPU from the page's layers: they go on while the
+    device is lost; the next page is drawn on a recreated device, and live frames resume."""
     scene = Scene(random_score(3000, seed=5, seconds=30), span=6.0)
     scene.set_paging(True)
     view = View(640, 360)
     states = _playing(scene, 7.0, 5)
-    gpu.render(states[0], view)  # paged: this frame is kept for live updates
+    turn = _playing(scene, 7.0 + 6.0 * 0.75, 3)  # the next page
+    assert turn[0].window != states[0].window
+    gpu.render(states[0], view)  # paged: the page's layers are kept for live frames
     gpu.render(states[1], view)
     assert gpu.stats.live
     recoveries = gpu.stats.recoveries
     gpu.lose_device()
-    img = gpu.render(states[2], view)  # a full render on the new device
+    img = gpu.render(states[2], view)  # composed from the kept layers: no device needed
+    assert gpu.stats.live and gpu.stats.recoveries == recoveries
+    page = gpu.render(turn[0], view)  # a new page: drawn on a new device
     assert gpu.stats.recoveries == recoveries + 1 and not gpu.stats.live
-    gpu.render(states[3], view)
-    again = gpu.render(states[4], view)
-    assert gpu.stats.live  # live updates resume on the new device
+    gpu.render(turn[1], view)
+    again = gpu.render(turn[2], view)
+    assert gpu.stats.live  # live frames resume on the new device
     gpu.live_updates = False
     try:
         assert np.array_equal(img, gpu.render(states[2], view))
-        assert np.array_equal(again, gpu.render(states[4], view))
+        assert np.array_equal(page, gpu.render(turn[0], view))
+        assert np.array_equal(again, gpu.render(turn[2], view))
     finally:
         gpu.live_updates = True
 

@@ -15,7 +15,8 @@ struct Uniforms {
   win: vec4<f32>,       // window t0, t1 (s), pitch low, pitch high + 1
   hl_active: vec4<f32>,    // colour of sounding notes (rgb) and mix amount
   hl_selected: vec4<f32>,  // colour of selected notes (rgb) and mix amount
-  misc: vec4<f32>,      // border brightness, minimum note length (px)
+  misc: vec4<f32>,      // border brightness, minimum note length (px), playhead pixels
+                        // [z, w) along the time axis (whole pixels, made by geometry.py)
 };
 
 @group(0) @binding(0) var<uniform> u: Uniforms;
@@ -61,9 +62,10 @@ fn clip_pos(vi: u32, bx0: f32, by0: f32, bx1: f32, by1: f32) -> vec4<f32> {
   return vec4<f32>(local.x / u.tile.x * 2.0 - 1.0, 1.0 - local.y / u.tile.y * 2.0, 0.0, 1.0);
 }
 
-fn note_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
+// The colour of a note sounding (``lit``) or not: what the highlight mixes in.
+fn lit_color(color: vec4<f32>, flags: u32, lit: bool) -> vec4<f32> {
   var col = color;
-  if ((flags & NOTE) != 0u && rect.x <= u.tile.w && u.tile.w < rect.y) {
+  if ((flags & NOTE) != 0u && lit) {
     col = vec4<f32>(mix(col.rgb, u.hl_active.rgb, u.hl_active.a), col.a);
   }
   if ((flags & SELECTED) != 0u) {
@@ -72,12 +74,20 @@ fn note_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
   return col;
 }
 
+fn note_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
+  return lit_color(color, flags, rect.x <= u.tile.w && u.tile.w < rect.y);
+}
+
+fn edge_of(col: vec4<f32>, flags: u32) -> vec4<f32> {
+  if ((flags & BORDER) != 0u) {
+    return vec4<f32>(col.rgb * u.misc.x, col.a);
+  }
+  return col;
+}
+
 fn finish(out: ptr<function, VOut>, col: vec4<f32>, flags: u32, b: vec4<f32>) {
   (*out).color = col;
-  (*out).edge = col;
-  if ((flags & BORDER) != 0u) {
-    (*out).edge = vec4<f32>(col.rgb * u.misc.x, col.a);
-  }
+  (*out).edge = edge_of(col, flags);
   // tile pixels: (box edge +- 1) minus the whole-pixel tile origin, exact in f32, so the
   // test below equals the one in full-image pixels (what cpu.py does)
   (*out).inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
@@ -94,11 +104,10 @@ fn vs_main(
 ) -> VOut {
   var a0 = rect.x;
   var a1 = rect.y;
-  if ((flags & PLAYHEAD) != 0u) {
-    a0 = u.tile.w;
-    a1 = u.tile.w;
-  }
-  if ((flags & A_PX) == 0u) {
+  if ((flags & PLAYHEAD) != 0u) {  // whole pixels, so that live frames can copy it exactly
+    a0 = u.misc.z;
+    a1 = u.misc.w;
+  } else if ((flags & A_PX) == 0u) {
     a0 = time_px(a0);
     a1 = time_px(a1);
   }
@@ -154,14 +163,8 @@ fn extent(t0: f32, t1: f32) -> vec2<f32> {
   return vec2<f32>(lo, max(max(a0, a1), lo + u.misc.y));
 }
 
-@vertex
-fn vs_note(
-  @builtin(vertex_index) vi: u32,
-  @location(0) rect: vec4<f32>,
-  @location(2) next: vec4<f32>,
-  @location(3) color: vec4<f32>,
-  @location(4) flags: u32,
-) -> VOut {
+// A note's quad and border box (full-image pixels): (quad, box).
+fn note_boxes(rect: vec4<f32>, next: vec4<f32>) -> array<vec4<f32>, 2> {
   let a = extent(rect.x, rect.y);
   let b0 = pitch_px(rect.z);
   let b1 = pitch_px(rect.w);
@@ -180,9 +183,22 @@ fn vs_note(
     b = vec4<f32>(min(b0, b1), a.x, max(b0, b1), a.y);
     q = vec4<f32>(b.x, d.x, b.z, d.y);
   }
+  return array<vec4<f32>, 2>(q, b);
+}
+
+@vertex
+fn vs_note(
+  @builtin(vertex_index) vi: u32,
+  @location(0) rect: vec4<f32>,
+  @location(2) next: vec4<f32>,
+  @location(3) color: vec4<f32>,
+  @location(4) flags: u32,
+) -> VOut {
+  let qb = note_boxes(rect, next);
+  let q = qb[0];
   var out: VOut;
   out.pos = clip_pos(vi, q.x, q.y, q.z, q.w);
-  finish(&out, note_color(color, rect, flags), flags, b);
+  finish(&out, note_color(color, rect, flags), flags, qb[1]);
   out.uv = vec2<f32>(0.0, 0.0);
   out.textured = 0u;
   return out;
@@ -201,13 +217,93 @@ fn fs_opaque(in: VOut) -> @location(0) vec4<f32> {
   return shade(in);
 }
 
-// Glyphs and translucent instances: drawn with alpha blending.
-@fragment
-fn fs_main(in: VOut) -> @location(0) vec4<f32> {
+fn shade_textured(in: VOut) -> vec4<f32> {
   var col = shade(in);
   if (in.textured != 0u) {
     let texel = vec2<i32>(floor(in.uv));
     col.a = col.a * textureLoad(atlas, texel, 0).r;
   }
   return col;
+}
+
+// Glyphs and translucent instances: drawn with alpha blending.
+@fragment
+fn fs_main(in: VOut) -> @location(0) vec4<f32> {
+  return shade_textured(in);
+}
+
+// -- Layers of a kept page (live frames) -------------------------------------------------
+// One pass draws a page into four targets: the frame with no note sounding (0), with every
+// note sounding (1), with the playhead over the whole plot (2; only the playhead and what
+// is drawn after it write there inside the plot), and which note is on top of each pixel
+// (3; instance index + 1, 0 for none). A live frame is then copied together on the CPU
+// from these, pixel for pixel what a full render draws (gpu.py, ``_Layers``).
+
+struct LayerOut {
+  @builtin(position) pos: vec4<f32>,
+  @location(0) @interpolate(flat) color: vec4<f32>,
+  @location(1) @interpolate(flat) edge: vec4<f32>,
+  @location(2) @interpolate(flat) inner: vec4<f32>,
+  @location(5) @interpolate(flat) lit: vec4<f32>,
+  @location(6) @interpolate(flat) lit_edge: vec4<f32>,
+  @location(7) @interpolate(flat) id: u32,
+};
+
+struct Layers {
+  @location(0) base: vec4<f32>,
+  @location(1) lit: vec4<f32>,
+  @location(2) playhead: vec4<f32>,
+  @location(3) id: u32,
+};
+
+@vertex
+fn vs_note_layers(
+  @builtin(vertex_index) vi: u32,
+  @builtin(instance_index) ii: u32,
+  @location(0) rect: vec4<f32>,
+  @location(2) next: vec4<f32>,
+  @location(3) color: vec4<f32>,
+  @location(4) flags: u32,
+) -> LayerOut {
+  let qb = note_boxes(rect, next);
+  let q = qb[0];
+  let b = qb[1];
+  let off = lit_color(color, flags, false);
+  let on = lit_color(color, flags, true);
+  var out: LayerOut;
+  out.pos = clip_pos(vi, q.x, q.y, q.z, q.w);
+  out.color = off;
+  out.edge = edge_of(off, flags);
+  out.lit = on;
+  out.lit_edge = edge_of(on, flags);
+  out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
+  out.id = ii + 1u;
+  return out;
+}
+
+@fragment
+fn fs_note_layers(in: LayerOut) -> Layers {
+  let p = in.pos.xy;
+  let i = in.inner;
+  let inside = p.x >= i.x && p.x < i.z && p.y >= i.y && p.y < i.w;
+  var o: Layers;
+  o.base = select(in.edge, in.color, inside);
+  o.lit = select(in.lit_edge, in.lit, inside);
+  o.playhead = o.base;
+  o.id = in.id;
+  return o;
+}
+
+// Everything but notes: the same colour in the three colour targets (the pipeline's
+// write masks leave out the id target, and for the playhead all but target 2).
+@fragment
+fn fs_opaque_layers(in: VOut) -> Layers {
+  let col = shade(in);
+  return Layers(col, col, col, 0u);
+}
+
+@fragment
+fn fs_main_layers(in: VOut) -> Layers {
+  let col = shade_textured(in);
+  return Layers(col, col, col, 0u);
 }
