@@ -197,22 +197,27 @@ def readback(gpu, view: View, reps: int) -> tuple[float, float]:
 
     dev = gpu.context.device
     t = gpu._target(view.width, view.height)
+    buf = dev.create_buffer(size=t.bytes_per_row * view.height,
+                            usage=wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
 
     def persistent() -> None:
         enc = dev.create_command_encoder()
         enc.copy_texture_to_buffer({"texture": t.texture}, {
-            "buffer": t.readback, "offset": 0, "bytes_per_row": t.bytes_per_row,
+            "buffer": buf, "offset": 0, "bytes_per_row": t.bytes_per_row,
             "rows_per_image": view.height}, (view.width, view.height, 1))
         dev.queue.submit([enc.finish()])
-        t.readback.map_sync(wgpu.MapMode.READ)
-        np.frombuffer(t.readback.read_mapped(copy=False), np.uint8).copy()
-        t.readback.unmap()
+        buf.map_sync(wgpu.MapMode.READ)
+        np.frombuffer(buf.read_mapped(copy=False), np.uint8).copy()
+        buf.unmap()
 
     def fresh() -> None:
         dev.queue.read_texture({"texture": t.texture}, {"bytes_per_row": view.width * 4,
                                "rows_per_image": view.height}, (view.width, view.height, 1))
 
-    return timed(persistent, reps), timed(fresh, reps)
+    try:
+        return timed(persistent, reps), timed(fresh, reps)
+    finally:
+        buf.destroy()
 
 
 def main() -> None:

@@ -29,6 +29,7 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import sys
 import threading
@@ -144,8 +145,9 @@ def copy_threads() -> int:
 class _Target:
     texture: Any
     view: Any
-    readback: Any  # persistent MAP_READ buffer for this size
+    readback: Any | None  # persistent MAP_READ buffer for this size (made on first use)
     bytes_per_row: int
+    bands: list[tuple[Any, int, int]] | None = None  # banded read-back: (buffer, y0, y1)
 
 
 @dataclass
@@ -197,6 +199,7 @@ class GPURenderer:
         self._last_keys: OrderedDict[View, tuple[Any, ...]] = OrderedDict()  # last full render
         self.live_updates = True  # False: every frame is a full render (tests, benchmarks)
         self._copier: ThreadPoolExecutor | None = None  # copies large frames (made on use)
+        self.readback_bands = 4  # large frames read back in this many overlapping bands
         try:
             self._build()
         except BaseException:
@@ -356,8 +359,7 @@ class GPURenderer:
             usage=wgpu.TextureUsage.RENDER_ATTACHMENT | wgpu.TextureUsage.COPY_SRC)
         self.live["textures"] += 1
         bpr = (w * 4 + 255) // 256 * 256
-        rb = self._buffer(bpr * h, wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
-        t = _Target(tex, tex.create_view(), rb, bpr)
+        t = _Target(tex, tex.create_view(), None, bpr)
         self._targets[(w, h)] = t
         while len(self._targets) > MAX_TARGETS:
             self._free_target(self._targets.popitem(last=False)[1])
@@ -365,7 +367,10 @@ class GPURenderer:
 
     def _free_target(self, t: _Target) -> None:
         self._destroy("textures", t.texture)
-        self._destroy("buffers", t.readback)
+        if t.readback is not None:
+            self._destroy("buffers", t.readback)
+        for buf, _, _ in t.bands or ():
+            self._destroy("buffers", buf)
 
     def _layer_target(self, w: int, h: int) -> _LayerTarget:
         """The layers pass's targets for one size (the two sizes used last are kept)."""
@@ -510,19 +515,27 @@ class GPURenderer:
                 calls += self._draw(rp, draws, clips, tile, (tx, ty))
                 rp.end()
                 tiles += 1
+                if self.readback_bands > 1 and tw * th >= COPY_SPLIT_PIXELS \
+                        and copy_threads() > 1:
+                    self._banded_readback(enc, t, out[ty:ty + th, tx:tx + tw])
+                    continue
+                rb = t.readback
+                if rb is None:
+                    rb = t.readback = self._buffer(
+                        t.bytes_per_row * th, wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
                 enc.copy_texture_to_buffer(
                     {"texture": t.texture},
-                    {"buffer": t.readback, "offset": 0, "bytes_per_row": t.bytes_per_row,
+                    {"buffer": rb, "offset": 0, "bytes_per_row": t.bytes_per_row,
                      "rows_per_image": th}, (tw, th, 1))
                 dev.queue.submit([enc.finish()])
-                t.readback.map_sync(wgpu.MapMode.READ)
+                rb.map_sync(wgpu.MapMode.READ)
                 try:
-                    raw = np.frombuffer(t.readback.read_mapped(copy=False), np.uint8)
+                    raw = np.frombuffer(rb.read_mapped(copy=False), np.uint8)
                     self._copy_out(out[ty:ty + th, tx:tx + tw],
                                    raw.reshape(th, t.bytes_per_row)[:, :tw * 4]
                                    .reshape(th, tw, 4))
                 finally:
-                    t.readback.unmap()
+                    rb.unmap()
         s = self.stats
         s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, tiles, tiles, hi - lo
         s.live = False
@@ -530,23 +543,60 @@ class GPURenderer:
         self._filled[(H, W)] = None  # ``out`` holds no kept page's frame
         return out
 
+    def _banded_readback(self, enc: Any, t: _Target, dst: np.ndarray) -> None:
+        """Read ``t`` back into ``dst`` in row bands, one buffer each: band k+1 travels
+        from the GPU while threads copy band k out of its mapped buffer, so the transfer
+        and the copy overlap (wgpu-py's map waits for every submission made so far, hence
+        one submission per band, made after the previous band is mapped)."""
+        assert self._ctx is not None
+        dev = self._ctx.device
+        th, tw = dst.shape[:2]
+        if t.bands is None:
+            k = self.readback_bands
+            cuts = [th * i // k for i in range(k + 1)]
+            t.bands = [(self._buffer(t.bytes_per_row * (b - a),
+                                     wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST),
+                        a, b) for a, b in itertools.pairwise(cuts)]
+        mapped: list[Any] = []
+        jobs: list[Any] = []
+        try:
+            for i, (buf, y0, y1) in enumerate(t.bands):
+                e = enc if i == 0 else dev.create_command_encoder()
+                e.copy_texture_to_buffer(
+                    {"texture": t.texture, "origin": (0, y0, 0)},
+                    {"buffer": buf, "offset": 0, "bytes_per_row": t.bytes_per_row,
+                     "rows_per_image": y1 - y0}, (tw, y1 - y0, 1))
+                dev.queue.submit([e.finish()])
+                buf.map_sync(wgpu.MapMode.READ)
+                mapped.append(buf)
+                raw = np.frombuffer(buf.read_mapped(copy=False), np.uint8)
+                jobs += self._copy_jobs(dst[y0:y1], raw.reshape(y1 - y0, t.bytes_per_row)
+                                        [:, :tw * 4].reshape(y1 - y0, tw, 4))
+        finally:
+            for job in jobs:
+                job.result()
+            for buf in mapped:
+                buf.unmap()
+
+    def _copy_jobs(self, dst: np.ndarray, src: np.ndarray) -> list[Any]:
+        """Start copying ``src`` into ``dst`` in row bands on the copy threads."""
+        if self._copier is None:
+            self._copier = ThreadPoolExecutor(copy_threads(), "mos-lab-theater-copy")
+        h, n = dst.shape[0], copy_threads()
+
+        def band(a: int, b: int) -> None:
+            dst[a:b] = src[a:b]
+
+        return [self._copier.submit(band, h * i // n, h * (i + 1) // n) for i in range(n)]
+
     def _copy_out(self, dst: np.ndarray, src: np.ndarray) -> None:
         """``dst[...] = src``; large frames in row bands on the renderer's copy threads
         (numpy releases the GIL while it copies)."""
-        h = dst.shape[0]
         if dst.shape[0] * dst.shape[1] < COPY_SPLIT_PIXELS or copy_threads() < 2:
             dst[...] = src
             return
-        if self._copier is None:
-            self._copier = ThreadPoolExecutor(copy_threads(), "mos-lab-theater-copy")
-        n = copy_threads()
-        bands = [(h * i // n, h * (i + 1) // n) for i in range(n)]
-
-        def band(b: tuple[int, int]) -> None:
-            dst[b[0]:b[1]] = src[b[0]:b[1]]
-
-        for f in [self._copier.submit(band, b) for b in bands]:
-            f.result()
+        for job in self._copy_jobs(dst, src):
+            job.result()
 
     def _draw(self, rp: Any, draws: list[tuple[Any, Run]], clips: dict[int, Rect],
               region: Rect, origin: tuple[int, int] = (0, 0),
