@@ -19,6 +19,7 @@ from mos_lab.theater.geometry import (
     BORDER,
     CLIP,
     CLIP_T,
+    KEY,
     NOTE,
     PLAYHEAD,
     SELECTED,
@@ -93,6 +94,12 @@ def draw_instances(img: np.ndarray, inst: np.ndarray, u: np.ndarray, atlas: Any 
         cols[active, :3] += (u[16:19] - cols[active, :3]) * u[19]
     sel = (fl & SELECTED) != 0
     cols[sel, :3] += (u[20:23] - cols[sel, :3]) * u[23]
+    key = np.flatnonzero((fl & KEY) != 0)
+    if len(key):  # keys of sounding notes (bits in the uniforms, as the shader reads them)
+        bits = u.view(np.uint32)[32:36]
+        p = inst["rect"][key, 2].astype(np.int64)
+        lit = key[((bits[p >> 5] >> (p & 31)) & 1).astype(bool)]
+        cols[lit, :3] += (u[28:31] - cols[lit, :3]) * u[31]
     for i in range(len(inst)):
         f = int(fl[i])
         bx0, by0, bx1, by1 = (float(v) for v in boxes[i])

@@ -23,7 +23,8 @@ INSTANCE_DTYPE = np.dtype(
     [("rect", "<f4", (4,)), ("offs", "<f4", (4,)), ("uv", "<f4", (4,)),
      ("color", "u1", (4,)), ("flags", "<u4")]
 )
-A_PX, B_PX, TEXTURED, NOTE, SELECTED, PLAYHEAD, CLIP, BORDER, CLIP_T = (1 << i for i in range(9))
+A_PX, B_PX, TEXTURED, NOTE, SELECTED, PLAYHEAD, CLIP, BORDER, CLIP_T, KEY = (
+    1 << i for i in range(10))
 MIN_NOTE_PX = 2.0  # notes shorter than this still show (drums, grace notes)
 
 BACKGROUND = (21, 23, 28, 255)
@@ -36,7 +37,8 @@ PALETTE = np.array(
 _VEL_STOPS = np.array([(68, 1, 84), (59, 82, 139), (33, 145, 140), (94, 201, 98),
                        (253, 231, 37)], dtype=np.float64)  # viridis, 5 stops
 _BLACK_KEYS = frozenset((1, 3, 6, 8, 10))
-UNIFORM_FLOATS = 28  # 7 x vec4<f32>
+UNIFORM_FLOATS = 36  # 8 x vec4<f32>, then the sounding keys' bits (4 x u32)
+KEY_COLOR = (0.30, 0.70, 1.0, 0.65)  # keys of sounding notes: mix towards light blue
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +266,7 @@ def overlay_instances(state: SceneState, lay: Layout) -> tuple[np.ndarray, np.nd
             k["rect"][:, 0], k["rect"][:, 1] = a0, a_end
             k["rect"][:, 2], k["rect"][:, 3] = pitches[sel], pitches[sel] + 1
             k["color"][:] = color
-            k["flags"] = A_PX | (BORDER if not is_black else 0)
+            k["flags"] = A_PX | KEY | (BORDER if not is_black else 0)
             over.append(k)
     atlas = glyph_atlas(lay.font_px) if lay.font_px else None
     if atlas is not None:
@@ -371,7 +373,20 @@ def uniforms(state: SceneState, lay: Layout, tile: tuple[int, int, int, int]) ->
     u[20:24] = (1.0, 0.9, 0.2, 0.7)  # selected notes: mix towards yellow
     u[24:26] = (0.55, MIN_NOTE_PX)  # border brightness, minimum note length (px)
     u[26:28] = playhead_pixels(state.playhead, state.window, lay)
+    u[28:32] = KEY_COLOR
+    u.view(np.uint32)[32:36] = key_bits(state)
     return u
+
+
+def key_bits(state: SceneState) -> np.ndarray:
+    """The keys to light: bit ``p`` (of four u32 words) set when a note of pitch ``p``
+    sounds at the playhead."""
+    words = np.zeros(4, np.uint32)
+    if state.show_keyboard and len(state.score.notes):
+        pitches = np.unique(state.score.notes["pitch"][state.active_notes()]).astype(np.int64)
+        pitches = pitches[(pitches >= 0) & (pitches < 128)]
+        np.bitwise_or.at(words, pitches >> 5, np.left_shift(1, pitches & 31).astype(np.uint32))
+    return words
 
 
 def playhead_pixels(t: float, window: tuple[float, float], lay: Layout) -> tuple[int, int]:

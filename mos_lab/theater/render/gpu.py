@@ -49,8 +49,10 @@ from mos_lab.theater.geometry import (
     CLIP,
     CLIP_T,
     INSTANCE_DTYPE,
+    KEY,
     PLAYHEAD,
     TEXTURED,
+    UNIFORM_FLOATS,
     Layout,
     NoteGeometry,
     background_instance,
@@ -71,6 +73,7 @@ PIPE_OPAQUE, PIPE_BLEND, PIPE_NOTE = 0, 1, 2
 CLIP_NONE, CLIP_PLOT, CLIP_TIME = 0, 1, 2
 LIVE_MAX_PIXELS = 3840 * 2160  # views up to 4K keep their page's layers for live frames
 LIVE_MAX_BYTES = 512 << 20  # layers kept for live frames, all views together (LRU)
+UNIFORM_BYTES = UNIFORM_FLOATS * 4
 ID_FORMAT = wgpu.TextureFormat.r32uint  # which note is on top of each pixel (live layers)
 PIPE_PLAYHEAD = 3  # the playhead in the layers pass (it writes the playhead layer only)
 COPY_SPLIT_PIXELS = 4_000_000  # read-back frames this large are copied out in row bands
@@ -229,6 +232,7 @@ class GPURenderer:
             {"format": wgpu.VertexFormat.uint32, "offset": 52, "shader_location": 4},
         ]
         note_attrs = [a for a in attrs if a["shader_location"] in (0, 2, 3, 4)]
+        opaque_attrs = [a for a in attrs if a["shader_location"] in (0, 1, 3, 4)]
         blend = {"color": {"src_factor": "src-alpha", "dst_factor": "one-minus-src-alpha",
                            "operation": "add"},
                  "alpha": {"src_factor": "one", "dst_factor": "one-minus-src-alpha",
@@ -258,12 +262,13 @@ class GPURenderer:
                 out = [dict(color), dict(color), dict(color), {"format": ID_FORMAT}]
                 if playhead:  # the playhead writes the playhead layer alone
                     out[0]["write_mask"] = out[1]["write_mask"] = 0
-                if not note:  # only notes say which note is on top
+                if not note:  # only opaque instances say which note or key is on top
                     out[3]["write_mask"] = 0
                 return out
 
             return {
-                PIPE_OPAQUE: pipeline("vs_main", "fs_opaque_layers", attrs, targets(opaque)),
+                PIPE_OPAQUE: pipeline("vs_opaque_layers", "fs_note_layers", opaque_attrs,
+                                     targets(opaque, note=True)),
                 PIPE_BLEND: pipeline("vs_main", "fs_main_layers", attrs, targets(blended)),
                 PIPE_NOTE: pipeline("vs_note_layers", "fs_note_layers", note_attrs,
                                     targets(opaque, note=True)),
@@ -272,7 +277,8 @@ class GPURenderer:
 
         self._make_layer_pipes = layer_pipes
         self._layer_pipes: dict[int, Any] | None = None
-        self._uniform = self._buffer(112, wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
+        self._uniform = self._buffer(UNIFORM_BYTES,
+                                     wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._blank_atlas = self._texture_from(np.zeros((1, 1), np.uint8))
         self._atlases: dict[int, Any] = {}
         self._notes: tuple[int, int, Any, NoteGeometry] | None = None
@@ -479,7 +485,8 @@ class GPURenderer:
         bind = ov.bind
         if bind is None:  # one per overlay (its atlas), made on first use
             bind = ov.bind = dev.create_bind_group(layout=self._bgl, entries=[
-                {"binding": 0, "resource": {"buffer": self._uniform, "offset": 0, "size": 112}},
+                {"binding": 0, "resource": {"buffer": self._uniform, "offset": 0,
+                                            "size": UNIFORM_BYTES}},
                 {"binding": 1, "resource": ov.atlas}])
         W, H, m = view.width, view.height, self.max_texture
         single = max(W, H) <= m
@@ -702,7 +709,7 @@ class GPURenderer:
                        pixel_rects(screen_boxes(inst, u), W, H),
                        np.ascontiguousarray(inst["rect"][:, 0], np.float32),
                        np.ascontiguousarray(inst["rect"][:, 1], np.float32),
-                       plot, lay.portrait)
+                       plot, lay.portrait, *self._key_rects(ov, u, W, H))
         self._frames[view] = rec
         self._frames.move_to_end(view)
         while len(self._frames) > 1 and (len(self._frames) > MAX_TARGETS or sum(
@@ -712,6 +719,13 @@ class GPURenderer:
         s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, 1, 1, hi - lo
         s.pixels_drawn = W * H
         return rec
+
+    @staticmethod
+    def _key_rects(ov: _Overlay, u: np.ndarray, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pitch and pixel rectangle of each key of the keyboard strip."""
+        keys = ov.data[(ov.data["flags"] & KEY) != 0]
+        pitches = keys["rect"][:, 2].astype(np.int64)
+        return pitches, pixel_rects(screen_boxes(keys, u), W, H)
 
     def _live_output(self, view: View, rec: LivePage, H: int, W: int,
                      rects: list[Rect]) -> np.ndarray:

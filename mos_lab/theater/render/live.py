@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-image pixels (x1, y1 excluded)
+KEY_ID = 0xFFFFFF00  # the id layer's value for the key of pitch p: KEY_ID + p (the shader's)
 
 
 @dataclass
@@ -63,9 +64,12 @@ class LivePage:
     ends: np.ndarray
     plot: Rect  # the plot's pixels (the scissor every playhead change is clipped to)
     portrait: bool
+    key_pitches: np.ndarray  # the keyboard strip's keys: pitch and pixel rectangle
+    key_rects: np.ndarray
     frame: np.ndarray = field(init=False)  # the pixels shown last (ours; callers get copies)
     on: np.ndarray = field(init=False)  # by note index + 1: drawn lit in ``frame``
     active: np.ndarray = field(init=False)  # note indices lit in ``frame``
+    keys: np.ndarray = field(init=False)  # the lit keys' bits in ``frame`` (4 x u32)
     playhead: Rect | None = None  # the playhead's pixels in ``frame``
     uniforms: bytes = b""  # the uniform block ``frame`` shows
     mirror: weakref.ref[np.ndarray] | None = None  # the output last handed out (= frame)
@@ -74,6 +78,7 @@ class LivePage:
         self.frame = self.layers.base.copy()
         self.on = np.zeros(self.hi + 1, bool)
         self.active = np.zeros(0, np.int64)
+        self.keys = np.zeros(4, np.uint32)
 
     @property
     def nbytes(self) -> int:
@@ -102,6 +107,18 @@ class LivePage:
                 mine = ids[y0:y1, x0:x1] == n + 1  # where this note is on top
                 np.copyto(frame[y0:y1, x0:x1], src[y0:y1, x0:x1], where=mine[..., None])
                 rects.append((x0, y0, x1, y1))
+        keys = u.view(np.uint32)[32:36]
+        if (keys != self.keys).any():  # keys whose notes started or stopped sounding
+            p = self.key_pitches
+            flip = ((keys ^ self.keys)[p >> 5] >> (p & 31)) & 1
+            for i in np.flatnonzero(flip).tolist():
+                pitch = int(p[i])
+                x0, y0, x1, y1 = self.key_rects[i].tolist()
+                src = L.lit if (keys[pitch >> 5] >> (pitch & 31)) & 1 else L.base
+                mine = ids[y0:y1, x0:x1] == KEY_ID + pitch
+                np.copyto(frame[y0:y1, x0:x1], src[y0:y1, x0:x1], where=mine[..., None])
+                rects.append((x0, y0, x1, y1))
+            self.keys = keys.copy()
         old, new = self.playhead, playhead_rect(u, self.plot, self.portrait)
         if old is not None and old != new:  # each pixel as its note is now
             x0, y0, x1, y1 = old

@@ -57,6 +57,29 @@ def test_notes_and_playhead_where_the_score_says(renderer):
 
 
 @pytest.mark.gpu
+def test_keys_of_sounding_notes_light_up(renderer):
+    """The keyboard strip lights the key of each sounding note (GPU and CPU alike)."""
+    scene = Scene(known_score(), span=5.0, lead=0.25, playhead=1.25)  # E4 sounds
+    view = View(1000, 500)
+    lay = make_layout(view, scene.snapshot())
+    kx0, _, kx1, _ = lay.keys
+    lo, hi = scene.snapshot().pitch_range
+    y0, y1 = lay.plot[1], lay.plot[3]
+    row_h = (y1 - y0) / (hi + 1 - lo)
+
+    def key(img: np.ndarray, pitch: int) -> np.ndarray:
+        return img[int(y1 - (pitch - lo + 0.5) * row_h), int(kx0 + 0.9 * (kx1 - kx0)), :3]
+
+    lit = renderer.render(scene.snapshot(), view).copy()
+    scene.set_playhead(4.5)  # nothing sounds
+    dark = renderer.render(scene.snapshot(), view)
+    e4, g4 = key(lit, 64).astype(int), key(dark, 64).astype(int)
+    assert e4[2] > e4[0] and not (e4 == g4).all()  # mixed towards light blue
+    assert (key(lit, 67) == key(dark, 67)).all()  # G4 does not sound
+    assert (key(dark, 64) == key(dark, 60)).all()  # white keys alike when silent
+
+
+@pytest.mark.gpu
 def test_sounding_and_selected_notes_are_highlighted(renderer):
     scene = bare_scene(span=5.0, lead=0.25, playhead=1.25)  # window 0..5 s; E4 sounds
     scene.set_playhead(1.25)

@@ -29,7 +29,7 @@ def _page() -> LivePage:
     rects = np.array([[9, 4, 21, 10], [15, 4, 27, 10]])
     return LivePage(("k",), PageLayers(base, lit, php, ids), 0, 2, rects,
                     np.array([1.0, 2.0], np.float32), np.array([3.0, 4.0], np.float32),
-                    PLOT, False)
+                    PLOT, False, np.zeros(0, np.int64), np.zeros((0, 4), np.int64))
 
 
 def test_a_note_lights_only_where_it_is_on_top_and_the_playhead_is_restored():

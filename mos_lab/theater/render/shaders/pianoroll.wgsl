@@ -17,6 +17,8 @@ struct Uniforms {
   hl_selected: vec4<f32>,  // colour of selected notes (rgb) and mix amount
   misc: vec4<f32>,      // border brightness, minimum note length (px), playhead pixels
                         // [z, w) along the time axis (whole pixels, made by geometry.py)
+  hl_key: vec4<f32>,    // colour of the keys of sounding notes (rgb) and mix amount
+  keys: vec4<u32>,      // bit p set: a note of pitch p sounds (light its key)
 };
 
 @group(0) @binding(0) var<uniform> u: Uniforms;
@@ -29,6 +31,8 @@ const NOTE: u32 = 8u;
 const SELECTED: u32 = 16u;
 const PLAYHEAD: u32 = 32u;
 const BORDER: u32 = 128u;
+const KEY: u32 = 512u;
+const KEY_ID: u32 = 0xffffff00u;  // the id layer's value for the key of pitch p: KEY_ID + p
 
 struct VOut {
   @builtin(position) pos: vec4<f32>,
@@ -78,6 +82,26 @@ fn note_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
   return lit_color(color, flags, rect.x <= u.tile.w && u.tile.w < rect.y);
 }
 
+fn key_sounds(pitch: f32) -> bool {
+  let p = u32(pitch);
+  return ((u.keys[p >> 5u] >> (p & 31u)) & 1u) == 1u;
+}
+
+// A key of the keyboard strip, lit or not (rect.z is its pitch).
+fn key_color(color: vec4<f32>, lit: bool) -> vec4<f32> {
+  if (lit) {
+    return vec4<f32>(mix(color.rgb, u.hl_key.rgb, u.hl_key.a), color.a);
+  }
+  return color;
+}
+
+fn overlay_color(color: vec4<f32>, rect: vec4<f32>, flags: u32) -> vec4<f32> {
+  if ((flags & KEY) != 0u) {
+    return key_color(color, key_sounds(rect.z));
+  }
+  return note_color(color, rect, flags);
+}
+
 fn edge_of(col: vec4<f32>, flags: u32) -> vec4<f32> {
   if ((flags & BORDER) != 0u) {
     return vec4<f32>(col.rgb * u.misc.x, col.a);
@@ -93,15 +117,8 @@ fn finish(out: ptr<function, VOut>, col: vec4<f32>, flags: u32, b: vec4<f32>) {
   (*out).inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
 }
 
-@vertex
-fn vs_main(
-  @builtin(vertex_index) vi: u32,
-  @location(0) rect: vec4<f32>,
-  @location(1) offs: vec4<f32>,
-  @location(2) uv: vec4<f32>,
-  @location(3) color: vec4<f32>,
-  @location(4) flags: u32,
-) -> VOut {
+// The screen box of any instance but a note in vs_note (full-image pixels).
+fn instance_box(rect: vec4<f32>, offs: vec4<f32>, flags: u32) -> vec4<f32> {
   var a0 = rect.x;
   var a1 = rect.y;
   if ((flags & PLAYHEAD) != 0u) {  // whole pixels, so that live frames can copy it exactly
@@ -138,10 +155,22 @@ fn vs_main(
     y0 = floor(y0 + 0.5);
     y1 = y0;
   }
-  let b = vec4<f32>(x0 + offs.x, y0 + offs.y, x1 + offs.z, y1 + offs.w);
+  return vec4<f32>(x0 + offs.x, y0 + offs.y, x1 + offs.z, y1 + offs.w);
+}
+
+@vertex
+fn vs_main(
+  @builtin(vertex_index) vi: u32,
+  @location(0) rect: vec4<f32>,
+  @location(1) offs: vec4<f32>,
+  @location(2) uv: vec4<f32>,
+  @location(3) color: vec4<f32>,
+  @location(4) flags: u32,
+) -> VOut {
+  let b = instance_box(rect, offs, flags);
   var out: VOut;
   out.pos = clip_pos(vi, b.x, b.y, b.z, b.w);
-  finish(&out, note_color(color, rect, flags), flags, b);
+  finish(&out, overlay_color(color, rect, flags), flags, b);
   let c = vec2<f32>(f32(vi & 1u), f32((vi >> 1u) & 1u));
   out.uv = vec2<f32>(mix(uv.x, uv.z, c.x), mix(uv.y, uv.w, c.y));
   out.textured = flags & TEXTURED;
@@ -278,6 +307,36 @@ fn vs_note_layers(
   out.lit_edge = edge_of(on, flags);
   out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
   out.id = ii + 1u;
+  return out;
+}
+
+// Opaque instances but notes: keys lit in the lit layer and named in the id layer (a
+// key's pixels depend on whether its notes sound), others 0 (they depend on no note).
+@vertex
+fn vs_opaque_layers(
+  @builtin(vertex_index) vi: u32,
+  @location(0) rect: vec4<f32>,
+  @location(1) offs: vec4<f32>,
+  @location(3) color: vec4<f32>,
+  @location(4) flags: u32,
+) -> LayerOut {
+  let b = instance_box(rect, offs, flags);
+  var off = note_color(color, rect, flags);
+  var on = off;
+  var id = 0u;
+  if ((flags & KEY) != 0u) {
+    off = key_color(color, false);
+    on = key_color(color, true);
+    id = KEY_ID + u32(rect.z);
+  }
+  var out: LayerOut;
+  out.pos = clip_pos(vi, b.x, b.y, b.z, b.w);
+  out.color = off;
+  out.edge = edge_of(off, flags);
+  out.lit = on;
+  out.lit_edge = edge_of(on, flags);
+  out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
+  out.id = id;
   return out;
 }
 
