@@ -6,7 +6,8 @@ matplotlib (PolyCollection on Agg, the issue's anchor) drawing the same view; th
 1080p view of a real score at 60 fps, paged (as TheaterView shows it: only what the
 playhead changes is redrawn) and scrolling (every frame a full render), each against
 matplotlib drawing the same frames and checked against full renders; and readback
-through one persistent MAP_READ buffer against a fresh staging buffer per frame.
+through one persistent MAP_READ buffer against a fresh staging buffer per frame; and the
+kernel's CPU use while a piece plays in real time, without and with a visible TheaterView.
 ``--backend Vulkan|OpenGL`` picks the wgpu backend; ``--quick`` skips the slowest cases.
 """
 
@@ -191,6 +192,65 @@ def live_view(gpu, score: Score, view: View, paged: bool, frames: int, name: str
           f"{m_mean / g_mean:.1f}x mean")
 
 
+LEAD, TURN = 0.1, 0.8  # theater_view.js: where the playhead starts a page, next page
+
+
+def page_asks(tv, eng, asked: set[int]) -> None:
+    """What theater_view.js does at display rate: ask for the page holding the playhead
+    (and the next one once past half of it), confirm the frame it got."""
+    import math
+
+    span = tv.span
+    x = (eng.position + LEAD * span) / (TURN * span)
+    for k in {math.floor(x), math.floor(x) + (x % 1 > 0.5)}:
+        if k not in asked:
+            asked.add(k)
+            t0 = k * span * TURN - LEAD * span
+            tv._handle_custom_msg({"type": "view", "t0": t0, "t1": t0 + span,
+                                   "width": 1280, "height": 405}, [])
+    if tv.frame_info:
+        tv._handle_custom_msg({"type": "frame_ack", "seq": tv.frame_info["seq"]}, [])
+
+
+def kernel_cpu(score: Score, seconds: float, with_view: bool) -> None:
+    """Kernel CPU while a piece plays in real time (NullOutput's clock), with or without a
+    visible TheaterView whose page asks for its pages as theater_view.js does."""
+    from mos_lab.audio import NullOutput
+    from mos_lab.kernel import Session
+    from mos_lab.widgets import TheaterView, set_provider
+
+    s = Session(output=NullOutput(48_000, 256, lookahead_s=0.1))
+    s.engine.wait_ready(30)
+    set_provider(lambda: s)
+    tv = None
+    try:
+        s.load(score)
+        eng = s.engine
+        eng.seek(score.duration / 3)
+        asked: set[int] = set()
+        if with_view:
+            tv = TheaterView(height=405)
+            tv.visible = True
+            page_asks(tv, eng, asked)  # on screen before play is pressed (opens the renderer)
+        shown = tv.frames_sent if tv is not None else 0
+        eng.play()
+        c0, w0 = time.process_time(), time.perf_counter()
+        while time.perf_counter() - w0 < seconds:
+            if tv is not None:
+                page_asks(tv, eng, asked)
+            time.sleep(1 / 60)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        eng.stop()
+        what = (f"with a visible TheaterView ({tv.frames_sent - shown} pages rendered while "
+                f"playing)" if tv is not None else "engine alone")
+        print(f"  {what}: {100 * cpu / wall:.1f}% of one core over {wall:.0f} s")
+    finally:
+        if tv is not None:
+            tv.close()
+        set_provider(None)
+        s.close()
+
+
 def readback(gpu, view: View, reps: int) -> tuple[float, float]:
     """ms per 8K readback: persistent MAP_READ buffer vs queue.read_texture."""
     import wgpu
@@ -226,6 +286,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--frames", type=int, default=240, help="live view frames")
+    ap.add_argument("--cpu-seconds", type=float, default=20.0,
+                    help="seconds of real-time playback for the kernel CPU measurement")
     a = ap.parse_args()
     if a.backend:
         os.environ["MOS_LAB_WGPU_BACKEND"] = a.backend
@@ -252,6 +314,10 @@ def main() -> None:
         score = load(files[-1])
         for paged in (True, False):
             live_view(gpu, score, sizes["1080p"], paged, a.frames, files[-1].name)
+        print(f"\nkernel CPU while {files[-1].name} plays in real time (1280x405 view, "
+              f"8 s pages):")
+        for with_view in (False, True):
+            kernel_cpu(score, a.cpu_seconds, with_view)
     p, f = readback(gpu, sizes["8k"], a.reps)
     print(f"\n8K readback: persistent MAP_READ {p:.1f} ms, fresh staging (read_texture) "
           f"{f:.1f} ms: {f / p:.1f}x")
