@@ -232,7 +232,8 @@ def export_video(score: Score | Scene, path: str | Path, view: View | str = "108
     ``audio``: a WAV path or a float array in -1..1 (``sample_rate``) covering the score
     from 0 s (the clip's part is used), or an ``AudioStream`` of the clip itself.
     ``progress(done, total)`` is called after each frame. ``path`` is written only when
-    everything succeeded (a failed render leaves no half file behind).
+    everything succeeded (a failed render leaves no half file behind). A portrait view of
+    a score puts the playhead on the keyboard (pass a ``Scene`` to choose otherwise).
     """
     if isinstance(view, str):
         view = View.parse(view)
@@ -241,6 +242,9 @@ def export_video(score: Score | Scene, path: str | Path, view: View | str = "108
     if not (math.isfinite(fps) and 0 < fps <= 240):
         raise ValueError(f"fps: {fps} is not in (0, 240]")
     scene = _scene(score, span)
+    if view.orientation == "portrait" and not isinstance(score, Scene):
+        # falling notes: they sound (and light their keys) as they reach the keyboard
+        scene.set_span(scene.snapshot().span, lead=0.0)
     stop = scene.score.duration + 1.0 if end is None else end
     if not (math.isfinite(start) and math.isfinite(stop) and stop > start):
         raise ValueError(f"clip: end ({stop:g} s) must come after start ({start:g} s)")

@@ -90,6 +90,30 @@ def test_video_frames_follow_score_time_and_accept_an_audio_array(tmp_path):
         export_video(known_score(), tmp_path / "x.mp4", View(161, 90), renderer=CPURenderer())
 
 
+def test_portrait_videos_put_the_playhead_on_the_keyboard(tmp_path):
+    """Falling notes sound (and light their keys) as they reach the keyboard."""
+
+    class Spy(CPURenderer):
+        def __init__(self) -> None:
+            super().__init__()
+            self.leads: set[float] = set()
+
+        def render(self, state, view):
+            self.leads.add(state.lead)
+            return super().render(state, view)
+
+    for view, lead in ((View(90, 160, "portrait"), 0.0), (View(160, 90), 0.25)):
+        spy = Spy()
+        export_video(known_score(), tmp_path / "p.mp4", view, fps=4, end=1.0,
+                     renderer=spy)
+        assert spy.leads == {lead}
+    scene = Scene(known_score(), lead=0.5)  # a scene keeps the lead it was given
+    spy = Spy()
+    export_video(scene, tmp_path / "s.mp4", View(90, 160, "portrait"), fps=4, end=1.0,
+                 renderer=spy)
+    assert spy.leads == {0.5}
+
+
 def test_progress_bar_draws_on_a_terminal_only():
     class Tty(io.StringIO):
         def isatty(self) -> bool:
