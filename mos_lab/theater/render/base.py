@@ -23,6 +23,7 @@ class RenderStats:
     fallback_frames: int = 0  # frames drawn by the CPU after a GPU error
     live: bool = False  # the last frame was a live update (only what the playhead changed)
     pixels_drawn: int = 0  # pixels redrawn and read back in the last frame
+    prefetched_pages: int = 0  # pages of a paged view drawn ahead, while the last showed
     errors: list[str] = field(default_factory=list)  # the last few, newest last
 
     def error(self, msg: str) -> None:

@@ -18,8 +18,9 @@ Speed (software adapters render on the CPU, so cost follows the pixels touched):
   top of each pixel; ``live.py``) and composes every following frame of that page on
   the CPU from them: no GPU submission, no readback. The result is the image a full
   render gives (tests compare them bit for bit). The playhead covers whole pixels (made
-  by ``geometry.playhead_pixels``) so that it can be copied exactly. ``live_updates =
-  False`` turns this off.
+  by ``geometry.playhead_pixels``) so that it can be copied exactly. A playing paged view
+  draws its next page ahead (``_maybe_prefetch``), so a page turn does not stall.
+  ``live_updates = False`` turns this off.
 - Large read-back frames (8K) are copied out of the mapped buffer in row bands by a few
   threads where there are cores to spare.
 - Frames are returned in a recycled array when the caller dropped the previous one (a
@@ -30,14 +31,15 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import os
 import sys
 import threading
 import weakref
 from collections import Counter, OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
 from importlib import resources
 from typing import Any
 
@@ -203,6 +205,10 @@ class GPURenderer:
         self.live_updates = True  # False: every frame is a full render (tests, benchmarks)
         self._copier: ThreadPoolExecutor | None = None  # copies large frames (made on use)
         self.readback_bands = 4  # large frames read back in this many overlapping bands
+        self.prefetch = True  # paged views draw their next page ahead (see _maybe_prefetch)
+        self._prefetcher: ThreadPoolExecutor | None = None
+        self._prefetch: tuple[View, tuple[Any, ...], Future[LivePage]] | None = None
+        self._prefetch_targets: dict[tuple[int, int], _LayerTarget] = {}
         try:
             self._build()
         except BaseException:
@@ -384,6 +390,12 @@ class GPURenderer:
         if t is not None:
             self._layer_targets.move_to_end((w, h))
             return t
+        t = self._layer_targets[(w, h)] = self._new_layer_target(w, h)
+        while len(self._layer_targets) > 2:
+            self._free_layer_target(self._layer_targets.popitem(last=False)[1])
+        return t
+
+    def _new_layer_target(self, w: int, h: int) -> _LayerTarget:
         assert self._ctx is not None
         dev = self._ctx.device
         usage = wgpu.TextureUsage.RENDER_ATTACHMENT | wgpu.TextureUsage.COPY_SRC
@@ -392,11 +404,7 @@ class GPURenderer:
         self.live["textures"] += len(texs)
         bpr = (w * 4 + 255) // 256 * 256
         rb = self._buffer(4 * bpr * h, wgpu.BufferUsage.MAP_READ | wgpu.BufferUsage.COPY_DST)
-        t = _LayerTarget(texs, [x.create_view() for x in texs], rb, bpr)
-        self._layer_targets[(w, h)] = t
-        while len(self._layer_targets) > 2:
-            self._free_layer_target(self._layer_targets.popitem(last=False)[1])
-        return t
+        return _LayerTarget(texs, [x.create_view() for x in texs], rb, bpr)
 
     def _free_layer_target(self, t: _LayerTarget) -> None:
         for tex in t.textures:
@@ -467,6 +475,10 @@ class GPURenderer:
             self._free_target(t)
         for lt in self._layer_targets.values():
             self._free_layer_target(lt)
+        if self._settle_prefetch():  # else its thread may still read it: leave it be
+            for lt in self._prefetch_targets.values():
+                self._free_layer_target(lt)
+        self._prefetch_targets = {}
         if self._ctx is not None:
             self._destroy("buffers", self._uniform)
             self.live["textures"] -= 1 + len(self._atlases)  # atlas views die with the device
@@ -641,6 +653,8 @@ class GPURenderer:
         assert rec is not None
         rects = rec.update(uniforms(state, ov.layout, (0, 0, W, H)))
         out = self._live_output(view, rec, H, W, rects or [])
+        if state.paged and self.prefetch:
+            self._maybe_prefetch(state, view, key, ov, geo, notes)
         s = self.stats
         s.live = not page
         if not page:
@@ -651,8 +665,30 @@ class GPURenderer:
 
     def _page(self, state: SceneState, view: View, key: tuple[Any, ...], ov: _Overlay,
               geo: NoteGeometry, notes: Any) -> LivePage:
-        """Draw a page's four layers in one pass (see ``live.py``), read them back in one
-        copy and keep them for the view's live frames."""
+        """Draw a page's layers now (or take them from the prefetch made for it) and keep
+        them for the view's live frames."""
+        rec = self._take_prefetch(view, key)
+        if rec is None:
+            rec = self._start_page(state, view, key, ov, geo, notes,
+                                   self._layer_target(view.width, view.height))()
+        else:
+            self.stats.prefetched_pages += 1
+        self._frames[view] = rec
+        self._frames.move_to_end(view)
+        while len(self._frames) > 1 and (len(self._frames) > MAX_TARGETS or sum(
+                r.nbytes for r in self._frames.values()) > LIVE_MAX_BYTES):
+            self._frames.popitem(last=False)
+        s = self.stats
+        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = 0, 1, 1, rec.hi - rec.lo
+        s.pixels_drawn = view.width * view.height
+        return rec
+
+    def _start_page(self, state: SceneState, view: View, key: tuple[Any, ...], ov: _Overlay,
+                    geo: NoteGeometry, notes: Any, lt: _LayerTarget) -> Callable[[], LivePage]:
+        """Submit a page's four layers, drawn in one pass into ``lt`` (see ``live.py``);
+        returns what waits for them, reads them back in one copy and makes the page. The
+        submission needs the renderer's lock, the rest does not (a prefetch runs it on
+        its own thread)."""
         assert self._ctx is not None
         dev = self._ctx.device
         if self._layer_pipes is None:
@@ -665,7 +701,6 @@ class GPURenderer:
         # the playhead over the whole plot: it draws the playhead layer
         u[26:28] = (plot[1], plot[3]) if lay.portrait else (plot[0], plot[2])
         dev.queue.write_buffer(self._uniform, 0, u.tobytes())
-        lt = self._layer_target(W, H)
         bg = (21 / 255, 23 / 255, 28 / 255, 1.0)
         enc = dev.create_command_encoder()
         rp = enc.begin_render_pass(color_attachments=[
@@ -684,7 +719,7 @@ class GPURenderer:
                           (ov.buffer, (pipe, clip, ov.playhead + 1, count - k - 1))]
             else:
                 draws.append((ov.buffer, r))
-        calls = self._draw(rp, draws, clips, (0, 0, W, H), pipes=self._layer_pipes)
+        self._draw(rp, draws, clips, (0, 0, W, H), pipes=self._layer_pipes)
         rp.end()
         size = lt.bytes_per_row * H
         for i, tex in enumerate(lt.textures):
@@ -693,32 +728,82 @@ class GPURenderer:
                 {"buffer": lt.readback, "offset": i * size, "bytes_per_row": lt.bytes_per_row,
                  "rows_per_image": H}, (W, H, 1))
         dev.queue.submit([enc.finish()])
-        lt.readback.map_sync(wgpu.MapMode.READ)
-        try:
-            raw = np.frombuffer(lt.readback.read_mapped(copy=False), np.uint8)
-
-            def layer(i: int) -> np.ndarray:
-                rows = raw[i * size:(i + 1) * size].reshape(H, lt.bytes_per_row)[:, :W * 4]
-                return rows.reshape(H, W, 4).copy()
-
-            base, lit, php, ids = (layer(i) for i in range(4))
-        finally:
-            lt.readback.unmap()
         inst = geo.instances[lo:hi]
-        rec = LivePage(key, PageLayers(base, lit, php, ids.view(np.uint32)[..., 0]), lo, hi,
-                       pixel_rects(screen_boxes(inst, u), W, H),
-                       np.ascontiguousarray(inst["rect"][:, 0], np.float32),
-                       np.ascontiguousarray(inst["rect"][:, 1], np.float32),
-                       plot, lay.portrait, *self._key_rects(ov, u, W, H))
-        self._frames[view] = rec
-        self._frames.move_to_end(view)
-        while len(self._frames) > 1 and (len(self._frames) > MAX_TARGETS or sum(
-                r.nbytes for r in self._frames.values()) > LIVE_MAX_BYTES):
-            self._frames.popitem(last=False)
-        s = self.stats
-        s.draw_calls, s.note_draw_calls, s.tiles, s.notes_drawn = calls, 1, 1, hi - lo
-        s.pixels_drawn = W * H
-        return rec
+        note_rects = pixel_rects(screen_boxes(inst, u), W, H)
+        starts = np.ascontiguousarray(inst["rect"][:, 0], np.float32)
+        ends = np.ascontiguousarray(inst["rect"][:, 1], np.float32)
+        keys = self._key_rects(ov, u, W, H)
+
+        def finish() -> LivePage:
+            lt.readback.map_sync(wgpu.MapMode.READ)
+            try:
+                raw = np.frombuffer(lt.readback.read_mapped(copy=False), np.uint8)
+
+                def layer(i: int) -> np.ndarray:
+                    rows = raw[i * size:(i + 1) * size].reshape(H, lt.bytes_per_row)[:, :W * 4]
+                    return rows.reshape(H, W, 4).copy()
+
+                base, lit, php, ids = (layer(i) for i in range(4))
+            finally:
+                lt.readback.unmap()
+            return LivePage(key, PageLayers(base, lit, php, ids.view(np.uint32)[..., 0]),
+                            lo, hi, note_rects, starts, ends, plot, lay.portrait, *keys)
+
+        return finish
+
+    # -- prefetch: the next page of a playing paged view, drawn while this one shows ------
+    def _maybe_prefetch(self, state: SceneState, view: View, key: tuple[Any, ...],
+                        ov: _Overlay, geo: NoteGeometry, notes: Any) -> None:
+        """Past half of a page, submit the next page's layers and let a thread wait for
+        them and copy them out: the page turn then draws nothing (no stall in a stream).
+        One prefetch at a time, into a target of its own."""
+        pf = self._prefetch
+        if pf is not None:
+            if pf[0] == view and pf[1][3] > key[3]:
+                return  # the next page of this view is on its way
+            if not pf[2].done():
+                return  # another view's (or a stale) one still runs: its target is busy
+            self._prefetch = None
+        step = (1.0 - state.lead) * state.span
+        if step <= 0 or state.playhead - (state.window[0] + state.lead * state.span) < step / 2:
+            return
+        nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
+        nkey = (*key[:3], nxt.window, *key[4:])
+        W, H = view.width, view.height
+        lt = self._prefetch_targets.get((W, H))
+        if lt is None:
+            for old in self._prefetch_targets.values():
+                self._free_layer_target(old)
+            self._prefetch_targets = {(W, H): self._new_layer_target(W, H)}
+            lt = self._prefetch_targets[(W, H)]
+        finish = self._start_page(nxt, view, nkey, ov, geo, notes, lt)
+        if self._prefetcher is None:
+            self._prefetcher = ThreadPoolExecutor(1, "mos-lab-theater-prefetch")
+        self._prefetch = (view, nkey, self._prefetcher.submit(finish))
+
+    def _take_prefetch(self, view: View, key: tuple[Any, ...]) -> LivePage | None:
+        """The prefetched page for ``view`` and ``key`` (waiting for it if need be)."""
+        pf = self._prefetch
+        if pf is None or pf[0] != view or pf[1] != key:
+            return None
+        self._prefetch = None
+        try:
+            return pf[2].result()
+        except Exception as exc:  # e.g. the device was lost meanwhile: draw it now
+            self.stats.error(f"prefetched page failed: {str(exc)[:200]}")
+            return None
+
+    def _settle_prefetch(self, drop: bool = True) -> bool:
+        """Wait for a prefetch in flight (before its target is freed: its thread may be
+        reading the mapped buffer) and drop it; False when it did not end in time."""
+        pf = self._prefetch
+        if drop:
+            self._prefetch = None
+        if pf is None:
+            return True
+        with contextlib.suppress(Exception):
+            pf[2].result(timeout=10)
+        return pf[2].done()
 
     @staticmethod
     def _key_rects(ov: _Overlay, u: np.ndarray, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:
@@ -751,8 +836,10 @@ class GPURenderer:
 
     def lose_device(self) -> None:
         """Destroy the device, as a driver reset would (for tests and drills)."""
-        if self._ctx is not None:
-            self._ctx.device.destroy()
+        with self._lock:
+            self._settle_prefetch(drop=False)  # its thread may be reading a mapped buffer
+            if self._ctx is not None:
+                self._ctx.device.destroy()
 
     def release(self, view: View | None = None) -> None:
         """Free overlays of ``view`` (all when None) and targets no other view uses."""
@@ -768,6 +855,11 @@ class GPURenderer:
                 self._free_target(self._targets.pop(size))
             for size in [s for s in self._layer_targets if view is None or s not in keep]:
                 self._free_layer_target(self._layer_targets.pop(size))
+            pf = self._prefetch
+            if (view is None or (pf is not None and pf[0] == view)) and self._settle_prefetch():
+                for lt in self._prefetch_targets.values():
+                    self._free_layer_target(lt)
+                self._prefetch_targets = {}
             if view is None:
                 self._spare.clear()
             else:
@@ -794,3 +886,6 @@ class GPURenderer:
             if self._copier is not None:
                 self._copier.shutdown()
                 self._copier = None
+            if self._prefetcher is not None:
+                self._prefetcher.shutdown()
+                self._prefetcher = None

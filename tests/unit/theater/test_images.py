@@ -226,11 +226,13 @@ def test_live_frames_are_the_pixels_of_full_renders(gpu, orientation):
     view = View.parse("960x540", orientation)
     states = _playing(scene, 40.0, 150)  # 5 s: crosses one page turn (every 4.5 s)
     frames, live, small = [], 0, 0
+    prefetched = gpu.stats.prefetched_pages
     for st in states:
         frames.append(gpu.render(st, view).copy())
         live += gpu.stats.live
         small += gpu.stats.live and gpu.stats.pixels_drawn < 0.1 * view.width * view.height
     assert live == len(states) - 2 and small >= len(states) - 10  # full: first of a page
+    assert gpu.stats.prefetched_pages == prefetched + 1  # the second page was drawn ahead
     gpu.live_updates = False
     try:
         for st, img in zip(states, frames, strict=True):
@@ -286,8 +288,8 @@ def test_device_loss_in_the_middle_of_live_updates(gpu):
     scene = Scene(random_score(3000, seed=5, seconds=30), span=6.0)
     scene.set_paging(True)
     view = View(640, 360)
-    states = _playing(scene, 7.0, 5)
-    turn = _playing(scene, 7.0 + 6.0 * 0.75, 3)  # the next page
+    states = _playing(scene, 4.6, 5)  # early in a page (no prefetch of the next one yet)
+    turn = _playing(scene, 4.6 + 6.0 * 0.75, 3)  # the next page
     assert turn[0].window != states[0].window
     gpu.render(states[0], view)  # paged: the page's layers are kept for live frames
     gpu.render(states[1], view)
@@ -308,6 +310,31 @@ def test_device_loss_in_the_middle_of_live_updates(gpu):
         assert np.array_equal(again, gpu.render(turn[2], view))
     finally:
         gpu.live_updates = True
+
+
+@pytest.mark.gpu
+def test_a_page_drawn_ahead_survives_a_device_loss_and_a_release(gpu):
+    scene = Scene(random_score(3000, seed=7, seconds=30), span=6.0)
+    scene.set_paging(True)
+    view = View(640, 360)
+    before = _playing(scene, 7.0, 3)  # past half of the page: the next one is prefetched
+    after = _playing(scene, 9.0, 3)  # the next page
+    prefetched = gpu.stats.prefetched_pages
+    for st in before:
+        gpu.render(st, view)
+    gpu.lose_device()  # waits for the prefetch's thread, then destroys the device
+    frames = [gpu.render(st, view).copy() for st in after]
+    assert gpu.stats.prefetched_pages == prefetched + 1  # its pixels were read in time
+    gpu.live_updates = False
+    try:
+        for st, img in zip(after, frames, strict=True):
+            assert np.array_equal(img, gpu.render(st, view))
+    finally:
+        gpu.live_updates = True
+    for st in before:  # a prefetch in flight, then the view is released: nothing leaks
+        gpu.render(st, view)
+    gpu.release(view)
+    assert gpu._prefetch is None and not gpu._prefetch_targets
 
 
 @pytest.mark.gpu
