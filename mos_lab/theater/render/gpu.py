@@ -75,6 +75,7 @@ PIPE_OPAQUE, PIPE_BLEND, PIPE_NOTE = 0, 1, 2
 CLIP_NONE, CLIP_PLOT, CLIP_TIME = 0, 1, 2
 LIVE_MAX_PIXELS = 3840 * 2160  # views up to 4K keep their page's layers for live frames
 LIVE_MAX_BYTES = 512 << 20  # layers kept for live frames, all views together (LRU)
+MAX_PREFETCH = 2  # paged views that draw their next page ahead (each with its own target)
 UNIFORM_BYTES = UNIFORM_FLOATS * 4
 ID_FORMAT = wgpu.TextureFormat.r32uint  # which note is on top of each pixel (live layers)
 PIPE_PLAYHEAD = 3  # the playhead in the layers pass (it writes the playhead layer only)
@@ -173,6 +174,15 @@ class _Overlay:
 
 
 @dataclass
+class _Prefetch:
+    """A paged view's next page, drawn ahead into a target of its own."""
+
+    target: Any  # _LayerTarget
+    key: tuple[Any, ...] | None = None  # the page on its way (None: nothing in flight)
+    future: Future[LivePage] | None = None
+
+
+@dataclass
 class _LayerTarget:
     """The four targets of the layers pass (base, lit, playhead, ids) and one readback
     buffer holding all four."""
@@ -207,8 +217,7 @@ class GPURenderer:
         self.readback_bands = 4  # large frames read back in this many overlapping bands
         self.prefetch = True  # paged views draw their next page ahead (see _maybe_prefetch)
         self._prefetcher: ThreadPoolExecutor | None = None
-        self._prefetch: tuple[View, tuple[Any, ...], Future[LivePage]] | None = None
-        self._prefetch_targets: dict[tuple[int, int], _LayerTarget] = {}
+        self._prefetches: OrderedDict[View, _Prefetch] = OrderedDict()  # by paged view
         try:
             self._build()
         except BaseException:
@@ -475,10 +484,7 @@ class GPURenderer:
             self._free_target(t)
         for lt in self._layer_targets.values():
             self._free_layer_target(lt)
-        if self._settle_prefetch():  # else its thread may still read it: leave it be
-            for lt in self._prefetch_targets.values():
-                self._free_layer_target(lt)
-        self._prefetch_targets = {}
+        self._drop_prefetches(None)
         if self._ctx is not None:
             self._destroy("buffers", self._uniform)
             self.live["textures"] -= 1 + len(self._atlases)  # atlas views die with the device
@@ -756,54 +762,69 @@ class GPURenderer:
                         ov: _Overlay, geo: NoteGeometry, notes: Any) -> None:
         """Past half of a page, submit the next page's layers and let a thread wait for
         them and copy them out: the page turn then draws nothing (no stall in a stream).
-        One prefetch at a time, into a target of its own."""
-        pf = self._prefetch
-        if pf is not None:
-            if pf[0] == view and pf[1][3] > key[3]:
-                return  # the next page of this view is on its way
-            if not pf[2].done():
-                return  # another view's (or a stale) one still runs: its target is busy
-            self._prefetch = None
+        Each paged view (two at most) has a target of its own for this."""
+        pf = self._prefetches.get(view)
+        if pf is not None and pf.future is not None:
+            if pf.key is not None and pf.key[3] > key[3]:
+                return  # the next page is on its way
+            if not pf.future.done():
+                return  # a stale one still runs: its target is busy
+            pf.key = pf.future = None
         step = (1.0 - state.lead) * state.span
         if step <= 0 or state.playhead - (state.window[0] + state.lead * state.span) < step / 2:
             return
+        W, H = view.width, view.height
+        if pf is None:
+            while len(self._prefetches) >= MAX_PREFETCH:
+                old = next(iter(self._prefetches))
+                if not self._drop_prefetches(old):
+                    return
+            pf = self._prefetches[view] = _Prefetch(self._new_layer_target(W, H))
+        self._prefetches.move_to_end(view)
         nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
         nkey = (*key[:3], nxt.window, *key[4:])
-        W, H = view.width, view.height
-        lt = self._prefetch_targets.get((W, H))
-        if lt is None:
-            for old in self._prefetch_targets.values():
-                self._free_layer_target(old)
-            self._prefetch_targets = {(W, H): self._new_layer_target(W, H)}
-            lt = self._prefetch_targets[(W, H)]
-        finish = self._start_page(nxt, view, nkey, ov, geo, notes, lt)
+        finish = self._start_page(nxt, view, nkey, ov, geo, notes, pf.target)
         if self._prefetcher is None:
             self._prefetcher = ThreadPoolExecutor(1, "mos-lab-theater-prefetch")
-        self._prefetch = (view, nkey, self._prefetcher.submit(finish))
+        pf.key, pf.future = nkey, self._prefetcher.submit(finish)
 
     def _take_prefetch(self, view: View, key: tuple[Any, ...]) -> LivePage | None:
         """The prefetched page for ``view`` and ``key`` (waiting for it if need be)."""
-        pf = self._prefetch
-        if pf is None or pf[0] != view or pf[1] != key:
+        pf = self._prefetches.get(view)
+        if pf is None or pf.future is None or pf.key != key:
             return None
-        self._prefetch = None
+        future, pf.key, pf.future = pf.future, None, None
         try:
-            return pf[2].result()
+            return future.result()
         except Exception as exc:  # e.g. the device was lost meanwhile: draw it now
             self.stats.error(f"prefetched page failed: {str(exc)[:200]}")
             return None
 
-    def _settle_prefetch(self, drop: bool = True) -> bool:
-        """Wait for a prefetch in flight (before its target is freed: its thread may be
-        reading the mapped buffer) and drop it; False when it did not end in time."""
-        pf = self._prefetch
-        if drop:
-            self._prefetch = None
-        if pf is None:
-            return True
-        with contextlib.suppress(Exception):
-            pf[2].result(timeout=10)
-        return pf[2].done()
+    def _wait_prefetches(self) -> bool:
+        """Wait for prefetches in flight (their threads may be reading mapped buffers);
+        False when one did not end in time."""
+        ok = True
+        for pf in self._prefetches.values():
+            if pf.future is not None:
+                with contextlib.suppress(Exception):
+                    pf.future.result(timeout=10)
+                ok = ok and pf.future.done()
+        return ok
+
+    def _drop_prefetches(self, view: View | None) -> bool:
+        """Forget the prefetch of ``view`` (all when None) and free its target once its
+        thread is done with it; False when one did not end in time (its target is left)."""
+        ok = True
+        for v in [v for v in self._prefetches if view is None or v == view]:
+            pf = self._prefetches.pop(v)
+            if pf.future is not None:
+                with contextlib.suppress(Exception):
+                    pf.future.result(timeout=10)
+                if not pf.future.done():
+                    ok = False
+                    continue
+            self._free_layer_target(pf.target)
+        return ok
 
     @staticmethod
     def _key_rects(ov: _Overlay, u: np.ndarray, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:
@@ -837,7 +858,7 @@ class GPURenderer:
     def lose_device(self) -> None:
         """Destroy the device, as a driver reset would (for tests and drills)."""
         with self._lock:
-            self._settle_prefetch(drop=False)  # its thread may be reading a mapped buffer
+            self._wait_prefetches()  # their threads may be reading mapped buffers
             if self._ctx is not None:
                 self._ctx.device.destroy()
 
@@ -855,11 +876,7 @@ class GPURenderer:
                 self._free_target(self._targets.pop(size))
             for size in [s for s in self._layer_targets if view is None or s not in keep]:
                 self._free_layer_target(self._layer_targets.pop(size))
-            pf = self._prefetch
-            if (view is None or (pf is not None and pf[0] == view)) and self._settle_prefetch():
-                for lt in self._prefetch_targets.values():
-                    self._free_layer_target(lt)
-                self._prefetch_targets = {}
+            self._drop_prefetches(view)
             if view is None:
                 self._spare.clear()
             else:

@@ -313,6 +313,25 @@ def test_device_loss_in_the_middle_of_live_updates(gpu):
 
 
 @pytest.mark.gpu
+def test_two_paged_views_of_one_scene_both_draw_their_next_page_ahead(gpu):
+    """Landscape and portrait of one playing scene (as a Stage shows them)."""
+    scene = Scene(random_score(3000, seed=9, seconds=30), span=6.0)
+    scene.set_paging(True)
+    views = [View(480, 270), View(270, 480, "portrait")]
+    states = _playing(scene, 7.6, 60)  # crosses the turn at 9 s
+    prefetched = gpu.stats.prefetched_pages
+    frames = [[gpu.render(st, v).copy() for v in views] for st in states]
+    assert gpu.stats.prefetched_pages == prefetched + 2
+    gpu.live_updates = False
+    try:
+        for st, pair in list(zip(states, frames, strict=True))[::6]:
+            for v, img in zip(views, pair, strict=True):
+                assert np.array_equal(img, gpu.render(st, v))
+    finally:
+        gpu.live_updates = True
+
+
+@pytest.mark.gpu
 def test_a_page_drawn_ahead_survives_a_device_loss_and_a_release(gpu):
     scene = Scene(random_score(3000, seed=7, seconds=30), span=6.0)
     scene.set_paging(True)
@@ -334,7 +353,7 @@ def test_a_page_drawn_ahead_survives_a_device_loss_and_a_release(gpu):
     for st in before:  # a prefetch in flight, then the view is released: nothing leaks
         gpu.render(st, view)
     gpu.release(view)
-    assert gpu._prefetch is None and not gpu._prefetch_targets
+    assert not gpu._prefetches
 
 
 @pytest.mark.gpu
