@@ -206,6 +206,15 @@ def test_cpu_renderer_needs_no_gpu():
     assert img.shape == (180, 320, 4) and (img[..., 3] == 255).all()
 
 
+def _full(gpu, st, view: View) -> np.ndarray:
+    """A full render of ``st`` (no live frame), to compare live frames with."""
+    gpu.live_updates = False
+    try:
+        return gpu.render(st, view).copy()
+    finally:
+        gpu.live_updates = True
+
+
 def _playing(scene: Scene, start: float, frames: int, fps: float = 30.0) -> list:
     states = []
     for i in range(frames):
@@ -303,13 +312,9 @@ def test_device_loss_in_the_middle_of_live_updates(gpu):
     gpu.render(turn[1], view)
     again = gpu.render(turn[2], view)
     assert gpu.stats.live  # live frames resume on the new device
-    gpu.live_updates = False
-    try:
-        assert np.array_equal(img, gpu.render(states[2], view))
-        assert np.array_equal(page, gpu.render(turn[0], view))
-        assert np.array_equal(again, gpu.render(turn[2], view))
-    finally:
-        gpu.live_updates = True
+    assert np.array_equal(img, _full(gpu, states[2], view))
+    assert np.array_equal(page, _full(gpu, turn[0], view))
+    assert np.array_equal(again, _full(gpu, turn[2], view))
 
 
 @pytest.mark.gpu
@@ -322,13 +327,9 @@ def test_two_paged_views_of_one_scene_both_draw_their_next_page_ahead(gpu):
     prefetched = gpu.stats.prefetched_pages
     frames = [[gpu.render(st, v).copy() for v in views] for st in states]
     assert gpu.stats.prefetched_pages == prefetched + 2
-    gpu.live_updates = False
-    try:
-        for st, pair in list(zip(states, frames, strict=True))[::6]:
-            for v, img in zip(views, pair, strict=True):
-                assert np.array_equal(img, gpu.render(st, v))
-    finally:
-        gpu.live_updates = True
+    for st, pair in list(zip(states, frames, strict=True))[::6]:
+        for v, img in zip(views, pair, strict=True):
+            assert np.array_equal(img, _full(gpu, st, v))
 
 
 @pytest.mark.gpu
@@ -344,12 +345,8 @@ def test_a_page_drawn_ahead_survives_a_device_loss_and_a_release(gpu):
     gpu.lose_device()  # waits for the prefetch's thread, then destroys the device
     frames = [gpu.render(st, view).copy() for st in after]
     assert gpu.stats.prefetched_pages == prefetched + 1  # its pixels were read in time
-    gpu.live_updates = False
-    try:
-        for st, img in zip(after, frames, strict=True):
-            assert np.array_equal(img, gpu.render(st, view))
-    finally:
-        gpu.live_updates = True
+    for st, img in zip(after, frames, strict=True):
+        assert np.array_equal(img, _full(gpu, st, view))
     for st in before:  # a prefetch in flight, then the view is released: nothing leaks
         gpu.render(st, view)
     gpu.release(view)

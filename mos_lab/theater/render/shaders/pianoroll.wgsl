@@ -285,6 +285,20 @@ struct Layers {
   @location(3) id: u32,
 };
 
+// quad ``q`` drawn, border box ``b``, colours unlit and lit, the id layer's value
+fn layer_out(vi: u32, q: vec4<f32>, b: vec4<f32>, off: vec4<f32>, on: vec4<f32>, flags: u32,
+             id: u32) -> LayerOut {
+  var out: LayerOut;
+  out.pos = clip_pos(vi, q.x, q.y, q.z, q.w);
+  out.color = off;
+  out.edge = edge_of(off, flags);
+  out.lit = on;
+  out.lit_edge = edge_of(on, flags);
+  out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
+  out.id = id;
+  return out;
+}
+
 @vertex
 fn vs_note_layers(
   @builtin(vertex_index) vi: u32,
@@ -297,17 +311,8 @@ fn vs_note_layers(
   let qb = note_boxes(rect, next);
   let q = qb[0];
   let b = qb[1];
-  let off = lit_color(color, flags, false);
-  let on = lit_color(color, flags, true);
-  var out: LayerOut;
-  out.pos = clip_pos(vi, q.x, q.y, q.z, q.w);
-  out.color = off;
-  out.edge = edge_of(off, flags);
-  out.lit = on;
-  out.lit_edge = edge_of(on, flags);
-  out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
-  out.id = ii + 1u;
-  return out;
+  return layer_out(vi, q, b, lit_color(color, flags, false), lit_color(color, flags, true),
+                   flags, ii + 1u);
 }
 
 // Opaque instances but notes: keys lit in the lit layer and named in the id layer (a
@@ -329,15 +334,7 @@ fn vs_opaque_layers(
     on = key_color(color, true);
     id = KEY_ID + u32(rect.z);
   }
-  var out: LayerOut;
-  out.pos = clip_pos(vi, b.x, b.y, b.z, b.w);
-  out.color = off;
-  out.edge = edge_of(off, flags);
-  out.lit = on;
-  out.lit_edge = edge_of(on, flags);
-  out.inner = vec4<f32>(b.x + 1.0, b.y + 1.0, b.z - 1.0, b.w - 1.0) - u.view.zwzw;
-  out.id = id;
-  return out;
+  return layer_out(vi, b, b, off, on, flags, id);
 }
 
 @fragment
