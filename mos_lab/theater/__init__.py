@@ -11,6 +11,7 @@ Map of the API::
     theater.attach(MemorySink(), view); theater.publish()   # backpressure: <= 2 unconfirmed
     render_frame(score, t, "8k") / export_frame(score, "x.png", t, "4k")
     export_video(score, "x.mp4", "1080p", fps=30, audio="mix.wav")   # or an AudioStream
+    theater.follow(engine, fps=30)       # playhead on the engine's heard position, publish
     MJPEGStream(theater, view).start().url   # http://127.0.0.1:PORT/stream.mjpg for OBS
     stream.ws_url / stream.page_url          # WebSocket frames / OBS browser-source page
 

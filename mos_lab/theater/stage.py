@@ -9,7 +9,9 @@ is detached and its view's targets freed (THR-02).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -25,6 +27,13 @@ class _Attachment:
     sink: FrameSink
     view: View
     last_revision: int = -1
+
+
+class PositionSource(Protocol):
+    """What ``Theater.follow`` reads: an engine's heard position in seconds."""
+
+    @property
+    def position(self) -> float: ...
 
 
 class Theater:
@@ -51,6 +60,8 @@ class Theater:
         self._own_renderer = renderer is None
         self._lock = threading.RLock()
         self._attached: list[_Attachment] = []
+        self._follow: tuple[threading.Thread, threading.Event] | None = None
+        self.follow_errors = 0  # positions or frames the follow thread could not get
 
     @property
     def active_renderer(self) -> str:
@@ -115,8 +126,52 @@ class Theater:
                     sent += 1
             return sent
 
+    def follow(self, source: PositionSource, fps: float = 30.0, *, paged: bool = True) -> None:
+        """Keep the playhead on ``source.position`` (an engine's heard position) and
+        publish at ``fps`` from a thread of this theater, until ``unfollow()`` or
+        ``close()``: what streams a playing piece to OBS. Nothing is rendered while the
+        position stands still (paused, stopped). ``paged`` turns pages instead of
+        scrolling, so that frames are composed from the page's layers (cheap).
+        """
+        if not (0 < fps <= 240):
+            raise ValueError(f"fps: {fps} is not in (0, 240]")
+        self.unfollow()
+        self.scene.set_paging(paged)
+        stop = threading.Event()
+
+        def run() -> None:
+            period, last = 1.0 / fps, None
+            due = time.monotonic()
+            while not stop.wait(max(0.0, due - time.monotonic())):
+                due = max(due + period, time.monotonic() - period)  # skip missed ticks
+                try:
+                    pos = float(source.position)
+                    if pos != last:
+                        self.scene.set_playhead(pos)
+                        last = pos
+                    self.publish()
+                except Exception:  # a closing engine or sink: count it, keep following
+                    self.follow_errors += 1
+
+        t = threading.Thread(target=run, name="mos-lab-theater-follow", daemon=True)
+        self._follow = (t, stop)
+        t.start()
+
+    def unfollow(self) -> None:
+        """Stop following (the thread is joined)."""
+        f, self._follow = self._follow, None
+        if f is not None:
+            f[1].set()
+            if f[0] is not threading.current_thread():
+                f[0].join(5.0)
+
+    @property
+    def following(self) -> bool:
+        return self._follow is not None and self._follow[0].is_alive()
+
     def close(self) -> None:
-        """Close every sink and, if this theater made it, the renderer."""
+        """Stop following, close every sink and, if this theater made it, the renderer."""
+        self.unfollow()
         for s in self.sinks:
             s.close()
         if self._own_renderer:
