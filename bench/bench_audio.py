@@ -13,6 +13,9 @@ With ``--busy`` a pure-Python thread spins while Apollo renders (a user's notebo
 in the same process): numpy calls that release the GIL then cost much more, which is
 what the one nogil kernel call per block is for. The kernels are compiled (or loaded from
 numba's cache) before timing; the last lines print the ratios measured in this run.
+Each timed render uses a new ``Synth``, so the built-in synth starts with an empty note
+cache (``mos_lab.audio.notecache``): every note's first occurrence is rendered live and
+recorded inside the timing (its arena is allocated and touched by ``warm_up``, outside).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ Map of the package (each module says what and why in its docstring):
 - ``instruments/`` built-in GM families + drum kit, SoundFont 2 reader and sampler.
 - ``loading``      ``load_async``: thread + future + timeout + progress (APO-05).
 - ``cache``        memory LRU + checksummed disk LRU for samples (APO-09, ENG-09).
+- ``notecache``    built-in notes rendered once into a bounded float32 arena and read
+  back by the kernel (live rendering on a bend or past what was recorded).
 - ``devices/``     outputs: ``Output`` base, ``RingBuffer``, ``OfflineOutput``,
   ``SoundDeviceOutput`` (PortAudio), ``NullOutput`` (clocked thread),
   ``BrowserOutput`` (PCM to a page's AudioWorklet, its played position the clock).

@@ -124,10 +124,49 @@ def check_event(
     return Event(off, code, ch, _check_int("pitch bend", a, -8192, 8191), 0)
 
 
+def _fast_event(ev: Sequence[object], frames: int) -> Event | None:
+    """The common case checked inline: a 5-tuple of plain ints with a kind name.
+
+    Why: a dense offline render validates thousands of events; anything unusual
+    (other types, out-of-range values, MIDI status kinds) returns None and takes
+    :func:`check_event`, which gives the same result or raises.
+    """
+    if type(ev) is not tuple or len(ev) != 5:
+        return None
+    off, kind, ch, a, b = ev
+    if (type(off) is not int or type(ch) is not int or type(a) is not int
+            or type(b) is not int or type(kind) is not str):
+        return None
+    code = KIND_NAMES.get(kind)
+    if code is None or not (0 <= off < frames and 0 <= ch <= 15):
+        return None
+    if code in (NOTE_ON, NOTE_OFF):
+        if not (0 <= a <= 127 and 0 <= b <= 127):
+            return None
+        if code == NOTE_OFF or b == 0:
+            return Event(off, NOTE_OFF, ch, a, 0)
+        return Event(off, NOTE_ON, ch, a, b)
+    if code == CONTROL:
+        return Event(off, code, ch, a, b) if 0 <= a <= 127 and 0 <= b <= 127 else None
+    if code == PROGRAM:
+        return Event(off, code, ch, a, 0) if 0 <= a <= 127 else None
+    return Event(off, code, ch, a, 0) if -8192 <= a <= 8191 else None
+
+
 def check_events(events: Iterable[Sequence[object]], frames: int) -> list[Event]:
     """Validate a block's events (all or nothing) and sort them stably by offset."""
     out = []
+    sort = False
+    last = 0
     for ev in events:
+        fast = _fast_event(ev, frames) if frames else None
+        if fast is not None:
+            out.append(fast)
+            if fast.offset < last:
+                sort = True
+            last = fast.offset
+            continue
+        sort = True
         if len(ev) < 4:
             raise ValueError(f"event {ev!r} needs (offset, kind, channel, a[, b])")
         b = ev[4] if len(ev) > 4 else 0
@@ -136,5 +175,6 @@ def check_events(events: Iterable[Sequence[object]], frames: int) -> list[Event]
             raise ValueError(f"unknown event kind {kind!r}")
         out.append(check_event(ev[0], int(kind) if not isinstance(kind, str) else kind,
                                ev[2], ev[3], b, frames=frames))
-    out.sort(key=lambda e: e.offset)
+    if sort:  # stable: events at one offset keep their order
+        out.sort(key=lambda e: e.offset)
     return out

@@ -14,6 +14,10 @@ voice slot, with the column layout below; ``voices.py`` writes a row when a note
 and queues in-block changes as event rows ``(frame, kind, target, a, b, c, d)``.
 Offline renders may use :func:`render_block_par` instead (``Synth(render_threads=N)``):
 the same per-voice code with voices split over threads, never on the real-time path.
+Built-in wavetable/FM voices may also be played from the note cache (``notecache``):
+the first voice of a note records its source into an arena, later ones copy it back
+and only apply envelope, gain and pan (:func:`_cached`, the fast path in
+:func:`_segment`), going live from their exact state on a bend (:func:`_goto`).
 Kernels are compiled on first use and cached on disk (``cache=True``); where the package
 directory is not writable the cache goes to ``$NUMBA_CACHE_DIR`` or a user cache dir.
 """
@@ -86,21 +90,35 @@ F_PH = 13  # 3 oscillator phases (cycles); FM carrier and modulator phases
 F_NORM, F_BK, F_VINC, F_VDEPTH, F_VPH, F_NOISE, F_VFADE = 16, 17, 18, 19, 20, 21, 22
 F_RATIO, F_I0, F_I1, F_IK = 23, 24, 25, 26  # FM
 F_POS, F_END, F_LS, F_LE = 27, 28, 29, 30  # sample playback
-NF = 32
+F_PANOK, F_PANC, F_PANL, F_PANR = 31, 32, 33, 34  # last pan position and its cos/sin
+NF = 36
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
-NI = 16
+I_PMODE, I_ENT = 15, 16  # note-cache mode (PM_*) and entry of a cached built-in voice
+NI = 18
 # Source kinds.
 K_WAVE, K_FM, K_SAMPLE, K_EXT = 0, 1, 2, 3
 # Event kinds: (frame, kind, target, a, b, c, d).
 EV_REL, EV_KILL, EV_CHAN = 0, 1, 2
 EV_COLS = 7
+# Note-cache modes (``I_PMODE``) of a wavetable/FM voice whose note has a cache entry:
+# the entry holds the source's output (no envelope, no gain) at native pitch, frame t of
+# the note at entry frame t, in chunks of ``CHUNK`` frames of one float32 arena.
+PM_LIVE, PM_READ, PM_RECORD, PM_EXTEND = 0, 1, 2, 3  # EXTEND: read, then record onwards
+CHUNK_SHIFT = 12
+CHUNK = 1 << CHUNK_SHIFT
+# report: [finished voices, held past max_note, recorders near their entry's end, -,
+#          finished slots (first NLIST), entries that want a chunk (first NLIST)]
+NLIST = 128
+R_DONE, R_WANT = 4, 4 + NLIST
+NREPORT = 4 + 2 * NLIST
 MAX_OSC = 3
 VIB_CHUNK = 64  # vibrato is evaluated once per 128 frames of the voice's own clock
 SILENT = 1e-4  # -80 dB: a percussive voice below this has finished
 LN1000 = math.log(1000.0)  # decay/release times are "time to fall by 60 dB"
 TWO_PI = 2.0 * math.pi
+SQRT2 = math.sqrt(2.0)
 SINE_SIZE = 4096
 _SIN_PTS = np.sin(TWO_PI * np.arange(SINE_SIZE + 1) / SINE_SIZE)
 SINE = np.ascontiguousarray(_SIN_PTS)
@@ -162,33 +180,49 @@ def vibrato_mod(t0: int, n: int, vph: float, vinc: float, depth: float,
 
 
 # -- per-voice pieces ------------------------------------------------------------------
-@_jit(FAST)
+@_jit(FAST, inline="always")
 def _geom(out: np.ndarray, a: int, b: int, x: float, r: float) -> None:
-    """``out[a+i] = x * r**i`` with four independent chains (no per-sample exp)."""
+    """``out[a+i] = x * r**i`` with eight independent chains (no per-sample exp).
+
+    On a slice indexed from 0, eight lanes per step: the stores vectorise.
+    """
+    o = out[a:b]
+    n = b - a
     r2 = r * r
     r4 = r2 * r2
-    x0 = x
-    x1 = x * r
-    x2 = x * r2
-    x3 = x1 * r2
-    i = a
-    while i + 4 <= b:
-        out[i] = x0
-        out[i + 1] = x1
-        out[i + 2] = x2
-        out[i + 3] = x3
-        x0 *= r4
-        x1 *= r4
-        x2 *= r4
-        x3 *= r4
-        i += 4
-    while i < b:
-        out[i] = x0
-        x0 *= r
-        i += 1
+    r8 = r4 * r4
+    c0 = x
+    c1 = x * r
+    c2 = x * r2
+    c3 = c1 * r2
+    c4 = x * r4
+    c5 = c1 * r4
+    c6 = c2 * r4
+    c7 = c3 * r4
+    for q in range(n >> 3):
+        j = q << 3
+        o[j] = c0
+        o[j + 1] = c1
+        o[j + 2] = c2
+        o[j + 3] = c3
+        o[j + 4] = c4
+        o[j + 5] = c5
+        o[j + 6] = c6
+        o[j + 7] = c7
+        c0 *= r8
+        c1 *= r8
+        c2 *= r8
+        c3 *= r8
+        c4 *= r8
+        c5 *= r8
+        c6 *= r8
+        c7 *= r8
+    for j in range(n & ~7, n):
+        o[j] = c0
+        c0 *= r
 
 
-@_jit(FAST)
+@_jit(FAST, inline="always")
 def _env(F: np.ndarray, v: int, released: bool, t0: int, m: int, out: np.ndarray) -> float:
     """Envelope values for ``m`` frames from voice time ``t0`` into ``out[:m]``.
 
@@ -218,18 +252,19 @@ def _env(F: np.ndarray, v: int, released: bool, t0: int, m: int, out: np.ndarray
         i += 1
     if i >= m:
         return -1.0
+    rest = out[i:m]
     if s == 1.0:
-        for j in range(i, m):
-            out[j] = 1.0
+        for j in range(m - i):
+            rest[j] = 1.0
         return -1.0
     dk = F[v, F_DK]
     _geom(out, i, m, math.exp(-dk * (t0 + i - off)), math.exp(-dk))
-    for j in range(i, m):
-        out[j] = s + (1.0 - s) * out[j]
+    for j in range(m - i):
+        rest[j] = s + (1.0 - s) * rest[j]
     return -1.0
 
 
-@_jit(FAST)
+@_jit(FAST, inline="always")
 def _finished(F: np.ndarray, Iv: np.ndarray, v: int) -> bool:
     """The envelope has reached silence (released, or a percussive decay)."""
     t = Iv[v, I_T]
@@ -246,47 +281,50 @@ def _osc(tab: np.ndarray, base: int, size: int, ph: np.ndarray,
          inc: np.ndarray, nosc: int, a: int, b: int, out: np.ndarray) -> None:
     """Write the sum of ``nosc`` interpolated table oscillators into ``out[a:b]``.
 
-    One pass for all oscillators (no read-modify-write of ``out`` per oscillator);
-    indices are int32 so AVX2 can convert and gather several lanes at once.
+    One pass for all oscillators (no read-modify-write of ``out`` per oscillator).
+    Loops run on slices from 0 and table rows are unsigned, so numba adds no
+    negative-index fix-up per access and the loops vectorise (gathers).
     """
     fsize = float(size)
     mask = np.int32(size - 1)
-    ib = np.int32(base)
+    ib = np.uint32(base)
+    o = out[a:b]
+    n = b - a
     p0 = ph[0]
     i0 = inc[0]
     if nosc == 1:
-        for i in range(a, b):
-            x = (p0 + i0 * (i - a)) * fsize
+        for i in range(n):
+            x = (p0 + i0 * i) * fsize
             k = np.int32(x)
-            j = ib + (k & mask)
-            out[i] = tab[j, 0] + tab[j, 1] * (x - k)
+            j = ib + np.uint32(k & mask)
+            o[i] = tab[j, 0] + tab[j, 1] * (x - k)
         return
     p1 = ph[1]
     i1 = inc[1]
     if nosc == 2:
-        for i in range(a, b):
-            x = (p0 + i0 * (i - a)) * fsize
-            y = (p1 + i1 * (i - a)) * fsize
+        for i in range(n):
+            x = (p0 + i0 * i) * fsize
+            y = (p1 + i1 * i) * fsize
             k = np.int32(x)
             q = np.int32(y)
-            j = ib + (k & mask)
-            h = ib + (q & mask)
-            out[i] = tab[j, 0] + tab[j, 1] * (x - k) + tab[h, 0] + tab[h, 1] * (y - q)
+            j = ib + np.uint32(k & mask)
+            h = ib + np.uint32(q & mask)
+            o[i] = tab[j, 0] + tab[j, 1] * (x - k) + tab[h, 0] + tab[h, 1] * (y - q)
         return
     p2 = ph[2]
     i2 = inc[2]
-    for i in range(a, b):
-        x = (p0 + i0 * (i - a)) * fsize
-        y = (p1 + i1 * (i - a)) * fsize
-        z = (p2 + i2 * (i - a)) * fsize
+    for i in range(n):
+        x = (p0 + i0 * i) * fsize
+        y = (p1 + i1 * i) * fsize
+        z = (p2 + i2 * i) * fsize
         k = np.int32(x)
         q = np.int32(y)
         r = np.int32(z)
-        j = ib + (k & mask)
-        h = ib + (q & mask)
-        g = ib + (r & mask)
-        out[i] = (tab[j, 0] + tab[j, 1] * (x - k) + tab[h, 0] + tab[h, 1] * (y - q)
-                  + tab[g, 0] + tab[g, 1] * (z - r))
+        j = ib + np.uint32(k & mask)
+        h = ib + np.uint32(q & mask)
+        g = ib + np.uint32(r & mask)
+        o[i] = (tab[j, 0] + tab[j, 1] * (x - k) + tab[h, 0] + tab[h, 1] * (y - q)
+                + tab[g, 0] + tab[g, 1] * (z - r))
 
 
 @_jit(FAST)
@@ -296,61 +334,76 @@ def _oscx(tab: np.ndarray, base: int, size: int, ph: np.ndarray, inc: np.ndarray
 
     ``base`` is the mellow table; the bright one sits ``size + 1`` rows before it. One
     index/fraction per oscillator serves both tables (the crossfade used to be two
-    :func:`_osc` passes and a third mixing pass).
+    :func:`_osc` passes and a third mixing pass). Slices and unsigned rows as in
+    :func:`_osc`.
     """
     fsize = float(size)
     mask = np.int32(size - 1)
-    ib = np.int32(base)
-    bo = np.int32(size + 1)
+    ib = np.uint32(base)
+    hb = np.uint32(base - size - 1)
+    o = out[a:b]
+    ww = w[a:b]
+    n = b - a
     p0 = ph[0]
     i0 = inc[0]
     if nosc == 1:
-        for i in range(a, b):
-            x = (p0 + i0 * (i - a)) * fsize
+        for i in range(n):
+            x = (p0 + i0 * i) * fsize
             k = np.int32(x)
             f = x - k
-            j = ib + (k & mask)
+            u = np.uint32(k & mask)
+            j = ib + u
+            jb = hb + u
             lo = tab[j, 0] + tab[j, 1] * f
-            hi = tab[j - bo, 0] + tab[j - bo, 1] * f
-            out[i] = (lo + w[i] * (hi - lo)) * norm
+            hi = tab[jb, 0] + tab[jb, 1] * f
+            o[i] = (lo + ww[i] * (hi - lo)) * norm
         return
     p1 = ph[1]
     i1 = inc[1]
     if nosc == 2:
-        for i in range(a, b):
-            x = (p0 + i0 * (i - a)) * fsize
-            y = (p1 + i1 * (i - a)) * fsize
+        for i in range(n):
+            x = (p0 + i0 * i) * fsize
+            y = (p1 + i1 * i) * fsize
             k = np.int32(x)
             q = np.int32(y)
             f = x - k
             e = y - q
-            j = ib + (k & mask)
-            h = ib + (q & mask)
+            u = np.uint32(k & mask)
+            uq = np.uint32(q & mask)
+            j = ib + u
+            h = ib + uq
+            jb = hb + u
+            hh = hb + uq
             lo = tab[j, 0] + tab[j, 1] * f + tab[h, 0] + tab[h, 1] * e
-            hi = (tab[j - bo, 0] + tab[j - bo, 1] * f + tab[h - bo, 0]
-                  + tab[h - bo, 1] * e)
-            out[i] = (lo + w[i] * (hi - lo)) * norm
+            hi = tab[jb, 0] + tab[jb, 1] * f + tab[hh, 0] + tab[hh, 1] * e
+            o[i] = (lo + ww[i] * (hi - lo)) * norm
         return
     p2 = ph[2]
     i2 = inc[2]
-    for i in range(a, b):
-        x = (p0 + i0 * (i - a)) * fsize
-        y = (p1 + i1 * (i - a)) * fsize
-        z = (p2 + i2 * (i - a)) * fsize
+    for i in range(n):
+        x = (p0 + i0 * i) * fsize
+        y = (p1 + i1 * i) * fsize
+        z = (p2 + i2 * i) * fsize
         k = np.int32(x)
         q = np.int32(y)
         r = np.int32(z)
         f = x - k
         e = y - q
         d = z - r
-        j = ib + (k & mask)
-        h = ib + (q & mask)
-        g = ib + (r & mask)
+        u = np.uint32(k & mask)
+        uq = np.uint32(q & mask)
+        ur = np.uint32(r & mask)
+        j = ib + u
+        h = ib + uq
+        g = ib + ur
+        jb = hb + u
+        hh = hb + uq
+        gb = hb + ur
         lo = (tab[j, 0] + tab[j, 1] * f + tab[h, 0] + tab[h, 1] * e
               + tab[g, 0] + tab[g, 1] * d)
-        hi = (tab[j - bo, 0] + tab[j - bo, 1] * f + tab[h - bo, 0] + tab[h - bo, 1] * e
-              + tab[g - bo, 0] + tab[g - bo, 1] * d)
-        out[i] = (lo + w[i] * (hi - lo)) * norm
+        hi = (tab[jb, 0] + tab[jb, 1] * f + tab[hh, 0] + tab[hh, 1] * e
+              + tab[gb, 0] + tab[gb, 1] * d)
+        o[i] = (lo + ww[i] * (hi - lo)) * norm
 
 
 @_jit(FAST)
@@ -459,6 +512,17 @@ def _sample(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, m: int, ben
         return
     last = F[v, F_END] - 1.0
     ilast = np.int32(last)
+    if r == 1.0 and pos == math.floor(pos):  # native pitch (drums): a contiguous copy
+        ip = int(pos)
+        k = max(0, min(m, math.ceil(last) - ip))
+        for i in range(k):
+            buf[i] = data[ip + i]
+        for i in range(k, m):
+            buf[i] = 0.0
+        F[v, F_POS] = pos + m
+        if pos + m >= last:
+            Iv[v, I_FIN] = 1
+        return
     for i in range(m):
         p = pos + r * i
         if p < last:
@@ -474,19 +538,304 @@ def _sample(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, m: int, ben
 
 
 @_jit(FAST)
+def lcg_jump(s: np.uint64, n: int) -> np.uint64:
+    """The noise LCG state after ``n`` steps from ``s`` (O(log n) compositions)."""
+    a = np.uint64(6364136223846793005)
+    c = np.uint64(1442695040888963407)
+    ra = np.uint64(1)
+    rc = np.uint64(0)
+    while n > 0:
+        if n & 1:
+            ra = ra * a
+            rc = rc * a + c
+        c = (a + np.uint64(1)) * c
+        a = a * a
+        n >>= 1
+    return s * ra + rc
+
+
+@_jit(FAST)
+def _goto(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, t: int) -> None:
+    """Move a voice's source state (phases, vibrato, noise) from note start to frame ``t``.
+
+    Why: a voice played from the note cache never ran its oscillators; when it must go
+    live (a pitch bend, or past the cached part) its state at ``t`` is computed here, at
+    native pitch, without rendering (vibrato integrated per ``VIB_CHUNK``, as rendered).
+    """
+    if Iv[v, I_KIND] == K_FM:
+        inc = F[v, F_INC]
+        F[v, F_PH] = (F[v, F_PH] + inc * t) % 1.0
+        F[v, F_PH + 1] = (F[v, F_PH + 1] + inc * F[v, F_RATIO] * t) % 1.0
+        return
+    nosc = Iv[v, I_NOSC]
+    depth = F[v, F_VDEPTH]
+    steps = float(t)
+    if depth > 0.0:
+        vinc = F[v, F_VINC]
+        vph = F[v, F_VPH]
+        fade_k = F[v, F_VFADE]
+        steps = 0.0
+        c = 0
+        while c < t:
+            end = min(t, c + VIB_CHUNK)
+            fade = min(1.0, c * fade_k)
+            steps += (1.0 + depth * fade * math.sin(TWO_PI * (vph + vinc * c))) * (end - c)
+            c = end
+        F[v, F_VPH] = (vph + vinc * t) % 1.0
+    for o in range(nosc):
+        F[v, F_PH + o] = (F[v, F_PH + o] + F[v, F_INC + o] * steps) % 1.0
+    if F[v, F_NOISE] > 0.0:
+        rng[v] = lcg_jump(rng[v], t)
+
+
+@_jit(FAST, inline="always")
+def _read(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
+          buf: np.ndarray) -> None:
+    """``buf[:m]`` = cache entry ``e`` frames ``t0..t0+m`` (across its chunks)."""
+    i = 0
+    while i < m:
+        t = t0 + i
+        o = t & (CHUNK - 1)
+        base = np.int64(etab[e, t >> CHUNK_SHIFT]) * CHUNK + o
+        k = min(m - i, CHUNK - o)
+        src = arena[base:base + k]
+        dst = buf[i:i + k]
+        for j in range(k):
+            dst[j] = src[j]
+        i += k
+
+
+@_jit(FAST, inline="always")
+def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
+           buf: np.ndarray) -> None:
+    """Cache entry ``e`` frames ``t0..t0+m`` = ``buf[:m]`` (float32)."""
+    i = 0
+    while i < m:
+        t = t0 + i
+        o = t & (CHUNK - 1)
+        base = np.int64(etab[e, t >> CHUNK_SHIFT]) * CHUNK + o
+        k = min(m - i, CHUNK - o)
+        dst = arena[base:base + k]
+        src = buf[i:i + k]
+        for j in range(k):
+            dst[j] = np.float32(src[j])
+        i += k
+
+
+@_jit(FAST, inline="always")
+def _live(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend: float,
+          t0: int, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray, buf: np.ndarray,
+          buf2: np.ndarray, env: np.ndarray, sc: np.ndarray) -> None:
+    """Render ``m`` frames of a wavetable or FM voice's source into ``buf``."""
+    if Iv[v, I_KIND] == K_WAVE:
+        _wave(F, Iv, rng, v, tab, m, bend, t0, buf, buf2, sc[:MAX_OSC],
+              sc[MAX_OSC:2 * MAX_OSC])
+    else:
+        _fm(F, v, sine, sdelta, m, bend, t0, buf, env)
+
+
+@_jit(FAST, inline="always")
+def _cached(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend: float,
+            t0: int, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray,
+            buf: np.ndarray, buf2: np.ndarray, env: np.ndarray, sc: np.ndarray,
+            arena: np.ndarray, etab: np.ndarray, E: np.ndarray, report: np.ndarray) -> None:
+    """Source of a voice with a note-cache entry: read what is cached, else render live.
+
+    Readers copy frames ``t0..`` of the entry (native pitch only). Past its recorded
+    length, or on a pitch bend, the voice goes live from its state at that frame; a
+    recorder (the one voice per entry that may write) appends what it renders, at
+    native pitch, while the entry has room. ``E[e] = (recorded frames, capacity,
+    asked for a chunk)``.
+    """
+    e = Iv[v, I_ENT]
+    mode = Iv[v, I_PMODE]
+    k = 0
+    if mode in (PM_READ, PM_EXTEND):
+        if bend == 1.0:
+            k = min(m, max(0, E[e, 0] - t0))
+            if k > 0:
+                _read(arena, etab, e, t0, k, buf)
+        if k == m:
+            return
+        ts = t0 + k
+        _goto(F, Iv, rng, v, ts)
+        mode = PM_RECORD if mode == PM_EXTEND and bend == 1.0 and E[e, 0] == ts else PM_LIVE
+        Iv[v, I_PMODE] = mode
+    ts = t0 + k
+    _live(F, Iv, rng, v, m - k, bend, ts, tab, sine, sdelta, buf[k:], buf2, env, sc)
+    if mode == PM_RECORD:
+        w = 0
+        if bend == 1.0 and E[e, 0] == ts:
+            w = max(0, min(m - k, E[e, 1] - ts))
+            if w > 0:
+                _write(arena, etab, e, ts, w, buf[k:])
+                E[e, 0] = ts + w
+        if w < m - k:
+            Iv[v, I_PMODE] = PM_LIVE  # bent, or the entry is full: the entry ends here
+        elif E[e, 1] - E[e, 0] < CHUNK and E[e, 2] == 0:
+            E[e, 2] = 1  # ask for another chunk before this recorder runs out
+            if report[2] < NLIST:
+                report[R_WANT + report[2]] = e
+            report[2] += 1
+
+
+@_jit(FAST, inline="always")
+def _gains(F: np.ndarray, v: int, level: float, cpan: float) -> tuple[float, float]:
+    """Left/right gains of voice ``v``: level, gain and equal-power pan (cos/sin kept)."""
+    p = cpan + F[v, F_PAN]
+    p = min(1.0, max(-1.0, p))
+    if F[v, F_PANOK] == 0.0 or F[v, F_PANC] != p:  # pan moved: new cos/sin
+        angle = (p + 1.0) * math.pi / 4.0
+        F[v, F_PANOK] = 1.0
+        F[v, F_PANC] = p
+        F[v, F_PANL] = math.cos(angle)
+        F[v, F_PANR] = math.sin(angle)
+    g = level * F[v, F_GAIN] * SQRT2
+    return F[v, F_PANL] * g, F[v, F_PANR] * g
+
+
+@_jit(FAST, inline="always")
+def _mixin(mix: np.ndarray, a: int, b: int, src: np.ndarray, env: np.ndarray,
+           const: float, gl: float, gr: float) -> None:
+    """``mix[:, a:b] += src * envelope * (gl, gr)``; ``const >= 0``: a constant envelope.
+
+    Slices indexed from 0: ``x[a + i]`` would need a negative-index check per sample
+    (numba wraps negative indices), which stops the loop from vectorising. ``src`` is
+    float64 scratch or float32 note-cache samples.
+    """
+    m = b - a
+    ml = mix[0, a:b]
+    mr = mix[1, a:b]
+    if const >= 0.0:
+        gl *= const
+        gr *= const
+        for i in range(m):
+            x = np.float64(src[i])
+            ml[i] += x * gl
+            mr[i] += x * gr
+    else:
+        ev = env[:m]
+        for i in range(m):
+            x = src[i] * ev[i]
+            ml[i] += x * gl
+            mr[i] += x * gr
+
+
+@_jit(FAST, inline="always")
+def _mixgeo(mix: np.ndarray, a: int, b: int, src: np.ndarray, x: float, r: float,
+            add: float, mul: float, clamp: bool, gl: float, gr: float) -> None:
+    """``mix[:, a:b] += src * (add + mul * x * r**i) * (gl, gr)``, one pass.
+
+    The envelope's decay or release (as :func:`_env` computes it, through
+    :func:`_geom`'s eight chains) fused with the mix: no envelope buffer written and
+    read back. ``clamp`` keeps the envelope from going below 0 (releases).
+    """
+    m = b - a
+    ml = mix[0, a:b]
+    mr = mix[1, a:b]
+    r2 = r * r
+    r4 = r2 * r2
+    r8 = r4 * r4
+    c0 = x
+    c1 = x * r
+    c2 = x * r2
+    c3 = c1 * r2
+    c4 = x * r4
+    c5 = c1 * r4
+    c6 = c2 * r4
+    c7 = c3 * r4
+    lo = -1e300 if not clamp else 0.0  # the envelope's floor
+    for q in range(m >> 3):
+        j = q << 3
+        e0 = max(add + mul * c0, lo)
+        e1 = max(add + mul * c1, lo)
+        e2 = max(add + mul * c2, lo)
+        e3 = max(add + mul * c3, lo)
+        e4 = max(add + mul * c4, lo)
+        e5 = max(add + mul * c5, lo)
+        e6 = max(add + mul * c6, lo)
+        e7 = max(add + mul * c7, lo)
+        y0 = src[j] * e0
+        y1 = src[j + 1] * e1
+        y2 = src[j + 2] * e2
+        y3 = src[j + 3] * e3
+        y4 = src[j + 4] * e4
+        y5 = src[j + 5] * e5
+        y6 = src[j + 6] * e6
+        y7 = src[j + 7] * e7
+        ml[j] += y0 * gl
+        ml[j + 1] += y1 * gl
+        ml[j + 2] += y2 * gl
+        ml[j + 3] += y3 * gl
+        ml[j + 4] += y4 * gl
+        ml[j + 5] += y5 * gl
+        ml[j + 6] += y6 * gl
+        ml[j + 7] += y7 * gl
+        mr[j] += y0 * gr
+        mr[j + 1] += y1 * gr
+        mr[j + 2] += y2 * gr
+        mr[j + 3] += y3 * gr
+        mr[j + 4] += y4 * gr
+        mr[j + 5] += y5 * gr
+        mr[j + 6] += y6 * gr
+        mr[j + 7] += y7 * gr
+        c0 *= r8
+        c1 *= r8
+        c2 *= r8
+        c3 *= r8
+        c4 *= r8
+        c5 *= r8
+        c6 *= r8
+        c7 *= r8
+    for j in range(m & ~7, m):
+        y = src[j] * max(add + mul * c0, lo)
+        ml[j] += y * gl
+        mr[j] += y * gr
+        c0 *= r
+
+
+@_jit(FAST, inline="always")
 def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: int,
              level: float, cpan: float, bend: float, mix: np.ndarray, tab: np.ndarray,
              sine: np.ndarray, sdelta: np.ndarray, d0: np.ndarray,
              d1: np.ndarray, d2: np.ndarray, d3: np.ndarray, ext: np.ndarray,
-             scratch: np.ndarray) -> None:
+             scratch: np.ndarray, arena: np.ndarray, etab: np.ndarray, E: np.ndarray,
+             report: np.ndarray) -> None:
     """Render frames ``a:b`` of voice ``v`` and add them into ``mix``; advance its time."""
     m = b - a
     t0 = Iv[v, I_T]
-    buf = scratch[0]
+    kind = Iv[v, I_KIND]
+    mode = Iv[v, I_PMODE]
+    if (mode in (PM_READ, PM_EXTEND)) and bend == 1.0 and E[Iv[v, I_ENT], 0] >= t0 + m \
+            and (t0 & (CHUNK - 1)) + m <= CHUNK:
+        # All cached in one chunk: mix straight from the arena (no copy into ``buf``).
+        e = Iv[v, I_ENT]
+        base = np.int64(etab[e, t0 >> CHUNK_SHIFT]) * CHUNK + (t0 & (CHUNK - 1))
+        gl, gr = _gains(F, v, level, cpan)
+        src = arena[base:base + m]
+        off = F[v, F_A] + F[v, F_H]
+        sus = F[v, F_S]
+        if Iv[v, I_REL] != 0:  # release: (exp - 0.001) * level / 0.999, not below 0
+            k = F[v, F_RK]
+            scale = F[v, F_RLEVEL] / 0.999
+            _mixgeo(mix, a, b, src, math.exp(-k * (t0 - F[v, F_RSTART])), math.exp(-k),
+                    -0.001 * scale, scale, True, gl, gr)
+        elif t0 >= off and sus < 1.0:  # decay towards the sustain level
+            dk = F[v, F_DK]
+            _mixgeo(mix, a, b, src, math.exp(-dk * (t0 - off)), math.exp(-dk), sus,
+                    1.0 - sus, False, gl, gr)
+        else:
+            env = scratch[2]
+            _mixin(mix, a, b, src, env, _env(F, v, False, t0, m, env), gl, gr)
+        Iv[v, I_T] = t0 + m
+        return
+    buf = scratch[0]  # (views made here, past the fast path: each costs refcount atomics)
     buf2 = scratch[1]
     env = scratch[2]
-    kind = Iv[v, I_KIND]
-    if kind == K_WAVE:
+    if mode != PM_LIVE:
+        _cached(F, Iv, rng, v, m, bend, t0, tab, sine, sdelta, buf, buf2, env, scratch[3],
+                arena, etab, E, report)
+    elif kind == K_WAVE:
         _wave(F, Iv, rng, v, tab, m, bend, t0, buf, buf2, scratch[3, :MAX_OSC],
               scratch[3, MAX_OSC:2 * MAX_OSC])
     elif kind == K_FM:
@@ -500,25 +849,8 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
         for i in range(m):
             buf[i] = ext[row, a + i]
     const = _env(F, v, Iv[v, I_REL] != 0, t0, m, env)
-    p = cpan + F[v, F_PAN]
-    p = min(1.0, max(-1.0, p))
-    angle = (p + 1.0) * math.pi / 4.0
-    g = level * F[v, F_GAIN] * math.sqrt(2.0)
-    gl = math.cos(angle) * g
-    gr = math.sin(angle) * g
-    ml = mix[0]
-    mr = mix[1]
-    if const >= 0.0:
-        gl *= const
-        gr *= const
-        for i in range(m):
-            ml[a + i] += buf[i] * gl
-            mr[a + i] += buf[i] * gr
-    else:
-        for i in range(m):
-            s = buf[i] * env[i]
-            ml[a + i] += s * gl
-            mr[a + i] += s * gr
+    gl, gr = _gains(F, v, level, cpan)
+    _mixin(mix, a, b, buf[:m], env, const, gl, gr)
     Iv[v, I_T] = t0 + m
 
 
@@ -594,7 +926,7 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
            ev: np.ndarray, nev: int, chan: np.ndarray, tab: np.ndarray, sine: np.ndarray,
            sdelta: np.ndarray, d0: np.ndarray, d1: np.ndarray, d2: np.ndarray,
            d3: np.ndarray, ext: np.ndarray, scratch: np.ndarray, max_note: int,
-           report: np.ndarray) -> None:
+           report: np.ndarray, arena: np.ndarray, etab: np.ndarray, E: np.ndarray) -> None:
     """Render active voice ``v`` for the block, applying its in-block events in order."""
     c = Iv[v, I_CH]
     level = chan[c, 0]
@@ -602,6 +934,7 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
     bend = chan[c, 2]
     cur = Iv[v, I_START]
     done = False
+    touched = False  # state changed since last block's end check (which found it alive)
     for e in range(nev):
         kind = int(ev[e, 1])
         tgt = int(ev[e, 2])
@@ -616,8 +949,9 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
                 done = True
                 break
             _segment(F, Iv, rng, v, cur, fr, level, cpan, bend, mix, tab, sine,
-                     sdelta, d0, d1, d2, d3, ext, scratch)
+                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report)
             cur = fr
+        touched = True
         if kind == EV_CHAN:
             level = ev[e, 3]
             cpan = ev[e, 4]
@@ -632,14 +966,16 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
             done = True
             break
     if not done and cur < n:
-        if Iv[v, I_FIN] != 0 or _finished(F, Iv, v):
+        if Iv[v, I_FIN] != 0 or (touched and _finished(F, Iv, v)):
             done = True
         else:
             _segment(F, Iv, rng, v, cur, n, level, cpan, bend, mix, tab, sine,
-                     sdelta, d0, d1, d2, d3, ext, scratch)
+                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report)
     Iv[v, I_START] = 0
     if done or Iv[v, I_FIN] != 0 or Iv[v, I_EXTFIN] != 0 or _finished(F, Iv, v):
         Iv[v, I_DONE] = 1
+        if report[0] < NLIST:
+            report[R_DONE + report[0]] = v
         report[0] += 1
     elif max_note > 0 and Iv[v, I_REL] == 0 and Iv[v, I_T] >= max_note:
         report[1] += 1
@@ -665,24 +1001,27 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
                  tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray,
                  d0: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray,
                  ext: np.ndarray, scratch: np.ndarray, lim: np.ndarray, max_note: int,
-                 report: np.ndarray) -> None:
+                 report: np.ndarray, arena: np.ndarray, etab: np.ndarray,
+                 E: np.ndarray) -> None:
     """Render one block: every active voice with its in-block events, then the limiter.
 
     ``mix`` is planar float64 ``(2, >= n)`` scratch; ``out`` gets ``(n, 2)`` float32.
 
-    ``report`` gets ``[voices finished, held voices past max_note frames]``; with
-    ``lim[4] == 0`` the mix is left unlimited and ``out`` untouched (tests).
+    ``report`` gets ``[voices finished, held voices past max_note frames, recorders
+    near the end of their note-cache entry]``; with ``lim[4] == 0`` the mix is left
+    unlimited and ``out`` untouched (tests). ``arena``/``etab``/``E`` are the note
+    cache (``notecache.NoteCache``): samples, chunk table, (length, capacity) per entry.
     """
     for i in range(n):
         mix[0, i] = 0.0
         mix[1, i] = 0.0
-    report[0] = 0
-    report[1] = 0
+    for i in range(4):
+        report[i] = 0
     for v in range(nslots):
         if Iv[v, I_ACTIVE] == 0 or Iv[v, I_DONE] != 0:
             continue
         _voice(n, v, mix, F, Iv, rng, ev, nev, chan, tab, sine, sdelta, d0, d1, d2, d3,
-               ext, scratch, max_note, report)
+               ext, scratch, max_note, report, arena, etab, E)
     _finish_block(n, mix, out, ev, nev, chan, lim)
 
 
@@ -700,36 +1039,60 @@ def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
                      chan: np.ndarray, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray,
                      d0: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray,
                      ext: np.ndarray, tscratch: np.ndarray, lim: np.ndarray, max_note: int,
-                     report: np.ndarray, tmix: np.ndarray, treport: np.ndarray) -> None:
+                     report: np.ndarray, arena: np.ndarray, etab: np.ndarray, E: np.ndarray,
+                     tmix: np.ndarray, treport: np.ndarray) -> None:
     """:func:`render_block` with voices split over ``tmix.shape[0]`` threads (offline).
 
-    Why: an offline render may use every core. Worker ``w`` renders voices ``w, w+T, ...``
-    into its own ``tmix[w]`` with its own ``tscratch[w]``; the partial mixes are summed
+    Why: an offline render may use every core. Voices are dealt to the workers by a
+    rough cost (cached and sampled voices cheap, live oscillators dear); worker ``w``
+    renders its voices into its own ``tmix[w]`` with its own ``tscratch[w]``; the partial
+    mixes are summed
     (so the result differs from the serial kernel only by summation rounding), then the
     limiter runs once. Never used on the real-time path.
     """
     T = tmix.shape[0]
+    # Balance the threads by a rough cost per voice: a cached or sampled voice is a
+    # copy, a live or recording oscillator voice costs several times more.
+    order = np.empty((T, max(1, nslots)), np.int64)
+    count = np.zeros(T, np.int64)
+    load = np.zeros(T)
+    for v in range(nslots):
+        if Iv[v, I_ACTIVE] == 0 or Iv[v, I_DONE] != 0:
+            continue
+        mode = Iv[v, I_PMODE]
+        kind = Iv[v, I_KIND]
+        cost = 1.0 if kind == K_SAMPLE or mode in (PM_READ, PM_EXTEND) else 4.0
+        w = 0
+        for u in range(1, T):
+            if load[u] < load[w]:
+                w = u
+        order[w, count[w]] = v
+        count[w] += 1
+        load[w] += cost
     for w in numba.prange(T):
         part = tmix[w]
         rep = treport[w]
         for i in range(n):
             part[0, i] = 0.0
             part[1, i] = 0.0
-        rep[0] = 0
-        rep[1] = 0
-        for v in range(w, nslots, T):
-            if Iv[v, I_ACTIVE] == 0 or Iv[v, I_DONE] != 0:
-                continue
+        for i in range(4):
+            rep[i] = 0
+        for q in range(count[w]):
+            v = order[w, q]
             _voice(n, v, part, F, Iv, rng, ev, nev, chan, tab, sine, sdelta, d0, d1, d2,
-                   d3, ext, tscratch[w], max_note, rep)
-    report[0] = 0
-    report[1] = 0
+                   d3, ext, tscratch[w], max_note, rep, arena, etab, E)
+    for i in range(4):
+        report[i] = 0
     for i in range(n):
         mix[0, i] = 0.0
         mix[1, i] = 0.0
-    for w in range(T):
-        report[0] += treport[w, 0]
-        report[1] += treport[w, 1]
+    for w in range(T):  # counts add up; the lists are concatenated (first NLIST kept)
+        for c, base in ((0, R_DONE), (2, R_WANT)):
+            for j in range(min(treport[w, c], NLIST)):
+                if report[c] + j < NLIST:
+                    report[base + report[c] + j] = treport[w, base + j]
+        for i in range(4):
+            report[i] += treport[w, i]
         for i in range(n):
             mix[0, i] += tmix[w, 0, i]
             mix[1, i] += tmix[w, 1, i]
@@ -756,6 +1119,11 @@ def zero_frames(dst: np.ndarray, d0: int, n: int) -> None:
             dst[d0 + i, c] = 0.0
 
 
+def empty_note_cache() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arena, chunk table and entry table of a note cache with no entries (no cache)."""
+    return (np.zeros(1, np.float32), np.zeros((1, 1), np.int32), np.zeros((1, 3), np.int64))
+
+
 # -- warm-up ---------------------------------------------------------------------------
 _warm_lock = threading.Lock()
 _warm = False
@@ -775,9 +1143,10 @@ def _compile_all() -> None:
     ext = np.zeros((1, n))
     scratch = np.zeros((4, n))
     lim = np.array([1.0, 0.9, 0.8, 12000.0, 1.0])
-    report = np.zeros(2, np.int64)
+    report = np.zeros(NREPORT, np.int64)
+    arena, etab, E = empty_note_cache()
     render_block(n, mix, out, F, Iv, rng, 0, ev, 0, chan, tab, SINE, SINE_DELTA,
-                 data, data, data, data, ext, scratch, lim, 0, report)
+                 data, data, data, data, ext, scratch, lim, 0, report, arena, etab, E)
     limit(mix, out, n, lim)
     copy_frames(out, 0, out, 0, n)
     zero_frames(out, 0, n)
@@ -813,7 +1182,8 @@ def warm_up_parallel() -> None:
                         0, np.zeros((1, EV_COLS)), 0, np.ones((16, 3)), np.zeros((8, 2)),
                         SINE, SINE_DELTA, data, data, data, data, np.zeros((1, n)),
                         np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0]), 0,
-                        np.zeros(2, np.int64), np.zeros((2, 2, n)), np.zeros((2, 2), np.int64))
+                        np.zeros(NREPORT, np.int64), *empty_note_cache(), np.zeros((2, 2, n)),
+                        np.zeros((2, NREPORT), np.int64))
         _par_warm = True
 
 

@@ -38,11 +38,13 @@ class Synth:
     def __init__(self, sample_rate: int = 48000, max_voices: int = 64,
                  instrument_bank: InstrumentBank | None = None, *, max_block: int = 1024,
                  max_note_s: float = 60.0, steal_fade_s: float = 0.005,
-                 render_threads: int = 1) -> None:
+                 render_threads: int = 1, note_cache_bytes: int = 64 << 20) -> None:
         self._lock = threading.RLock()
         # > 1 splits voices over that many threads: for offline renders only (the real-time
         # path stays one single-threaded nogil call per block).
         self.render_threads = max(1, int(render_threads))
+        # Built-in notes are rendered once into this many bytes and read back (0: off).
+        self.note_cache_bytes = max(0, int(note_cache_bytes))
         self.max_voices = int(max_voices)
         self.max_note_s = float(max_note_s)
         self.steal_fade_s = float(steal_fade_s)
@@ -71,7 +73,8 @@ class Synth:
             self.voices = VoiceAllocator(self.max_voices, sample_rate,
                                          steal_fade_s=self.steal_fade_s,
                                          max_note_s=self.max_note_s,
-                                         threads=self.render_threads)
+                                         threads=self.render_threads,
+                                         note_cache_bytes=self.note_cache_bytes)
             self.limiter = Limiter(sample_rate)
             self._mix = np.zeros((2, self.max_block))  # planar: what the kernel sums into
             self._out = np.zeros((self.max_block, 2), np.float32)
@@ -87,6 +90,8 @@ class Synth:
         kernels.warm_up()
         if self.render_threads > 1:
             kernels.warm_up_parallel()
+        if self.voices.notes is not None:
+            self.voices.notes.commit()
         for bank in (self.fallback_bank, self.bank):
             prepare = getattr(bank, "prepare", None)
             if callable(prepare):
@@ -236,15 +241,18 @@ class Synth:
             self.warm_up()
         with self._lock:
             self._poll_pending()
-            evs: list[Event] = [e for e in self._incoming]
-            self._incoming.clear()
-            if self._scheduled:
-                end = self.frames + n
-                due = sorted(s for s in self._scheduled if s[0] < end)
-                self._scheduled = [s for s in self._scheduled if s[0] >= end]
-                evs += [e._replace(offset=max(0, at - self.frames)) for at, _, e in due]
-            evs += block
-            evs.sort(key=lambda e: e.offset)
+            if self._incoming or self._scheduled:
+                evs: list[Event] = [e for e in self._incoming]
+                self._incoming.clear()
+                if self._scheduled:
+                    end = self.frames + n
+                    due = sorted(s for s in self._scheduled if s[0] < end)
+                    self._scheduled = [s for s in self._scheduled if s[0] >= end]
+                    evs += [e._replace(offset=max(0, at - self.frames)) for at, _, e in due]
+                evs += block
+                evs.sort(key=lambda e: e.offset)
+            else:
+                evs = block  # already validated and sorted by offset
             if self._pending is not None and self._pending_mode == "queue":
                 keep = []
                 for e in evs:

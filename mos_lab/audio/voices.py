@@ -11,7 +11,10 @@ of two preallocated state matrices, written once when the note starts. Changes m
 while a block's events are applied (releases, stealing fades, dropped tails, channel
 volume/pan/bend) are queued as event rows at their frame in the block, so the kernel
 applies them at that exact sample; the Python side only keeps the bookkeeping (which
-voice holds which key, release levels, stealing order).
+voice holds which key, release levels, stealing order). Built-in notes go through the
+note cache (``notecache``): a voice's row says whether it records its note, reads it
+back or renders live, and a row copied from the first note of the same key makes a
+note start cheap.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from mos_lab.audio import kernels as K
 from mos_lab.audio.envelope import Envelope
 from mos_lab.audio.instruments.base import NoteSpec
 from mos_lab.audio.instruments.sources import TABLES, FMSource, SampleSource, WavetableSource
+from mos_lab.audio.notecache import NoteCache
 
 _DATA_SLOTS = 4  # distinct sample arrays one kernel call can read
 _EMPTY = np.zeros(1, np.float32)
@@ -33,9 +37,9 @@ _EMPTY = np.zeros(1, np.float32)
 class Voice:
     """One sounding note: its slot in the state matrices plus the allocator's bookkeeping."""
 
-    __slots__ = ("_alloc", "channel", "data_slot", "env", "exclusive", "gain", "ignore_off",
-                 "kind", "onset", "pan", "pitch", "serial", "slot", "source", "stolen",
-                 "sustained", "velocity")
+    __slots__ = ("_alloc", "alive", "cache_key", "channel", "data_slot", "entry", "env",
+                 "exclusive", "gain", "ignore_off", "kind", "onset", "pan", "pitch", "serial",
+                 "slot", "source", "stolen", "sustained", "velocity")
 
     def __init__(self, alloc: VoiceAllocator, spec: NoteSpec, channel: int, pitch: int,
                  velocity: int, serial: int, slot: int, onset: int) -> None:
@@ -56,6 +60,9 @@ class Voice:
         self.stolen = False
         self.kind = K.K_EXT
         self.data_slot = -1
+        self.cache_key = spec.cache_key
+        self.entry = -1  # note-cache entry (built-in notes), -1 when none
+        self.alive = True  # False once its slot is freed
 
     @property
     def held(self) -> bool:
@@ -77,7 +84,7 @@ class VoiceAllocator:
     """Owns the voices and their state rows; starts, releases, steals, renders and reaps."""
 
     def __init__(self, max_voices: int, sample_rate: float, *, steal_fade_s: float = 0.005,
-                 max_note_s: float = 60.0, threads: int = 1) -> None:
+                 max_note_s: float = 60.0, threads: int = 1, note_cache_bytes: int = 0) -> None:
         if max_voices < 1:
             raise ValueError("max_voices must be at least 1")
         if threads < 1:
@@ -97,6 +104,13 @@ class VoiceAllocator:
         self.I = np.zeros((cap, K.NI), np.int64)
         self.rng = np.ones(cap, np.uint64)
         self._free = list(range(cap - 1, -1, -1))  # pop() gives the lowest slot
+        self._by_slot: list[Voice | None] = [None] * cap
+        # Held voices that answer note-offs, per (channel, pitch), in start order: a
+        # note-off or retrigger finds its voices without scanning every voice.
+        self._keys: dict[tuple[int, int], list[Voice]] = {}
+        # Rows of notes started before, by (cache key, id of envelope): copied at note start.
+        self._rows: dict[tuple[object, int],
+                         tuple[np.ndarray, np.ndarray, int, int, object]] = {}
         self._high = 0  # slots below this may be active
         self._dying: list[Voice] = []  # dropped this block: slots freed after the render
         self._ev = np.zeros((64, K.EV_COLS))
@@ -108,12 +122,17 @@ class VoiceAllocator:
         self.chan[:, 2] = 1.0
         self._data: list[np.ndarray | None] = [None] * _DATA_SLOTS
         self._data_users = [0] * _DATA_SLOTS
+        self._dargs = [_EMPTY] * _DATA_SLOTS  # what the kernel gets for each data slot
         self._ext = np.zeros((1, 1))
         self._scratch = np.zeros((4, 8))
-        self._report = np.zeros(2, np.int64)
+        self._report = np.zeros(K.NREPORT, np.int64)
         self._tmix = np.zeros((self.threads, 2, 8))  # per-thread mixes (threads > 1)
         self._tscratch = np.zeros((self.threads, 4, 8))
-        self._treport = np.zeros((self.threads, 2), np.int64)
+        self._treport = np.zeros((self.threads, K.NREPORT), np.int64)
+        # Built-in notes rendered once and read back (0 bytes: every note renders live).
+        self.notes = NoteCache(note_cache_bytes, sample_rate) if note_cache_bytes > 0 else None
+        self._nc = ((self.notes.arena, self.notes.etab, self.notes.E) if self.notes is not None
+                    else K.empty_note_cache())
         self._n_ext = 0  # voices with custom sources (rendered in numpy before the kernel)
 
     def __iter__(self) -> Iterator[Voice]:
@@ -140,13 +159,7 @@ class VoiceAllocator:
                c: float = 0.0) -> None:
         if self._nev == len(self._ev):
             self._ev = np.concatenate([self._ev, np.zeros_like(self._ev)])
-        row = self._ev[self._nev]
-        row[0] = self.offset
-        row[1] = kind
-        row[2] = target
-        row[3] = a
-        row[4] = b
-        row[5] = c
+        self._ev[self._nev] = (self.offset, kind, target, a, b, c, 0.0)  # one numpy call
         self._nev += 1
 
     def set_channel(self, channel: int, level: float, pan: float, bend: float) -> None:
@@ -156,12 +169,21 @@ class VoiceAllocator:
     def _release(self, v: Voice, frames: int | None = None) -> None:
         """Start ``v``'s release at the current frame (the one path for every note end)."""
         v.sustained = False
+        self._unkey(v)
         env = v.env
         env.t = self.now - v.onset
         before = (env.rel_start, env.rel_len, env.rel_level)
         env.release(frames)
         if (env.rel_start, env.rel_len, env.rel_level) != before:
             self._event(K.EV_REL, v.slot, env.rel_level, float(env.rel_len))
+
+    def _unkey(self, v: Voice) -> None:
+        """Forget ``v`` as a held voice of its key (it is released or gone)."""
+        lst = self._keys.get((v.channel, v.pitch))
+        if lst is not None and v in lst:
+            lst.remove(v)
+            if not lst:
+                del self._keys[(v.channel, v.pitch)]
 
     # -- slots ---------------------------------------------------------------------------
     def _grow(self) -> None:
@@ -170,6 +192,7 @@ class VoiceAllocator:
         self.I = np.concatenate([self.I, np.zeros_like(self.I)])
         self.rng = np.concatenate([self.rng, np.ones(cap, np.uint64)])
         self._free = list(range(2 * cap - 1, cap - 1, -1)) + self._free
+        self._by_slot += [None] * cap
 
     def _take_slot(self) -> int:
         if not self._free:
@@ -185,12 +208,32 @@ class VoiceAllocator:
         for i, d in enumerate(self._data):
             if d is None or self._data_users[i] == 0:
                 self._data[i] = data
+                self._dargs[i] = data
                 return i
         return -1
 
-    def _fill_row(self, v: Voice) -> None:
-        """Write ``v``'s envelope and source parameters into its state row."""
-        F, Iv, s = self.F[v.slot], self.I[v.slot], v.slot
+    def _fill_row(self, v: Voice, spec: NoteSpec) -> None:
+        """Write ``v``'s envelope and source parameters into its state row.
+
+        A note with a cache key starts from a copy of the row its key first produced
+        (same source and envelope), then gets its own gain, pan, channel and onset.
+        """
+        s = v.slot
+        rk = (v.cache_key, id(spec.envelope)) if v.cache_key is not None else None
+        got = self._rows.get(rk) if rk is not None else None
+        if got is not None:
+            self.F[s] = got[0]
+            self.I[s] = got[1]
+            self.rng[s] = got[2]
+            self.F[s, K.F_GAIN] = v.gain
+            self.F[s, K.F_PAN] = v.pan
+            self.I[s, K.I_CH] = v.channel
+            self.I[s, K.I_START] = self.offset
+            v.kind = got[3]
+            if self.notes is not None:
+                self._use_cache(v, self.notes)
+            return
+        F, Iv = self.F[s], self.I[s]
         F[:] = 0.0
         Iv[:] = 0
         env = v.env
@@ -235,20 +278,73 @@ class VoiceAllocator:
         v.kind = kind
         if kind == K.K_EXT:
             self._n_ext += 1
+        elif kind != K.K_SAMPLE and rk is not None:
+            if len(self._rows) >= 4096:  # bounded: forget old rows (rebuilt on demand)
+                self._rows.clear()
+            # The envelope object is kept with the row, so its id (in the key) stays unique.
+            self._rows[rk] = (F.copy(), Iv.copy(), int(self.rng[s]), kind, spec.envelope)
+            if self.notes is not None:
+                self._use_cache(v, self.notes)
 
-    def _drop_done(self, voices: list[Voice]) -> list[Voice]:
-        """``voices`` without those the kernel marked done (their slots freed)."""
-        keep: list[Voice] = []
-        for v in voices:
-            if self.I[v.slot, K.I_DONE]:
+    def _use_cache(self, v: Voice, nc: NoteCache) -> None:
+        """Play ``v`` from its note's cache entry: read it, record it, or extend it."""
+        e = nc.lookup(v.cache_key)
+        if e < 0:
+            e = nc.create(v.cache_key)
+            if e < 0:
+                return  # the cache is full of notes in use: play live
+            mode = K.PM_RECORD
+        elif e in nc.recording or nc.E[e, 0] >= nc.per_entry * K.CHUNK:
+            mode = K.PM_READ
+        else:
+            nc.room(e, K.CHUNK)
+            mode = K.PM_EXTEND
+        if mode != K.PM_READ:
+            nc.recording[e] = v.slot
+        nc.users[e] += 1
+        v.entry = e
+        self.I[v.slot, K.I_ENT] = e
+        self.I[v.slot, K.I_PMODE] = mode
+
+    def _drop_done(self, slots: list[int] | None = None) -> None:
+        """Free the voices the kernel marked done and drop them from the lists.
+
+        ``slots`` is the kernel's list of voices that ended (None: find them by one
+        numpy pass), so the cost follows the voices that ended, not all that sound.
+        """
+        if slots is None:
+            rows = self.I[:self._high]
+            slots = np.flatnonzero(rows[:, K.I_DONE] & rows[:, K.I_ACTIVE]).tolist()
+        if not slots:
+            return
+        by_slot = self._by_slot
+        held = tail = False  # which lists lost a voice (tails hold the stolen ones)
+        for s in slots:
+            v = by_slot[s]
+            if v is not None and v.alive:
                 self._free_slot(v)
-            else:
-                keep.append(v)
-        return keep
+                if v.stolen:
+                    tail = True
+                else:
+                    held = True
+        if held:
+            self.voices = [v for v in self.voices if v.alive]
+        if tail:
+            self.tails = [v for v in self.tails if v.alive]
 
     def _free_slot(self, v: Voice) -> None:
+        v.alive = False
+        self._by_slot[v.slot] = None
+        if v.held and not v.ignore_off:
+            self._unkey(v)
         if v.kind == K.K_EXT:
             self._n_ext -= 1
+        if v.entry >= 0 and self.notes is not None:
+            nc = self.notes
+            nc.users[v.entry] -= 1
+            if nc.recording.get(v.entry) == v.slot:
+                del nc.recording[v.entry]
+            v.entry = -1
         self.I[v.slot, K.I_ACTIVE] = 0
         self.I[v.slot, K.I_DONE] = 1
         if v.data_slot >= 0:
@@ -283,8 +379,9 @@ class VoiceAllocator:
 
     def start(self, specs: list[NoteSpec], channel: int, pitch: int, velocity: int) -> None:
         """Start a note's layers, releasing a retriggered key and stealing if full."""
-        for v in self.voices:
-            if v.channel == channel and v.pitch == pitch and v.held and not v.ignore_off:
+        held = self._keys.get((channel, pitch))
+        if held:
+            for v in list(held):
                 self._release(v)
         for spec in specs:
             if spec.exclusive:
@@ -296,17 +393,22 @@ class VoiceAllocator:
             self._serial += 1
             v = Voice(self, spec, channel, pitch, velocity, self._serial, self._take_slot(),
                       self.now)
-            self._fill_row(v)
+            self._by_slot[v.slot] = v
+            self._fill_row(v, spec)
             self.voices.append(v)
+            if not v.ignore_off:
+                self._keys.setdefault((channel, pitch), []).append(v)
 
     def note_off(self, channel: int, pitch: int, sustain: bool) -> None:
         """Release held voices of a key, or mark them sustained while the pedal is down."""
-        for v in self.voices:
-            if v.channel == channel and v.pitch == pitch and v.held and not v.ignore_off:
-                if sustain:
-                    v.sustained = True
-                else:
-                    self._release(v)
+        held = self._keys.get((channel, pitch))
+        if not held:
+            return
+        for v in list(held):
+            if sustain:
+                v.sustained = True
+            else:
+                self._release(v)
 
     def sustain_off(self, channel: int) -> None:
         """Pedal up: release the voices the pedal was holding."""
@@ -374,10 +476,11 @@ class VoiceAllocator:
         (float32). Events queued since the last render apply at their frames; then the
         clock advances by ``n`` and finished voices are reaped.
         """
-        self._render_external(n)
+        if self._n_ext:
+            self._render_external(n)
         if self._scratch.shape[1] < n:
             self._scratch = np.zeros((4, max(n, 8)))
-        d = [x if x is not None else _EMPTY for x in self._data]
+        d = self._dargs
         if limiter is None:
             lim = np.zeros(5)
             target = np.zeros((0, 2), np.float32)
@@ -390,18 +493,26 @@ class VoiceAllocator:
             K.render_parallel(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
                               self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
                               d[1], d[2], d[3], self._ext, self._tscratch, lim,
-                              self.max_note_frames, self._report, self._tmix, self._treport)
+                              self.max_note_frames, self._report, *self._nc, self._tmix,
+                              self._treport)
         else:
             K.render_block(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
                            self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
                            d[1], d[2], d[3], self._ext, self._scratch, lim,
-                           self.max_note_frames, self._report)
+                           self.max_note_frames, self._report, *self._nc)
         self._nev = 0
         self.offset = 0
         self.clock += n
-        self._reap(int(self._report[0]), int(self._report[1]))
+        rep = self._report
+        done, overdue, want = rep[:3].tolist()
+        if want and self.notes is not None:
+            self.notes.grow_recorders(rep[K.R_WANT:K.R_WANT + want].tolist()
+                                      if want <= K.NLIST else None)
+        if done or overdue or self._dying:
+            self._reap(done, overdue, rep[K.R_DONE:K.R_DONE + done].tolist()
+                       if done <= K.NLIST else None)
 
-    def _reap(self, finished: int, overdue: int) -> None:
+    def _reap(self, finished: int, overdue: int, slots: list[int] | None = None) -> None:
         """Drop finished voices and release notes held longer than ``max_note_s``."""
         if overdue:
             for v in self.voices:
@@ -412,8 +523,7 @@ class VoiceAllocator:
             self._free_slot(v)
         self._dying.clear()
         if finished:
-            self.voices = self._drop_done(self.voices)
-            self.tails = self._drop_done(self.tails)
+            self._drop_done(slots)
         while self._high and not self.I[self._high - 1, K.I_ACTIVE]:
             self._high -= 1
 

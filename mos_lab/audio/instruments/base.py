@@ -6,6 +6,7 @@ plus the envelope, gain and pan the voice wraps around it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -34,6 +35,9 @@ class NoteSpec:
     pan: float = 0.0  # -1 (left) .. 1 (right), added to the channel pan
     exclusive: int = 0  # choke group: a new note in the group releases the others
     ignore_note_off: bool = False  # GM drums play through; they end with their sample
+    # Same key -> same source output at native pitch: the synth may render it once and
+    # read it back (``notecache``). None: always render live.
+    cache_key: Hashable | None = None
 
 
 @runtime_checkable

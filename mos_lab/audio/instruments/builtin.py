@@ -21,6 +21,17 @@ from mos_lab.audio.instruments.drums import DrumKit
 from mos_lab.audio.instruments.sources import TABLE_SIZE, TABLES, FMSource, WavetableSource
 
 VOICE_HEADROOM = 0.3  # per-voice level: ~10 loud voices before the limiter works
+# Velocity sets the level exactly, and the timbre (brightness, FM index) by layer: one
+# rendering per (program, pitch, layer) can then be cached and reused (``notecache``).
+# Two layers, as many GM SoundFonts have: soft (1-63, made at p = 40) and loud (64-127,
+# made at f = 100).
+LAYER_VELOCITIES = (40, 100)
+VELOCITY_LAYERS = len(LAYER_VELOCITIES)
+
+
+def timbre_velocity(velocity: int) -> int:
+    """The velocity a note's timbre is made with: its layer's (soft p, loud f)."""
+    return LAYER_VELOCITIES[0] if velocity < 64 else LAYER_VELOCITIES[1]
 
 
 def saw(n: int, tilt: float = 1.0) -> tuple[float, ...]:
@@ -94,6 +105,7 @@ _table_cache: dict[tuple[tuple[float, ...], tuple[float, ...] | None], np.ndarra
 
 
 _basis: list[np.ndarray] = []
+_patch_ids: dict[Patch, int] = {}  # patch -> small id, for note-cache keys
 
 
 def _table(amps: tuple[float, ...]) -> np.ndarray:
@@ -133,6 +145,15 @@ def mip_tables(bright: tuple[float, ...], mellow: tuple[float, ...] | None) -> n
     return out
 
 
+def _clone(proto: Source) -> Source:
+    """A fresh copy of a kept source: its attributes, and its own in-place noise state."""
+    src = object.__new__(type(proto))
+    src.__dict__.update(proto.__dict__)
+    if type(src) is WavetableSource and src.noise > 0:
+        src.noise_state = src.noise_state.copy()  # the one state changed in place
+    return src
+
+
 class SynthInstrument:
     """A melodic instrument made from a :class:`Patch`."""
 
@@ -147,10 +168,19 @@ class SynthInstrument:
         self._envs: dict[int, ADSR] = {}
         for level in self._levels:  # register now, not on the render thread
             TABLES.offset(level)
+        with _table_lock:
+            self._pid = _patch_ids.setdefault(patch, len(_patch_ids))
+        # Noise is seeded per pitch and program; otherwise a family's notes are alike.
+        self._key_prog = program if patch.noise > 0 else -1
+        self._protos: dict[tuple[int, int, int, int, float], Source] = {}  # fresh sources
+        # (pitch, velocity, rate) -> (envelope, gain, cache key, source to copy)
+        self._notes: dict[tuple[int, int, float], tuple[ADSR, float, object, Source]] = {}
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
+        hit = self._notes.get((pitch, velocity, sample_rate))
+        if hit is not None:  # this key and velocity before: a copy of its source
+            return [NoteSpec(_clone(hit[3]), hit[0], hit[1], cache_key=hit[2])]
         p = self.patch
-        freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
         env = p.env
         if p.keyscale:
             got = self._envs.get(pitch)
@@ -159,9 +189,18 @@ class SynthInstrument:
                 self._envs[pitch] = got
             env = got
         src: Source
+        tv = timbre_velocity(velocity)
+        gain = p.gain * VOICE_HEADROOM * velocity_gain(velocity)
+        key = (self._pid, pitch, tv, self._key_prog, sample_rate)
+        proto = self._protos.get(key)
+        if proto is not None:  # a copy of this note's source (cheaper than building it)
+            if len(self._notes) < 4096:
+                self._notes[(pitch, velocity, sample_rate)] = (env, gain, key, proto)
+            return [NoteSpec(_clone(proto), env, gain, cache_key=key)]
+        freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+        vel = 0.5 + tv / 254.0
         if p.fm is not None:
             ratio, index, end, t = p.fm
-            vel = 0.5 + velocity / 254.0
             src = FMSource(freq, sample_rate, ratio=ratio, index=index * vel,
                            index_end=end * vel, index_time=t)
         else:
@@ -170,12 +209,14 @@ class SynthInstrument:
             level = max(0, bisect_right(_MIP_LIMITS, harmonics) - 1)  # most that fit
             src = WavetableSource(
                 self._levels[level], freq, sample_rate,
-                bright_time=p.bright_time * (0.5 + velocity / 254.0),
+                bright_time=p.bright_time * vel,
                 detune_cents=p.detune, vibrato_hz=p.vibrato[0], vibrato_semis=p.vibrato[1],
                 noise=p.noise, seed=pitch * 131 + self.program,
             )
-        gain = p.gain * VOICE_HEADROOM * velocity_gain(velocity)
-        return [NoteSpec(src, env, gain)]
+        if len(self._protos) < 1024:
+            self._protos[key] = src
+            src = _clone(src)
+        return [NoteSpec(src, env, gain, cache_key=key)]
 
 
 class BuiltinBank:
@@ -199,6 +240,9 @@ class BuiltinBank:
         if drums:
             return self._drums
         program = int(program) & 127
+        inst = self._cache.get(program)  # entries are never replaced: read without the lock
+        if inst is not None:
+            return inst
         with self._lock:
             inst = self._cache.get(program)
             if inst is None:
