@@ -13,27 +13,32 @@ With ``--busy`` a pure-Python thread spins while Apollo renders (a user's notebo
 in the same process): numpy calls that release the GIL then cost much more, which is
 what the one nogil kernel call per block is for. The kernels are compiled (or loaded from
 numba's cache) before timing; the last lines print the ratios measured in this run.
-Each timed render uses a new ``Synth``, so the built-in synth starts with an empty note
-cache (``mos_lab.audio.notecache``): every note's first occurrence is rendered live and
-recorded inside the timing (its arena is allocated and touched by ``warm_up``, outside).
+Apollo renders in blocks of the engine's offline block (``OFFLINE_BLOCK``); every figure
+is the median of ``REPS`` timed renders. Each timed render uses a new ``Synth``, so the
+built-in synth starts with an empty note cache (``mos_lab.audio.notecache``): every
+note's first occurrence is rendered live and recorded inside the timing (its arena is
+allocated and touched by ``warm_up``, outside).
 """
 
 from __future__ import annotations
 
 import os
+import statistics
 import sys
 import threading
 import time
 from bisect import bisect_left
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
 
 from mos_lab.audio import SoundFontBank, Synth, render_offline
+from mos_lab.engine.engine import OFFLINE_BLOCK
 
 SR = 48000
-BLOCK = 512
+BLOCK = OFFLINE_BLOCK  # frames per synth call, as the engine's offline render uses
+REPS = 3  # each figure is the median of this many timed renders (a new Synth each)
 SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 PROGRAMS = (0, 48, 19, 40, 56, 73, 81, 89)
 DENSE_VOICES = 128  # voice limit for the dense set (it peaks at ~92 sounding voices)
@@ -137,24 +142,42 @@ def render_tracked(events: list, total: int, synth: Synth) -> tuple[np.ndarray, 
     return out, peak
 
 
-def bench_apollo(name: str, synth: Synth, events: list, seconds: float,
+def bench_apollo(name: str, make: Callable[[], Synth], events: list, seconds: float,
                  busy: bool = False) -> float:
-    """Render ``events`` through ``synth``; print and return the real-time factor."""
-    synth.warm_up()  # compile/load the kernels outside the timing
-    with busy_thread(busy):
-        t0 = time.perf_counter()
-        out, peak = render_tracked(events, int(seconds * SR), synth)
-        wall = time.perf_counter() - t0
-    ms = wall * 1000 / (seconds * SR / BLOCK)
-    print(f"{name:<28} {seconds / wall:7.1f}x real time  ({wall:.2f} s for {seconds:.0f} s, "
+    """Render ``events`` ``REPS`` times, each through a new ``make()`` synth; print and
+    return the median real-time factor."""
+    factors = []
+    for _ in range(REPS):
+        synth = make()
+        synth.warm_up()  # compile/load the kernels outside the timing
+        with busy_thread(busy):
+            t0 = time.perf_counter()
+            out, peak = render_tracked(events, int(seconds * SR), synth)
+            wall = time.perf_counter() - t0
+        assert np.isfinite(out).all()
+        factors.append(seconds / wall)
+    f = statistics.median(factors)
+    ms = seconds / f * 1000 / (seconds * SR / BLOCK)
+    print(f"{name:<28} {f:7.1f}x real time  ({seconds / f:.2f} s for {seconds:.0f} s, "
           f"{ms:.2f} ms/block, peak {peak} voices, limit {synth.max_voices}, "
-          f"stolen {synth.voices.stolen_count})")
-    assert np.isfinite(out).all()
-    return seconds / wall
+          f"stolen {synth.voices.stolen_count}; {REPS} runs {min(factors):.0f}-"
+          f"{max(factors):.0f}x)")
+    return f
 
 
 def bench_fluidsynth(events: list, seconds: float, polyphony: int = 64) -> float | None:
-    """Render ``events`` with FluidSynth, sample-accurately; return the real-time factor."""
+    """Render ``events`` with FluidSynth ``REPS`` times; print and return the median."""
+    factors = [_fluidsynth_once(events, seconds, polyphony) for _ in range(REPS)]
+    if factors[0] is None:
+        return None
+    f = statistics.median(float(x) for x in factors if x is not None)
+    print(f"{'fluidsynth (sample-accurate)':<28} {f:7.1f}x real time  ({seconds / f:.2f} s for "
+          f"{seconds:.0f} s; {REPS} runs {min(factors):.0f}-{max(factors):.0f}x)")
+    return f
+
+
+def _fluidsynth_once(events: list, seconds: float, polyphony: int) -> float | None:
+    """One sample-accurate FluidSynth render of ``events``; its real-time factor."""
     try:
         import fluidsynth
     except (ImportError, OSError) as exc:
@@ -190,8 +213,6 @@ def bench_fluidsynth(events: list, seconds: float, polyphony: int = 64) -> float
             out[pos:] = chunk.reshape(-1, 2)
             pos = total
     wall = time.perf_counter() - t0
-    print(f"{'fluidsynth (sample-accurate)':<28} {seconds / wall:7.1f}x real time  "
-          f"({wall:.2f} s for {seconds:.0f} s)")
     fs.delete()
     assert np.isfinite(out).all()
     return seconds / wall
@@ -262,13 +283,13 @@ def main() -> None:
     print(f"scene: {sum(1 for e in events if e[1] == 'note_on')} notes, {seconds:.0f} s, "
           f"{SR} Hz, block {BLOCK}, ~64 voices sounding, 2 cores"
           + (", busy Python thread" if busy else ""))
-    bench_apollo("apollo builtin, 16 voices", Synth(SR, 64, max_block=BLOCK),
+    bench_apollo("apollo builtin, 16 voices", lambda: Synth(SR, 64, max_block=BLOCK),
                  scene(seconds, 8), seconds, busy)
-    builtin = bench_apollo("apollo builtin, 64 voices", Synth(SR, 64, max_block=BLOCK),
+    builtin = bench_apollo("apollo builtin, 64 voices", lambda: Synth(SR, 64, max_block=BLOCK),
                            events, seconds, busy)
     sf2 = fluid = None
     if bank is not None:
-        sf2 = bench_apollo("apollo sf2, 64 voices", Synth(SR, 64, bank, max_block=BLOCK),
+        sf2 = bench_apollo("apollo sf2, 64 voices", lambda: Synth(SR, 64, bank, max_block=BLOCK),
                            events, seconds, busy)
         fluid = bench_fluidsynth(events, seconds)
         fidelity(bank)
@@ -276,23 +297,26 @@ def main() -> None:
     print(f"dense set: {sum(1 for e in dense if e[1] == 'note_on')} notes "
           f"({sum(1 for e in dense if e[1] == 'note_on' and e[2] == 9)} drums), "
           f"{seconds:.0f} s, 15 GM programs + drums, voice limit {DENSE_VOICES}")
-    builtin = bench_apollo("apollo builtin, dense", Synth(SR, DENSE_VOICES, max_block=BLOCK),
-                           dense, seconds, busy)
+    builtin = bench_apollo("apollo builtin, dense",
+                           lambda: Synth(SR, DENSE_VOICES, max_block=BLOCK), dense, seconds, busy)
     sf2 = fluid = None
     if bank is not None:
-        sf2 = bench_apollo("apollo sf2, dense", Synth(SR, DENSE_VOICES, bank, max_block=BLOCK),
-                           dense, seconds, busy)
+        sf2 = bench_apollo("apollo sf2, dense",
+                           lambda: Synth(SR, DENSE_VOICES, bank, max_block=BLOCK), dense, seconds,
+                           busy)
         fluid = bench_fluidsynth(dense, seconds, DENSE_VOICES)
     ratios("dense set", builtin, sf2, fluid)
     threads = os.cpu_count() or 1
     if threads > 1:  # the offline-only parallel kernel (voices split over the cores)
-        builtin = bench_apollo(f"apollo builtin, dense, {threads} thr",
-                               Synth(SR, DENSE_VOICES, max_block=BLOCK, render_threads=threads),
-                               dense, seconds, busy)
+        builtin = bench_apollo(
+            f"apollo builtin, dense, {threads} thr",
+            lambda: Synth(SR, DENSE_VOICES, max_block=BLOCK, render_threads=threads),
+            dense, seconds, busy)
         if bank is not None:
-            sf2 = bench_apollo(f"apollo sf2, dense, {threads} thr",
-                               Synth(SR, DENSE_VOICES, bank, max_block=BLOCK,
-                                     render_threads=threads), dense, seconds, busy)
+            sf2 = bench_apollo(
+                f"apollo sf2, dense, {threads} thr",
+                lambda: Synth(SR, DENSE_VOICES, bank, max_block=BLOCK, render_threads=threads),
+                dense, seconds, busy)
         ratios(f"dense set, {threads} render threads", builtin, sf2, fluid)
 
 

@@ -23,7 +23,6 @@ import numpy as np
 from mos_lab.cli.progress import ProgressBar
 
 MAX_LENGTH_S = 6 * 3600.0  # a longer clip is refused (a damaged file can claim 50 days)
-AUDIO_BLOCK = 1024  # frames per synth call, as in the engine's offline render
 
 
 def _quiet_vulkan() -> None:
@@ -86,11 +85,12 @@ def engine_audio(score: Any, start: float, seconds: float, *, sample_rate: int =
     controllers restored), never held whole in memory.
     """
     from mos_lab.engine import render_blocks
+    from mos_lab.engine.engine import OFFLINE_BLOCK
 
     total = math.ceil(seconds * sample_rate)
     done = 0
     for out in render_blocks(score, sample_rate=sample_rate, start=start, frames=total,
-                             block=AUDIO_BLOCK, bank=bank):
+                             block=OFFLINE_BLOCK, bank=bank):
         yield out
         done += len(out)
         if progress is not None:
