@@ -28,7 +28,7 @@ import math
 import os
 import threading
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
@@ -65,18 +65,18 @@ if _FALLBACK_CACHE is not None:
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
-def _jit(fastmath: set[str] | bool, nogil: bool = True,
-         inline: Literal["never", "always"] = "never") -> Callable[[Callable[..., Any]], Any]:
+def _jit(fastmath: set[str] | bool, nogil: bool = True) -> Callable[[Callable[..., Any]], Any]:
     """``njit(nogil=..., cache=True)``, or uncached if no cache location is writable.
 
-    ``inline="always"`` inlines at numba IR level: a call with ~20 array arguments per
-    voice and block is otherwise measurable.
+    No numba IR-level inlining (``inline="always"``): it made the first compile of the
+    kernels take ~140 s instead of ~22 s (a new install's first playback and render wait
+    for it), for no speed that stood out from the noise; LLVM still inlines small helpers.
     """
     def deco(fn: Callable[..., Any]) -> Any:
         try:
-            return numba.njit(nogil=nogil, cache=True, fastmath=fastmath, inline=inline)(fn)
+            return numba.njit(nogil=nogil, cache=True, fastmath=fastmath)(fn)
         except RuntimeError:  # "no locator available": compile once per process instead
-            return numba.njit(nogil=nogil, fastmath=fastmath, inline=inline)(fn)
+            return numba.njit(nogil=nogil, fastmath=fastmath)(fn)
     return deco
 
 
@@ -180,7 +180,7 @@ def vibrato_mod(t0: int, n: int, vph: float, vinc: float, depth: float,
 
 
 # -- per-voice pieces ------------------------------------------------------------------
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _geom(out: np.ndarray, a: int, b: int, x: float, r: float) -> None:
     """``out[a+i] = x * r**i`` with eight independent chains (no per-sample exp).
 
@@ -222,7 +222,7 @@ def _geom(out: np.ndarray, a: int, b: int, x: float, r: float) -> None:
         c0 *= r
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _env(F: np.ndarray, v: int, released: bool, t0: int, m: int, out: np.ndarray) -> float:
     """Envelope values for ``m`` frames from voice time ``t0`` into ``out[:m]``.
 
@@ -264,7 +264,7 @@ def _env(F: np.ndarray, v: int, released: bool, t0: int, m: int, out: np.ndarray
     return -1.0
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _finished(F: np.ndarray, Iv: np.ndarray, v: int) -> bool:
     """The envelope has reached silence (released, or a percussive decay)."""
     t = Iv[v, I_T]
@@ -588,7 +588,7 @@ def _goto(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, t: int) -> Non
         rng[v] = lcg_jump(rng[v], t)
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _read(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
           buf: np.ndarray) -> None:
     """``buf[:m]`` = cache entry ``e`` frames ``t0..t0+m`` (across its chunks)."""
@@ -605,7 +605,7 @@ def _read(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
         i += k
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
            buf: np.ndarray) -> None:
     """Cache entry ``e`` frames ``t0..t0+m`` = ``buf[:m]`` (float32)."""
@@ -622,7 +622,7 @@ def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
         i += k
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _live(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend: float,
           t0: int, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray, buf: np.ndarray,
           buf2: np.ndarray, env: np.ndarray, sc: np.ndarray) -> None:
@@ -634,7 +634,7 @@ def _live(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend: 
         _fm(F, v, sine, sdelta, m, bend, t0, buf, env)
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _cached(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend: float,
             t0: int, tab: np.ndarray, sine: np.ndarray, sdelta: np.ndarray,
             buf: np.ndarray, buf2: np.ndarray, env: np.ndarray, sc: np.ndarray,
@@ -679,7 +679,7 @@ def _cached(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, m: int, bend
             report[2] += 1
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _gains(F: np.ndarray, v: int, level: float, cpan: float) -> tuple[float, float]:
     """Left/right gains of voice ``v``: level, gain and equal-power pan (cos/sin kept)."""
     p = cpan + F[v, F_PAN]
@@ -694,7 +694,7 @@ def _gains(F: np.ndarray, v: int, level: float, cpan: float) -> tuple[float, flo
     return F[v, F_PANL] * g, F[v, F_PANR] * g
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _mixin(mix: np.ndarray, a: int, b: int, src: np.ndarray, env: np.ndarray,
            const: float, gl: float, gr: float) -> None:
     """``mix[:, a:b] += src * envelope * (gl, gr)``; ``const >= 0``: a constant envelope.
@@ -721,7 +721,7 @@ def _mixin(mix: np.ndarray, a: int, b: int, src: np.ndarray, env: np.ndarray,
             mr[i] += x * gr
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _mixgeo(mix: np.ndarray, a: int, b: int, src: np.ndarray, x: float, r: float,
             add: float, mul: float, clamp: bool, gl: float, gr: float) -> None:
     """``mix[:, a:b] += src * (add + mul * x * r**i) * (gl, gr)``, one pass.
@@ -794,7 +794,7 @@ def _mixgeo(mix: np.ndarray, a: int, b: int, src: np.ndarray, x: float, r: float
         c0 *= r
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: int,
              level: float, cpan: float, bend: float, mix: np.ndarray, tab: np.ndarray,
              sine: np.ndarray, sdelta: np.ndarray, d0: np.ndarray,
@@ -921,7 +921,7 @@ def limit(mix: np.ndarray, out: np.ndarray, n: int, st: np.ndarray) -> None:
             out[i, 1] = np.float32(mix[1, i])
 
 
-@_jit(FAST, inline="always")
+@_jit(FAST)
 def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: np.ndarray,
            ev: np.ndarray, nev: int, chan: np.ndarray, tab: np.ndarray, sine: np.ndarray,
            sdelta: np.ndarray, d0: np.ndarray, d1: np.ndarray, d2: np.ndarray,
