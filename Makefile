@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # System packages: PortAudio + JACK (real-time audio without a sound card), a GM SoundFont,
 # Mesa's software Vulkan (wgpu without a GPU), FFmpeg-free: imageio-ffmpeg ships its own.
-APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core
+APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs
 PYTEST_ARGS ?=
 
 .PHONY: lab test check sysdeps venv bench clean

@@ -24,6 +24,7 @@ directory is not writable the cache goes to ``$NUMBA_CACHE_DIR`` or a user cache
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import threading
@@ -38,12 +39,10 @@ def _cache_dir() -> str | None:
     if os.environ.get("NUMBA_CACHE_DIR"):
         return None
     here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-    try:
+    with contextlib.suppress(OSError):  # unwritable: fall through to the user cache
         os.makedirs(here, exist_ok=True)
         if os.access(here, os.W_OK):
             return None
-    except OSError:
-        pass
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     path = os.path.join(base, "mos_lab", "numba")
     try:

@@ -106,8 +106,9 @@ class NoteCache:
 
     def room(self, e: int, frames: int) -> None:
         """Make sure entry ``e`` can take ``frames`` more frames past what it holds."""
-        while self.E[e, 1] - self.E[e, 0] < frames and self.grow(e):
-            pass
+        while self.E[e, 1] - self.E[e, 0] < frames:
+            if not self.grow(e):  # at its longest, or no chunk free: the rest plays live
+                break
 
     def grow_recorders(self, entries: list[int] | None = None) -> None:
         """One more chunk for each entry whose recorder asked (``E[e, 2]``, set by the kernel).

@@ -242,12 +242,12 @@ class _WSClient:
         try:
             while not self.closed:
                 fin, op, data = read_ws_frame(self.rfile.read)
+                if op == PONG:  # unsolicited (we send no pings): nothing to answer
+                    continue
                 if op == PING:
                     self.send(PONG, data)
                 elif op == CLOSE:
                     self.close(*_close_code(data))
-                elif op == PONG:
-                    pass
                 elif op == CONT and parts is None:
                     raise WebSocketError(1002, "continuation without a message")
                 elif op != CONT and parts is not None:

@@ -174,15 +174,6 @@ class _Overlay:
 
 
 @dataclass
-class _Prefetch:
-    """A paged view's next page, drawn ahead into a target of its own."""
-
-    target: Any  # _LayerTarget
-    key: tuple[Any, ...] | None = None  # the page on its way (None: nothing in flight)
-    future: Future[LivePage] | None = None
-
-
-@dataclass
 class _LayerTarget:
     """The four targets of the layers pass (base, lit, playhead, ids) and one readback
     buffer holding all four."""
@@ -191,6 +182,15 @@ class _LayerTarget:
     views: list[Any]
     readback: Any
     bytes_per_row: int
+
+
+@dataclass
+class _Prefetch:
+    """A paged view's next page, drawn ahead into a target of its own."""
+
+    target: _LayerTarget
+    key: tuple[Any, ...] | None = None  # the page on its way (None: nothing in flight)
+    future: Future[LivePage] | None = None
 
 
 class GPURenderer:
@@ -776,9 +776,7 @@ class GPURenderer:
         W, H = view.width, view.height
         if pf is None:
             while len(self._prefetches) >= MAX_PREFETCH:
-                old = next(iter(self._prefetches))
-                if not self._drop_prefetches(old):
-                    return
+                self._drop_prefetches(next(iter(self._prefetches)))
             pf = self._prefetches[view] = _Prefetch(self._new_layer_target(W, H))
         self._prefetches.move_to_end(view)
         nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
@@ -800,31 +798,28 @@ class GPURenderer:
             self.stats.error(f"prefetched page failed: {str(exc)[:200]}")
             return None
 
-    def _wait_prefetches(self) -> bool:
-        """Wait for prefetches in flight (their threads may be reading mapped buffers);
-        False when one did not end in time."""
-        ok = True
-        for pf in self._prefetches.values():
-            if pf.future is not None:
-                with contextlib.suppress(Exception):
-                    pf.future.result(timeout=10)
-                ok = ok and pf.future.done()
-        return ok
+    @staticmethod
+    def _settled(pf: _Prefetch) -> bool:
+        """Wait for ``pf``'s thread (it may be reading a mapped buffer); whether it ended."""
+        if pf.future is None:
+            return True
+        with contextlib.suppress(Exception):  # its failure is reported where it is taken
+            pf.future.result(timeout=10)
+        return pf.future.done()
 
-    def _drop_prefetches(self, view: View | None) -> bool:
+    def _wait_prefetches(self) -> None:
+        """Wait for prefetches in flight (before the device is destroyed under them)."""
+        for pf in self._prefetches.values():
+            self._settled(pf)
+
+    def _drop_prefetches(self, view: View | None) -> None:
         """Forget the prefetch of ``view`` (all when None) and free its target once its
-        thread is done with it; False when one did not end in time (its target is left)."""
-        ok = True
+        thread is done with it (one that did not end in time keeps its target: leaked
+        rather than freed under a reader)."""
         for v in [v for v in self._prefetches if view is None or v == view]:
             pf = self._prefetches.pop(v)
-            if pf.future is not None:
-                with contextlib.suppress(Exception):
-                    pf.future.result(timeout=10)
-                if not pf.future.done():
-                    ok = False
-                    continue
-            self._free_layer_target(pf.target)
-        return ok
+            if self._settled(pf):
+                self._free_layer_target(pf.target)
 
     @staticmethod
     def _key_rects(ov: _Overlay, u: np.ndarray, W: int, H: int) -> tuple[np.ndarray, np.ndarray]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mos_lab.audio import Synth
+from mos_lab.audio import Synth, render_offline
 from mos_lab.audio import kernels as K
 from mos_lab.audio.instruments.builtin import VELOCITY_LAYERS, BuiltinBank, timbre_velocity
 from mos_lab.audio.notecache import CHUNK_BYTES, NoteCache
@@ -48,15 +48,7 @@ def _events() -> list[tuple[int, str, int, int, int]]:
 
 
 def _render(synth: Synth, events: list, frames: int) -> np.ndarray:
-    out = np.zeros((frames, 2), np.float32)
-    i = 0
-    for pos in range(0, frames, BLOCK):
-        blk = []
-        while i < len(events) and events[i][0] < pos + BLOCK:
-            blk.append((events[i][0] - pos, *events[i][1:]))
-            i += 1
-        synth.process(out[pos:pos + BLOCK], blk)
-    return out
+    return render_offline(events, frames, SR, synth, block=BLOCK)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

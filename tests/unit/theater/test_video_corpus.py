@@ -27,6 +27,12 @@ from mos_lab.theater.export import frame_count
 from tests.conftest import CORPUS
 
 FILES = sorted(p for p in CORPUS.rglob("*") if p.suffix.lower() in (".mid", ".abc"))
+
+
+@pytest.fixture(autouse=True)
+def _corpus() -> None:
+    """The test command provides the corpus: its absence is a failure, not a skip."""
+    assert FILES, f"no .mid or .abc files under {CORPUS} (set MOS_LAB_CORPUS)"
 W, H, FPS, RATE = 320, 180, 5.0, 16_000
 FULL_UP_TO = 60.0  # seconds: shorter scores are rendered whole, longer ones a window
 WINDOW = 6.0
@@ -108,7 +114,6 @@ def check_video(path: Path, score: mos_lab.Score, start: float, end: float,
     return p
 
 
-@pytest.mark.skipif(not FILES, reason="shared corpus not found")
 def test_video_of_every_corpus_file(tmp_path, capsys):
     refused = []
     for f in FILES:
@@ -134,7 +139,6 @@ def test_video_of_every_corpus_file(tmp_path, capsys):
     assert refused == ["Issue104_Bizarre_Love_Triangle2.mid"]
 
 
-@pytest.mark.skipif(not FILES, reason="shared corpus not found")
 def test_full_length_multitrack_video_on_the_default_renderer(tmp_path, capsys):
     f = CORPUS / "midi" / "multitrack" / "All The Small Things.mid"
     assert f.exists(), f"{f} missing from the corpus"
@@ -171,7 +175,6 @@ def test_files_that_cannot_load_fail_with_one_clear_line(tmp_path, capsys):
         assert "Traceback" not in "\n".join(err)
 
 
-@pytest.mark.skipif(not FILES, reason="shared corpus not found")
 @pytest.mark.parametrize(("opts", "says"), [
     (("--start", "-1"), "--start"),
     (("--start", "5", "--end", "5"), "--end"),
@@ -197,7 +200,6 @@ def test_bad_options_fail_with_one_clear_line(tmp_path, capsys, opts, says):
     assert not list(tmp_path.glob(".mos-lab-video-*"))  # no temporary left behind
 
 
-@pytest.mark.skipif(not FILES or not hasattr(os, "openpty"), reason="needs the corpus and a pty")
 def test_console_script_draws_a_progress_bar_on_a_terminal_only(tmp_path):
     """The installed ``mos-lab`` command, its stderr a terminal, then a pipe."""
     exe = Path(sys.executable).with_name("mos-lab")
