@@ -29,6 +29,9 @@ class ADSR:
     release: float = 0.2
 
 
+_PARAMS: dict[int, tuple[ADSR, float, float, float, float, float, int]] = {}
+
+
 class Envelope:
     """Per-voice envelope state: samples since on, and release start/level/length."""
 
@@ -36,11 +39,20 @@ class Envelope:
                  "rel_level", "rel_start", "t")
 
     def __init__(self, shape: ADSR, sample_rate: float) -> None:
-        self._a = max(1.0, shape.attack * sample_rate)
-        self._h = max(0.0, shape.hold * sample_rate)
-        self._d_k = _LN / max(1.0, shape.decay * sample_rate)
-        self._s = float(min(1.0, max(0.0, shape.sustain)))
-        self.default_release = max(1, round(shape.release * sample_rate))
+        # Derived once per shape and rate (a note start is hot). Keyed by identity (a
+        # dataclass hash costs more than the arithmetic); the entry keeps its shape, so
+        # an id is never reused while its entry stands.
+        got = _PARAMS.get(id(shape))
+        if got is None or got[0] is not shape or got[1] != sample_rate:
+            got = (shape, sample_rate, max(1.0, shape.attack * sample_rate),
+                   max(0.0, shape.hold * sample_rate),
+                   _LN / max(1.0, shape.decay * sample_rate),
+                   float(min(1.0, max(0.0, shape.sustain))),
+                   max(1, round(shape.release * sample_rate)))
+            if len(_PARAMS) >= 4096:
+                _PARAMS.clear()
+            _PARAMS[id(shape)] = got
+        _, _, self._a, self._h, self._d_k, self._s, self.default_release = got
         self.t = 0  # samples since note-on
         self.rel_start = -1  # self.t at which release began (-1: held)
         self.rel_level = 0.0

@@ -113,6 +113,7 @@ NLIST = 128
 R_DONE, R_WANT = 4, 4 + NLIST
 NREPORT = 4 + 2 * NLIST
 MAX_OSC = 3
+LANES = 16  # envelope powers per vector step (_geom, _mixgeo)
 VIB_CHUNK = 64  # vibrato is evaluated once per 128 frames of the voice's own clock
 SILENT = 1e-4  # -80 dB: a percussive voice below this has finished
 LN1000 = math.log(1000.0)  # decay/release times are "time to fall by 60 dB"
@@ -181,44 +182,35 @@ def vibrato_mod(t0: int, n: int, vph: float, vinc: float, depth: float,
 # -- per-voice pieces ------------------------------------------------------------------
 @_jit(FAST)
 def _geom(out: np.ndarray, a: int, b: int, x: float, r: float) -> None:
-    """``out[a+i] = x * r**i`` with eight independent chains (no per-sample exp).
+    """``out[a+i] = x * r**i`` in ``LANES``-wide steps (no per-sample exp, no recurrence).
 
-    On a slice indexed from 0, eight lanes per step: the stores vectorise.
+    ``r**i`` for one step's lanes is computed once (into the step's first lanes), then
+    each step is its scale ``x * r**(LANES*q)`` times those powers: the loop vectorises.
+    :func:`_mixgeo` uses the same formula, so a fused envelope equals this one exactly.
     """
     o = out[a:b]
     n = b - a
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    c0 = x
-    c1 = x * r
-    c2 = x * r2
-    c3 = c1 * r2
-    c4 = x * r4
-    c5 = c1 * r4
-    c6 = c2 * r4
-    c7 = c3 * r4
-    for q in range(n >> 3):
-        j = q << 3
-        o[j] = c0
-        o[j + 1] = c1
-        o[j + 2] = c2
-        o[j + 3] = c3
-        o[j + 4] = c4
-        o[j + 5] = c5
-        o[j + 6] = c6
-        o[j + 7] = c7
-        c0 *= r8
-        c1 *= r8
-        c2 *= r8
-        c3 *= r8
-        c4 *= r8
-        c5 *= r8
-        c6 *= r8
-        c7 *= r8
-    for j in range(n & ~7, n):
-        o[j] = c0
-        c0 *= r
+    k = min(n, LANES)
+    pw = 1.0
+    for i in range(k):
+        o[i] = pw
+        pw *= r
+    if n > LANES:
+        p = o[:LANES]
+        xq = x
+        for q in range(1, n // LANES):
+            xq *= pw
+            d = o[q * LANES:(q + 1) * LANES]
+            for i in range(LANES):
+                d[i] = xq * p[i]
+        j = n - n % LANES
+        if j >= LANES and j < n:
+            xq *= pw
+            d = o[j:n]
+            for i in range(n - j):
+                d[i] = xq * p[i]
+    for i in range(k):
+        o[i] = x * o[i]
 
 
 @_jit(FAST)
@@ -722,75 +714,60 @@ def _mixin(mix: np.ndarray, a: int, b: int, src: np.ndarray, env: np.ndarray,
 
 @_jit(FAST)
 def _mixgeo(mix: np.ndarray, a: int, b: int, src: np.ndarray, x: float, r: float,
-            add: float, mul: float, clamp: bool, gl: float, gr: float) -> None:
+            add: float, mul: float, clamp: bool, gl: float, gr: float,
+            pw: np.ndarray) -> None:
     """``mix[:, a:b] += src * (add + mul * x * r**i) * (gl, gr)``, one pass.
 
     The envelope's decay or release (as :func:`_env` computes it, through
-    :func:`_geom`'s eight chains) fused with the mix: no envelope buffer written and
-    read back. ``clamp`` keeps the envelope from going below 0 (releases).
+    :func:`_geom`'s formula, exactly) fused with the mix: no envelope buffer written
+    and read back. ``clamp`` keeps the envelope from going below 0 (releases).
+    ``pw`` is scratch for the ``LANES`` powers of ``r``; the inner loop vectorises.
     """
     m = b - a
     ml = mix[0, a:b]
     mr = mix[1, a:b]
-    r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    c0 = x
-    c1 = x * r
-    c2 = x * r2
-    c3 = c1 * r2
-    c4 = x * r4
-    c5 = c1 * r4
-    c6 = c2 * r4
-    c7 = c3 * r4
-    lo = -1e300 if not clamp else 0.0  # the envelope's floor
-    for q in range(m >> 3):
-        j = q << 3
-        e0 = max(add + mul * c0, lo)
-        e1 = max(add + mul * c1, lo)
-        e2 = max(add + mul * c2, lo)
-        e3 = max(add + mul * c3, lo)
-        e4 = max(add + mul * c4, lo)
-        e5 = max(add + mul * c5, lo)
-        e6 = max(add + mul * c6, lo)
-        e7 = max(add + mul * c7, lo)
-        y0 = src[j] * e0
-        y1 = src[j + 1] * e1
-        y2 = src[j + 2] * e2
-        y3 = src[j + 3] * e3
-        y4 = src[j + 4] * e4
-        y5 = src[j + 5] * e5
-        y6 = src[j + 6] * e6
-        y7 = src[j + 7] * e7
-        ml[j] += y0 * gl
-        ml[j + 1] += y1 * gl
-        ml[j + 2] += y2 * gl
-        ml[j + 3] += y3 * gl
-        ml[j + 4] += y4 * gl
-        ml[j + 5] += y5 * gl
-        ml[j + 6] += y6 * gl
-        ml[j + 7] += y7 * gl
-        mr[j] += y0 * gr
-        mr[j + 1] += y1 * gr
-        mr[j + 2] += y2 * gr
-        mr[j + 3] += y3 * gr
-        mr[j + 4] += y4 * gr
-        mr[j + 5] += y5 * gr
-        mr[j + 6] += y6 * gr
-        mr[j + 7] += y7 * gr
-        c0 *= r8
-        c1 *= r8
-        c2 *= r8
-        c3 *= r8
-        c4 *= r8
-        c5 *= r8
-        c6 *= r8
-        c7 *= r8
-    for j in range(m & ~7, m):
-        y = src[j] * max(add + mul * c0, lo)
-        ml[j] += y * gl
-        mr[j] += y * gr
-        c0 *= r
+    lo = 0.0 if clamp else -1e300  # the envelope's floor
+    p = pw[:LANES]
+    step = 1.0
+    for i in range(LANES):
+        p[i] = step
+        step *= r
+    xq = x
+    nq = m // LANES
+    for q in range(nq):
+        j = q * LANES
+        s = src[j:j + LANES]
+        lft = ml[j:j + LANES]
+        rgt = mr[j:j + LANES]
+        for i in range(LANES):
+            y = s[i] * max(add + mul * (xq * p[i]), lo)
+            lft[i] += y * gl
+            rgt[i] += y * gr
+        xq *= step
+    j = nq * LANES
+    for i in range(m - j):
+        y = src[j + i] * max(add + mul * (xq * p[i]), lo)
+        ml[j + i] += y * gl
+        mr[j + i] += y * gr
+
+
+@_jit(FAST)
+def _mix_env(F: np.ndarray, Iv: np.ndarray, v: int, a: int, b: int, t0: int,
+             src: np.ndarray, off: float, sus: float, gl: float, gr: float,
+             mix: np.ndarray, scratch: np.ndarray) -> None:
+    """``mix[:, a:b] += src * envelope(t0..) * (gl, gr)`` for voice ``v`` (cached source)."""
+    if Iv[v, I_REL] != 0:  # release: (exp - 0.001) * level / 0.999, not below 0
+        k = F[v, F_RK]
+        scale = F[v, F_RLEVEL] / 0.999
+        _mixgeo(mix, a, b, src, math.exp(-k * (t0 - F[v, F_RSTART])), math.exp(-k),
+                -0.001 * scale, scale, True, gl, gr, scratch[3])
+    elif t0 >= off and sus < 1.0:  # decay towards the sustain level
+        dk = F[v, F_DK]
+        _mixgeo(mix, a, b, src, math.exp(-dk * (t0 - off)), math.exp(-dk), sus,
+                1.0 - sus, False, gl, gr, scratch[3])
+    else:
+        env = scratch[2]
+        _mixin(mix, a, b, src, env, _env(F, v, False, t0, b - a, env), gl, gr)
 
 
 @_jit(FAST)
@@ -805,28 +782,22 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
     t0 = Iv[v, I_T]
     kind = Iv[v, I_KIND]
     mode = Iv[v, I_PMODE]
-    if (mode in (PM_READ, PM_EXTEND)) and bend == 1.0 and E[Iv[v, I_ENT], 0] >= t0 + m \
-            and (t0 & (CHUNK - 1)) + m <= CHUNK:
-        # All cached in one chunk: mix straight from the arena (no copy into ``buf``).
+    if (mode in (PM_READ, PM_EXTEND)) and bend == 1.0 and E[Iv[v, I_ENT], 0] >= t0 + m:
+        # All cached: mix straight from the arena (no copy into ``buf``), one piece per
+        # arena chunk the segment crosses.
         e = Iv[v, I_ENT]
-        base = np.int64(etab[e, t0 >> CHUNK_SHIFT]) * CHUNK + (t0 & (CHUNK - 1))
         gl, gr = _gains(F, v, level, cpan)
-        src = arena[base:base + m]
         off = F[v, F_A] + F[v, F_H]
         sus = F[v, F_S]
-        if Iv[v, I_REL] != 0:  # release: (exp - 0.001) * level / 0.999, not below 0
-            k = F[v, F_RK]
-            scale = F[v, F_RLEVEL] / 0.999
-            _mixgeo(mix, a, b, src, math.exp(-k * (t0 - F[v, F_RSTART])), math.exp(-k),
-                    -0.001 * scale, scale, True, gl, gr)
-        elif t0 >= off and sus < 1.0:  # decay towards the sustain level
-            dk = F[v, F_DK]
-            _mixgeo(mix, a, b, src, math.exp(-dk * (t0 - off)), math.exp(-dk), sus,
-                    1.0 - sus, False, gl, gr)
-        else:
-            env = scratch[2]
-            _mixin(mix, a, b, src, env, _env(F, v, False, t0, m, env), gl, gr)
-        Iv[v, I_T] = t0 + m
+        while a < b:
+            o = t0 & (CHUNK - 1)
+            k = min(b - a, CHUNK - o)
+            base = np.int64(etab[e, t0 >> CHUNK_SHIFT]) * CHUNK + o
+            _mix_env(F, Iv, v, a, a + k, t0, arena[base:base + k], off, sus, gl, gr, mix,
+                     scratch)
+            a += k
+            t0 += k
+        Iv[v, I_T] = t0
         return
     buf = scratch[0]  # (views made here, past the fast path: each costs refcount atomics)
     buf2 = scratch[1]

@@ -27,11 +27,18 @@ import numpy as np
 from mos_lab.audio import kernels as K
 from mos_lab.audio.envelope import Envelope
 from mos_lab.audio.instruments.base import NoteSpec
-from mos_lab.audio.instruments.sources import TABLES, FMSource, SampleSource, WavetableSource
+from mos_lab.audio.instruments.sources import (
+    TABLES,
+    FMSource,
+    SampleSource,
+    WavetableSource,
+    clone_source,
+)
 from mos_lab.audio.notecache import NoteCache
 
 _DATA_SLOTS = 4  # distinct sample arrays one kernel call can read
 _EMPTY = np.zeros(1, np.float32)
+_MIN_SCRATCH = 64  # scratch rows hold at least the kernels' lane tables (K.LANES)
 
 
 class Voice:
@@ -124,10 +131,10 @@ class VoiceAllocator:
         self._data_users = [0] * _DATA_SLOTS
         self._dargs = [_EMPTY] * _DATA_SLOTS  # what the kernel gets for each data slot
         self._ext = np.zeros((1, 1))
-        self._scratch = np.zeros((4, 8))
+        self._scratch = np.zeros((4, _MIN_SCRATCH))
         self._report = np.zeros(K.NREPORT, np.int64)
         self._tmix = np.zeros((self.threads, 2, 8))  # per-thread mixes (threads > 1)
-        self._tscratch = np.zeros((self.threads, 4, 8))
+        self._tscratch = np.zeros((self.threads, 4, _MIN_SCRATCH))
         self._treport = np.zeros((self.threads, K.NREPORT), np.int64)
         # Built-in notes rendered once and read back (0 bytes: every note renders live).
         self.notes = NoteCache(note_cache_bytes, sample_rate) if note_cache_bytes > 0 else None
@@ -278,6 +285,8 @@ class VoiceAllocator:
         v.kind = kind
         if kind == K.K_EXT:
             self._n_ext += 1
+            if v.cache_key is not None:  # a shared source: render a copy of it
+                v.source = clone_source(src)
         elif kind != K.K_SAMPLE and rk is not None:
             if len(self._rows) >= 4096:  # bounded: forget old rows (rebuilt on demand)
                 self._rows.clear()
@@ -479,7 +488,7 @@ class VoiceAllocator:
         if self._n_ext:
             self._render_external(n)
         if self._scratch.shape[1] < n:
-            self._scratch = np.zeros((4, max(n, 8)))
+            self._scratch = np.zeros((4, max(n, _MIN_SCRATCH)))
         d = self._dargs
         if limiter is None:
             lim = np.zeros(5)
@@ -489,7 +498,7 @@ class VoiceAllocator:
         if self.threads > 1 and self._high > 1:
             if self._tmix.shape[2] < n:
                 self._tmix = np.zeros((self.threads, 2, n))
-                self._tscratch = np.zeros((self.threads, 4, n))
+                self._tscratch = np.zeros((self.threads, 4, max(n, _MIN_SCRATCH)))
             K.render_parallel(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
                               self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
                               d[1], d[2], d[3], self._ext, self._tscratch, lim,

@@ -36,7 +36,9 @@ class NoteSpec:
     exclusive: int = 0  # choke group: a new note in the group releases the others
     ignore_note_off: bool = False  # GM drums play through; they end with their sample
     # Same key -> same source output at native pitch: the synth may render it once and
-    # read it back (``notecache``). None: always render live.
+    # read it back (``notecache``). None: always render live. A spec with a key may be
+    # shared between notes (so may its source): the synth never renders such a source
+    # in place (it copies it, ``sources.clone_source``).
     cache_key: Hashable | None = None
 
 

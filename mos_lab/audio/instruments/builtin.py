@@ -18,7 +18,12 @@ import numpy as np
 from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec, Source, velocity_gain
 from mos_lab.audio.instruments.drums import DrumKit
-from mos_lab.audio.instruments.sources import TABLE_SIZE, TABLES, FMSource, WavetableSource
+from mos_lab.audio.instruments.sources import (
+    TABLE_SIZE,
+    TABLES,
+    FMSource,
+    WavetableSource,
+)
 
 VOICE_HEADROOM = 0.3  # per-voice level: ~10 loud voices before the limiter works
 # Velocity sets the level exactly, and the timbre (brightness, FM index) by layer: one
@@ -145,15 +150,6 @@ def mip_tables(bright: tuple[float, ...], mellow: tuple[float, ...] | None) -> n
     return out
 
 
-def _clone(proto: Source) -> Source:
-    """A fresh copy of a kept source: its attributes, and its own in-place noise state."""
-    src = object.__new__(type(proto))
-    src.__dict__.update(proto.__dict__)
-    if type(src) is WavetableSource and src.noise > 0:
-        src.noise_state = src.noise_state.copy()  # the one state changed in place
-    return src
-
-
 class SynthInstrument:
     """A melodic instrument made from a :class:`Patch`."""
 
@@ -173,13 +169,15 @@ class SynthInstrument:
         # Noise is seeded per pitch and program; otherwise a family's notes are alike.
         self._key_prog = program if patch.noise > 0 else -1
         self._protos: dict[tuple[int, int, int, int, float], Source] = {}  # fresh sources
-        # (pitch, velocity, rate) -> (envelope, gain, cache key, source to copy)
-        self._notes: dict[tuple[int, int, float], tuple[ADSR, float, object, Source]] = {}
+        # (pitch, velocity, rate) -> the note's specs, returned as they are: their
+        # sources are shared (a spec with a cache key; the synth copies one before it
+        # renders it itself), so a repeated note allocates nothing here.
+        self._notes: dict[tuple[int, int, float], list[NoteSpec]] = {}
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         hit = self._notes.get((pitch, velocity, sample_rate))
-        if hit is not None:  # this key and velocity before: a copy of its source
-            return [NoteSpec(_clone(hit[3]), hit[0], hit[1], cache_key=hit[2])]
+        if hit is not None:  # this key and velocity before: the same specs
+            return hit
         p = self.patch
         env = p.env
         if p.keyscale:
@@ -188,35 +186,33 @@ class SynthInstrument:
                 got = replace(env, decay=env.decay * 2.0 ** ((60 - pitch) / 24.0))
                 self._envs[pitch] = got
             env = got
-        src: Source
         tv = timbre_velocity(velocity)
         gain = p.gain * VOICE_HEADROOM * velocity_gain(velocity)
         key = (self._pid, pitch, tv, self._key_prog, sample_rate)
-        proto = self._protos.get(key)
-        if proto is not None:  # a copy of this note's source (cheaper than building it)
-            if len(self._notes) < 4096:
-                self._notes[(pitch, velocity, sample_rate)] = (env, gain, key, proto)
-            return [NoteSpec(_clone(proto), env, gain, cache_key=key)]
-        freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
-        vel = 0.5 + tv / 254.0
-        if p.fm is not None:
-            ratio, index, end, t = p.fm
-            src = FMSource(freq, sample_rate, ratio=ratio, index=index * vel,
-                           index_end=end * vel, index_time=t)
-        else:
-            assert self._levels
-            harmonics = max(1, int(0.45 * sample_rate / freq))
-            level = max(0, bisect_right(_MIP_LIMITS, harmonics) - 1)  # most that fit
-            src = WavetableSource(
-                self._levels[level], freq, sample_rate,
-                bright_time=p.bright_time * vel,
-                detune_cents=p.detune, vibrato_hz=p.vibrato[0], vibrato_semis=p.vibrato[1],
-                noise=p.noise, seed=pitch * 131 + self.program,
-            )
-        if len(self._protos) < 1024:
-            self._protos[key] = src
-            src = _clone(src)
-        return [NoteSpec(src, env, gain, cache_key=key)]
+        proto: Source | None = self._protos.get(key)
+        if proto is None:
+            freq = 440.0 * 2.0 ** ((pitch - 69) / 12.0)
+            vel = 0.5 + tv / 254.0
+            if p.fm is not None:
+                ratio, index, end, t = p.fm
+                proto = FMSource(freq, sample_rate, ratio=ratio, index=index * vel,
+                                 index_end=end * vel, index_time=t)
+            else:
+                assert self._levels
+                harmonics = max(1, int(0.45 * sample_rate / freq))
+                level = max(0, bisect_right(_MIP_LIMITS, harmonics) - 1)  # most that fit
+                proto = WavetableSource(
+                    self._levels[level], freq, sample_rate,
+                    bright_time=p.bright_time * vel,
+                    detune_cents=p.detune, vibrato_hz=p.vibrato[0],
+                    vibrato_semis=p.vibrato[1], noise=p.noise, seed=pitch * 131 + self.program,
+                )
+            if len(self._protos) < 1024:
+                self._protos[key] = proto
+        specs = [NoteSpec(proto, env, gain, cache_key=key)]
+        if len(self._notes) < 4096:
+            self._notes[(pitch, velocity, sample_rate)] = specs
+        return specs
 
 
 class BuiltinBank:
@@ -225,11 +221,12 @@ class BuiltinBank:
     name = "builtin"
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        # All 16 families now (tables are cached per process, so only the first bank
-        # pays, ~20 ms), so no table is built on the render thread during playback.
-        families = [SynthInstrument(p, 8 * i) for i, p in enumerate(FAMILIES)]
-        self._cache: dict[int, Instrument] = {8 * i: f for i, f in enumerate(families)}
+        # The programs' instruments are shared by every bank in the process: they hold
+        # no per-synth state, only what they have built (sources, specs), so a new
+        # synth (each offline render makes one) starts notes as fast as an old one.
+        # All 16 families are made by the first bank (~20 ms), so no table is built on
+        # the render thread during playback.
+        self._cache = _shared_programs()
         self._drums = DrumKit()
 
     def prepare(self, sample_rate: float) -> None:
@@ -243,9 +240,21 @@ class BuiltinBank:
         inst = self._cache.get(program)  # entries are never replaced: read without the lock
         if inst is not None:
             return inst
-        with self._lock:
-            inst = self._cache.get(program)
-            if inst is None:
-                inst = SynthInstrument(FAMILIES[program // 8], program)
-                self._cache[program] = inst
-            return inst
+        made = SynthInstrument(FAMILIES[program // 8], program)  # (takes _table_lock)
+        with _programs_lock:
+            return self._cache.setdefault(program, made)
+
+
+_programs: dict[int, Instrument] = {}  # program -> instrument, for every bank
+_programs_lock = threading.Lock()
+
+
+def _shared_programs() -> dict[int, Instrument]:
+    """The process-wide program table, with the 16 family instruments made."""
+    if len(_programs) < len(FAMILIES):
+        made = {8 * i: SynthInstrument(p, 8 * i) for i, p in enumerate(FAMILIES)
+                if 8 * i not in _programs}
+        with _programs_lock:
+            for prog, inst in made.items():
+                _programs.setdefault(prog, inst)
+    return _programs

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -103,6 +104,19 @@ class TableStore:
 
 
 TABLES = TableStore()
+
+
+def clone_source(proto: object) -> Any:
+    """A fresh copy of a shared source: its attributes, and its own in-place noise state.
+
+    Why: a :class:`NoteSpec` with a cache key may share its source between notes; a
+    voice that renders its source itself (in Python) renders a copy.
+    """
+    src = object.__new__(type(proto))
+    src.__dict__.update(proto.__dict__)
+    if type(src) is WavetableSource and src.noise > 0:
+        src.noise_state = src.noise_state.copy()  # the one state changed in place
+    return src
 
 
 class WavetableSource:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from _apollo_helpers import SR, SineInstrument
 from mos_lab.audio import BuiltinBank, SoundFontBank, Synth
 from mos_lab.audio import kernels as K
 from mos_lab.audio.channels import ChannelState
-from mos_lab.audio.instruments.sources import lookup
+from mos_lab.audio.instruments.sources import clone_source, lookup
 from mos_lab.audio.limiter import Limiter
 from mos_lab.audio.voices import VoiceAllocator
 
@@ -26,10 +27,16 @@ SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 SEGMENTS = (512, 1, 137, 1024, 300, 7, 512, 999, 64, 2048, 333, 1024)
 
 
-def _start_all(alloc: VoiceAllocator, bank: object, notes: list[tuple[int, int, int]]) -> None:
+def _start_all(alloc: VoiceAllocator, bank: object, notes: list[tuple[int, int, int]],
+               own: bool = False) -> None:
+    """Start ``notes``; ``own`` gives each voice its own copy of a shared source (the
+    reference renders sources in place, as the synth does only with such a copy)."""
     for ch, prog, pitch in notes:
         inst = bank.instrument(prog, ch == 9)  # type: ignore[attr-defined]
-        alloc.start(inst.start(pitch, 100, SR), ch, pitch, 100)
+        specs = inst.start(pitch, 100, SR)
+        if own:
+            specs = [replace(s, source=clone_source(s.source)) for s in specs]
+        alloc.start(specs, ch, pitch, 100)
 
 
 def _both_ways(bank: object, notes: list[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
@@ -42,7 +49,7 @@ def _both_ways(bank: object, notes: list[tuple[int, int, int]]) -> tuple[np.ndar
     for ch, st in enumerate(chans):
         kern.set_channel(ch, st.level, (st.controls[10] - 64) / 63.0, st.bend_ratio)
     for a in (kern, ref):
-        _start_all(a, bank, notes)
+        _start_all(a, bank, notes, own=a is ref)
     total = sum(SEGMENTS)
     mixes = np.zeros((2, total, 2))
     pos = 0
