@@ -209,7 +209,7 @@ class SynthInstrument:
                 )
             if len(self._protos) < 1024:
                 self._protos[key] = proto
-        specs = [NoteSpec(proto, env, gain, cache_key=key)]
+        specs = [NoteSpec(proto, env, gain, cache_key=_note_key(key))]
         if len(self._notes) < 4096:
             self._notes[(pitch, velocity, sample_rate)] = specs
         return specs
@@ -243,6 +243,22 @@ class BuiltinBank:
         made = SynthInstrument(FAMILIES[program // 8], program)  # (takes _table_lock)
         with _programs_lock:
             return self._cache.setdefault(program, made)
+
+
+_note_keys: dict[tuple[int, int, int, int, float], int] = {}
+
+
+def _note_key(key: tuple[int, int, int, int, float]) -> int:
+    """A small int standing for a note's sound (patch, pitch, layer, noise seed, rate).
+
+    Why: the note cache and the voice rows look notes up by this key at every note
+    start; an int hashes at once, a 5-tuple is hashed anew each time.
+    """
+    got = _note_keys.get(key)
+    if got is None:
+        with _programs_lock:
+            got = _note_keys.setdefault(key, len(_note_keys))
+    return got
 
 
 _programs: dict[int, Instrument] = {}  # program -> instrument, for every bank
