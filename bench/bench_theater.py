@@ -159,12 +159,21 @@ def live_view(gpu, score: Score, view: View, paged: bool, frames: int, name: str
     for st in states[:3]:  # warm-up (and the first frame of the page)
         gpu.render(st, view)
         mpl(st)
+    # The frames below run back to back (4 s of playback in well under a second). Past
+    # half of a page the renderer draws the next page's layers in the background; at
+    # 60 fps that has ~3 s before the turn, here it would have a few ms. So it is waited
+    # for here, and what it costs is measured on its own (``page_turn``).
+    settle = getattr(gpu, "settle", None)
+    if settle is not None:
+        settle()
+    pages = getattr(gpu.stats, "prefetched_pages", 0)
     g_ms, m_ms, live = [], [], 0
     for st in states:
         t = time.perf_counter()
         gpu.render(st, view)  # a consumer encodes the frame and drops it
         g_ms.append((time.perf_counter() - t) * 1000)
         live += gpu.stats.live
+    turned = getattr(gpu.stats, "prefetched_pages", 0) - pages
     for st in states:
         t = time.perf_counter()
         mpl(st)
@@ -190,6 +199,40 @@ def live_view(gpu, score: Score, view: View, paged: bool, frames: int, name: str
     print(f"  wgpu median {g_med:.2f} ms (mean {g_mean:.2f}), matplotlib median {m_med:.1f} ms "
           f"(mean {m_mean:.1f}): matplotlib/wgpu = {m_med / g_med:.1f}x median, "
           f"{m_mean / g_mean:.1f}x mean")
+    if paged:
+        print(f"  page turns in the run: {turned} from a prefetched page; "
+              f"{page_turn(gpu, score, view)}")
+
+
+def page_turn(gpu, score: Score, view: View) -> str:
+    """What a page of a paged live view costs: its layers drawn and read back at once
+    (prefetch off: a seek, or the first page), and the wall time a prefetch takes in
+    the background (from its submission to its page being ready)."""
+    if not hasattr(gpu, "prefetch"):
+        return "no page layers (CPU renderer)"
+    scene = Scene(score, span=8.0)
+    scene.set_paging(True)
+    step = 0.75 * 8.0
+    now, ahead = [], []
+    gpu.prefetch = False
+    for k in range(6):
+        scene.set_playhead(10.0 + step * k)
+        t = time.perf_counter()
+        gpu.render(scene.snapshot(), view)
+        now.append((time.perf_counter() - t) * 1000)
+    gpu.prefetch = True
+    for k in range(2, 8):
+        scene.set_playhead(step * (k + 0.1))  # a page's first frame
+        gpu.render(scene.snapshot(), view)
+        gpu.settle()
+        scene.set_playhead(step * (k + 0.6))  # past half of it: the next page is submitted
+        t = time.perf_counter()
+        gpu.render(scene.snapshot(), view)
+        gpu.settle()
+        ahead.append((time.perf_counter() - t) * 1000)
+    return (f"a page drawn at once {statistics.median(now):.1f} ms; a prefetched one is "
+            f"ready {statistics.median(ahead):.1f} ms after the frame that submits it "
+            f"(the layers pass, in the background)")
 
 
 LEAD, TURN = 0.1, 0.8  # theater_view.js: where the playhead starts a page, next page

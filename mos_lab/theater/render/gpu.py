@@ -807,6 +807,11 @@ class GPURenderer:
             pf.future.result(timeout=10)
         return pf.future.done()
 
+    def settle(self) -> None:
+        """Wait for background work in flight (a next page being drawn); for benchmarks
+        and tests that run frames faster than playback would ask for them."""
+        self._wait_prefetches()
+
     def _wait_prefetches(self) -> None:
         """Wait for prefetches in flight (before the device is destroyed under them)."""
         for pf in self._prefetches.values():

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from mos_lab.theater.render.compose import copy_rect, copy_where, restore
+
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 in full-image pixels (x1, y1 excluded)
 KEY_ID = 0xFFFFFF00  # the id layer's value for the key of pitch p: KEY_ID + p (the shader's)
 
@@ -45,6 +47,11 @@ def playhead_rect(u: np.ndarray, plot: Rect, portrait: bool) -> Rect | None:
     x0, y0, x1, y1 = plot
     r = (x0, max(p0, y0), x1, min(p1, y1)) if portrait else (max(p0, x0), y0, min(p1, x1), y1)
     return r if r[0] < r[2] and r[1] < r[3] else None
+
+
+def _pixels(rgba: np.ndarray) -> np.ndarray:
+    """An ``(H, W, 4)`` uint8 image seen as ``(H, W)`` uint32 pixels (same memory)."""
+    return rgba.view(np.uint32)[..., 0]
 
 
 def area(r: Rect) -> int:
@@ -79,6 +86,10 @@ class LivePage:
         self.on = np.zeros(self.hi + 1, bool)
         self.active = np.zeros(0, np.int64)
         self.keys = np.zeros(4, np.uint32)
+        # One uint32 per RGBA pixel: copies move a pixel per element, and a mask needs
+        # no broadcasting over the channels (4x fewer, contiguous elements).
+        L = self.layers
+        self._px = tuple(_pixels(a) for a in (self.frame, L.base, L.lit, L.playhead))
 
     @property
     def nbytes(self) -> int:
@@ -92,7 +103,8 @@ class LivePage:
             return None
         ph = u[7]  # f32, the time the shader compares note starts and ends with
         active = self.lo + np.flatnonzero((self.starts <= ph) & (ph < self.ends))
-        L, frame, ids, on = self.layers, self.frame, self.layers.ids, self.on
+        ids, on = self.layers.ids, self.on
+        frame, base, lit, php = self._px
         rects: list[Rect] = []
         if len(active) != len(self.active) or (active != self.active).any():
             changed = np.setxor1d(self.active, active, assume_unique=True)
@@ -103,9 +115,8 @@ class LivePage:
                 x0, y0, x1, y1 = max(r[0], px0), max(r[1], py0), min(r[2], px1), min(r[3], py1)
                 if x0 >= x1 or y0 >= y1:
                     continue
-                src = L.lit if on[n + 1] else L.base
-                mine = ids[y0:y1, x0:x1] == n + 1  # where this note is on top
-                np.copyto(frame[y0:y1, x0:x1], src[y0:y1, x0:x1], where=mine[..., None])
+                # its pixels: those where it is on top
+                copy_where(frame, lit if on[n + 1] else base, ids, n + 1, x0, y0, x1, y1)
                 rects.append((x0, y0, x1, y1))
         keys = u.view(np.uint32)[32:36]
         if (keys != self.keys).any():  # keys whose notes started or stopped sounding
@@ -114,20 +125,18 @@ class LivePage:
             for i in np.flatnonzero(flip).tolist():
                 pitch = int(p[i])
                 x0, y0, x1, y1 = self.key_rects[i].tolist()
-                src = L.lit if (keys[pitch >> 5] >> (pitch & 31)) & 1 else L.base
-                mine = ids[y0:y1, x0:x1] == KEY_ID + pitch
-                np.copyto(frame[y0:y1, x0:x1], src[y0:y1, x0:x1], where=mine[..., None])
+                src = lit if (keys[pitch >> 5] >> (pitch & 31)) & 1 else base
+                copy_where(frame, src, ids, KEY_ID + pitch, x0, y0, x1, y1)
                 rects.append((x0, y0, x1, y1))
             self.keys = keys.copy()
         old, new = self.playhead, playhead_rect(u, self.plot, self.portrait)
         if old is not None and old != new:  # each pixel as its note is now
             x0, y0, x1, y1 = old
-            lit = on[ids[y0:y1, x0:x1]][..., None]
-            frame[y0:y1, x0:x1] = np.where(lit, L.lit[y0:y1, x0:x1], L.base[y0:y1, x0:x1])
+            restore(frame, base, lit, ids, on, x0, y0, x1, y1)
             rects.append(old)
         if new is not None:
             x0, y0, x1, y1 = new
-            frame[y0:y1, x0:x1] = L.playhead[y0:y1, x0:x1]
+            copy_rect(frame, php, x0, y0, x1, y1)
             if new != old or rects:
                 rects.append(new)
         self.playhead, self.active, self.uniforms = new, active, ub
