@@ -186,7 +186,8 @@ def _geom(out: np.ndarray, a: int, b: int, x: float, r: float) -> None:
 
     ``r**i`` for one step's lanes is computed once (into the step's first lanes), then
     each step is its scale ``x * r**(LANES*q)`` times those powers: the loop vectorises.
-    :func:`_mixgeo` uses the same formula, so a fused envelope equals this one exactly.
+    :func:`_mixgeo` takes the same powers in the same order (a fused envelope follows
+    this one to rounding).
     """
     o = out[a:b]
     n = b - a
@@ -718,9 +719,9 @@ def _mixgeo(mix: np.ndarray, a: int, b: int, src: np.ndarray, x: float, r: float
             pw: np.ndarray) -> None:
     """``mix[:, a:b] += src * (add + mul * x * r**i) * (gl, gr)``, one pass.
 
-    The envelope's decay or release (as :func:`_env` computes it, through
-    :func:`_geom`'s formula, exactly) fused with the mix: no envelope buffer written
-    and read back. ``clamp`` keeps the envelope from going below 0 (releases).
+    The envelope's decay or release (as :func:`_env` computes it, with
+    :func:`_geom`'s powers) fused with the mix: no envelope buffer written and read
+    back. ``clamp`` keeps the envelope from going below 0 (releases).
     ``pw`` is scratch for the ``LANES`` powers of ``r``; the inner loop vectorises.
     """
     m = b - a
