@@ -827,10 +827,17 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
 
 @_jit(False)
 def limit(mix: np.ndarray, out: np.ndarray, n: int, st: np.ndarray) -> None:
-    """Limiter on planar ``mix[0:2, :n]``: NaN scrub, smoothed gain, tanh knee, float32 out.
+    """Limiter on planar ``mix[0:2, :n]``: NaN scrub, per-sample gain, tanh knee, float32 out.
 
-    ``st`` is ``[gain, threshold, knee, release frames, enabled]``; ``st[0]`` is updated
-    and ``out`` (frames, 2) receives the interleaved result.
+    ``st`` is ``[gain, threshold, knee, release frames, enabled, attack frames]``;
+    ``st[0]`` is updated and ``out`` (frames, 2) receives the interleaved result.
+
+    The gain is decided sample by sample from that sample and the gain before it
+    (towards ``threshold / peak`` in ~``attack`` frames when a sample is too loud, back
+    towards 1 in ~``release`` frames): what comes out depends only on the samples, not on
+    how they were cut into blocks, so an offline render in big blocks equals the
+    real-time one. A block that is neither too loud nor after one is copied (through the
+    knee) in one vectorised pass.
     """
     if n == 0:
         return
@@ -851,31 +858,27 @@ def limit(mix: np.ndarray, out: np.ndarray, n: int, st: np.ndarray) -> None:
             for i in range(n):
                 if not math.isfinite(mix[c, i]):
                     mix[c, i] = 0.0
-    gain = st[0]
+    g = st[0]
     thr = st[1]
     knee = st[2]
-    target = 1.0 if peak <= thr else thr / peak
-    if target < gain:
-        new = target
-    else:
-        rel = 1.0 - math.exp(-n / st[3])
-        new = min(target, gain + (1.0 - gain) * rel)
-    if new != 1.0 or gain != 1.0:
-        ramp = min(n, 64)
-        step = (new - gain) / ramp
+    if g != 1.0 or peak > thr:
+        cr = 1.0 - math.exp(-1.0 / st[3])
+        ca = 1.0 - math.exp(-1.0 / st[5])
         for i in range(n):
-            g = i * step + gain if i < ramp and ramp > 1 else new
+            a = max(abs(mix[0, i]), abs(mix[1, i]))
+            t = thr / a if a > thr else 1.0
+            g += (t - g) * (ca if t < g else cr)
+            if g > 1.0 - 1e-9:  # (the release would creep below 1 forever)
+                g = 1.0
             mix[0, i] *= g
             mix[1, i] *= g
-        peak *= max(gain, new)
-        if peak > knee:
-            peak = 0.0
-            for c in range(2):
-                for i in range(n):
-                    a = abs(mix[c, i])
-                    if a > peak:
-                        peak = a
-    st[0] = new
+        st[0] = g
+        peak = 0.0
+        for c in range(2):
+            for i in range(n):
+                a = abs(mix[c, i])
+                if a > peak:
+                    peak = a
     if peak > knee:
         w = 1.0 - knee
         for i in range(n):
@@ -1113,7 +1116,7 @@ def _compile_all() -> None:
     data = np.zeros(4, np.float32)
     ext = np.zeros((1, n))
     scratch = np.zeros((4, n))
-    lim = np.array([1.0, 0.9, 0.8, 12000.0, 1.0])
+    lim = np.array([1.0, 0.9, 0.8, 12000.0, 1.0, 24.0])
     report = np.zeros(NREPORT, np.int64)
     arena, etab, E = empty_note_cache()
     render_block(n, mix, out, F, Iv, rng, 0, ev, 0, chan, tab, SINE, SINE_DELTA,
@@ -1152,7 +1155,7 @@ def warm_up_parallel() -> None:
                         np.zeros((2, NF)), np.zeros((2, NI), np.int64), np.ones(2, np.uint64),
                         0, np.zeros((1, EV_COLS)), 0, np.ones((16, 3)), np.zeros((8, 2)),
                         SINE, SINE_DELTA, data, data, data, data, np.zeros((1, n)),
-                        np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0]), 0,
+                        np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0, 24.0]), 0,
                         np.zeros(NREPORT, np.int64), *empty_note_cache(), np.zeros((2, 2, n)),
                         np.zeros((2, NREPORT), np.int64))
         _par_warm = True

@@ -1,8 +1,10 @@
-"""Master bus safety: NaN scrub, a block limiter with smooth gain, and a soft clipper.
+"""Master bus safety: NaN scrub, a limiter with smooth gain, and a soft clipper.
 
 The output never holds NaN/inf and never exceeds full scale: the limiter pulls loud
-blocks down to ``threshold`` (gain ramps over 64 samples, so no click) and the
-soft clipper above ``knee`` bounds every sample strictly below 1.0. The work is done by
+passages down to ``threshold`` (the gain glides there in ~``attack_s`` and back in
+~``release_s``, so no click) and the soft clipper above ``knee`` bounds every sample
+strictly below 1.0. The gain is decided sample by sample, so the result does not depend
+on the block size (an offline render equals the real-time one). The work is done by
 ``kernels.limit`` (inside the synth's one kernel call per block); this class holds its
 settings and state in the small array the kernel reads and updates.
 """
@@ -18,17 +20,20 @@ class Limiter:
     """Stateful stereo limiter for float64 blocks, writing float32 output."""
 
     def __init__(self, sample_rate: float, *, threshold: float = 0.9, knee: float = 0.8,
-                 release_s: float = 0.25) -> None:
+                 release_s: float = 0.25, attack_s: float = 0.0005) -> None:
         self.threshold = threshold
         self.knee = knee
         self.release_s = release_s
+        self.attack_s = attack_s
         self.sample_rate = sample_rate
-        # [gain, threshold, knee, release in frames, enabled]: what the kernel reads.
-        self.state = np.array([1.0, threshold, knee, release_s * sample_rate, 1.0])
+        # [gain, threshold, knee, release frames, enabled, attack frames]: what the
+        # kernel reads.
+        self.state = np.array([1.0, threshold, knee, max(1.0, release_s * sample_rate), 1.0,
+                               max(1.0, attack_s * sample_rate)])
 
     @property
     def gain(self) -> float:
-        """The gain reached at the end of the last block."""
+        """The gain at the end of the last block."""
         return float(self.state[0])
 
     def reset(self) -> None:

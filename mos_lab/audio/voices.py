@@ -491,7 +491,7 @@ class VoiceAllocator:
             self._scratch = np.zeros((4, max(n, _MIN_SCRATCH)))
         d = self._dargs
         if limiter is None:
-            lim = np.zeros(5)
+            lim = np.zeros(6)
             target = np.zeros((0, 2), np.float32)
         else:
             lim, target = limiter, out if out is not None else np.zeros((n, 2), np.float32)

@@ -48,6 +48,20 @@ def test_loud_dense_output_is_limited_and_finite() -> None:
     assert np.abs(x).max() > 0.5
 
 
+def test_a_limited_render_does_not_depend_on_the_block_size() -> None:
+    """The limiter decides its gain per sample: a loud render in the real-time block
+    size equals one in big offline blocks (only float rounding of the voices differs)."""
+    events = [(0, "control", ch, 7, 127) for ch in range(16)]
+    events += [(i * 2400, "note_on", i % 16, 36 + (i * 5) % 60, 127) for i in range(48)]
+    events += [(24000 + i * 2400, "note_off", i % 16, 36 + (i * 5) % 60) for i in range(48)]
+    renders = [render_offline(events, 3 * SR, SR, Synth(max_voices=64), block=b)
+               for b in (97, 512, 4096)]
+    limiter = Synth()  # (the loud part is pulled down by the limiter, not only clipped)
+    assert np.abs(renders[0]).max() > 0.8 and limiter.limiter.threshold < 0.95
+    for x in renders[1:]:
+        np.testing.assert_allclose(x, renders[0], rtol=0, atol=1e-5)
+
+
 def test_nan_from_a_voice_never_reaches_the_output() -> None:
     synth = Synth(instrument_bank=SineBank(nan=True))
     x = run_blocks(synth, 8, {0: [(0, "note_on", 0, 60, 127)]})

@@ -158,35 +158,29 @@ class _RefLimiter:
     """Plain state for the reference limiter below."""
 
     def __init__(self) -> None:
-        self.threshold, self.knee, self.release_s, self.sample_rate = 0.9, 0.8, 0.25, SR
+        self.threshold, self.knee = 0.9, 0.8
+        self.release, self.attack = 0.25 * SR, 0.0005 * SR  # frames
         self.gain = 1.0
 
 
 def _reference_limiter(lim: _RefLimiter, mix: np.ndarray, out: np.ndarray) -> None:
-    """The limiter as first written (every step on every block)."""
-    n = mix.shape[0]
-    if not np.isfinite(mix).all():
-        np.nan_to_num(mix, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
-    peak = float(np.abs(mix).max())
-    target = 1.0 if peak <= lim.threshold else lim.threshold / peak
-    if target < lim.gain:
-        new = target
-    else:
-        rel = 1.0 - math.exp(-n / (lim.release_s * lim.sample_rate))
-        new = min(target, lim.gain + (1.0 - lim.gain) * rel)
-    if new != 1.0 or lim.gain != 1.0:
-        g = np.full(n, new)
-        ramp = min(n, 64)
-        g[:ramp] = np.linspace(lim.gain, new, ramp, endpoint=False) if ramp > 1 else new
-        mix *= g[:, None]
-    lim.gain = new
+    """The limiter written plainly: every sample through every step."""
+    cr, ca = 1.0 - math.exp(-1.0 / lim.release), 1.0 - math.exp(-1.0 / lim.attack)
     k = lim.knee
-    if float(np.abs(mix).max()) > k:
-        a = np.abs(mix)
-        soft = k + (1.0 - k) * np.tanh((a - k) / (1.0 - k))
-        np.copyto(mix, np.sign(mix) * soft, where=a > k)
-    out[:n] = mix
-    np.clip(out[:n], -1.0, 1.0, out=out[:n])
+    for i in range(mix.shape[0]):
+        for c in range(2):
+            if not math.isfinite(mix[i, c]):
+                mix[i, c] = 0.0
+        a = float(np.abs(mix[i]).max())
+        t = lim.threshold / a if a > lim.threshold else 1.0
+        lim.gain += (t - lim.gain) * (ca if t < lim.gain else cr)
+        if lim.gain > 1.0 - 1e-9:
+            lim.gain = 1.0
+        for c in range(2):
+            x = mix[i, c] * lim.gain
+            if abs(x) > k:
+                x = math.copysign(k + (1.0 - k) * math.tanh((abs(x) - k) / (1.0 - k)), x)
+            out[i, c] = min(1.0, max(-1.0, x))
 
 
 def test_limiter_matches_reference() -> None:
