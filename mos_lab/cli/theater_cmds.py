@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,14 +21,6 @@ import numpy as np
 from mos_lab.cli.progress import ProgressBar
 
 MAX_LENGTH_S = 6 * 3600.0  # a longer clip is refused (a damaged file can claim 50 days)
-
-
-def _quiet_vulkan() -> None:
-    """Give Mesa a valid XDG_RUNTIME_DIR so it does not print a warning per process."""
-    if not os.environ.get("XDG_RUNTIME_DIR"):
-        path = os.path.join(tempfile.gettempdir(), f"mos-lab-xdg-{os.getuid()}")
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        os.environ["XDG_RUNTIME_DIR"] = path
 
 
 def _renderer_line(r: Any, out: TextIO) -> None:
@@ -99,7 +89,6 @@ def engine_audio(score: Any, start: float, seconds: float, *, sample_rate: int =
 
 def cmd_frame(args: argparse.Namespace) -> int:
     """Render one still (centred on ``--time``) to a PNG."""
-    _quiet_vulkan()
     import mos_lab
     from mos_lab.theater import View, export_frame, open_renderer
 
@@ -140,7 +129,6 @@ def _clip(args: argparse.Namespace, duration: float, tail: float) -> tuple[float
 
 def cmd_video(args: argparse.Namespace) -> int:
     """Render a score (or ``--start``..``--end`` of it) to an MP4 with its audio."""
-    _quiet_vulkan()
     import mos_lab
     from mos_lab.audio import SoundFontBank
     from mos_lab.engine.engine import TAIL_S

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
@@ -47,21 +46,11 @@ _lock = threading.Lock()
 _renderer: Renderer | None = None
 
 
-def _quiet_mesa() -> None:
-    """Give Mesa a valid XDG_RUNTIME_DIR: without it, it prints an error line per process,
-    which a notebook would show as stderr output."""
-    if not os.environ.get("XDG_RUNTIME_DIR"):
-        path = os.path.join(tempfile.gettempdir(), f"mos-lab-xdg-{os.getuid()}")
-        os.makedirs(path, mode=0o700, exist_ok=True)
-        os.environ["XDG_RUNTIME_DIR"] = path
-
-
 def get_renderer() -> Renderer:
     """The kernel's theater renderer (wgpu, else the numpy fallback), opened once."""
     global _renderer
     with _lock:
         if _renderer is None:
-            _quiet_mesa()
             _renderer = open_renderer("auto")
         return _renderer
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from mos_lab.theater.render.base import Renderer, RenderStats
-from mos_lab.theater.render.device import AdapterFactory, RendererUnavailable
+from mos_lab.theater.render.device import AdapterFactory, RendererUnavailable, quiet_mesa
 
 Prefer = Literal["auto", "gpu", "cpu"]
 
@@ -34,6 +34,7 @@ def open_renderer(prefer: Prefer = "auto", *, timeout: float = 10.0,
         prefer = "gpu" if env == "gpu" else "cpu"
     if prefer == "cpu":
         return CPURenderer("requested")
+    quiet_mesa()
     try:
         from mos_lab.theater.render.device import GPUContext, request_context
         from mos_lab.theater.render.gpu import GPURenderer

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,15 @@ from typing import Any
 
 AdapterFactory = Callable[[], Any]
 _LOST_WORDS = ("device is lost", "device lost", "parent device", "devicelost")
+
+
+def quiet_mesa() -> None:
+    """Give Mesa a valid XDG_RUNTIME_DIR (a private folder) when none is set: without it,
+    Mesa prints an error line per process, which a notebook shows as stderr output."""
+    if not os.environ.get("XDG_RUNTIME_DIR"):
+        path = os.path.join(tempfile.gettempdir(), f"mos-lab-xdg-{os.getuid()}")
+        os.makedirs(path, mode=0o700, exist_ok=True)
+        os.environ["XDG_RUNTIME_DIR"] = path
 
 
 class RendererUnavailable(RuntimeError):

@@ -20,7 +20,6 @@ from mos_lab.widgets._theater_frames import (
     FrameFeed,
     Request,
     TheaterLayer,
-    _quiet_mesa,
     roll_pitch_range,
     set_renderer,
     static_state,
@@ -183,7 +182,6 @@ def test_hidden_or_closed_gets_no_frames_and_frees_its_targets(session, score, s
 
 @pytest.fixture(scope="module")
 def gpu() -> Iterator[Renderer]:
-    _quiet_mesa()
     try:
         r = open_renderer("gpu", timeout=30)
     except RendererUnavailable as exc:
