@@ -8,7 +8,9 @@ It also compares one SoundFont piano note between our sampler and FluidSynth. Th
 issue's "dense set" (``dense_scene``: ~4,400 notes in 30 s, 15 GM programs across the
 families plus drums, peak ~92 sounding voices, voice limit ``DENSE_VOICES``) is rendered
 by the same three, and its ratios printed (SF2 zones layer, so its voice counts run higher);
-then again with ``Synth(render_threads=cores)``, the offline-only parallel kernel.
+then again with ``Synth(render_threads=cores)``, the offline-only parallel kernel, against
+FluidSynth as the issue anchors it (its default: one core) and, like for like, against
+FluidSynth given as many cores (``synth.cpu-cores``).
 With ``--busy`` a pure-Python thread spins while Apollo renders (a user's notebook code
 in the same process): numpy calls that release the GIL then cost much more, which is
 what the one nogil kernel call per block is for. The kernels are compiled (or loaded from
@@ -165,25 +167,31 @@ def bench_apollo(name: str, make: Callable[[], Synth], events: list, seconds: fl
     return f
 
 
-def bench_fluidsynth(events: list, seconds: float, polyphony: int = 64) -> float | None:
-    """Render ``events`` with FluidSynth ``REPS`` times; print and return the median."""
-    factors = [_fluidsynth_once(events, seconds, polyphony) for _ in range(REPS)]
+def bench_fluidsynth(events: list, seconds: float, polyphony: int = 64,
+                     cores: int = 1) -> float | None:
+    """Render ``events`` with FluidSynth ``REPS`` times; print and return the median.
+
+    ``cores`` > 1 sets FluidSynth's ``synth.cpu-cores`` (its own parallel rendering)."""
+    factors = [_fluidsynth_once(events, seconds, polyphony, cores) for _ in range(REPS)]
     if factors[0] is None:
         return None
     f = statistics.median(float(x) for x in factors if x is not None)
-    print(f"{'fluidsynth (sample-accurate)':<28} {f:7.1f}x real time  ({seconds / f:.2f} s for "
+    name = "fluidsynth (sample-accurate)" if cores == 1 else f"fluidsynth, {cores} cores"
+    print(f"{name:<28} {f:7.1f}x real time  ({seconds / f:.2f} s for "
           f"{seconds:.0f} s; {REPS} runs {min(factors):.0f}-{max(factors):.0f}x)")
     return f
 
 
-def _fluidsynth_once(events: list, seconds: float, polyphony: int) -> float | None:
+def _fluidsynth_once(events: list, seconds: float, polyphony: int,
+                     cores: int = 1) -> float | None:
     """One sample-accurate FluidSynth render of ``events``; its real-time factor."""
     try:
         import fluidsynth
     except (ImportError, OSError) as exc:
         print(f"{'fluidsynth':<28} skipped: {exc}")
         return None
-    fs = fluidsynth.Synth(gain=0.4, samplerate=float(SR), **{"synth.polyphony": polyphony})
+    fs = fluidsynth.Synth(gain=0.4, samplerate=float(SR), **{"synth.polyphony": polyphony,
+                                                              "synth.cpu-cores": cores})
     sfid = fs.sfload(SF2)
     for ch in range(16):
         fs.program_select(ch, sfid, 128 if ch == 9 else 0, 0)
@@ -318,6 +326,10 @@ def main() -> None:
                 lambda: Synth(SR, DENSE_VOICES, bank, max_block=BLOCK, render_threads=threads),
                 dense, seconds, busy)
         ratios(f"dense set, {threads} render threads", builtin, sf2, fluid)
+        if fluid is not None:  # like for like: FluidSynth on as many cores
+            fluid_n = bench_fluidsynth(dense, seconds, DENSE_VOICES, threads)
+            ratios(f"dense set, {threads} render threads against FluidSynth on {threads} "
+                   f"cores", builtin, sf2, fluid_n)
 
 
 if __name__ == "__main__":

@@ -103,8 +103,13 @@ EV_REL, EV_KILL, EV_CHAN = 0, 1, 2
 EV_COLS = 7
 # Note-cache modes (``I_PMODE``) of a wavetable/FM voice whose note has a cache entry:
 # the entry holds the source's output (no envelope, no gain) at native pitch, frame t of
-# the note at entry frame t, in chunks of ``CHUNK`` frames of one float32 arena.
+# the note at entry frame t, in chunks of ``CHUNK`` frames of one int16 arena (a source
+# sample x is stored as round(x * CACHE_Q): 16 bits, like a SoundFont's samples, with
+# room for sources up to +-2; reading moves half the bytes of float32, and a dense
+# render streams the cache from memory).
 PM_LIVE, PM_READ, PM_RECORD, PM_EXTEND = 0, 1, 2, 3  # EXTEND: read, then record onwards
+CACHE_Q = 16384.0
+CACHE_DQ = 1.0 / CACHE_Q
 CHUNK_SHIFT = 12
 CHUNK = 1 << CHUNK_SHIFT
 # report: [finished voices, held past max_note, recorders near their entry's end, -,
@@ -593,14 +598,14 @@ def _read(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
         src = arena[base:base + k]
         dst = buf[i:i + k]
         for j in range(k):
-            dst[j] = src[j]
+            dst[j] = src[j] * CACHE_DQ
         i += k
 
 
 @_jit(FAST)
 def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
            buf: np.ndarray) -> None:
-    """Cache entry ``e`` frames ``t0..t0+m`` = ``buf[:m]`` (float32)."""
+    """Cache entry ``e`` frames ``t0..t0+m`` = ``buf[:m]`` (rounded to 16 bits)."""
     i = 0
     while i < m:
         t = t0 + i
@@ -610,7 +615,8 @@ def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
         dst = arena[base:base + k]
         src = buf[i:i + k]
         for j in range(k):
-            dst[j] = np.float32(src[j])
+            x = min(32767.0, max(-32767.0, src[j] * CACHE_Q))
+            dst[j] = np.int16(x + 0.5 if x >= 0.0 else x - 0.5)
         i += k
 
 
@@ -788,6 +794,8 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
         # arena chunk the segment crosses.
         e = Iv[v, I_ENT]
         gl, gr = _gains(F, v, level, cpan)
+        gl *= CACHE_DQ  # (the arena holds round(x * CACHE_Q))
+        gr *= CACHE_DQ
         off = F[v, F_A] + F[v, F_H]
         sus = F[v, F_S]
         while a < b:
@@ -1095,7 +1103,7 @@ def zero_frames(dst: np.ndarray, d0: int, n: int) -> None:
 
 def empty_note_cache() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Arena, chunk table and entry table of a note cache with no entries (no cache)."""
-    return (np.zeros(1, np.float32), np.zeros((1, 1), np.int32), np.zeros((1, 3), np.int64))
+    return (np.zeros(1, np.int16), np.zeros((1, 1), np.int32), np.zeros((1, 3), np.int64))
 
 
 # -- warm-up ---------------------------------------------------------------------------

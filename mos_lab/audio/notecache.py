@@ -9,7 +9,10 @@ envelope, gain and pan. A voice that outlives the recorded part, or is pitch-ben
 goes live from its exact state at that frame (``kernels._goto``), and may extend the
 entry when no other voice records it.
 
-Storage is one float32 arena of ``CHUNK``-frame chunks under a byte limit: an entry owns
+Storage is one int16 arena of ``CHUNK``-frame chunks under a byte limit (samples kept at
+16 bits, scaled by ``kernels.CACHE_Q``: a cached note's noise floor is ~90 dB below a
+full-scale source, as with a SoundFont's 16-bit samples; a dense render reads the cache
+from memory, and half the bytes make it ~1.6x faster there): an entry owns
 a list of chunks (a row of ``etab``), ``E[e] = (recorded frames, capacity, wants a chunk)``. When no
 chunk is free, least-recently-used entries that no voice plays are evicted; entries in
 use are never evicted, and when nothing can be freed a note simply plays live.
@@ -25,18 +28,18 @@ import numpy as np
 
 from mos_lab.audio import kernels as K
 
-CHUNK_BYTES = K.CHUNK * 4
+CHUNK_BYTES = K.CHUNK * 2  # int16 frames
 
 
 class NoteCache:
-    """Arena of float32 chunks holding rendered notes, bounded by ``max_bytes``."""
+    """Arena of int16 chunks holding rendered notes, bounded by ``max_bytes``."""
 
     def __init__(self, max_bytes: int, sample_rate: float, max_seconds: float = 12.0) -> None:
         self.max_bytes = int(max_bytes)
         self.nchunks = max(0, self.max_bytes // CHUNK_BYTES)
         self.per_entry = max(1, math.ceil(max_seconds * sample_rate / K.CHUNK))
         nent = max(1, self.nchunks)
-        self.arena = np.zeros(max(1, self.nchunks * K.CHUNK), np.float32)
+        self.arena = np.zeros(max(1, self.nchunks * K.CHUNK), np.int16)
         self._committed = False
         self.etab = np.zeros((nent, self.per_entry), np.int32)
         self.E = np.zeros((nent, 3), np.int64)  # recorded, capacity, recorder wants more
