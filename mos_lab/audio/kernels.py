@@ -808,6 +808,25 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
             t0 += k
         Iv[v, I_T] = t0
         return
+    if kind == K_SAMPLE and Iv[v, I_LOOP] == 0 and F[v, F_INC] * bend == 1.0 \
+            and F[v, F_POS] == math.floor(F[v, F_POS]):
+        # A sample at native pitch (drums): mixed straight from it, as :func:`_sample`
+        # would copy it (silence past its end).
+        d = Iv[v, I_DATA]
+        data = d0 if d == 0 else (d1 if d == 1 else (d2 if d == 2 else d3))
+        pos = F[v, F_POS]
+        last = F[v, F_END] - 1.0
+        ip = int(pos)
+        k = max(0, min(m, math.ceil(last) - ip))
+        if k > 0:
+            gl, gr = _gains(F, v, level, cpan)
+            _mix_env(F, Iv, v, a, a + k, t0, data[ip:ip + k], F[v, F_A] + F[v, F_H],
+                     F[v, F_S], gl, gr, mix, scratch)
+        F[v, F_POS] = pos + m
+        if pos + m >= last:
+            Iv[v, I_FIN] = 1
+        Iv[v, I_T] = t0 + m
+        return
     buf = scratch[0]  # (views made here, past the fast path: each costs refcount atomics)
     buf2 = scratch[1]
     env = scratch[2]
