@@ -22,7 +22,8 @@ import numpy as np
 from mos_lab.audio import events as ev
 from mos_lab.audio import kernels
 from mos_lab.audio.channels import ChannelState
-from mos_lab.audio.events import Event, check_event, check_events
+from mos_lab.audio.events import DRUM_CHANNEL as DRUM
+from mos_lab.audio.events import NOTE_OFF, NOTE_ON, Event, check_event, check_events
 from mos_lab.audio.instruments.base import InstrumentBank
 from mos_lab.audio.instruments.builtin import BuiltinBank
 from mos_lab.audio.limiter import Limiter
@@ -268,9 +269,21 @@ class Synth:
             direct = out.dtype == np.float32 and out.flags.c_contiguous
             target = out if direct else self._out[:n]
             voices = self.voices
-            for e in evs:
+            channels = self.channels
+            apply = self._apply
+            for e in evs:  # notes dispatched here (thousands a second in a dense render)
                 voices.offset = e.offset
-                self._apply(e)
+                kind = e.kind
+                if kind == NOTE_ON:
+                    ch = channels[e.channel]
+                    specs = self.bank.instrument(ch.program, e.channel == DRUM).start(
+                        e.a, e.b, self.sample_rate)
+                    if specs:
+                        voices.start(specs, e.channel, e.a, e.b)
+                elif kind == NOTE_OFF:
+                    voices.note_off(e.channel, e.a, channels[e.channel].sustain)
+                else:
+                    apply(e)
             voices.offset = 0
             voices.render(mix, n, target, self.limiter.state)
             if not direct:
