@@ -159,3 +159,22 @@ def test_velocity_sets_level_exactly_and_timbre_by_layer() -> None:
     assert loud.gain / soft.gain == pytest.approx((110 / 70) ** 2)
     quiet = inst.start(60, 20, SR)[0]
     assert VELOCITY_LAYERS > 1 and quiet.cache_key != soft.cache_key
+
+
+def test_every_family_fits_the_16_bit_arena() -> None:
+    """Sources are stored as round(x * CACHE_Q) in int16: none may reach the clamp
+    (+-2 in source units), or cached notes would clip where live ones do not."""
+    ev: list[tuple[int, str, int, int, int]] = []
+    t = 0
+    for prog in range(0, 128, 8):  # one program per family
+        for pitch in (24, 60, 108):
+            for vel in (30, 127):  # both timbre layers
+                ev += [(t, "program", 0, prog, 0), (t, "note_on", 0, pitch, vel),
+                       (t + 12000, "note_off", 0, pitch, 0)]
+                t += 16000
+    synth = Synth(SR, 16, max_block=BLOCK)
+    _render(synth, ev, t + SR)
+    nc = synth.voices.notes
+    assert nc is not None and len(nc) >= 16 * 3
+    peak = int(np.abs(nc.arena.astype(np.int32)).max())
+    assert 0.25 * K.CACHE_Q < peak < 32767, f"peak {peak / K.CACHE_Q:.2f} in source units"
