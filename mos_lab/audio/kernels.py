@@ -586,15 +586,20 @@ def _goto(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, t: int) -> Non
 
 
 @_jit(FAST)
+def _span(etab: np.ndarray, e: int, t: int, left: int) -> tuple[int, int]:
+    """Where frame ``t`` of cache entry ``e`` is in the arena, and how many of the
+    ``left`` frames from there lie in the same chunk."""
+    o = t & (CHUNK - 1)
+    return int(etab[e, t >> CHUNK_SHIFT]) * CHUNK + o, min(left, CHUNK - o)
+
+
+@_jit(FAST)
 def _read(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
           buf: np.ndarray) -> None:
     """``buf[:m]`` = cache entry ``e`` frames ``t0..t0+m`` (across its chunks)."""
     i = 0
     while i < m:
-        t = t0 + i
-        o = t & (CHUNK - 1)
-        base = np.int64(etab[e, t >> CHUNK_SHIFT]) * CHUNK + o
-        k = min(m - i, CHUNK - o)
+        base, k = _span(etab, e, t0 + i, m - i)
         src = arena[base:base + k]
         dst = buf[i:i + k]
         for j in range(k):
@@ -608,10 +613,7 @@ def _write(arena: np.ndarray, etab: np.ndarray, e: int, t0: int, m: int,
     """Cache entry ``e`` frames ``t0..t0+m`` = ``buf[:m]`` (rounded to 16 bits)."""
     i = 0
     while i < m:
-        t = t0 + i
-        o = t & (CHUNK - 1)
-        base = np.int64(etab[e, t >> CHUNK_SHIFT]) * CHUNK + o
-        k = min(m - i, CHUNK - o)
+        base, k = _span(etab, e, t0 + i, m - i)
         dst = arena[base:base + k]
         src = buf[i:i + k]
         for j in range(k):
@@ -799,9 +801,7 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
         off = F[v, F_A] + F[v, F_H]
         sus = F[v, F_S]
         while a < b:
-            o = t0 & (CHUNK - 1)
-            k = min(b - a, CHUNK - o)
-            base = np.int64(etab[e, t0 >> CHUNK_SHIFT]) * CHUNK + o
+            base, k = _span(etab, e, t0, b - a)
             _mix_env(F, Iv, v, a, a + k, t0, arena[base:base + k], off, sus, gl, gr, mix,
                      scratch)
             a += k
