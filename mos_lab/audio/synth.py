@@ -270,7 +270,7 @@ class Synth:
             target = out if direct else self._out[:n]
             voices = self.voices
             channels = self.channels
-            apply = self._apply
+            apply = self._apply_channel
             for e in evs:  # notes dispatched here (thousands a second in a dense render)
                 voices.offset = e.offset
                 kind = e.kind
@@ -290,16 +290,10 @@ class Synth:
                 out[:] = target
             self.frames += n
 
-    def _apply(self, e: Event) -> None:
+    def _apply_channel(self, e: Event) -> None:
+        """A controller, program or pitch-bend event (notes are applied in ``process``)."""
         ch = self.channels[e.channel]
-        if e.kind == ev.NOTE_ON:
-            inst = self.bank.instrument(ch.program, e.channel == ev.DRUM_CHANNEL)
-            specs = inst.start(e.a, e.b, self.sample_rate)
-            if specs:
-                self.voices.start(specs, e.channel, e.a, e.b)
-        elif e.kind == ev.NOTE_OFF:
-            self.voices.note_off(e.channel, e.a, ch.sustain)
-        elif e.kind == ev.CONTROL:
+        if e.kind == ev.CONTROL:
             self._control(e.channel, ch, e.a, e.b)
         elif e.kind == ev.PROGRAM:
             ch.program = e.a
