@@ -19,64 +19,34 @@ the first voice of a note records its source into an arena, later ones copy it b
 and only apply envelope, gain and pan (:func:`_cached`, the fast path in
 :func:`_segment`), going live from their exact state on a bend (:func:`_goto`).
 Kernels are compiled on first use and cached on disk (``cache=True``); where the package
-directory is not writable the cache goes to ``$NUMBA_CACHE_DIR`` or a user cache dir.
+directory is not writable the cache goes to ``$NUMBA_CACHE_DIR`` or a user cache dir
+(``mos_lab._jit``, shared with the theater's compiled pixel loops).
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
+import numba
 import numpy as np
 
-
-def _cache_dir() -> str | None:
-    """A user cache dir for numba when the package's ``__pycache__`` is not writable."""
-    if os.environ.get("NUMBA_CACHE_DIR"):
-        return None
-    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__pycache__")
-    with contextlib.suppress(OSError):  # unwritable: fall through to the user cache
-        os.makedirs(here, exist_ok=True)
-        if os.access(here, os.W_OK):
-            return None
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    path = os.path.join(base, "mos_lab", "numba")
-    try:
-        os.makedirs(path, exist_ok=True)
-    except OSError:
-        return None
-    os.environ["NUMBA_CACHE_DIR"] = path
-    return path
-
-
-_FALLBACK_CACHE = _cache_dir()
-
-import numba  # noqa: E402  (after the cache dir is chosen)
-
-if _FALLBACK_CACHE is not None:
-    setattr(numba.config, "CACHE_DIR", _FALLBACK_CACHE)  # noqa: B010  (untyped module)
+from mos_lab._jit import jit
 
 # fastmath without nnan/ninf: NaN from a custom source must survive to the limiter.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 
 def _jit(fastmath: set[str] | bool, nogil: bool = True) -> Callable[[Callable[..., Any]], Any]:
-    """``njit(nogil=..., cache=True)``, or uncached if no cache location is writable.
+    """``njit(nogil=..., cache=True)`` (``mos_lab._jit``), uncached where nothing is writable.
 
     No numba IR-level inlining (``inline="always"``): it made the first compile of the
     kernels take ~140 s instead of ~22 s (a new install's first playback and render wait
     for it), for no speed that stood out from the noise; LLVM still inlines small helpers.
     """
-    def deco(fn: Callable[..., Any]) -> Any:
-        try:
-            return numba.njit(nogil=nogil, cache=True, fastmath=fastmath)(fn)
-        except RuntimeError:  # "no locator available": compile once per process instead
-            return numba.njit(nogil=nogil, fastmath=fastmath)(fn)
-    return deco
+    return jit(fastmath=fastmath, nogil=nogil)
 
 
 # -- the voice row layout ---------------------------------------------------------------
@@ -1028,10 +998,7 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
 
 def _par_jit(fn: Callable[..., Any]) -> Any:
     """``njit(parallel=True, nogil=True)``, cached where possible (offline kernel only)."""
-    try:
-        return numba.njit(nogil=True, cache=True, fastmath=FAST, parallel=True)(fn)
-    except RuntimeError:
-        return numba.njit(nogil=True, fastmath=FAST, parallel=True)(fn)
+    return jit(fastmath=FAST, parallel=True)(fn)
 
 
 @_par_jit

@@ -5,18 +5,11 @@ cost per row, not per pixel, dominates. Images are ``(H, W)`` uint32 views of RG
 
 from __future__ import annotations
 
-from typing import Any
-
-import numba
 import numpy as np
 
+from mos_lab._jit import jit
 
-def _jit(fn: Any) -> Any:
-    """``njit(cache=True)``, or uncached where no cache location is writable."""
-    try:
-        return numba.njit(cache=True, nogil=True)(fn)
-    except RuntimeError:
-        return numba.njit(nogil=True)(fn)
+_jit = jit()
 
 
 @_jit

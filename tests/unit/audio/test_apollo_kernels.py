@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from mos_lab import _jit as jit_mod
 from mos_lab.audio import Synth
 from mos_lab.audio import kernels as K
 from mos_lab.audio import voices as voices_mod
@@ -47,12 +48,12 @@ def test_cache_dir_falls_back_to_a_user_dir(monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: os.PathLike) -> None:
     monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", os.fspath(tmp_path))
-    monkeypatch.setattr(K.os, "access", lambda path, mode: False)  # read-only install
-    path = K._cache_dir()
+    monkeypatch.setattr(jit_mod.os, "access", lambda path, mode: False)  # read-only install
+    path = jit_mod.cache_dir()
     assert path == os.path.join(os.fspath(tmp_path), "mos_lab", "numba")
     assert os.path.isdir(path) and os.environ["NUMBA_CACHE_DIR"] == path
     monkeypatch.setenv("NUMBA_CACHE_DIR", path)
-    assert K._cache_dir() is None, "a user's own NUMBA_CACHE_DIR is kept"
+    assert jit_mod.cache_dir() is None, "a user's own NUMBA_CACHE_DIR is kept"
 
 
 def test_busy_python_thread_does_not_stall_rendering() -> None:
