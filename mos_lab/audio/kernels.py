@@ -455,7 +455,8 @@ def _fm(F: np.ndarray, v: int, sine: np.ndarray, sdelta: np.ndarray, m: int, ben
 @_jit(FAST)
 def _sample(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, m: int, bend: float,
             buf: np.ndarray) -> None:
-    """Sample playback at a pitch ratio, with an optional sustain loop."""
+    """Sample playback at a pitch ratio, with an optional sustain loop (a one-shot at
+    native pitch never comes here: :func:`_segment` mixes it straight from ``data``)."""
     r = F[v, F_INC] * bend
     pos = F[v, F_POS]
     if Iv[v, I_LOOP] != 0:
@@ -479,17 +480,6 @@ def _sample(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, m: int, ben
         return
     last = F[v, F_END] - 1.0
     ilast = np.int32(last)
-    if r == 1.0 and pos == math.floor(pos):  # native pitch (drums): a contiguous copy
-        ip = int(pos)
-        k = max(0, min(m, math.ceil(last) - ip))
-        for i in range(k):
-            buf[i] = data[ip + i]
-        for i in range(k, m):
-            buf[i] = 0.0
-        F[v, F_POS] = pos + m
-        if pos + m >= last:
-            Iv[v, I_FIN] = 1
-        return
     for i in range(m):
         p = pos + r * i
         if p < last:
