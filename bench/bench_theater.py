@@ -141,16 +141,19 @@ def matplotlib_live(score: Score, view: View):
     return draw
 
 
+SPAN = 8.0  # seconds in view in the live benchmarks
+PAGE_STEP = 0.75 * SPAN  # a paged view turns by its span less the Scene's lead (0.25)
+
+
 def live_view(gpu, score: Score, view: View, paged: bool, frames: int, name: str) -> None:
     """A playing score at 60 fps: the same ``frames`` snapshots drawn by the wgpu renderer
     (live updates) and by matplotlib, each in its own loop, like the stills; then every
     20th wgpu frame is checked against a full render of the same snapshot."""
-    scene = Scene(score, span=8.0)
+    scene = Scene(score, span=SPAN)
     scene.set_paging(paged)
     t_start = score.duration / 2
     if paged:  # start 1 s before a page turn, so the run includes one
-        step = 0.75 * 8.0
-        t_start = (np.floor(t_start / step) + 1) * step - 1.0
+        t_start = (np.floor(t_start / PAGE_STEP) + 1) * PAGE_STEP - 1.0
     states = []
     for i in range(frames):
         scene.set_playhead(t_start + i / 60)
@@ -210,22 +213,21 @@ def page_turn(gpu, score: Score, view: View) -> str:
     the background (from its submission to its page being ready)."""
     if not hasattr(gpu, "prefetch"):
         return "no page layers (CPU renderer)"
-    scene = Scene(score, span=8.0)
+    scene = Scene(score, span=SPAN)
     scene.set_paging(True)
-    step = 0.75 * 8.0
     now, ahead = [], []
     gpu.prefetch = False
     for k in range(6):
-        scene.set_playhead(10.0 + step * k)
+        scene.set_playhead(10.0 + PAGE_STEP * k)
         t = time.perf_counter()
         gpu.render(scene.snapshot(), view)
         now.append((time.perf_counter() - t) * 1000)
     gpu.prefetch = True
     for k in range(2, 8):
-        scene.set_playhead(step * (k + 0.1))  # a page's first frame
+        scene.set_playhead(PAGE_STEP * (k + 0.1))  # a page's first frame
         gpu.render(scene.snapshot(), view)
         gpu.settle()
-        scene.set_playhead(step * (k + 0.6))  # past half of it: the next page is submitted
+        scene.set_playhead(PAGE_STEP * (k + 0.6))  # past half of it: the next page is submitted
         t = time.perf_counter()
         gpu.render(scene.snapshot(), view)
         gpu.settle()

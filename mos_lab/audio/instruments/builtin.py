@@ -18,12 +18,7 @@ import numpy as np
 from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec, Source, velocity_gain
 from mos_lab.audio.instruments.drums import DrumKit
-from mos_lab.audio.instruments.sources import (
-    TABLE_SIZE,
-    TABLES,
-    FMSource,
-    WavetableSource,
-)
+from mos_lab.audio.instruments.sources import TABLE_SIZE, TABLES, FMSource, WavetableSource
 
 VOICE_HEADROOM = 0.3  # per-voice level: ~10 loud voices before the limiter works
 # Velocity sets the level exactly, and the timbre (brightness, FM index) by layer: one
@@ -267,9 +262,9 @@ _programs_lock = threading.Lock()
 
 def _shared_programs() -> dict[int, Instrument]:
     """The process-wide program table, with the 16 family instruments made."""
-    if len(_programs) < len(FAMILIES):
-        made = {8 * i: SynthInstrument(p, 8 * i) for i, p in enumerate(FAMILIES)
-                if 8 * i not in _programs}
+    made = {8 * i: SynthInstrument(p, 8 * i) for i, p in enumerate(FAMILIES)
+            if 8 * i not in _programs}
+    if made:
         with _programs_lock:
             for prog, inst in made.items():
                 _programs.setdefault(prog, inst)

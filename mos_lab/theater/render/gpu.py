@@ -808,12 +808,9 @@ class GPURenderer:
         return pf.future.done()
 
     def settle(self) -> None:
-        """Wait for background work in flight (a next page being drawn); for benchmarks
-        and tests that run frames faster than playback would ask for them."""
-        self._wait_prefetches()
-
-    def _wait_prefetches(self) -> None:
-        """Wait for prefetches in flight (before the device is destroyed under them)."""
+        """Wait for background work in flight (a next page being drawn): before the
+        device is destroyed under it, and for benchmarks and tests that run frames faster
+        than playback would ask for them."""
         for pf in self._prefetches.values():
             self._settled(pf)
 
@@ -858,7 +855,7 @@ class GPURenderer:
     def lose_device(self) -> None:
         """Destroy the device, as a driver reset would (for tests and drills)."""
         with self._lock:
-            self._wait_prefetches()  # their threads may be reading mapped buffers
+            self.settle()  # prefetch threads may be reading mapped buffers
             if self._ctx is not None:
                 self._ctx.device.destroy()
 
