@@ -14,12 +14,15 @@ ALLOWED: dict[str, set[str]] = {
     "share": {"bus"},
     "audio": {"bus"},
     "engine": {"score", "bus", "audio"},
+    "theory": {"score"},
     "theater": {"score", "bus"},
-    "ai": {"score", "bus", "audio", "engine"},
+    "ai": {"score", "theory", "bus", "audio", "engine"},
     "plugins": {"bus"},
-    "widgets": {"score", "bus", "audio", "engine", "theater", "ai", "plugins"},
-    "kernel": {"score", "bus", "audio", "engine", "theater", "ai", "plugins", "widgets"},
-    "cli": {"score", "bus", "audio", "engine", "theater", "ai"},
+    "widgets": {"score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins"},
+    "kernel": {
+        "score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins", "widgets",
+    },
+    "cli": {"score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins"},
     "testing": {"score", "bus", "audio", "engine"},
 }
 
