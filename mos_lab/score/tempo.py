@@ -30,6 +30,8 @@ class TempoChange:
 class TempoMap:
     """Piecewise-constant tempo over ticks, with exact tick -> frame conversion.
 
+    Ticks before the first change run at 120 BPM (``DEFAULT_USPQ``), the MIDI default.
+
     Examples
     --------
     >>> tm = TempoMap(480, [TempoChange(0, 500_000)])
@@ -48,9 +50,9 @@ class TempoMap:
         merged: dict[int, int] = {}
         for ch in sorted(changes, key=lambda c: c.tick):
             merged[int(ch.tick)] = int(ch.us_per_quarter)
-        if 0 not in merged:
-            first = min(merged) if merged else None
-            merged[0] = merged[first] if first is not None else DEFAULT_USPQ
+        # before the first Set Tempo the Standard MIDI File default applies (120 BPM), as
+        # mido, symusic and every sequencer read it; a later tempo never reaches back to 0
+        merged.setdefault(0, DEFAULT_USPQ)
         ticks = np.array(sorted(merged), dtype=np.int64)
         us = np.array([merged[int(t)] for t in ticks], dtype=np.int64)
         keep = np.ones(len(ticks), dtype=bool)  # drop changes that repeat the tempo before

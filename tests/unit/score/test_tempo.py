@@ -1,8 +1,13 @@
+import io
+
+import mido
 import numpy as np
 import pytest
+import symusic
 from hypothesis import given
 from hypothesis import strategies as st
 
+import mos_lab
 from mos_lab.score import TempoChange, TempoMap
 
 
@@ -25,8 +30,41 @@ def test_tempo_changes_are_integrated_piecewise():
 
 def test_default_tempo_and_repeats_are_normalised():
     assert TempoMap(96).changes == [TempoChange(0, 500_000)]
-    tm = TempoMap(96, [TempoChange(10, 400_000), TempoChange(20, 400_000)])
+    tm = TempoMap(96, [TempoChange(0, 400_000), TempoChange(20, 400_000)])
     assert tm.changes == [TempoChange(0, 400_000)]
+
+
+def test_ticks_before_the_first_tempo_are_at_120_bpm():
+    """A first tempo at tick 10 does not reach back to tick 0: the MIDI default is before it."""
+    tm = TempoMap(96, [TempoChange(10, 400_000), TempoChange(20, 400_000)])
+    assert tm.changes == [TempoChange(0, 500_000), TempoChange(10, 400_000)]
+    assert tm.bpm_at(9) == 120 and tm.bpm_at(10) == 150
+
+
+def _late_tempo_file() -> bytes:
+    """One note over beats 1-4 of a file whose first Set Tempo (60 BPM) comes at beat 3."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    mid.tracks.append(track)
+    track.append(mido.Message("note_on", note=60, velocity=90, time=0))
+    track.append(mido.MetaMessage("set_tempo", tempo=1_000_000, time=960))
+    track.append(mido.Message("note_off", note=60, velocity=0, time=960))
+    buf = io.BytesIO()
+    mid.save(file=buf)
+    return buf.getvalue()
+
+
+def test_midi_file_whose_first_tempo_comes_late_times_like_mido_and_symusic():
+    data = _late_tempo_file()
+    score = mos_lab.load(data)
+    # two beats at the default 120 BPM (1 s), then two at 60 BPM (2 s)
+    assert score.tempo.ticks_to_seconds(960) == 1.0
+    assert score.duration == 3.0
+    assert score.duration == pytest.approx(mido.MidiFile(file=io.BytesIO(data)).length)
+    assert score.duration == pytest.approx(symusic.Score.from_midi(data).to("second").end())
+    # the tempo survives a save and reload (written out with its 120 BPM start)
+    again = mos_lab.load(score.to_midi_bytes())
+    assert again.tempo == score.tempo and again.duration == 3.0
 
 
 def test_frames_exact_over_very_long_time():
