@@ -173,13 +173,7 @@ class Interval:
 
     def transpose(self, p: Pitch | str | int) -> Pitch:
         """``p`` moved by this interval, spelled by it (a pitch class stays a pitch class)."""
-        q = pitch(p)
-        octave = 4 if q.octave is None else q.octave
-        dia = 7 * octave + q.step + self.steps
-        midi = 12 * (octave + 1) + LETTER_SEMITONES[q.step] + q.alter + self.semitones
-        step, oct_ = dia % 7, dia // 7
-        alter = midi - (12 * (oct_ + 1) + LETTER_SEMITONES[step])
-        return Pitch(step, alter, None if q.octave is None else oct_)
+        return pitch(p).transpose(self)
 
     def __add__(self, other: Interval) -> Interval:
         return Interval(self.steps + other.steps, self.semitones + other.semitones)

@@ -18,12 +18,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from mos_lab.theory.interval import Interval
 
 LETTERS = "CDEFGAB"
 #: Letters in line-of-fifths order, starting at F (fifths -1).
@@ -35,6 +32,16 @@ LETTER_FIFTHS = (0, 2, 4, -1, 1, 3, 5)
 
 _ACCIDENTAL_CHARS = {"#": 1, "♯": 1, "x": 2, "𝄪": 2, "b": -1, "♭": -1, "𝄫": -2, "♮": 0, "n": 0}
 _NAME = re.compile(r"^\s*([A-Ga-g])((?:#|x|b|♯|♭|𝄪|𝄫|♮|n)*)(-?\d+)?\s*$")
+
+
+class Steps(Protocol):
+    """Anything that moves a pitch: signed diatonic ``steps`` and ``semitones`` (Interval)."""
+
+    @property
+    def steps(self) -> int: ...
+
+    @property
+    def semitones(self) -> int: ...
 
 
 class PitchError(ValueError):
@@ -170,12 +177,15 @@ class Pitch:
             return self.pc == other.pc
         return self.midi == other.midi
 
-    def transpose(self, interval: Interval | str) -> Pitch:
-        """This pitch moved by an interval, spelled by the interval (C + M3 = E, not Fb)."""
-        from mos_lab.theory.interval import Interval
-
-        iv = Interval.parse(interval) if isinstance(interval, str) else interval
-        return iv.transpose(self)
+    def transpose(self, interval: Steps) -> Pitch:
+        """This pitch moved by an Interval, spelled by it (C + M3 = E, not Fb); a pitch
+        class stays a pitch class."""
+        octave = 4 if self.octave is None else self.octave
+        dia = 7 * octave + self.step + interval.steps
+        midi = 12 * (octave + 1) + LETTER_SEMITONES[self.step] + self.alter + interval.semitones
+        step, oct_ = dia % 7, dia // 7
+        alter = midi - (12 * (oct_ + 1) + LETTER_SEMITONES[step])
+        return Pitch(step, alter, None if self.octave is None else oct_)
 
     def __str__(self) -> str:
         return self.name_with_octave

@@ -38,11 +38,11 @@ def test_compound_direction_and_between() -> None:
 
 
 def test_transposition_keeps_spelling() -> None:
-    assert Pitch.parse("C#4").transpose("M3").name_with_octave == "E#4"
-    assert Pitch.parse("Db4").transpose("A4").name_with_octave == "G4"
-    assert Pitch.parse("E4").transpose("d7").name_with_octave == "Db5"
-    assert Pitch.parse("F#").transpose("-m2").name == "E#"
-    assert Pitch.parse("B3").transpose("P-8").name_with_octave == "B2"
+    assert Pitch.parse("C#4").transpose(Interval.parse("M3")).name_with_octave == "E#4"
+    assert Pitch.parse("Db4").transpose(Interval.parse("A4")).name_with_octave == "G4"
+    assert Pitch.parse("E4").transpose(Interval.parse("d7")).name_with_octave == "Db5"
+    assert Pitch.parse("F#").transpose(Interval.parse("-m2")).name == "E#"
+    assert Pitch.parse("B3").transpose(Interval.parse("P-8")).name_with_octave == "B2"
     assert Interval.parse("A4").is_enharmonic(Interval.parse("d5"))
     assert not Interval.parse("A4").is_enharmonic(Interval.parse("P5"))
     assert Interval.parse("P5").fifths == 1 and Interval.parse("m2").fifths == -5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mos_lab.theory import Pitch, PitchError
+from mos_lab.theory import Interval, Pitch, PitchError
 from mos_lab.theory.pitch import DEFAULT_FIFTHS, fifths_name, fifths_to_pc
 
 
@@ -65,4 +65,4 @@ def test_from_midi_rejects_a_wrong_spelling_and_enharmonics() -> None:
     assert Pitch.parse("B#3").is_enharmonic(Pitch.parse("C4"))
     assert not Pitch.parse("B#4").is_enharmonic(Pitch.parse("C4"))
     assert Pitch.parse("Db").is_enharmonic(Pitch.parse("C#5"))
-    assert Pitch.parse("C4").transpose("M3") == Pitch.parse("E4")
+    assert Pitch.parse("C4").transpose(Interval.parse("M3")) == Pitch.parse("E4")
