@@ -1,147 +1,269 @@
-"""Untrusted plugins run in a subprocess with limits; they talk to mos_lab in JSON lines.
+"""Untrusted plugins run in an OS sandbox; they talk to mos_lab in validated JSON lines.
 
-The child sees events it subscribed to (as plain dicts) and may answer with events of the
-types it declared; the host validates every answer through the bus before it is emitted.
-It never sees the engine, the synth or any Python object of the kernel: a hostile plugin
-can waste its own CPU and memory (both capped) and nothing else.
+The child is a plain interpreter inside :mod:`mos_lab.plugins.sandbox` (bubblewrap
+namespaces, seccomp, rlimits): it sees only its own folder, read-only, has no network,
+cannot start processes and cannot import mos_lab (it is not in its file system). It gets
+the events it subscribed to as JSON objects, one per line, and answers each with one line
+``{"events": [...]}`` (or ``{"events": [], "error": "..."}``). The host reads with a
+deadline and a size limit and checks every line: a malformed line, an oversized one, a
+late one or a dead child stop the plugin (the pipe can no longer be trusted) and report an
+``error`` event; each answered event must be of a declared type and pass the bus's
+validation, else it is dropped and counted in ``rejected``. The kernel goes on either way.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import subprocess
-import sys
 import threading
+import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from mos_lab.plugins import sandbox
 from mos_lab.plugins.manifest import Manifest, PluginError
 
 MAX_LINE = 64 * 1024
+MAX_EVENTS = 100
+START_TIMEOUT = 10.0
 
 
-def _limits(memory_bytes: int, cpu_seconds: int) -> Any:
-    def apply() -> None:  # runs in the child before exec
-        import resource
+class ProtocolError(ValueError):
+    """A line from a sandboxed plugin that breaks the protocol."""
 
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-        resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds))
-        resource.setrlimit(resource.RLIMIT_NOFILE, (32, 32))
-    return apply
+
+def _no_constants(name: str) -> Any:
+    raise ProtocolError(f"{name} is not allowed")
+
+
+def parse_answer(line: bytes) -> dict[str, Any]:
+    """One answer line -> ``{"events": [dict, ...], "error"?: str}``, or ProtocolError."""
+    if len(line) > MAX_LINE:
+        raise ProtocolError(f"line longer than {MAX_LINE} bytes")
+    try:
+        text = line.decode("utf-8")
+        data = json.loads(text, parse_constant=_no_constants)
+    except ProtocolError:
+        raise
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ProtocolError(f"not JSON: {type(exc).__name__}: {str(exc)[:80]}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"expected an object, got {type(data).__name__}")
+    extra = set(data) - {"events", "error", "ready"}
+    if extra:
+        raise ProtocolError(f"unknown fields {sorted(extra)[:5]}")
+    if "ready" in data:
+        if data != {"ready": True}:
+            raise ProtocolError("a ready line is exactly {'ready': true}")
+        return data
+    events = data.get("events")
+    if not isinstance(events, list):
+        raise ProtocolError("'events' must be a list")
+    if len(events) > MAX_EVENTS:
+        raise ProtocolError(f"more than {MAX_EVENTS} events in one answer")
+    if "error" in data and not isinstance(data["error"], str):
+        raise ProtocolError("'error' must be a string")
+    return data
 
 
 class IsolatedPlugin:
-    """A plugin module run out of process; ``module`` exports ``handle(event) -> [events]``.
+    """A plugin module run in the sandbox; ``module`` exports ``handle(event) -> [events]``.
 
+    ``path`` is the plugin's folder (the only one it sees, read-only, as ``/plugin``);
     ``subscribes``: event types forwarded to the child; ``emits``: the only types its
     answers may have. Each event must be answered within ``timeout`` seconds, or the child
-    is killed and the plugin reported as failed.
+    is killed and the plugin reported as failed. Memory, CPU seconds, open files and
+    processes are capped (``limits``). Without bubblewrap, ``start`` refuses (saying what
+    to install) and nothing runs.
     """
 
     def __init__(self, manifest: Manifest, module: str, *, subscribes: Sequence[str],
-                 emits: Sequence[str] = (), path: str | None = None, timeout: float = 2.0,
-                 memory_bytes: int = 512 * 1024 * 1024, cpu_seconds: int = 30) -> None:
+                 emits: Sequence[str] = (), path: str | os.PathLike[str] | None = None,
+                 timeout: float = 2.0, memory_bytes: int = 256 * 1024 * 1024,
+                 cpu_seconds: int = 10, limits: sandbox.Limits | None = None) -> None:
+        if not module.replace(".", "_").isidentifier():
+            raise PluginError(f"plugin {manifest.name!r}: module {module!r} is not a module name")
         self.manifest = manifest
         self.module = module
         self.subscribes = tuple(subscribes)
         self.emits = frozenset(emits)
-        self.path = path
-        self.timeout = timeout
-        self.memory_bytes = memory_bytes
-        self.cpu_seconds = cpu_seconds
-        self.proc: subprocess.Popen[str] | None = None
+        self.path = None if path is None else os.fspath(path)
+        self.timeout = float(timeout)
+        self.limits = limits or sandbox.Limits(memory_bytes=memory_bytes,
+                                               cpu_seconds=cpu_seconds)
+        self.proc: subprocess.Popen[bytes] | None = None
         self.failed: str | None = None
         self.rejected = 0
+        self.errors = 0
         self._ctx: Any = None
+        self._buf = b""
         self._lock = threading.Lock()
 
+    # -- start ---------------------------------------------------------------------------
     def start(self, context: Any) -> None:
-        env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": self.path or "",
-               "PYTHONDONTWRITEBYTECODE": "1"}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-I", "-c", _CHILD, self.module] if not self.path else
-            [sys.executable, "-c", _CHILD, self.module],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            text=True, env=env, preexec_fn=_limits(self.memory_bytes, self.cpu_seconds),
-            cwd=self.path or None)
+        """Start the sandboxed child and subscribe it; PluginError if it cannot run."""
+        name = self.manifest.name
+        if self.path is None or not Path(self.path).is_dir():
+            raise PluginError(f"isolated plugin {name!r} needs its folder (path=), "
+                              f"got {self.path!r}")
+        try:
+            bwrap = sandbox.check()
+        except sandbox.SandboxUnavailable as exc:
+            raise sandbox.SandboxUnavailable(f"untrusted plugin {name!r} was not started: "
+                                             f"{exc}") from None
+        config = json.dumps({"module": self.module, "root": sandbox.PLUGIN_ROOT,
+                             "rlimits": self.limits.rlimits()})
+        r, w = os.pipe()
+        try:
+            os.write(w, sandbox.seccomp_filter())
+            os.close(w)
+            w = -1
+            self.proc = subprocess.Popen(
+                sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap),
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                env={"LANG": "C.UTF-8"}, pass_fds=(r,), start_new_session=True)
+        finally:
+            os.close(r)
+            if w >= 0:
+                os.close(w)
         self._ctx = context
-        ready = self._read_line()
+        self._buf = b""
+        try:
+            ready = self._read(max(self.timeout, START_TIMEOUT))
+        except ProtocolError as exc:
+            ready = {"invalid": str(exc)}
         if ready != {"ready": True}:
-            self._kill(f"did not start: {ready}")
-            raise PluginError(f"isolated plugin {self.manifest.name!r} did not start: {ready}")
+            why = ready.get("error") if isinstance(ready, dict) and ready.get("error") else ready
+            self._kill(f"did not start: {why}", report=False)
+            raise PluginError(f"isolated plugin {name!r} did not start: {why}")
         for event_type in self.subscribes:
             context.subscribe(event_type, self._forward)
 
-    def _read_line(self) -> Any:
+    # -- the pipe ------------------------------------------------------------------------
+    def _read(self, timeout: float) -> dict[str, Any] | None:
+        """The next line, parsed and checked; None when it did not come in time or EOF."""
         assert self.proc is not None and self.proc.stdout is not None
-        result: list[str] = []
-        reader = threading.Thread(target=lambda: result.append(
-            self.proc.stdout.readline(MAX_LINE + 1)), daemon=True)  # type: ignore[union-attr]
-        reader.start()
-        reader.join(self.timeout)
-        if reader.is_alive() or not result or not result[0]:
-            return None
-        try:
-            return json.loads(result[0])
-        except ValueError:
-            return {"invalid": result[0][:80]}
+        fd = self.proc.stdout.fileno()
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            if len(self._buf) > MAX_LINE:
+                raise ProtocolError(f"line longer than {MAX_LINE} bytes")
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                return None
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return None
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return parse_answer(line)
 
     def _forward(self, event: Any) -> None:
-        """Send one event to the child; emit its validated answers; kill it if it hangs."""
+        """Send one event to the child; emit its validated answers; stop it if it misbehaves."""
         with self._lock:
             if self.proc is None or self.failed:
                 return
+            try:
+                message = json.dumps({**event.data, "type": event.type}, allow_nan=False)
+            except (TypeError, ValueError):
+                self.rejected += 1  # the kernel's event has no JSON form: not sent
+                return
             assert self.proc.stdin is not None
             try:
-                self.proc.stdin.write(json.dumps({"type": event.type, **event.data}) + "\n")
+                self.proc.stdin.write(message.encode() + b"\n")
                 self.proc.stdin.flush()
-            except (BrokenPipeError, OSError, TypeError, ValueError) as exc:
-                self._kill(f"pipe closed: {exc}")
+                answer = self._read(self.timeout)
+            except ProtocolError as exc:
+                self._kill(f"malformed message: {exc}")
                 return
-            answer = self._read_line()
-        if not isinstance(answer, dict) or not isinstance(answer.get("events"), list):
-            self._kill("no valid answer in time" if answer is None else f"bad answer {answer}")
-            return
-        for out in answer["events"][:100]:
-            kind = out.pop("type", None) if isinstance(out, dict) else None
+            except OSError as exc:
+                answer = None
+                if self.proc.poll() is None:
+                    self._kill(f"pipe closed: {exc}")
+                    return
+            if answer is None:
+                code = self.proc.poll()
+                self._kill("no valid answer in time" if code is None
+                           else f"the plugin process ended (exit {code}) during a call")
+                return
+        if "error" in answer:
+            self.errors += 1
+            self._ctx.bus.emit("error", source=f"plugin:{self.manifest.name}",
+                               message=f"handle raised: {answer['error'][:500]}")
+        for out in answer["events"]:
+            kind = out.get("type") if isinstance(out, dict) else None
             if kind not in self.emits:
                 self.rejected += 1
                 continue
             try:
-                self._ctx.bus.emit(kind, **out)
+                self._ctx.bus.emit(kind, **{k: v for k, v in out.items() if k != "type"})
             except (ValueError, TypeError):
                 self.rejected += 1
 
-    def _kill(self, why: str) -> None:
+    def _kill(self, why: str, report: bool = True) -> None:
         self.failed = why
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        if self._ctx is not None:
+        self._terminate()
+        if report and self._ctx is not None:
             self._ctx.bus.emit("error", source=f"plugin:{self.manifest.name}",
                                message=f"isolated plugin stopped: {why}")
 
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        for stream in (self.proc.stdin, self.proc.stdout) if self.proc else ():
+    def _terminate(self) -> None:
+        proc = self.proc
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.kill()  # bwrap: --die-with-parent and the PID namespace take the rest
+            proc.wait(5)
+        for stream in (proc.stdin, proc.stdout):
             if stream is not None:
-                stream.close()
-        self.proc = None
+                with contextlib.suppress(OSError):
+                    stream.close()
+
+    @property
+    def alive(self) -> bool:
+        """Whether the sandboxed child is running and has not failed."""
+        return self.proc is not None and self.proc.poll() is None and not self.failed
+
+    def stop(self) -> None:
+        """Kill the child (it holds nothing worth a graceful end) and close the pipe."""
+        with self._lock:
+            self._terminate()
+            self.proc = None
 
 
+# The launcher inside the sandbox: limits first, then the plugin's code. The protocol
+# keeps its own copy of stdout; the plugin's prints go to stderr (discarded).
 _CHILD = r"""
-import importlib, json, sys
-mod = importlib.import_module(sys.argv[1])
-print(json.dumps({"ready": True}), flush=True)
+import importlib, json, os, resource, sys
+cfg = json.loads(sys.argv[1])
+for _name, (_soft, _hard) in cfg["rlimits"].items():
+    resource.setrlimit(getattr(resource, _name), (_soft, _hard))
+_out = os.fdopen(os.dup(1), "w", encoding="utf-8")
+os.dup2(2, 1)
+def _send(obj):
+    _out.write(json.dumps(obj, allow_nan=False, default=str) + "\n")
+    _out.flush()
+sys.path.insert(0, cfg["root"])
+try:
+    mod = importlib.import_module(cfg["module"])
+    handle = mod.handle
+except BaseException as exc:
+    _send({"events": [], "error": f"{type(exc).__name__}: {exc}"})
+    raise SystemExit(1)
+_send({"ready": True})
 for line in sys.stdin:
     try:
-        out = mod.handle(json.loads(line)) or []
-    except Exception as exc:
-        out = []
-        print(json.dumps({"events": [], "error": str(exc)}), flush=True)
-        continue
-    print(json.dumps({"events": list(out)}), flush=True)
+        out = handle(json.loads(line)) or []
+        _send({"events": list(out)})
+    except BaseException as exc:
+        try:
+            _send({"events": [], "error": f"{type(exc).__name__}: {exc}"[:1000]})
+        except BaseException:
+            raise SystemExit(1)
 """
+
+__all__ = ["MAX_LINE", "IsolatedPlugin", "ProtocolError", "parse_answer"]
