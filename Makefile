@@ -9,8 +9,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # System packages: PortAudio + JACK (real-time audio without a sound card), a GM SoundFont,
-# Mesa's software Vulkan (wgpu without a GPU), FFmpeg-free: imageio-ffmpeg ships its own.
-APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs
+# Mesa's software Vulkan (wgpu without a GPU), FFmpeg-free: imageio-ffmpeg ships its own;
+# bubblewrap: the sandbox of untrusted plugins.
+APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs bubblewrap
 PYTEST_ARGS ?=
 
 .PHONY: lab test check sysdeps venv bench clean
