@@ -9,14 +9,31 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import mido
 
-if TYPE_CHECKING:
-    from mos_lab.engine.engine import Engine
+from mos_lab.bus import EventBus
 
 log = logging.getLogger(__name__)
+
+
+class _Synth(Protocol):
+    def send(self, kind: str, channel: int, a: int, b: int) -> None: ...
+
+
+class Player(Protocol):
+    """What a port needs from the engine (``Engine`` is one; the ports never import it)."""
+
+    @property
+    def bus(self) -> EventBus: ...
+
+    @property
+    def synth(self) -> _Synth: ...
+
+    def note_on(self, pitch: int, velocity: int = 100, channel: int = 0) -> None: ...
+
+    def note_off(self, pitch: int, channel: int = 0) -> None: ...
 
 
 def _open(port: Any, direction: str) -> tuple[Any, bool]:
@@ -29,7 +46,7 @@ def _open(port: Any, direction: str) -> tuple[Any, bool]:
 class MidiOut:
     """Sends the engine's heard note events to a MIDI output port until closed."""
 
-    def __init__(self, engine: Engine, port: Any) -> None:
+    def __init__(self, engine: Player, port: Any) -> None:
         self.port, self._owns = _open(port, "out")
         self.engine = engine
         self.sent = 0
@@ -62,7 +79,7 @@ class MidiOut:
 class MidiIn:
     """Plays incoming notes and controllers on the engine's synth, live, and on the bus."""
 
-    def __init__(self, engine: Engine, port: Any) -> None:
+    def __init__(self, engine: Player, port: Any) -> None:
         self.port, self._owns = _open(port, "in")
         self.engine = engine
         self.received = 0

@@ -12,7 +12,7 @@ Map of the API::
     ScoreError                         # ValueError naming what is wrong and where
 """
 
-from mos_lab.score import interop, nvx1
+from mos_lab.score import interop, model, nvx1
 from mos_lab.score._types import (
     CONTROL_DTYPE,
     NOTE_DTYPE,
@@ -24,10 +24,15 @@ from mos_lab.score._types import (
 )
 from mos_lab.score.errors import MissingDependencyError, ScoreError
 from mos_lab.score.io import SUPPORTED, load, save
+from mos_lab.score.midi import write_midi
 from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
 from mos_lab.score.seek import SeekIndex
 from mos_lab.score.slot import ScoreSlot
 from mos_lab.score.tempo import TempoChange, TempoMap
+
+# The model knows no format; its conveniences (Score.save, .to_nvx1, ...) call these.
+model.FORMATS = model.Formats(save=save, to_nvx1=nvx1.to_nvx1, to_midi_bytes=write_midi,
+                              to_mido=interop.to_mido)
 
 __all__ = [
     "CONTROL_DTYPE",

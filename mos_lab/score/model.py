@@ -2,10 +2,16 @@
 
 Everything in a Score is checked when it is made (``Score.__init__`` validates), and its
 arrays are read-only, so a Score handed to the engine can never change under it.
+
+The model knows no file format: the formats import the model, and ``mos_lab.score``
+registers their writers in :data:`FORMATS`, which ``Score.save``, ``to_nvx1``,
+``to_midi_bytes`` and ``to_mido`` call.
 """
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -16,7 +22,7 @@ import numpy as np
 from mos_lab.score._types import CONTROL_DTYPE, MAX_NOTES, MAX_TRACKS, NOTE_DTYPE, PROGRAM
 from mos_lab.score.errors import ScoreError
 from mos_lab.score.seek import SeekIndex
-from mos_lab.score.tempo import MAX_TICK, TempoMap
+from mos_lab.score.tempo import MAX_TICK, TempoChange, TempoMap
 
 if TYPE_CHECKING:
     import mido
@@ -198,8 +204,6 @@ class Score:
         table["start"], table["duration"] = rows[:, 0], rows[:, 1]
         table["pitch"], table["velocity"] = rows[:, 2], rows[:, 3]
         table = table[np.argsort(table["start"], kind="stable")]
-        from mos_lab.score.tempo import TempoChange
-
         tempo = TempoMap(tpq, [TempoChange(0, round(60_000_000 / bpm))])
         return cls(table, (Track("", program, 0, False),), tempo, title=title)
 
@@ -299,24 +303,36 @@ class Score:
             f"{self.duration:.1f} s, tpq={self.tpq})"
         )
 
-    # -- I/O (formats live in their own modules) -------------------------------------
-    def save(self, path: str | Path) -> Path:
+    # -- I/O (formats live in their own modules and register their writers) ------------
+    def save(self, path: str | os.PathLike[str]) -> Path:
         """Write by extension: .mid/.midi, .json (NVX1), .musicxml/.mxl/.xml, .abc."""
-        from mos_lab.score.io import save
-
-        return save(self, path)
+        return FORMATS.save(self, path)
 
     def to_nvx1(self) -> dict[str, Any]:
-        from mos_lab.score.nvx1 import to_nvx1
-
-        return to_nvx1(self)
+        """The NVX1 document (a JSON-ready dict)."""
+        return FORMATS.to_nvx1(self)
 
     def to_midi_bytes(self) -> bytes:
-        from mos_lab.score.midi import write_midi
-
-        return write_midi(self)
+        """A Standard MIDI File."""
+        return FORMATS.to_midi_bytes(self)
 
     def to_mido(self) -> mido.MidiFile:
-        from mos_lab.score.interop import to_mido
+        """A ``mido.MidiFile``."""
+        return FORMATS.to_mido(self)
 
-        return to_mido(self)
+
+def _unregistered(*_: Any) -> Any:
+    raise RuntimeError("no writer registered for this format (mos_lab.score registers them)")
+
+
+@dataclass
+class Formats:
+    """The writers behind Score's conveniences, registered by ``mos_lab.score``."""
+
+    save: Callable[[Score, str | os.PathLike[str]], Path] = _unregistered
+    to_nvx1: Callable[[Score], dict[str, Any]] = _unregistered
+    to_midi_bytes: Callable[[Score], bytes] = _unregistered
+    to_mido: Callable[[Score], Any] = _unregistered
+
+
+FORMATS = Formats()
