@@ -213,12 +213,28 @@ class BrowserOutput(Output):
                     self._flushed_to = self._discard_to
                     self._emit(link, {"type": "flush", "before": self._discard_to}, [])
                     self.ring.played = max(self.ring.played, self._discard_to)
+                if not ready and self._state == "suspended":
+                    self._drop_held()
                 n = min(self._credit(), self.chunk) if ready else 0
                 if n < self.chunk // 4 or self.ring.available <= 0:
                     self._cond.wait(0.005 if ready else 0.25)
                     continue
             if link is not None:
                 self._send_block(link, buf[: min(n, self.ring.available)])
+
+    def _drop_held(self) -> None:
+        """While suspended, drop what a jump discarded at once (caller holds ``_cond``).
+
+        Nothing is heard while the page is locked, so audio before the discard point never
+        will be: the clock moves to that point (a seek made before the click is where the
+        engine says it is, and where a pause or tempo change resumes), and the freed ring
+        lets the renderer apply the jump now instead of after the click.
+        """
+        ring = self.ring
+        if self._discard_to > ring.frames_sent:
+            ring.skip_to(self._discard_to)
+            ring.played = max(ring.played, ring.frames_sent)
+            self._wake.set()
 
     def _send_block(self, link: Link, out: np.ndarray) -> None:
         played0 = self.frames_played

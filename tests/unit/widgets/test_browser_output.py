@@ -134,3 +134,27 @@ def test_close_stops_the_sender_thread(rig):
     eng.close()
     assert not any(t.name == "apollo-browser-send" and t.is_alive()
                    for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("then", ["nothing", "tempo", "pause"])
+def test_a_seek_before_the_page_unlocks_is_where_playback_starts(rig, then):
+    eng, out, page = rig
+    eng.load(progression()).result(10)
+    eng.seek(3.0)
+    eng.play()  # held: the page has not unlocked audio yet
+    assert eng.state == "waiting_for_audio"
+    wait(lambda: eng.position == pytest.approx(3.0, abs=1e-6))  # the kernel says where
+    if then == "tempo":  # a rebuild resumes at the heard position: it must be the seek's
+        eng.tempo = 0.8
+    elif then == "pause":
+        eng.pause()
+        assert eng.position == pytest.approx(3.0, abs=1e-6)
+        eng.play()
+    time.sleep(0.05)
+    if then != "tempo":  # (a tempo change's jump is applied by the renderer after the click)
+        assert eng.position == pytest.approx(3.0, abs=1e-6)
+    page.unlock()
+    wait(lambda: page.queued >= 2400)
+    page.play(2400)
+    rate = 0.8 if then == "tempo" else 1.0  # score seconds per second
+    assert eng.position == pytest.approx(3.0 + rate * 2400 / SR, abs=out.block / SR)
