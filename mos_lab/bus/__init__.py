@@ -2,16 +2,13 @@
 
 Map (stdlib only; the bottom layer, imports nothing from mos_lab)::
 
-    EventBus(registry=None, *, history_size=1000, archive=None, max_payload=65536,
-             max_depth=32, sample_every=64, max_errors=100, clock=time.monotonic)
+    EventBus(registry=None, *, history_size=1000, max_payload=65536, max_depth=32,
+             sample_every=64, max_errors=100, clock=time.monotonic)
       .emit(type, *, frame=None, critical=None, **fields) -> Event   validate, sequence, deliver
       .subscribe(type | "*", handler, owner=None) -> Subscription    handler(event), owned
-      .subscribe_batched(types, handler, window_s=0.016, owner=None) -> Batcher
-                                                  handler(list[Event]); critical flush at once
       .dispose_owner(owner)  .subscriber_count(type=None)  .errors  .metrics() -> BusMetrics
-      .history  .recent(n, type)  .archive_history()  .flush()  .close() / with-block
+      .history  .recent(n, type)  .close() / with-block
     Event        .type .seq .frame .time .data .critical .chain   (ev["pitch"] == ev.data[...])
-    JsonlArchive(dir, max_file_bytes=16 MiB, max_files=8)  .read() -> events evicted from memory
     register_event_type(name, *fields, critical=False, requires_frame=False, extra=False)
     Field(name, type, lo=None, hi=None, choices=None, required=True) or (name, type, lo, hi)
     BusError(ValueError) > UnknownEventTypeError, EventValidationError > FieldTypeError
@@ -40,20 +37,17 @@ Example::
     from mos_lab.bus import EventBus
 
     class Widget:                                  # anything weak-referenceable owns subs
-        def on_events(self, events): print([e.type for e in events])
+        def on_chord(self, event): print(event["symbol"])
 
     widget = Widget()
     with EventBus() as bus:
         bus.subscribe("note_on", lambda ev: print(ev.seq, ev["pitch"]), owner=widget)
-        bus.subscribe_batched(["chord", "position"], widget.on_events, owner=widget)
+        bus.subscribe("chord", widget.on_chord)          # bound method: held weakly
         bus.emit("note_on", pitch=60, velocity=100, channel=0, frame=44100)
-        bus.emit("position", seconds=1.0, frame=44100)   # batched: within 16 ms
-        bus.emit("chord", symbol="G7")                   # critical: flushes at once
+        bus.emit("chord", symbol="G7")
         bus.dispose_owner(widget)                        # or just drop the widget
 """
 
-from ._archive import JsonlArchive
-from ._batch import Batcher
 from ._bus import BusMetrics, EventBus, HandlerFailure, HandlerTiming, Subscription
 from ._errors import (
     BusError,
@@ -76,7 +70,6 @@ from ._events import (
 __all__ = [
     "DEFAULT_REGISTRY",
     "TRANSPORT_STATES",
-    "Batcher",
     "BusError",
     "BusMetrics",
     "EmitDepthError",
@@ -89,7 +82,6 @@ __all__ = [
     "FieldTypeError",
     "HandlerFailure",
     "HandlerTiming",
-    "JsonlArchive",
     "PayloadTooLargeError",
     "Subscription",
     "UnknownEventTypeError",

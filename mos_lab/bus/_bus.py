@@ -7,16 +7,13 @@ import threading
 import time as _time
 import weakref
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import MethodType
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from ._errors import BusError, EmitDepthError, FieldTypeError
 from ._events import DEFAULT_REGISTRY, Event, EventRegistry
-
-if TYPE_CHECKING:
-    from ._batch import Batcher
 
 __all__ = ["BusMetrics", "EventBus", "HandlerFailure", "HandlerTiming", "Subscription"]
 
@@ -26,14 +23,6 @@ Handler = Callable[[Event], Any]
 WILDCARD = "*"
 _get_ident = threading.get_ident
 _NEVER = 1 << 62  # "sample every" value that disables handler timing
-
-
-class Archive(Protocol):
-    """What the bus needs from an archive: take evicted events, close."""
-
-    def write(self, events: Iterable[Event]) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def _noop(event: Any) -> None:
@@ -53,8 +42,8 @@ class Subscription:
     the owner, if any, is held weakly too. Also a context manager.
     """
 
-    __slots__ = ("__weakref__", "_bus", "_func", "_obj", "_on_dispose", "_owner_key", "event_type",
-                 "fn", "name")
+    __slots__ = ("__weakref__", "_bus", "_func", "_obj", "_owner_key", "event_type", "fn",
+                 "name")
 
     fn: Callable[[Any], Any]
 
@@ -64,7 +53,6 @@ class Subscription:
         self.event_type = event_type
         self.name = _describe(handler)
         self._owner_key: int | None = None
-        self._on_dispose: Callable[[], None] | None = None
         if weak and isinstance(handler, MethodType):
             wself = weakref.ref(self)
             bus_ref = self._bus
@@ -108,9 +96,6 @@ class Subscription:
 
     def _deactivate(self) -> None:
         self.fn = _noop
-        cb, self._on_dispose = self._on_dispose, None
-        if cb is not None:
-            cb()
 
     def __enter__(self) -> Subscription:
         return self
@@ -154,7 +139,6 @@ class BusMetrics:
     errors: int
     subscribers: int
     history: int
-    archived: int
 
 
 class EventBus:
@@ -165,8 +149,8 @@ class EventBus:
     also when several threads emit at once. A handler that emits queues its event; it is
     delivered after the current event has reached every subscriber (FIFO, breadth-first).
 
-    ``history_size`` events stay in memory (older ones go to ``archive`` if given); keep it
-    in the low thousands: a large in-memory history makes the garbage collector rescan it.
+    The last ``history_size`` events stay in memory (older ones are dropped); keep it in
+    the low thousands: a large in-memory history makes the garbage collector rescan it.
     ``max_payload`` bounds each string/bytes/container in a payload; ``max_depth`` bounds
     chains of handlers emitting events; every ``sample_every``-th event has its handlers
     timed (0: never); ``clock`` stamps ``Event.time`` (inject one to simulate time).
@@ -177,7 +161,6 @@ class EventBus:
         registry: EventRegistry | None = None,
         *,
         history_size: int = 1000,
-        archive: Archive | None = None,
         max_payload: int = 64 * 1024,
         max_depth: int = 32,
         sample_every: int = 64,
@@ -190,7 +173,6 @@ class EventBus:
         self.max_payload = max_payload
         self.max_depth = max_depth
         self.history_size = history_size
-        self.archive = archive
         self._clock = clock
         self._compiled: dict[str, tuple[Callable[[dict[str, Any]], None], bool, bool]] = {}
         # delivery state (guarded by _lock)
@@ -203,7 +185,6 @@ class EventBus:
         self._history: deque[Event] = deque()
         self._trim_chunk = max(16, history_size // 8)
         self._trim_at = history_size + self._trim_chunk
-        self._archived = 0
         # subscriptions (copy-on-write tuples; mutations under _sub_lock)
         self._sub_lock = threading.Lock()
         self._subs: dict[str, tuple[Subscription, ...]] = {}
@@ -220,8 +201,6 @@ class EventBus:
         self._timing: dict[str, list[float]] = {}
         self._error_count = 0
         self.errors: deque[HandlerFailure] = deque(maxlen=max_errors)
-        self._timer: Any = None  # _batch._FlushTimer, created on first batched subscription
-        self._batchers: weakref.WeakSet[Batcher] = weakref.WeakSet()
         self._closed = False
 
     # ------------------------------------------------------------------ emit
@@ -385,7 +364,7 @@ class EventBus:
     def _failed(self, sub: Subscription | str, ev: Event, exc: BaseException) -> None:
         """Isolate a failing handler: record, log, and report it as an ``error`` event."""
         name = sub if isinstance(sub, str) else sub.name
-        with self._lock:  # the flush timer thread may report at the same time
+        with self._lock:  # metrics() may read the count from another thread
             self._error_count += 1
             self.errors.append(HandlerFailure(name, ev, exc))
         log.error("handler %s failed on %r", name, ev, exc_info=exc)
@@ -421,17 +400,10 @@ class EventBus:
 
     # --------------------------------------------------------------- history
     def _trim(self) -> None:
-        """Move the oldest events beyond ``history_size`` to the archive (caller holds _lock)."""
+        """Drop the oldest events beyond ``history_size`` (caller holds _lock)."""
         h = self._history
-        n = len(h) - self.history_size
-        if n > 0:
-            old = [h.popleft() for _ in range(n)]
-            if self.archive is not None:
-                try:
-                    self.archive.write(old)
-                    self._archived += n
-                except Exception:
-                    log.exception("event archive write failed; %d events dropped", n)
+        for _ in range(len(h) - self.history_size):
+            h.popleft()
         self._trim_at = self._seq + self._trim_chunk
 
     @property
@@ -447,17 +419,6 @@ class EventBus:
         if event_type is not None:
             items = [e for e in items if e.type == event_type]
         return items[-n:] if n > 0 else []
-
-    def archive_history(self) -> int:
-        """Move every in-memory event to the archive now; returns how many."""
-        with self._lock:
-            if self.archive is None or not self._history:
-                return 0
-            old = list(self._history)
-            self._history.clear()
-            self.archive.write(old)
-            self._archived += len(old)
-            return len(old)
 
     @property
     def seq(self) -> int:
@@ -485,37 +446,6 @@ class EventBus:
         sub = Subscription(self, event_type, handler, weak)
         self._add(sub, owner)
         return sub
-
-    def subscribe_batched(
-        self,
-        event_types: str | Iterable[str],
-        handler: Callable[[list[Event]], Any],
-        window_s: float = 0.016,
-        owner: object | None = None,
-        *,
-        weak: bool = True,
-    ) -> Batcher:
-        """Deliver events of ``event_types`` to ``handler(list_of_events)`` in batches.
-
-        No event is dropped or delayed more than ``window_s``; critical events flush the
-        batch at once (with everything queued before them). Returns the Batcher.
-        """
-        from ._batch import Batcher
-
-        types = (event_types,) if isinstance(event_types, str) else tuple(event_types)
-        b = Batcher(self, types, handler, window_s, owner, weak=weak)
-        self._batchers.add(b)
-        return b
-
-    def _flush_timer(self) -> Any:
-        from ._batch import _FlushTimer
-
-        with self._sub_lock:
-            if self._closed:
-                raise BusError("the bus is closed")
-            if self._timer is None:
-                self._timer = _FlushTimer(self)
-            return self._timer
 
     def _add(self, sub: Subscription, owner: object | None) -> None:
         if owner is not None:
@@ -682,32 +612,17 @@ class EventBus:
             errors=self._error_count,
             subscribers=self.subscriber_count(),
             history=hist,
-            archived=self._archived,
         )
 
     # -------------------------------------------------------------- lifecycle
-    def flush(self) -> None:
-        """Deliver everything waiting in batched subscriptions now."""
-        for b in list(self._batchers):
-            b.flush()
-
     def close(self) -> None:
-        """Flush batches, stop the flush timer thread (joined), archive history, drop subs."""
+        """Remove every subscription; later subscriptions are refused."""
         if self._closed:
             return
-        self.flush()
         with self._sub_lock:
             self._closed = True
-            timer, self._timer = self._timer, None
-        if timer is not None:
-            timer.close()
         subs = [s for v in self._subs.values() for s in v] + list(self._wild)
         self._remove(subs)
-        if self.archive is not None:
-            try:
-                self.archive_history()
-            finally:
-                self.archive.close()
 
     @property
     def closed(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numbers
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,8 +44,9 @@ class Event:
 
     ``type`` is the event type id, ``seq`` the bus-wide sequence number (delivery order),
     ``frame`` the audio sample frame it belongs to (or None), ``time`` the bus clock
-    (monotonic seconds) at emit, ``data`` the validated fields, ``critical`` whether batching
-    must flush it at once, ``chain`` the types of the events whose handlers emitted it.
+    (monotonic seconds) at emit, ``data`` the validated fields, ``critical`` whether it is a
+    state change a consumer must never drop or defer (transport, chord, score, error),
+    ``chain`` the types of the events whose handlers emitted it.
     Treat ``data`` as read-only: every subscriber shares it.
     """
 
@@ -98,7 +99,7 @@ class Event:
     __hash__ = None  # type: ignore[assignment]  # mutable data: not hashable
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain-dict form (what the archive stores, one JSON object per event)."""
+        """Plain-dict form (JSON-ready when the payload is)."""
         return {
             "seq": self.seq,
             "type": self.type,
@@ -108,19 +109,6 @@ class Event:
             "chain": list(self.chain),
             "data": self.data,
         }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> Event:
-        """Rebuild an event from :meth:`to_dict` output (e.g. read back from an archive)."""
-        return cls(
-            d["type"],
-            int(d["seq"]),
-            d.get("frame"),
-            float(d["time"]),
-            dict(d.get("data") or {}),
-            bool(d.get("critical", False)),
-            tuple(d.get("chain") or ()),
-        )
 
 
 _MISSING: Any = object()
