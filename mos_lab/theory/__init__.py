@@ -7,19 +7,39 @@ Map of the API::
     Interval.parse("M3") / Interval.between(a, b)  # quality + size, compound, inversion
     Key.parse("f#")  .sharps .pitch_of(5) .relative # key, signature, degrees
     Scale("D", "harmonic minor").pitches()         # scales and modes (SCALES)
+    Chord.from_pitches(["E4", "G4", "C5"]).symbol  # root, quality, inversion: "C/E"
+    parse_symbol("Bb7(#11)").pitches()             # chord symbols (QUALITIES: the templates)
 """
 
+from mos_lab.theory.chord import (
+    PC_TEMPLATES,
+    QUALITIES,
+    TEMPLATES,
+    Chord,
+    ChordQuality,
+    format_symbol,
+)
 from mos_lab.theory.interval import Interval, IntervalError
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
 from mos_lab.theory.scale import SCALES, Scale
+from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
 
 __all__ = [
+    "PC_TEMPLATES",
+    "QUALITIES",
     "SCALES",
+    "TEMPLATES",
+    "Chord",
+    "ChordQuality",
+    "ChordSymbol",
     "Interval",
     "IntervalError",
     "Key",
     "Pitch",
     "PitchError",
     "Scale",
+    "SymbolError",
+    "format_symbol",
+    "parse_symbol",
 ]
