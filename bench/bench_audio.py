@@ -35,7 +35,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from mos_lab.audio import SoundFontBank, Synth, render_offline
+from mos_lab.audio import SoundFontBank, Synth
 from mos_lab.engine.engine import OFFLINE_BLOCK
 
 SR = 48000
@@ -130,7 +130,7 @@ def busy_thread(on: bool) -> Iterator[None]:
 
 
 def render_tracked(events: list, total: int, synth: Synth) -> tuple[np.ndarray, int]:
-    """``render_offline``'s block loop, also returning the peak of sounding voices."""
+    """Events through ``Synth.process`` in blocks, also returning the peak of sounding voices."""
     frames = [e[0] for e in events]
     out = np.zeros((total, 2), np.float32)
     peak = 0
@@ -232,8 +232,8 @@ def fidelity(bank: SoundFontBank) -> None:
         import fluidsynth
     except (ImportError, OSError):
         return
-    ours = render_offline([(0, "note_on", 0, 69, 100), (SR // 2, "note_off", 0, 69, 0)],
-                          SR, SR, Synth(instrument_bank=bank))[:, 0]
+    ours = render_tracked([(0, "note_on", 0, 69, 100), (SR // 2, "note_off", 0, 69, 0)],
+                          SR, Synth(instrument_bank=bank))[0][:, 0]
     fs = fluidsynth.Synth(gain=0.4, samplerate=float(SR), **{"synth.reverb.active": 0,
                                                              "synth.chorus.active": 0})
     fs.program_select(0, fs.sfload(SF2), 0, 0)

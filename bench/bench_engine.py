@@ -20,7 +20,7 @@ import numpy as np
 
 import mos_lab
 from mos_lab.audio import Synth
-from mos_lab.engine import Scheduler, Timeline, render_score
+from mos_lab.engine import Scheduler, Timeline, render
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "midi" / "multitrack"
 SR = 48_000
@@ -30,7 +30,7 @@ def bench_offline() -> None:
     for name in ("Funkytown.mid", "Shut Up.mid"):
         score = mos_lab.load(CORPUS / name)
         t0 = time.perf_counter()
-        audio = render_score(score, sample_rate=SR)
+        audio = render(score, sample_rate=SR).array()
         took = time.perf_counter() - t0
         print(f"offline render {name}: {len(audio) / SR:.0f} s of audio in {took:.2f} s "
               f"-> {len(audio) / SR / took:.0f}x real time")

@@ -21,8 +21,10 @@ Map of the package (each module says what and why in its docstring):
 - ``devices/``     outputs: ``Output`` base, ``RingBuffer``, ``OfflineOutput``,
   ``SoundDeviceOutput`` (PortAudio), ``NullOutput`` (clocked thread),
   ``BrowserOutput`` (PCM to a page's AudioWorklet, its played position the clock).
-- ``render``       ``render_offline(events, total_frames, ...)`` for the engine.
-- ``singleton``    ``get_engine()``: one synth per process, locked (APO-04).
+- ``singleton``    ``get_synth()``: one synth per process, locked (APO-04).
+
+Scores render offline through ``mos_lab.engine.render`` (the engine's own path); Apollo's
+part of it is ``Synth.process``.
 
 Apollo never imports ``mos_lab.score`` or ``mos_lab.engine``; progress goes through an
 optional ``emit(topic, payload)`` callback.
@@ -62,8 +64,7 @@ from mos_lab.audio.instruments import (
     SoundFontBank,
 )
 from mos_lab.audio.loading import load_async
-from mos_lab.audio.render import render_offline
-from mos_lab.audio.singleton import get_engine, reset_engine
+from mos_lab.audio.singleton import get_synth, reset_synth
 from mos_lab.audio.synth import Synth
 
 __all__ = [
@@ -71,6 +72,6 @@ __all__ = [
     "PROGRAM", "BrowserOutput", "BuiltinBank", "DiskCache", "DrumKit", "Event", "Instrument",
     "InstrumentBank", "MemoryCache", "NoteSpec", "NullOutput", "OfflineOutput", "Output",
     "OutputError", "OutputState", "RingBuffer", "SF2Error", "SampleCache",
-    "SoundDeviceOutput", "SoundFontBank", "Synth", "get_engine", "load_async",
-    "render_offline", "reset_engine", "validate_velocity", "write_audio",
+    "SoundDeviceOutput", "SoundFontBank", "Synth", "get_synth", "load_async", "reset_synth",
+    "validate_velocity", "write_audio",
 ]

@@ -1,4 +1,4 @@
-"""One synth per process: ``get_engine()`` is idempotent and locked (APO-04)."""
+"""One synth per process: ``get_synth()`` is idempotent and locked (APO-04)."""
 
 from __future__ import annotations
 
@@ -8,29 +8,29 @@ from typing import Any
 from mos_lab.audio.synth import Synth
 
 _lock = threading.Lock()
-_engine: Synth | None = None
+_synth: Synth | None = None
 
 
-def get_engine(**kwargs: Any) -> Synth:
+def get_synth(**kwargs: Any) -> Synth:
     """Return the process-wide :class:`Synth`, creating it once (thread-safe).
 
     Keyword arguments are used only by the call that creates it; later calls with
     different arguments get the existing instance.
     """
-    global _engine
-    eng = _engine
-    if eng is not None:
-        return eng
+    global _synth
+    synth = _synth
+    if synth is not None:
+        return synth
     with _lock:
-        if _engine is None:
-            _engine = Synth(**kwargs)
-        return _engine
+        if _synth is None:
+            _synth = Synth(**kwargs)
+        return _synth
 
 
-def reset_engine() -> None:
+def reset_synth() -> None:
     """Forget the process-wide synth (tests, kernel restart of the audio layer)."""
-    global _engine
+    global _synth
     with _lock:
-        if _engine is not None:
-            _engine.reset()
-        _engine = None
+        if _synth is not None:
+            _synth.reset()
+        _synth = None

@@ -8,18 +8,18 @@ Map::
       .state  .position (score seconds)  .position_frames  .render() -> (frames, 2) array
       .note_on(p, v) .note_off(p)         live notes on the current instrument
       .wait_ready(timeout)  .close()
-    render_score(score, sample_rate=48000) -> np.ndarray   offline, same code path
-    render_blocks(score, start=30.0, frames=n)             the same, streamed in blocks
+    render(score, start=30.0) -> OfflineRender             offline, same code path:
+      .array()  .write("x.wav")  for block in ...          whole, to a file, or in blocks
     Timeline, Scheduler                                    the parts, for tests and tools
 """
 
-from mos_lab.engine.engine import Engine, make_output, render_blocks, render_score
+from mos_lab.engine.engine import MAX_RENDER_S, Engine, OfflineRender, make_output, render
 from mos_lab.engine.loader import LoadQueue
 from mos_lab.engine.scheduler import Anchor, Scheduler
 from mos_lab.engine.timeline import Timeline
 from mos_lab.engine.transport import TRANSITIONS, EngineTimeout, TransportError
 
 __all__ = [
-    "TRANSITIONS", "Anchor", "Engine", "EngineTimeout", "LoadQueue", "Scheduler", "Timeline",
-    "TransportError", "make_output", "render_blocks", "render_score",
+    "MAX_RENDER_S", "TRANSITIONS", "Anchor", "Engine", "EngineTimeout", "LoadQueue",
+    "OfflineRender", "Scheduler", "Timeline", "TransportError", "make_output", "render",
 ]

@@ -14,16 +14,18 @@ Examples
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mos_lab.audio import NullOutput, Output, SoundDeviceOutput, Synth
+from mos_lab.audio import NullOutput, Output, OutputError, SoundDeviceOutput, Synth
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
 from mos_lab.engine.heard import HeardEvents
@@ -38,6 +40,7 @@ TAIL_S = 3.0  # release tails rendered after the last note offline
 OFFLINE_VOICES = 128  # the dense set of bench_audio peaks at 94 voices: no stealing offline
 OFFLINE_BLOCK = 4096  # frames per synth call offline: per-block work and thread handovers
 # are paid 4x less often than at 1024 (events still land on their exact frame)
+MAX_RENDER_S = 6 * 3600.0  # offline renders longer than this are refused unless raised
 
 
 def make_output(kind: str | Output, sample_rate: int, block: int, lookahead_s: float) -> Output:
@@ -441,20 +444,21 @@ class Engine:
     # -- offline ------------------------------------------------------------------------------
     def render(self, score: Score | None = None, *, sample_rate: int | None = None,
                tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK,
-               progress: Callable[[float], None] | None = None) -> np.ndarray:
+               progress: Callable[[float], None] | None = None,
+               max_seconds: float = MAX_RENDER_S) -> np.ndarray:
         """Render a score (the loaded one by default) to a (frames, 2) float32 array.
 
-        Uses the same timeline and scheduler code as real-time playback, with its own
-        synth, faster than real time; the tempo scale, metronome and mute/solo apply.
+        :func:`render` with this engine's tempo scale, metronome, mute/solo and
+        instruments; for a file or a stream use ``render(score, ...)`` itself.
         """
         score = score or self.score
         if score is None:
             raise TransportError("render: no score is loaded")
         sr = int(sample_rate or self.sample_rate)
         active = self.timeline.track_active if score is self.score and self.timeline else None
-        return render_score(score, sample_rate=sr, tempo=self._tempo, metronome=self._metronome,
-                            tail_s=tail_s, block=block, progress=progress,
-                            bank=self.synth.bank, active_tracks=active)
+        return render(score, sample_rate=sr, tempo=self._tempo, metronome=self._metronome,
+                      tail_s=tail_s, block=block, bank=self.synth.bank, active_tracks=active,
+                      max_seconds=max_seconds).array(progress)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -488,65 +492,151 @@ class Engine:
                 "underruns": self.output.underruns}
 
 
+def _hours(seconds: float) -> str:
+    """``seconds`` as "1214 h 50 min" or "42.0 s" for messages."""
+    if seconds < 3600:
+        return f"{seconds:.1f} s"
+    h, rest = divmod(int(seconds), 3600)
+    return f"{h} h {rest // 60:02d} min"
 
 
-def _offline(score: Score, sample_rate: int, tempo: float, metronome: bool, block: int,
-             bank: Any, max_voices: int, active_tracks: np.ndarray | None,
-             threads: int | None, first: int) -> tuple[Scheduler, Timeline]:
-    """A scheduler playing from frame ``first`` for an offline render, and its timeline."""
-    threads = (os.cpu_count() or 1) if threads is None else threads
-    synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=max_voices,
-                  instrument_bank=bank, render_threads=threads)
-    timeline = Timeline(score, sample_rate, tempo, metronome)
-    if active_tracks is not None:
-        timeline.track_active[:] = active_tracks
-    sched = Scheduler(synth)
-    sched.set_timeline(timeline, first)
-    sched.set_playing(True)
-    return sched, timeline
+def _soundfile() -> Any:
+    """Import soundfile or say what to install (the audio extra)."""
+    try:
+        import soundfile
+    except (ImportError, OSError) as exc:
+        raise OutputError("writing audio files needs soundfile "
+                          "(pip install 'mos_lab[audio]')") from exc
+    return soundfile
 
 
-def render_blocks(score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
-                  frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
-                  tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
-                  max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
-                  threads: int | None = None) -> Iterator[np.ndarray]:
-    """The offline render as (n, 2) float32 blocks, from ``start`` seconds (a seek).
+class OfflineRender:
+    """An offline render of a score, made lazily in blocks: iterate it, ``array()`` or
+    ``write(path)``.
 
-    Why a generator: a long piece (or a video's soundtrack) streams in constant memory.
-    ``frames`` defaults to the rest of the score plus ``tail_s`` of release tails.
-    Offline there is no deadline, so voices split over ``threads`` (default: every core)
-    and the voice limit is higher than in real time (a dense set peaks above 90 voices).
+    Why lazy: a long piece streams to a file or a video in constant memory, and a length
+    beyond ``max_seconds`` is refused when this object is made, before any audio is
+    allocated (a damaged file can claim 50 days). The audio is the real-time path's
+    (Timeline + Scheduler + Synth), faster than real time.
     """
-    first = max(0, round(start * sample_rate))
-    sched, timeline = _offline(score, sample_rate, tempo, metronome, block, bank,
-                               max_voices, active_tracks, threads, first)
-    if frames is None:
-        frames = max(0, timeline.end_frame + int(tail_s * sample_rate) - first)
-    for pos in range(0, frames, block):
-        out = np.zeros((min(block, frames - pos), 2), dtype=np.float32)
-        sched.render(out)
-        yield out
+
+    def __init__(self, score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
+                 frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
+                 tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
+                 max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
+                 threads: int | None = None, max_seconds: float = MAX_RENDER_S) -> None:
+        if not 8_000 <= int(sample_rate) <= 192_000:
+            raise ValueError(f"sample_rate: {sample_rate} is not in 8000..192000")
+        for name, value in (("start", start), ("tail_s", tail_s)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name}: {value:g} must be 0 or more seconds")
+        if not (math.isfinite(tempo) and tempo > 0):
+            raise ValueError(f"tempo: {tempo:g} must be more than 0")
+        if frames is not None and frames < 0:
+            raise ValueError(f"frames: {frames} must be 0 or more")
+        self.score, self.sample_rate, self.block = score, int(sample_rate), int(block)
+        self.first = max(0, round(start * self.sample_rate))
+        # Checked from the score's own duration first: nothing is built for a refused length.
+        rest = max(0.0, score.duration / tempo + tail_s - start)
+        wanted = frames / self.sample_rate if frames is not None else rest
+        if wanted > max_seconds:
+            raise ValueError(
+                f"render: {_hours(wanted)} of audio is over the limit of {_hours(max_seconds)}"
+                f" (the score says it lasts {_hours(score.duration / tempo)}); render a part, "
+                "or raise the limit (max_seconds=, mos-lab render --max-hours)")
+        self._opts = (tempo, metronome, bank, max_voices, active_tracks, threads)
+        self._timeline = Timeline(score, self.sample_rate, tempo, metronome)
+        if active_tracks is not None:
+            self._timeline.track_active[:] = active_tracks
+        end = self._timeline.end_frame + int(tail_s * self.sample_rate)
+        self.frames = max(0, end - self.first) if frames is None else int(frames)
+
+    @property
+    def seconds(self) -> float:
+        """Length of the render in seconds."""
+        return self.frames / self.sample_rate
+
+    def blocks(self, progress: Callable[[float], None] | None = None,
+               ) -> Iterator[np.ndarray]:
+        """The render as (n, 2) float32 blocks (a new synth each call, so it can be redone)."""
+        _, _, bank, max_voices, _, threads = self._opts
+        threads = (os.cpu_count() or 1) if threads is None else threads
+        synth = Synth(sample_rate=self.sample_rate, max_block=self.block,
+                      max_voices=max_voices, instrument_bank=bank, render_threads=threads)
+        sched = Scheduler(synth)
+        sched.set_timeline(self._timeline, self.first)
+        sched.set_playing(True)
+        last = time.monotonic()
+        for pos in range(0, self.frames, self.block):
+            out = np.zeros((min(self.block, self.frames - pos), 2), dtype=np.float32)
+            sched.render(out)
+            yield out
+            if progress is not None and time.monotonic() - last > 0.1:
+                last = time.monotonic()
+                progress((pos + len(out)) / self.frames)
+        if progress is not None:
+            progress(1.0)
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self.blocks()
+
+    def array(self, progress: Callable[[float], None] | None = None) -> np.ndarray:
+        """The whole render as one (frames, 2) float32 array."""
+        out = np.empty((self.frames, 2), dtype=np.float32)
+        pos = 0
+        for blk in self.blocks(progress):
+            out[pos : pos + len(blk)] = blk
+            pos += len(blk)
+        return out
+
+    def write(self, path: str | os.PathLike[str], *, subtype: str | None = None,
+              progress: Callable[[float], None] | None = None) -> Path:
+        """Stream the render into a WAV or FLAC file (format by extension), block by block.
+
+        Memory stays at one block whatever the length; a WAV too big for its 4 GiB header
+        is written as RF64. The file appears only when complete (an existing one is
+        replaced then); on failure nothing is left behind.
+        """
+        target = Path(path)
+        fmt = {".wav": "WAV", ".flac": "FLAC"}.get(target.suffix.lower())
+        if fmt is None:
+            raise ValueError(f"output: cannot write '{target.suffix}' audio (use .wav or .flac)")
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"output: folder {target.parent} does not exist")
+        sf = _soundfile()
+        if fmt == "WAV" and self.frames * 2 * 4 >= 2**32 - 2**20:
+            fmt = "RF64"  # 32-bit float or long PCM would overflow the RIFF size field
+        part = target.with_name(f".{target.name}.part")
+        try:
+            with sf.SoundFile(os.fspath(part), "w", self.sample_rate, 2, subtype=subtype,
+                              format=fmt) as f:
+                for blk in self.blocks(progress):
+                    f.write(blk)
+            os.replace(part, target)
+        except RuntimeError as exc:  # libsndfile's errors name the file being written
+            part.unlink(missing_ok=True)
+            raise OutputError(f"output: cannot write {target}: "
+                              f"{str(exc).replace(str(part), str(target))}") from None
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return target
 
 
-def render_score(score: Score, *, sample_rate: int = 48_000, tempo: float = 1.0,
-                 metronome: bool = False, tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK,
-                 progress: Callable[[float], None] | None = None,
-                 bank: Any = None, max_voices: int = OFFLINE_VOICES,
-                 active_tracks: np.ndarray | None = None, threads: int | None = None,
-                 ) -> np.ndarray:
-    """Offline render through the real-time code path (Timeline + Scheduler + Synth),
-    written in place into one array (``render_blocks`` streams the same)."""
-    sched, timeline = _offline(score, sample_rate, tempo, metronome, block, bank,
-                               max_voices, active_tracks, threads, 0)
-    total = timeline.end_frame + int(tail_s * sample_rate)
-    out = np.zeros((total, 2), dtype=np.float32)
-    last = time.monotonic()
-    for pos in range(0, total, block):
-        sched.render(out[pos : pos + block])
-        if progress is not None and time.monotonic() - last > 0.1:
-            last = time.monotonic()
-            progress(min(pos / max(total, 1), 1.0))
-    if progress is not None:
-        progress(1.0)
-    return out
+def render(score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
+           frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
+           tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
+           max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
+           threads: int | None = None, max_seconds: float = MAX_RENDER_S) -> OfflineRender:
+    """The one offline render of a score: ``render(s).array()``, ``.write("x.wav")`` or
+    ``for block in render(s)``.
+
+    From ``start`` seconds (a seek: controllers restored) for ``frames`` frames (default:
+    the rest of the score plus ``tail_s`` of release tails). Offline there is no
+    deadline, so voices split over ``threads`` (default: every core) and up to
+    ``max_voices`` sound at once. Longer than ``max_seconds`` raises ValueError at once.
+    """
+    return OfflineRender(score, sample_rate=sample_rate, start=start, frames=frames,
+                         tempo=tempo, metronome=metronome, tail_s=tail_s, block=block,
+                         bank=bank, max_voices=max_voices, active_tracks=active_tracks,
+                         threads=threads, max_seconds=max_seconds)

@@ -6,13 +6,35 @@ import threading
 
 import numpy as np
 
-from mos_lab.audio import ADSR, NoteSpec, Synth, render_offline
+from mos_lab.audio import ADSR, NoteSpec, Synth
 
 SR = 48000
 
 
+def render_events(events, total_frames: int, sample_rate: int = SR, synth: Synth | None = None,
+                  *, block: int = 512) -> np.ndarray:
+    """``(frame, kind, channel, a, b)`` events through ``synth.process`` in blocks, each event
+    at its offset: (total_frames, 2) float32. A test harness for the synth alone; scores
+    render through ``mos_lab.engine.render``."""
+    synth = synth or Synth(sample_rate=sample_rate, max_block=block)
+    if synth.sample_rate != sample_rate or synth.max_block < block:
+        synth.prepare(sample_rate, max(block, synth.max_block))
+    evs = sorted((tuple(e) for e in events), key=lambda e: int(e[0]))
+    out = np.zeros((int(total_frames), 2), dtype=np.float32)
+    i = 0
+    for pos in range(0, int(total_frames), block):
+        end = min(pos + block, int(total_frames))
+        j = i
+        while j < len(evs) and int(evs[j][0]) < end:
+            j += 1
+        synth.process(out[pos:end], [(int(e[0]) - pos, *e[1:]) for e in evs[i:j]
+                                     if int(e[0]) >= pos])
+        i = j
+    return out
+
+
 def render(events, seconds: float, synth: Synth | None = None, block: int = 512) -> np.ndarray:
-    return render_offline(events, int(seconds * SR), SR, synth, block=block)
+    return render_events(events, int(seconds * SR), SR, synth, block=block)
 
 
 def peak_hz(x: np.ndarray, sr: int = SR) -> float:

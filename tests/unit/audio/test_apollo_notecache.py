@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _apollo_helpers import render_events
 
-from mos_lab.audio import Synth, render_offline
+from mos_lab.audio import Synth
 from mos_lab.audio import kernels as K
 from mos_lab.audio.instruments.builtin import VELOCITY_LAYERS, BuiltinBank, timbre_velocity
 from mos_lab.audio.notecache import CHUNK_BYTES, NoteCache
@@ -52,7 +53,7 @@ def _events() -> list[tuple[int, str, int, int, int]]:
 
 
 def _render(synth: Synth, events: list, frames: int) -> np.ndarray:
-    return render_offline(events, frames, SR, synth, block=BLOCK)
+    return render_events(events, frames, SR, synth, block=BLOCK)
 
 
 @pytest.mark.parametrize("threads", [1, 2])

@@ -20,8 +20,8 @@ from mos_lab.audio import (
     MemoryCache,
     SampleCache,
     Synth,
-    get_engine,
-    reset_engine,
+    get_synth,
+    reset_synth,
     validate_velocity,
 )
 
@@ -119,14 +119,14 @@ def test_concurrent_init_creates_one_engine(monkeypatch: pytest.MonkeyPatch) -> 
             super().__init__(**kw)  # type: ignore[arg-type]
             made.append(self)
 
-    reset_engine()
+    reset_synth()
     monkeypatch.setattr(singleton, "Synth", Counting)
     barrier = threading.Barrier(8)
     got: list[Synth] = []
 
     def call() -> None:
         barrier.wait()
-        got.append(get_engine(max_voices=16))
+        got.append(get_synth(max_voices=16))
 
     threads = [threading.Thread(target=call) for _ in range(8)]
     for t in threads:
@@ -135,9 +135,9 @@ def test_concurrent_init_creates_one_engine(monkeypatch: pytest.MonkeyPatch) -> 
         t.join()
     try:
         assert len(made) == 1 and len({id(e) for e in got}) == 1 and len(got) == 8
-        assert get_engine() is got[0]
+        assert get_synth() is got[0]
     finally:
-        reset_engine()
+        reset_synth()
 
 
 @pytest.mark.seed("APO-05")

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _apollo_helpers import SR, NaNSource, SineBank, SineInstrument, peak_hz, render, run_blocks
+from _apollo_helpers import (
+    SR,
+    NaNSource,
+    SineBank,
+    SineInstrument,
+    peak_hz,
+    render,
+    render_events,
+    run_blocks,
+)
 
-from mos_lab.audio import FAMILY_NAMES, Synth, render_offline
+from mos_lab.audio import FAMILY_NAMES, Synth
 from mos_lab.audio.instruments.builtin import BuiltinBank
 
 
@@ -54,7 +63,7 @@ def test_a_limited_render_does_not_depend_on_the_block_size() -> None:
     events = [(0, "control", ch, 7, 127) for ch in range(16)]
     events += [(i * 2400, "note_on", i % 16, 36 + (i * 5) % 60, 127) for i in range(48)]
     events += [(24000 + i * 2400, "note_off", i % 16, 36 + (i * 5) % 60) for i in range(48)]
-    renders = [render_offline(events, 3 * SR, SR, Synth(max_voices=64), block=b)
+    renders = [render_events(events, 3 * SR, SR, Synth(max_voices=64), block=b)
                for b in (97, 512, 4096)]
     limiter = Synth()  # (the loud part is pulled down by the limiter, not only clipped)
     assert np.abs(renders[0]).max() > 0.8 and limiter.limiter.threshold < 0.95
@@ -195,12 +204,12 @@ def test_bad_block_is_rejected_atomically() -> None:
     assert synth.active_voices == 0 and synth.frames == 0
 
 
-def test_render_offline_is_faster_than_real_time() -> None:
+def test_rendering_events_is_faster_than_real_time() -> None:
     import time
 
     events = [(i * 2400, "note_on", i % 8, 40 + i % 40, 100) for i in range(200)]
     t0 = time.perf_counter()
-    render_offline(events, 5 * SR, SR, Synth(max_voices=32))
+    render_events(events, 5 * SR, SR, Synth(max_voices=32))
     assert time.perf_counter() - t0 < 5.0
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import mos_lab
-from mos_lab.engine import Engine, EngineTimeout, TransportError, render_score
+from mos_lab.engine import Engine, EngineTimeout, TransportError, render
 from mos_lab.score import CONTROL_DTYPE, Score, ScoreError, TempoChange, TempoMap
 from tests.unit.engine.conftest import ManualOutput, thread_names
 
@@ -26,7 +26,7 @@ def transports(bus) -> list[str]:
 
 
 def test_render_a4_is_440_hz_and_clean():
-    audio = render_score(Score.from_notes([(0, 960, 69, 100)]), sample_rate=SR)
+    audio = render(Score.from_notes([(0, 960, 69, 100)]), sample_rate=SR).array()
     spec = np.abs(np.fft.rfft(audio[: SR, 0] * np.hanning(SR)))
     peak = np.argmax(spec) * SR / SR
     assert abs(peak - 440.0) <= 1.0
@@ -35,7 +35,7 @@ def test_render_a4_is_440_hz_and_clean():
 
 def test_render_length_is_duration_plus_tail():
     score = scale()
-    audio = render_score(score, sample_rate=SR, tail_s=2.0)
+    audio = render(score, sample_rate=SR, tail_s=2.0).array()
     assert len(audio) == round(score.duration * SR) + 2 * SR
     assert np.abs(audio[-SR // 10 :]).max() < 1e-3  # tails have ended
 
@@ -46,7 +46,7 @@ def test_onset_lands_on_the_exact_frame_across_tempo_changes(tick):
                            TempoChange(1920, 750_000)])
     base = Score.from_notes([(tick, 240, 72, 110)])
     score = base.replace(tempo=tempo)
-    audio = render_score(score, sample_rate=SR, tail_s=0.5)
+    audio = render(score, sample_rate=SR, tail_s=0.5).array()
     expected = tempo.ticks_to_frames(tick, SR)
     nonzero = np.flatnonzero(np.abs(audio[:, 0]) > 0)
     assert nonzero[0] == expected
@@ -359,7 +359,7 @@ def test_mute_and_solo_silence_tracks_offline():
 def test_metronome_clicks_on_beats():
     score = Score.from_notes([(0, 1, 30, 1)]).replace(
         notes=Score.from_notes([(1920 * 2, 10, 30, 1)]).notes)
-    audio = render_score(score, sample_rate=SR, metronome=True, tail_s=0.1)
+    audio = render(score, sample_rate=SR, metronome=True, tail_s=0.1).array()
     for beat in range(4):
         frame = beat * SR // 2
         assert np.abs(audio[frame : frame + 200]).max() > 0.01

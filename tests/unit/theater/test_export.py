@@ -178,10 +178,10 @@ def test_a_failing_audio_source_leaves_no_file_and_says_why(tmp_path):
 
 
 def test_engine_audio_starts_at_the_clip_and_streams_in_blocks():
-    from mos_lab.engine import render_score
+    from mos_lab.engine import render
 
     score = known_score()
-    whole = render_score(score, sample_rate=16_000)
+    whole = render(score, sample_rate=16_000).array()
     part = np.concatenate(list(theater_cmds.engine_audio(score, 1.0, 2.0, sample_rate=16_000)))
     assert part.shape == (32_000, 2)
     # the note starting at 1.0 s sounds at once; once the release of the note the clip
