@@ -18,14 +18,26 @@ MAX_TRACK_CHUNKS = 65_535
 
 @dataclass
 class SmfLayout:
-    """What the chunk scan found: header fields, track byte ranges and warnings."""
+    """What the chunk scan found: header fields, track byte ranges and warnings.
+
+    ``damaged`` holds the indices of track chunks that are cut short (also in ``truncated``)
+    or lack their end-of-track event; only those are read by the Python parser before
+    symusic sees the file.
+    """
 
     fmt: int
     ntracks: int
     division: int
     tracks: list[tuple[int, int]] = field(default_factory=list)  # (offset, length)
     warnings: list[str] = field(default_factory=list)
-    repaired: bool = False
+    damaged: set[int] = field(default_factory=set)
+    truncated: set[int] = field(default_factory=set)
+    end: int = 0  # byte offset where the scan stopped
+
+    @property
+    def repaired(self) -> bool:
+        """True when some track chunk needs repair before symusic can read it."""
+        return bool(self.damaged)
 
 
 def scan(data: bytes) -> SmfLayout:
@@ -53,38 +65,41 @@ def scan(data: bytes) -> SmfLayout:
         body = pos + 8
         if kind != b"MTrk":
             if not kind.isalnum():
-                lay.warnings.append(f"bytes {pos}..: garbage after the last track ignored")
+                lay.warnings.append(f"file: byte {pos}: garbage after the last track ignored")
                 break
             pos = body + length  # unknown chunk types are skipped, as the standard says
             continue
         i = len(lay.tracks)
         if length > len(data) - body:
             lay.warnings.append(
-                f"tracks[{i}]: claims {length} bytes but only {len(data) - body} remain "
-                "(file truncated); loaded what is there"
+                f"tracks[{i}]: byte {pos}: chunk claims {length} bytes but only "
+                f"{len(data) - body} remain (file truncated); read what is there"
             )
             length = len(data) - body
-            lay.repaired = True
+            lay.damaged.add(i)
+            lay.truncated.add(i)
         elif data[body + length - 3 : body + length] != b"\xff\x2f\x00":
-            lay.warnings.append(f"tracks[{i}]: no end-of-track event (damaged track)")
-            lay.repaired = True
+            lay.warnings.append(f"tracks[{i}]: byte {pos}: no end-of-track event (damaged track)")
+            lay.damaged.add(i)
         lay.tracks.append((body, length))
         pos = body + length
+    lay.end = min(pos, len(data))
     if len(lay.tracks) != ntracks:
         lay.warnings.append(
-            f"header.ntracks: says {ntracks} tracks but {len(lay.tracks)} were found"
+            f"header.ntracks: says {ntracks} tracks but {len(lay.tracks)} were found before "
+            f"byte {lay.end}" + (" (the end of the file)" if lay.end == len(data) else "")
         )
     if fmt == 0 and len(lay.tracks) > 1:
         lay.warnings.append(f"header.format: type 0 file with {len(lay.tracks)} tracks")
     return lay
 
 
-def rebuild(data: bytes, lay: SmfLayout) -> bytes:
-    """A well-formed copy: each track chunk closed with end-of-track, lengths corrected."""
+def rebuild(data: bytes, lay: SmfLayout, reads: dict[int, TrackRead]) -> bytes:
+    """A well-formed copy: damaged tracks cut after their last complete event and closed."""
     out = [struct.pack(">4sIHHH", b"MThd", 6, 1 if len(lay.tracks) > 1 else lay.fmt,
                        len(lay.tracks), lay.division)]
-    for off, length in lay.tracks:
-        body = data[off : off + length]
+    for i, (off, length) in enumerate(lay.tracks):
+        body = data[off : reads[i].end if i in reads else off + length]
         if not body.endswith(b"\xff\x2f\x00"):
             body += b"\x00\xff\x2f\x00"
         out.append(struct.pack(">4sI", b"MTrk", len(body)) + body)
@@ -94,17 +109,59 @@ def rebuild(data: bytes, lay: SmfLayout) -> bytes:
 # One raw event: (tick, status, data1, data2, meta_type, meta_bytes)
 RawEvent = tuple[int, int, int, int, int, bytes]
 _DATA_LEN = {0x80: 2, 0x90: 2, 0xA0: 2, 0xB0: 2, 0xC0: 1, 0xD0: 1, 0xE0: 2}
+#: Events within which a second anomaly means the reader has lost the event boundaries.
+SYNC_WINDOW = 16
+#: A delta time longer than this many quarter notes (an hour at 120 BPM) is not music.
+MAX_DELTA_QUARTERS = 7_200
 
 
-def parse_track(data: bytes, off: int, length: int, index: int,
-                warnings: list[str]) -> list[RawEvent]:
-    """Events of one track, tolerant: data bytes above 127 are clipped, truncation ends it."""
+class _Stop(Exception):
+    """The track cannot be read past this point: ``args[0]`` says where and why, or is empty
+    when sync was lost, with ``args[1]`` naming the anomaly that showed it."""
+
+
+@dataclass
+class TrackRead:
+    """One track as the lenient parser read it.
+
+    ``end`` is the byte offset just past the last event kept; ``problem`` says where and why
+    reading stopped early (empty when nothing was lost); ``clipped`` counts data bytes above
+    127 that were clipped.
+    """
+
+    events: list[RawEvent]
+    end: int
+    problem: str = ""
+    clipped: int = 0
+    complete: bool = False  # its end-of-track event was reached
+
+    @property
+    def usable(self) -> bool:
+        """True when the track was read to its end-of-track event without losing anything."""
+        return self.complete and not self.problem
+
+
+def parse_track(data: bytes, off: int, length: int, index: int, division: int,
+                warnings: list[str]) -> TrackRead:
+    """Events of one track, tolerant of isolated damage, never of lost sync.
+
+    An isolated data byte above 127 is clipped; a second anomaly (such a byte, a status byte
+    no file may hold, a delta time over an hour at 120 BPM) within ``SYNC_WINDOW`` events of
+    the first means the reader no longer knows where events start: the track ends before the
+    first one, and what was dropped is said in ``warnings``. A varlen number over 4 bytes,
+    a data byte with no status before it and truncation end the track where they occur.
+    """
     end = off + length
     pos = off
     tick = 0
     status = 0
     events: list[RawEvent] = []
     clipped = 0
+    max_delta = MAX_DELTA_QUARTERS * division
+    # the first unresolved anomaly: (event index, byte offset of its event, tick, what,
+    # data bytes clipped before it)
+    pending: tuple[int, int, int, str, int] | None = None
+    ev_start = off
 
     def varlen() -> int:
         nonlocal pos
@@ -117,11 +174,28 @@ def parse_track(data: bytes, off: int, length: int, index: int,
             value = (value << 7) | (b & 0x7F)
             if not b & 0x80:
                 return value
-        return value
+        raise _Stop(f"byte {pos - 4}: a variable-length number runs past 4 bytes; "
+                    "the rest of the track was dropped")
 
+    def anomaly(what: str) -> None:
+        nonlocal pending
+        if pending is not None:
+            raise _Stop("", what)
+        pending = (len(events), ev_start, tick, what, clipped)
+
+    problem = ""
+    good_end = off
+    complete = False
     try:
         while pos < end:
-            tick += varlen()
+            if pending is not None and len(events) - pending[0] >= SYNC_WINDOW:
+                pending = None  # an isolated anomaly: the events after it read cleanly
+            ev_start = pos
+            delta = varlen()
+            if delta > max_delta:
+                raise _Stop(f"byte {ev_start}: a delta time of {delta} ticks (over an hour at "
+                            "120 BPM) is not plausible; the rest of the track was dropped")
+            tick += delta
             if pos >= end:
                 raise EOFError
             b = data[pos]
@@ -130,7 +204,8 @@ def parse_track(data: bytes, off: int, length: int, index: int,
                 if b < 0xF0:
                     status = b
             elif not status:
-                raise ValueError("data byte without a status")
+                raise _Stop(f"byte {pos}: data byte 0x{b:02X} with no status byte before it; "
+                            "the rest of the track was dropped")
             else:
                 b = status
             if b == 0xFF:
@@ -143,13 +218,18 @@ def parse_track(data: bytes, off: int, length: int, index: int,
                     raise EOFError
                 events.append((tick, 0xFF, 0, 0, mtype, data[pos : pos + n]))
                 pos += n
+                good_end = pos
                 if mtype == 0x2F:
+                    complete = True
                     break
             elif b in (0xF0, 0xF7):
                 n = varlen()
+                if pos + n > end:
+                    raise EOFError
                 pos += n
+                good_end = pos
             elif b >= 0xF0:
-                continue  # system common/real-time bytes carry no data we keep
+                anomaly(f"status byte 0x{b:02X}, which no MIDI file may hold")
             else:
                 need = _DATA_LEN[b & 0xF0]
                 if pos + need > end:
@@ -158,16 +238,30 @@ def parse_track(data: bytes, off: int, length: int, index: int,
                 pos += need
                 for k, v in enumerate(d):
                     if v > 127:
+                        anomaly(f"data byte 0x{v:02X} above 127")
                         d[k] = 127
                         clipped += 1
                 events.append((tick, b, d[0], d[1] if need == 2 else 0, 0, b""))
+                good_end = pos
     except EOFError:
-        warnings.append(f"tracks[{index}]: ends in the middle of an event (truncated)")
-    except ValueError as exc:
-        warnings.append(f"tracks[{index}]: byte {pos - off}: {exc}; rest of track skipped")
+        problem = f"byte {ev_start}: ends in the middle of an event (truncated)"
+    except _Stop as stop:
+        if stop.args[0]:
+            problem = stop.args[0]
+        else:  # lost sync: drop everything from the first anomaly of the run
+            assert pending is not None
+            first, at, at_tick, what, clipped = pending
+            dropped = len(events) - first
+            del events[first:]
+            good_end = at
+            problem = (f"byte {at}: lost sync at tick {at_tick}: {what}, then {stop.args[1]} "
+                       f"within {SYNC_WINDOW} events; the rest of the track ({end - at} bytes, "
+                       f"{dropped} event{'' if dropped == 1 else 's'} read) was dropped")
+    if problem:
+        warnings.append(f"tracks[{index}]: {problem}")
     if clipped:
         warnings.append(f"tracks[{index}]: {clipped} data bytes above 127 were clipped to 127")
-    return events
+    return TrackRead(events, good_end, problem, clipped, complete)
 
 
 def _varlen(value: int) -> bytes:

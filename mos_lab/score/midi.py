@@ -37,18 +37,37 @@ def assign_channels(tracks: Sequence[tuple[int, bool]]) -> list[int]:
 
 
 def read_midi(data: bytes, source: str | None = None) -> Score:
-    """Parse a Standard MIDI File; raise ScoreError when nothing usable is in it."""
+    """Parse a Standard MIDI File; raise ScoreError when nothing usable is in it.
+
+    Well-formed files go straight to symusic. Damaged track chunks are read first by the
+    lenient parser, and the copy symusic reads is cut after their last complete event;
+    files symusic refuses are read whole by the lenient parser. A file that yields no note
+    and no track read to its end is an error naming each byte offset that went wrong; a
+    partly damaged one loads what is good, with every repair in ``Score.warnings``.
+    """
     lay = _smf.scan(data)
     warnings = list(lay.warnings)
+    reads = {i: _smf.parse_track(data, *lay.tracks[i], i, lay.division, warnings)
+             for i in sorted(lay.damaged)}
     import symusic
 
     try:
-        fixed = _smf.rebuild(data, lay) if lay.repaired else data
-        return _from_symusic(symusic.Score.from_midi(fixed), warnings, source)
+        fixed = _smf.rebuild(data, lay, reads) if reads else data
+        score = _from_symusic(symusic.Score.from_midi(fixed), warnings, source)
     except RuntimeError as exc:
-        warnings.append(f"file: {exc}; loaded best-effort with the lenient reader")
-    raw = [_smf.parse_track(data, off, n, i, warnings) for i, (off, n) in enumerate(lay.tracks)]
-    return from_raw_events(lay.division, raw, warnings, source)
+        warnings.append(f"file: symusic refused it ({exc}); read best-effort by the lenient "
+                        "reader")
+        for i, (off, n) in enumerate(lay.tracks):
+            if i not in reads:
+                reads[i] = _smf.parse_track(data, off, n, i, lay.division, warnings)
+        score = from_raw_events(lay.division, [reads[i].events for i in range(len(lay.tracks))],
+                                warnings, source)
+    usable = [i for i in range(len(lay.tracks))
+              if i not in lay.truncated and (i not in reads or reads[i].usable)]
+    if not score.n_notes and not usable:
+        raise ScoreError([*warnings, "file: no note and no complete track could be read"],
+                         source)
+    return score
 
 
 def _from_symusic(sc: object, warnings: list[str], source: str | None) -> Score:

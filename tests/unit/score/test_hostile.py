@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import struct
 import time
 
@@ -16,6 +17,7 @@ from mos_lab.score import ScoreError
 from tests.conftest import corpus_files
 
 REAL = corpus_files("midi", "one_track")
+CORRUPTED = corpus_files("midi", "corrupted")
 
 
 def load_quickly(data: bytes):
@@ -38,29 +40,90 @@ def test_not_midi_gives_clear_error(data, msg):
         mos_lab.load(data, format="midi" if data else None)
 
 
-def test_two_gigabyte_chunk_claim_is_caught():
+def _header(ntracks: int) -> bytes:
+    return b"MThd" + struct.pack(">IHHH", 6, 1, ntracks, 96)
+
+
+def _track(body: bytes, claim: int | None = None) -> bytes:
+    return b"MTrk" + struct.pack(">I", len(body) if claim is None else claim) + body
+
+
+def test_two_gigabyte_chunk_claim_with_notes_loads_the_notes():
     body = b"\x00\x90\x3c\x40\x60\x80\x3c\x00"
-    data = b"MThd" + struct.pack(">IHHH", 6, 0, 1, 96) + b"MTrk" + struct.pack(">I", 2**31) + body
-    score = load_quickly(data)
+    score = load_quickly(_header(1) + _track(body, 2**31))
     assert score.n_notes == 1
-    assert any("claims 2147483648 bytes" in w for w in score.warnings)
+    assert any("byte 14: chunk claims 2147483648 bytes" in w for w in score.warnings)
 
 
-def test_huge_track_count_claim_is_caught():
-    data = b"MThd" + struct.pack(">IHHH", 6, 1, 65535, 96)
-    score = load_quickly(data)
-    assert score.n_notes == 0 and any("65535" in w for w in score.warnings)
+@pytest.mark.parametrize("data,where", [
+    (_header(65535), "header.ntracks: says 65535 tracks but 0 were found before byte 14 (the end"),
+    (_header(1) + _track(b"\x00\xff\x03\x02ab", 2**31),
+     "tracks[0]: byte 14: chunk claims 2147483648 bytes but only 6 remain"),
+    (_header(1) + _track(b"\x00\xff\x03\x02ab" + b"\xff" * 64),
+     "tracks[0]: byte 28: a variable-length number runs past 4 bytes"),
+    (_header(1) + _track(b"\x00\x90\x3c"), "tracks[0]: byte 22: ends in the middle of an event"),
+    (_header(2) + _track(b"\x00\xff\x03\x02ab") + _track(b"\x00\x90\x3c\x40\x81"),
+     "tracks[1]: byte 40: ends in the middle of an event"),
+], ids=["65535-tracks", "2GB-track", "endless-varlen", "truncated-mid-event", "second-track"])
+def test_file_with_nothing_usable_is_an_error_naming_the_byte(data, where):
+    with pytest.raises(ScoreError) as err:
+        load_quickly(data)
+    assert any(p.startswith(where) for p in err.value.problems), err.value.problems
+    assert err.value.problems[-1] == "file: no note and no complete track could be read"
+
+
+def test_file_with_a_complete_empty_track_is_an_empty_score_not_an_error():
+    score = load_quickly(_header(1) + _track(b"\x00\xff\x03\x02ab\x00\xff\x2f\x00"))
+    assert score.n_notes == 0 and score.warnings == ()
+
+
+def test_partly_broken_file_keeps_its_good_track_and_says_what_broke():
+    good = _track(b"\x00\x90\x3c\x40\x60\x80\x3c\x00\x00\xff\x2f\x00")
+    broken = _track(b"\x00\x90\x40\x40\x60\x80\x40")  # cut inside the note-off
+    score = load_quickly(_header(2) + good + broken)
+    assert score.notes[["start", "duration", "pitch"]].tolist() == [(0, 96, 60)]
+    assert "tracks[1]: byte 46: ends in the middle of an event (truncated)" in score.warnings
 
 
 @pytest.mark.skipif(not REAL, reason="corpus absent")
 @pytest.mark.parametrize("fraction", [0.01, 0.1, 0.5, 0.9, 0.999])
-def test_truncated_real_file_loads_best_effort(fraction):
+def test_truncated_real_file_loads_best_effort_or_names_the_byte(fraction):
     data = REAL[0].read_bytes()
     part = data[: max(int(len(data) * fraction), 23)]
-    score = load_quickly(part)
     full = mos_lab.load(data)
-    assert score.n_notes <= full.n_notes
-    assert score.warnings
+    try:
+        score = load_quickly(part)
+    except ScoreError as exc:  # nothing usable: every problem names where it is
+        assert all("byte " in p for p in exc.problems[:-1])
+        return
+    assert 0 < score.n_notes <= full.n_notes
+    assert any("truncated" in w for w in score.warnings)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_garbage_after_good_events_is_dropped_not_read_as_hours_of_music(seed):
+    """The lenient reader stops where it loses sync; nothing lands hours past the music."""
+    rng = random.Random(seed)
+    good = b"".join(bytes([0, 0x90, 60 + k % 12, 64, 48, 0x80, 60 + k % 12, 0]) for k in range(40))
+    junk = bytes(rng.randrange(256) for _ in range(4000))
+    conductor = _track(b"\x00\xff\x51\x03\x07\xa1\x20\x00\xff\x2f\x00")
+    score = load_quickly(_header(2) + conductor + _track(good + junk))
+    assert score.n_notes >= 40  # the good part is kept
+    hour = 7200 * 96  # quarters at 120 BPM
+    assert score.end_tick < 40 * 48 + hour, score.warnings
+    assert any(w.startswith("tracks[1]: byte ") for w in score.warnings)
+
+
+@pytest.mark.skipif(not CORRUPTED, reason="corpus absent")
+def test_file_gone_to_garbage_keeps_only_what_is_plausible():
+    """Issue104: a track turns into random bytes at 16 KiB; it used to read as 50 days."""
+    path = next(p for p in CORRUPTED if p.name.startswith("Issue104"))
+    score = mos_lab.load(path)
+    assert score.n_notes > 1000
+    assert score.duration < 600  # was 4,373,418 s
+    lost = [w for w in score.warnings if "lost sync" in w]
+    assert lost and lost[0].startswith("tracks[3]: byte 16384: lost sync")
+    assert "was dropped" in lost[0]
 
 
 @settings(max_examples=150, deadline=None)

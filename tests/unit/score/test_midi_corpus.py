@@ -8,6 +8,7 @@ from pathlib import Path
 import mido
 import numpy as np
 import pytest
+import symusic
 
 import mos_lab
 from mos_lab.score import ScoreError
@@ -73,6 +74,23 @@ def test_damaged_file_warns_and_keeps_the_good_part():
     score = mos_lab.load(path)
     assert any("clipped" in w for w in score.warnings)
     assert score.n_notes == mido_note_count(path)
+
+
+def test_unexpected_eof_file_lasts_until_its_last_note_off():
+    """mido and symusic agree: the file ends on its last note-off, 99,638 ticks at 120 BPM.
+
+    Track 6 stacks three note-ons of pitch 0 at one tick and closes them with note-offs at
+    the next tick, the next tick and ~44 s later: paired first-in first-out (symusic, mido,
+    the MIDI standard) the third note lasts until that last note-off. pretty_midi closes
+    every open note of a pitch at its first note-off and so ends the piece at 258.0 s.
+    """
+    path = next(p for p in CORRUPTED if p.name.startswith("RunTimeError_unexpected_EOF"))
+    score = mos_lab.load(path)
+    assert score.warnings == ()
+    assert score.duration == pytest.approx(mido.MidiFile(path).length)
+    assert score.duration == pytest.approx(symusic.Score(str(path)).to("second").end())
+    last = score.notes[np.argmax(score.notes["start"] + score.notes["duration"])]
+    assert last["pitch"] == 0 and last["duration"] > 40 * score.tpq * 2  # over 40 s at 120 BPM
 
 
 def _smf(*tracks: list[bytes], fmt: int = 1, division: int = 96) -> bytes:
