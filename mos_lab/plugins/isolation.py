@@ -17,6 +17,7 @@ import contextlib
 import json
 import os
 import select
+import signal
 import subprocess
 import threading
 import time
@@ -101,6 +102,7 @@ class IsolatedPlugin:
         self.errors = 0
         self._ctx: Any = None
         self._buf = b""
+        self._sandbox_pid: int | None = None
         self._lock = threading.Lock()
 
     # -- start ---------------------------------------------------------------------------
@@ -118,18 +120,20 @@ class IsolatedPlugin:
         config = json.dumps({"module": self.module, "root": sandbox.PLUGIN_ROOT,
                              "rlimits": self.limits.rlimits()})
         r, w = os.pipe()
+        info_r, info_w = os.pipe()
         try:
             os.write(w, sandbox.seccomp_filter())
             os.close(w)
             w = -1
             self.proc = subprocess.Popen(
-                sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap),
+                sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap, info_w),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env={"LANG": "C.UTF-8"}, pass_fds=(r,), start_new_session=True)
+                env={"LANG": "C.UTF-8"}, pass_fds=(r, info_w), start_new_session=True)
         finally:
-            os.close(r)
-            if w >= 0:
-                os.close(w)
+            for fd in (r, w, info_w):
+                if fd >= 0:
+                    os.close(fd)
+        self._sandbox_pid = _read_child_pid(info_r, START_TIMEOUT)
         self._ctx = context
         self._buf = b""
         try:
@@ -215,9 +219,19 @@ class IsolatedPlugin:
         proc = self.proc
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.kill()  # bwrap: --die-with-parent and the PID namespace take the rest
-            proc.wait(5)
+        # killing the sandbox's PID 1 makes the kernel kill every process in its PID
+        # namespace; bwrap outside then exits, and once it has reaped that PID 1 it is gone
+        pid1, self._sandbox_pid = self._sandbox_pid, None
+        if proc.poll() is None:  # bwrap has not reaped its child: pid1 is still that child
+            for pid in (pid1, proc.pid):
+                if pid is not None:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+        proc.wait(5)
+        deadline = time.monotonic() + 1.0
+        while pid1 is not None and os.path.exists(f"/proc/{pid1}") and \
+                time.monotonic() < deadline:
+            time.sleep(0.002)
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
                 with contextlib.suppress(OSError):
@@ -233,6 +247,28 @@ class IsolatedPlugin:
         with self._lock:
             self._terminate()
             self.proc = None
+
+
+def _read_child_pid(fd: int, timeout: float) -> int | None:
+    """The host PID of the sandbox's PID 1, from bwrap's ``--info-fd`` (None if absent)."""
+    data = b""
+    deadline = time.monotonic() + timeout
+    try:
+        while b"}" not in data and len(data) < 4096:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        pid = json.loads(data.decode()).get("child-pid")
+    except (ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
 
 
 # The launcher inside the sandbox: limits first, then the plugin's code. The protocol

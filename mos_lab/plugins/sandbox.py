@@ -192,11 +192,17 @@ def bwrap() -> str:
 
 
 def command(folder: str | os.PathLike[str], argv: Sequence[str], seccomp_fd: int,
-            exe: str | None = None) -> list[str]:
-    """The bwrap command line that runs ``python -I -S -B <argv>`` confined to ``folder``."""
+            exe: str | None = None, info_fd: int | None = None) -> list[str]:
+    """The bwrap command line that runs ``python -I -S -B <argv>`` confined to ``folder``.
+
+    ``info_fd``: bwrap writes ``{"child-pid": N}`` there, N being the sandbox's PID 1 as
+    the host sees it (killing it ends every process in the sandbox).
+    """
     rt = runtime()
     cmd = [exe or bwrap(), "--unshare-all", "--die-with-parent", "--new-session",
            "--cap-drop", "ALL", "--hostname", "sandbox"]
+    if info_fd is not None:
+        cmd += ["--info-fd", str(info_fd)]
     for path in rt.files:
         cmd += ["--ro-bind", path, path]
     cmd += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
