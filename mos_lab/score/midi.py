@@ -247,8 +247,31 @@ def from_raw_events(division: int, raw: list[list[_smf.RawEvent]], warnings: lis
                  warnings, source)
 
 
+def unencodable(text: str) -> str:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate), or "" when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return (f"character U+{ord(text[exc.start]):04X} at index {exc.start} cannot be "
+                "encoded as UTF-8 (a lone surrogate)")
+    return ""
+
+
+def text_problems(score: Score) -> list[str]:
+    """The score's text fields that no file can hold, as ``path: problem`` lines (NVX1 paths)."""
+    fields = [("title", score.title)]
+    fields += [(f"tracks[{i}].name", t.name) for i, t in enumerate(score.tracks)]
+    fields += [(f"markers[{i}].text", m.text) for i, m in enumerate(score.markers)]
+    for i, c in enumerate(score.chords):
+        fields += [(f"chords[{i}].symbol", c.symbol), (f"chords[{i}].roman", c.roman)]
+    return [f"{path}: {why}" for path, text in fields if (why := unencodable(text))]
+
+
 def write_midi(score: Score) -> bytes:
     """A type-1 MIDI file: a conductor track (tempo, meter, key, markers) then one per track."""
+    problems = text_problems(score)
+    if problems:
+        raise ScoreError(problems)
     conductor: list[tuple[int, int, bytes]] = []
     for c in score.tempo.changes:
         conductor.append((c.tick, 0, b"\xff\x51\x03" + c.us_per_quarter.to_bytes(3, "big")))

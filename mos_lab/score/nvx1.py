@@ -17,7 +17,7 @@ import numpy as np
 
 from mos_lab.score._types import CONTROL_DTYPE, MAX_FILE_BYTES, NOTE_DTYPE, PITCH_BEND, PROGRAM
 from mos_lab.score.errors import ScoreError
-from mos_lab.score.midi import sort_rows
+from mos_lab.score.midi import sort_rows, text_problems, unencodable
 from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
 from mos_lab.score.tempo import TempoChange, TempoMap
 
@@ -47,6 +47,7 @@ class _Walker:
         self.problems: list[str] = []
 
     def add(self, path: str, msg: str) -> None:
+        path = path.encode("utf-8", "backslashreplace").decode("utf-8")  # printable keys
         if len(self.problems) < MAX_PROBLEMS:
             self.problems.append(f"{path or '(document)'}: {msg}")
 
@@ -87,6 +88,8 @@ class _Walker:
         elif isinstance(value, str):
             if len(value) > sch.get("maxLength", len(value)):
                 self.add(path, f"text of {len(value)} characters is longer than {sch['maxLength']}")
+            elif why := unencodable(value):  # I-JSON: no lone surrogates (schema description)
+                self.add(path, why)
         elif isinstance(value, list):
             if len(value) > sch.get("maxItems", len(value)):
                 self.add(path, f"{len(value)} items is more than {sch['maxItems']}")
@@ -257,5 +260,8 @@ def to_nvx1(score: Score) -> dict[str, Any]:
 
 
 def dumps(score: Score) -> str:
-    """NVX1 JSON text of a score."""
+    """NVX1 JSON text of a score; ScoreError if a text field could not be read back."""
+    problems = text_problems(score)
+    if problems:
+        raise ScoreError(problems)
     return json.dumps(to_nvx1(score), separators=(",", ":"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 
 import jsonschema
 import numpy as np
@@ -80,6 +81,33 @@ def test_wrong_types_and_bools_are_not_ints():
     assert "tracks[0].notes[0].pitch: True is not of type integer" in problems
     assert "tracks[0].notes[1].start: 1.5 is not of type integer" in problems
     assert "ticks_per_quarter: '480' is not of type integer" in problems
+
+
+@pytest.mark.seed("ENG-06")
+@pytest.mark.parametrize("path", ["title", "tracks[0].name", "markers[0].text",
+                                  "chords[0].symbol"])
+def test_text_that_cannot_be_encoded_is_rejected_with_its_path(path):
+    """A lone surrogate (valid JSON escape, not Unicode text) fails validation, not save."""
+    doc = copy.deepcopy(GOOD)
+    *parents, leaf = path.replace("[0]", ".0").split(".")
+    node = doc
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    node[leaf] = "a\ud800b"
+    text = json.dumps(doc)  # ensure_ascii writes the lone surrogate as the escape \ud800
+    assert "\\ud800" in text
+    assert nvx1.validate(doc) == [
+        f"{path}: character U+D800 at index 1 cannot be encoded as UTF-8 (a lone surrogate)"]
+    with pytest.raises(ScoreError, match=re.escape(f"{path}: character U+D800")):
+        mos_lab.load(text.encode(), format="json")
+
+
+def test_score_with_unencodable_text_is_refused_by_save_with_a_clear_error(tmp_path):
+    score = mos_lab.Score.from_notes([(0, 480, 60, 90)], title="x\udfff")
+    for name in ("s.mid", "s.json"):
+        with pytest.raises(ScoreError, match=r"title: character U\+DFFF at index 1"):
+            score.save(tmp_path / name)
+        assert not (tmp_path / name).exists()
 
 
 def test_unsorted_notes_are_reported():
