@@ -57,17 +57,30 @@ class Layout:
         return self.view.orientation == "portrait"
 
 
+MIN_FONT_PX = 13  # labels below this are hard to read on a screen (8 px showed ~6 px of ink)
+
+
+def font_px(view: View) -> int:
+    """Label size for a view: 1/45 of its shorter side (24 px at 1080p), never below
+    ``MIN_FONT_PX``, so labels scale with the view and stay legible in a notebook cell."""
+    return int(np.clip(round(min(view.width, view.height) / 45), MIN_FONT_PX, 120))
+
+
 def make_layout(view: View, state: SceneState) -> Layout:
-    """Split the view into header band, keyboard strip and plot."""
+    """Split the view into header band, keyboard strip and plot.
+
+    The keyboard strip is 7 % of the shorter side, and at least wide enough (landscape)
+    or deep enough (portrait) for its note names; the header holds the bar numbers.
+    """
     w, h = view.width, view.height
     short = min(w, h)
-    font = int(np.clip(round(short / 60), 8, 96)) if state.show_text else 0
-    kb = round(short * 0.07) if state.show_keyboard else 0
+    font = font_px(view) if state.show_text else 0
+    kb = max(round(short * 0.07), round(2.6 * font)) if state.show_keyboard else 0
     line = float(max(1, round(short / 1080)))
     if view.orientation == "landscape":
         hb = font + 6 if font else 0
         return Layout(view, (kb, hb, w, h), (0, hb, kb, h), (kb, 0, w, hb), font, line)
-    hb = 4 * font if font else 0
+    hb = round(2.5 * font) if font else 0
     return Layout(view, (hb, 0, w, h - kb), (hb, h - kb, w, h), (0, 0, hb, h - kb), font, line)
 
 
@@ -285,7 +298,7 @@ def _labels(state: SceneState, lay: Layout, atlas: object, pitches: np.ndarray,
     lo, hi = state.pitch_range
     kx0, ky0, kx1, ky1 = lay.keys
     row = ((lay.plot[2] - lay.plot[0]) if lay.portrait else (ky1 - ky0)) / (hi + 1 - lo)
-    if state.show_keyboard and row >= fh * (0.55 if not lay.portrait else 0.0):
+    if state.show_keyboard and (lay.portrait or 12 * row >= 1.5 * fh):  # C rows 12 apart
         for p in pitches[pitches % 12 == 0]:
             name = f"C{p // 12 - 1}"
             w = atlas.measure(name)

@@ -62,8 +62,16 @@ function observeVisible(sc, el, model) {
 // The kernel's transport state, received on change only; the position between changes
 // is extrapolated here, or read from the audio host when the browser plays the audio.
 function kernelClock(model) {
-  const c = { k: model.get("clock") || {}, t: performance.now() };
+  const c = { k: model.get("clock") || {}, t: performance.now(), hold: null };
   c.update = () => { c.k = model.get("clock") || {}; c.t = performance.now(); };
+  // What a view draws: the scrubbed time while the user drags (and briefly after, until
+  // the kernel's seek has reached the audio), else the clock.
+  c.shown = () => {
+    const h = c.hold;
+    if (h && (h.dragging || performance.now() < h.until)) return h.pos;
+    c.hold = null;
+    return c.now();
+  };
   c.now = () => {
     const k = c.k, sid = model.get("session_id"), a = MOS.audio[sid];
     const t = performance.now();
@@ -141,4 +149,43 @@ function frameBlob(model) {
   const win = model.get("frame_window") || [];
   if (!v || !v.byteLength || win.length < 2) return null;
   return { blob: new Blob([v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)]), info, win };
+}
+
+// Click to seek, drag to scrub (playing or not) on a view of the music. `freeze()` returns
+// the view's pointer -> seconds mapping as drawn now (or null when nothing is drawn); it
+// is kept for the whole drag, so the time grabbed stays under the pointer as the music
+// moves with the hand. Seeks go to the kernel at most every SCRUB_MS, and on release.
+const SCRUB_MS = 80;
+function scrubber(sc, el, clock, model, freeze) {
+  let d = null;
+  const seek = (t) => { d.sent = performance.now(); model.send({ type: "seek", seconds: t }); };
+  sc.on(el, "pointerdown", (e) => {
+    if (e.button !== 0) return;
+    const timeAt = freeze();
+    if (!timeAt) return;
+    d = { timeAt, x: e.clientX, y: e.clientY, t: timeAt(e), pos: clock.shown(), moved: false, sent: 0 };
+    try { el.setPointerCapture(e.pointerId); } catch (err) { /* synthetic event */ }
+  });
+  sc.on(el, "pointermove", (e) => {
+    if (!d) return;
+    if (!d.moved && Math.hypot(e.clientX - d.x, e.clientY - d.y) < 4) return;
+    d.moved = true;
+    const dur = clock.k.duration || Infinity;
+    const pos = Math.min(dur, Math.max(0, d.pos - (d.timeAt(e) - d.t)));
+    clock.hold = { pos, dragging: true, until: 0 };
+    el.dataset.scrub = pos.toFixed(3);
+    if (performance.now() - d.sent >= SCRUB_MS) seek(pos);
+  });
+  const end = (e, cancel) => {
+    if (!d) return;
+    if (!d.moved) { if (!cancel && d.t >= 0) seek(d.t); }
+    else {
+      const pos = clock.hold ? clock.hold.pos : d.pos;
+      seek(pos);
+      clock.hold = { pos, dragging: false, until: performance.now() + 400 };
+    }
+    d = null;
+  };
+  sc.on(el, "pointerup", (e) => end(e, false));
+  sc.on(el, "pointercancel", (e) => end(e, true));
 }

@@ -14,7 +14,7 @@ export default {
     const card = h("div", "mos-card mos-roll");
     const canvas = h("canvas", "mos-canvas");
     const legend = h("div", "mos-legend");
-    const hint = h("div", "mos-hint", "click: seek · wheel: scroll · ctrl+wheel: zoom");
+    const hint = h("div", "mos-hint", "click: seek · drag: scrub · wheel: scroll · ctrl+wheel: zoom");
     card.append(canvas, legend, hint);
     el.appendChild(card);
     sc.add(() => card.remove());
@@ -91,11 +91,11 @@ export default {
       : (manualT0 = null, pos - span() * 0.25);
     const xOf = (t, t0) => GUTTER + (t - t0) / span() * (W - GUTTER);
 
-    sc.on(canvas, "click", (e) => {
-      const r = canvas.getBoundingClientRect();
-      const t0 = viewStart(clock.now());
-      const t = t0 + (e.clientX - r.left - GUTTER) / (W - GUTTER) * span();
-      if (t >= 0) model.send({ type: "seek", seconds: t });
+    // click: seek; drag: scrub (the view as drawn when the drag starts maps the pointer)
+    scrubber(sc, canvas, clock, model, () => {
+      const t0 = viewStart(clock.shown()), s = span(), r = canvas.getBoundingClientRect();
+      manualT0 = null;
+      return (e) => t0 + (e.clientX - r.left - GUTTER) / (W - GUTTER) * s;
     });
     sc.on(canvas, "wheel", (e) => {
       e.preventDefault();
@@ -103,7 +103,7 @@ export default {
         const w = Math.min(600, Math.max(1, span() * Math.pow(1.0015, e.deltaY)));
         model.set("window", w); model.save_changes();
       } else {
-        const t0 = viewStart(clock.now());
+        const t0 = viewStart(clock.shown());
         manualT0 = t0 + (e.deltaX + e.deltaY) / (W - GUTTER) * span();
         manualUntil = performance.now() + 4000;
       }
@@ -137,7 +137,7 @@ export default {
     }
 
     function draw() {
-      const pos = clock.now();
+      const pos = clock.shown();
       const t0 = viewStart(pos), t1 = t0 + span();
       const mode = model.get("mode");
       const lo = Math.min(notes.lo, 60) - 2, hi = Math.max(notes.hi, lo + 24) + 2;

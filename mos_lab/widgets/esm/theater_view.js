@@ -24,7 +24,7 @@ export default {
       dpr = window.devicePixelRatio || 1;
       const avail = Math.max(160, card.clientWidth || 640);
       H = model.get("height");
-      W = model.get("orientation") === "portrait" ? Math.min(avail, Math.round(H * 9 / 16)) : avail;
+      W = avail;  // portrait too: pitch runs across the cell's whole width (no 9:16 strip)
       canvas.width = Math.round(W * dpr); canvas.height = Math.round(H * dpr);
       canvas.style.width = W + "px"; canvas.style.height = H + "px";
     }
@@ -91,15 +91,16 @@ export default {
             time: (x) => p.t0 + (x - X0) / (X1 - X0) * (p.t1 - p.t0) };
     }
     let shownPage = null;
-    sc.on(canvas, "click", (e) => {
-      if (!shownPage) return;
-      const r = canvas.getBoundingClientRect();
-      const t = mapping(shownPage).time(e.clientX - r.left, e.clientY - r.top);
-      if (t >= 0) model.send({ type: "seek", seconds: t });
+    // Click: seek there. Drag: scrub, playing or not (the page moves as the paper would,
+    // seeks go to the kernel at most every SCRUB_MS and once more on release).
+    scrubber(sc, canvas, clock, model, () => {
+      if (!shownPage) return null;
+      const m = mapping(shownPage), r = canvas.getBoundingClientRect();
+      return (e) => m.time(e.clientX - r.left, e.clientY - r.top);
     });
 
     function draw() {
-      const pos = clock.now(), s = model.get("span"), rev = model.get("layer_rev");
+      const pos = clock.shown(), s = model.get("span"), rev = model.get("layer_rev");
       const k = Math.floor(pos / (s * TURN));
       ask(k);
       if ((clock.k.rate || 0) > 0 && pos > (k + 0.6) * s * TURN) ask(k + 1);  // prefetch

@@ -9,6 +9,7 @@ import threading
 import pytest
 from _theater_helpers import known_score
 
+from mos_lab.score import Score
 from mos_lab.theater import Scene, View
 from mos_lab.theater.geometry import NoteGeometry, make_layout
 
@@ -120,3 +121,34 @@ def test_covering_notes_are_later_notes_on_the_same_pitch_without_gaps():
     assert (t0[has].tolist(), t1[has].tolist()) == ([1.0, 1.0, 2.5, 5.0], [6.0, 1.5, 6.0, 6.0])
     has1, t0, t1 = covering_notes(pitch, start, end, reach=1)  # no runs: single notes only
     assert (t0[has1].tolist(), t1[has1].tolist()) == ([1.0, 1.0, 2.5, 5.0], [3.0, 1.5, 6.0, 6.0])
+
+
+def _label_ink_rows(img, lay) -> int:
+    """Rows of the header band holding bar-number ink (their colour, 150,156,170)."""
+    x0, y0, x1, y1 = (round(v) for v in lay.header)
+    band = img[y0:y1, x0:x1, :3].astype(int)
+    ink = (abs(band - (150, 156, 170)).max(axis=2) < 60) & (band.sum(axis=2) > 250)
+    return int(ink.any(axis=1).sum())
+
+
+@pytest.mark.parametrize("size", [(848, 320), (1280, 900)])
+def test_landscape_labels_are_legible_and_scale_with_the_view(size):
+    """Labels were 8 px (about 6 px of ink) in a notebook cell; now at least 13 px."""
+    from mos_lab.theater import CPURenderer
+    from mos_lab.widgets._theater_frames import static_state
+
+    chords = [(i * 480, 480, p, 80) for i in range(16) for p in (48, 60, 64, 67, 84)]
+    st = static_state(Scene(Score.from_notes(chords)).snapshot(), -0.5, 7.5)
+    view = View(*size)
+    lay = make_layout(view, st)
+    assert lay.font_px >= 13
+    assert make_layout(View(3840, 2160), st).font_px > make_layout(View(1920, 1080), st).font_px
+    img = CPURenderer("test").render(st, view)
+    assert _label_ink_rows(img, lay) >= 7  # solid ink rows of the digits (8 px font: 4)
+
+
+def test_portrait_layout_gives_the_notes_the_view():
+    st = Scene(known_score()).snapshot()
+    lay = make_layout(View(848, 480, "portrait"), st)
+    px0, py0, px1, py1 = lay.plot
+    assert (px1 - px0) * (py1 - py0) > 0.75 * 848 * 480  # header and keys take little
