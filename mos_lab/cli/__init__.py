@@ -1,6 +1,7 @@
-"""The ``mos-lab`` command line: inspect, validate and convert scores.
+"""The mos-lab command line: inspect, validate, convert, render, play and draw scores.
 
-Every failure exits non-zero with one clear line on stderr, never a traceback.
+Every failure exits non-zero with one clear line on stderr, never a traceback; the exit
+codes are the same for every command (see ``errors``).
 """
 
 from __future__ import annotations
@@ -10,48 +11,48 @@ import sys
 from collections.abc import Callable, Sequence
 
 from mos_lab.cli import audio_cmds, commands, theater_cmds
+from mos_lab.cli.errors import (
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    describe,
+)
 
-EXIT_OK, EXIT_INVALID, EXIT_ERROR, EXIT_USAGE = 0, 1, 2, 2
+DESCRIPTION = "Inspect, validate, convert, render, play and draw scores."
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per verb."""
-    p = argparse.ArgumentParser(prog="mos-lab", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="mos-lab", description=DESCRIPTION, epilog=EXIT_CODES_HELP,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    info = sub.add_parser("info", help="summarise a score (notes, tracks, duration, tempo)")
-    info.add_argument("file")
-    info.add_argument("--json", action="store_true", help="print one JSON object")
-    info.set_defaults(run=commands.info)
-    val = sub.add_parser("validate", help="check a score; exit 1 listing every problem")
-    val.add_argument("file")
-    val.add_argument("--strict", action="store_true",
-                     help="also fail (exit 1) when the file loaded only after repairs")
-    val.set_defaults(run=commands.validate)
-    conv = sub.add_parser("convert", help="convert between .mid, .json (NVX1), .musicxml, .abc")
-    conv.add_argument("input")
-    conv.add_argument("output")
-    conv.set_defaults(run=commands.convert)
+    commands.register(sub)
     audio_cmds.register(sub)
     theater_cmds.register(sub)
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``mos-lab`` console script."""
+    """Entry point of the ``mos-lab`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error exits 2 with argparse's message
     run: Callable[[argparse.Namespace], int] = args.run
     try:
         return run(args)
     except KeyboardInterrupt:
         print("mos-lab: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK
+    except CliError as exc:
+        print(f"mos-lab {args.command}: {exc}", file=sys.stderr)
+        return exc.code
     except Exception as exc:  # the CLI's promise: one line, never a traceback
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"mos-lab {args.command}: {msg}", file=sys.stderr)
-        return EXIT_ERROR
+        print(f"mos-lab {args.command}: {describe(exc)}", file=sys.stderr)
+        return EXIT_USAGE
 
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]

@@ -3,29 +3,46 @@
 from __future__ import annotations
 
 import argparse
+import math
 import signal
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from mos_lab.cli.commands import load_input
+from mos_lab.cli.errors import EXIT_OK, CliError, output_file
 from mos_lab.cli.progress import ProgressBar
-from mos_lab.score import load
+
+DEVICE_TIMEOUT_S = 5.0  # a device that takes no audio for this long is reported, not waited on
+BOOT_TIMEOUT_S = 120.0  # the first run compiles the synth's kernels (tens of seconds)
 
 
 def register(sub: Any) -> None:
     """Add the audio sub-commands to the ``mos-lab`` parser."""
-    r = sub.add_parser("render", help="render a score to audio offline (WAV or FLAC)")
+    from mos_lab.engine import MAX_RENDER_S
+
+    r = sub.add_parser(
+        "render", help="render a score to audio offline (WAV or FLAC)",
+        description="Render a score offline through the engine's real-time code path, "
+                    "streamed to the file in blocks (constant memory for any length). The "
+                    "format follows the extension (.wav or .flac).")
     r.add_argument("file")
     r.add_argument("-o", "--output", required=True, help="OUT.wav or OUT.flac")
-    r.add_argument("--sample-rate", type=int, default=48_000)
+    r.add_argument("--sample-rate", type=int, default=48_000, help="Hz (default 48000)")
     r.add_argument("--soundfont", help="an .sf2 file for the instruments (default: built-in)")
     r.add_argument("--tempo", type=float, default=1.0, help="tempo scale (2.0 = twice as fast)")
+    r.add_argument("--max-hours", type=float, default=MAX_RENDER_S / 3600,
+                   help=f"refuse renders longer than this (default {MAX_RENDER_S / 3600:g}); "
+                        "a damaged file can claim days")
     r.set_defaults(run=render)
-    p = sub.add_parser("play", help="play a score on the default local audio output")
+    p = sub.add_parser(
+        "play", help="play a score on the default local audio output",
+        description="Play a score in real time on a local audio device until its end or "
+                    "Ctrl-C. Exits 2 with a message when there is no device or the device "
+                    "takes no audio.")
     p.add_argument("file")
-    p.add_argument("--soundfont")
+    p.add_argument("--soundfont", help="an .sf2 file for the instruments (default: built-in)")
     p.add_argument("--start", type=float, default=0.0, help="start at this time (seconds)")
     p.add_argument("--device", type=int, help="PortAudio output device index")
     p.set_defaults(run=play)
@@ -35,66 +52,110 @@ def _bank(soundfont: str | None) -> Any:
     if not soundfont:
         return None
     from mos_lab.audio import SoundFontBank
+    from mos_lab.cli.errors import input_file
 
+    input_file(soundfont)
     return SoundFontBank.load(soundfont)
 
 
 def render(args: argparse.Namespace) -> int:
-    """Offline render through the engine's real-time code path, faster than real time."""
-    from mos_lab.audio import write_audio
-    from mos_lab.engine import render_score
+    """Offline render through the engine's real-time code path, streamed to the file."""
+    from mos_lab import engine
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".wav", ".flac"):
-        raise ValueError(f"output: '{out.suffix}' is not .wav or .flac")
+    out = output_file(args.output, (".wav", ".flac"), "audio")
     if not 8_000 <= args.sample_rate <= 192_000:
-        raise ValueError(f"--sample-rate: {args.sample_rate} is not in 8000..192000")
-    score = load(args.file)
+        raise CliError(f"--sample-rate: {args.sample_rate} is not in 8000..192000")
+    if not (math.isfinite(args.tempo) and 0.05 <= args.tempo <= 20):
+        raise CliError(f"--tempo: {args.tempo:g} is not in 0.05..20")
+    if not (math.isfinite(args.max_hours) and args.max_hours > 0):
+        raise CliError(f"--max-hours: {args.max_hours:g} must be more than 0")
+    score = load_input(args.file)
+    try:
+        job = engine.render(score, sample_rate=args.sample_rate, tempo=args.tempo,
+                            bank=_bank(args.soundfont), max_seconds=args.max_hours * 3600)
+    except ValueError as exc:  # over the length limit: says how to raise it
+        raise CliError(str(exc).replace("max_seconds=, ", "")) from None
     bar = ProgressBar(f"rendering {Path(args.file).name}")
     t0 = time.perf_counter()
-    audio = render_score(score, sample_rate=args.sample_rate, tempo=args.tempo,
-                         bank=_bank(args.soundfont), progress=bar)
-    bar.close()
+    try:
+        job.write(out, progress=bar)
+    finally:
+        bar.close()
     took = time.perf_counter() - t0
-    write_audio(out, audio, args.sample_rate)
-    seconds = len(audio) / args.sample_rate
-    print(f"wrote {out} ({seconds:.1f} s of audio in {took:.1f} s, "
-          f"{seconds / max(took, 1e-9):.0f}x real time)")
-    return 0
+    print(f"wrote {out} ({job.seconds:.1f} s of audio in {took:.1f} s, "
+          f"{job.seconds / max(took, 1e-9):.0f}x real time)")
+    return EXIT_OK
+
+
+def _check_devices(device: int | None) -> str:
+    """The name of the output device that will play, or a CliError saying there is none."""
+    from mos_lab.audio import OutputError, SoundDeviceOutput
+
+    try:
+        devices = SoundDeviceOutput.devices()
+    except OutputError as exc:
+        raise CliError(f"no audio output: {exc}") from None
+    except Exception as exc:
+        raise CliError(f"cannot list audio devices: {exc}") from None
+    if not devices:
+        raise CliError("no audio output device found (mos-lab render FILE -o OUT.wav "
+                       "writes the audio to a file instead)")
+    if device is None:
+        return "the default output"
+    return f"device {device}"
 
 
 def play(args: argparse.Namespace) -> int:
-    """Play on the local output until the end or Ctrl-C; says why if there is no device."""
+    """Play on the local output until the end or Ctrl-C; exit 2 with the reason when no
+    device takes the audio (none found, it fails to open, or it never asks for audio)."""
     from mos_lab.audio import SoundDeviceOutput
     from mos_lab.engine import Engine
 
-    score = load(args.file)
+    score = load_input(args.file)
+    if not (math.isfinite(args.start) and 0 <= args.start <= score.duration):
+        raise CliError(f"--start: {args.start:g} is not in 0..{score.duration:.2f} s "
+                       "(the score's length)")
+    bank = _bank(args.soundfont)
+    where = _check_devices(args.device)
     output = SoundDeviceOutput(48_000, 512, device=args.device, lookahead_s=0.15)
     done = threading.Event()
     with Engine(output=output) as eng:
-        eng.wait_ready(10)
+        eng.wait_ready(BOOT_TIMEOUT_S)
         if output.state == "error":
-            print(f"mos-lab play: {output.error}", file=sys.stderr)
-            return 2
-        bank = _bank(args.soundfont)
+            raise CliError(f"cannot open {where}: {output.error}")
         if bank is not None:
             eng.synth.bank = bank
         eng.load(score).result(30)
         if args.start:
             eng.seek(args.start)
+
         def on_transport(ev: Any) -> None:
             if ev["state"] == "ready":  # playback reached the end
                 done.set()
 
         eng.bus.subscribe("transport", on_transport, owner=eng, weak=False)
         previous = signal.signal(signal.SIGINT, lambda *_: done.set())
+        bar = ProgressBar(f"playing {Path(args.file).name}")
         try:
             eng.play()
-            bar = ProgressBar(f"playing {Path(args.file).name}")
-            while not done.wait(0.2):
-                bar(eng.position / max(score.duration, 1e-9))
-            bar.close()
+            _watch(eng, output, done, bar, score.duration, where)
         finally:
+            bar.close()
             signal.signal(signal.SIGINT, previous)
         print(f"played to {eng.position:.1f} s, underruns: {output.underruns}")
-    return 0
+    return EXIT_OK
+
+
+def _watch(eng: Any, output: Any, done: threading.Event, bar: ProgressBar, duration: float,
+           where: str) -> None:
+    """Wait for the end (or Ctrl-C); raise CliError when the device stops taking audio."""
+    frames, since = output.device_frames, time.monotonic()
+    while not done.wait(0.2):
+        if output.state == "error":
+            raise CliError(f"{where} failed while playing: {output.error}")
+        if output.device_frames != frames:
+            frames, since = output.device_frames, time.monotonic()
+        elif time.monotonic() - since > DEVICE_TIMEOUT_S:
+            raise CliError(f"{where} took no audio for {DEVICE_TIMEOUT_S:g} s "
+                           "(no working sound card?)")
+        bar(eng.position / max(duration, 1e-9))

@@ -18,6 +18,8 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from mos_lab.cli.commands import load_input
+from mos_lab.cli.errors import CliError, output_file
 from mos_lab.cli.progress import ProgressBar
 
 MAX_LENGTH_S = 6 * 3600.0  # a longer clip is refused (a damaged file can claim 50 days)
@@ -71,37 +73,50 @@ def engine_audio(score: Any, start: float, seconds: float, *, sample_rate: int =
                  ) -> Iterator[np.ndarray]:
     """The engine's offline render of ``start .. start + seconds``, block by block.
 
-    ``render_blocks``: the path of ``render_score`` started at ``start`` (a seek:
-    controllers restored), never held whole in memory.
+    ``mos_lab.engine.render`` started at ``start`` (a seek: controllers restored),
+    never held whole in memory.
     """
-    from mos_lab.engine import render_blocks
-    from mos_lab.engine.engine import OFFLINE_BLOCK
+    from mos_lab.engine import render
 
     total = math.ceil(seconds * sample_rate)
+    job = render(score, sample_rate=sample_rate, start=start, frames=total, bank=bank,
+                 max_seconds=MAX_LENGTH_S + 60)
     done = 0
-    for out in render_blocks(score, sample_rate=sample_rate, start=start, frames=total,
-                             block=OFFLINE_BLOCK, bank=bank):
+    for out in job:
         yield out
         done += len(out)
         if progress is not None:
-            progress(done / total)
+            progress(done / max(total, 1))
+
+
+IMAGE_FORMATS = {".png": "png", ".jpg": "jpeg", ".jpeg": "jpeg"}
 
 
 def cmd_frame(args: argparse.Namespace) -> int:
-    """Render one still (centred on ``--time``) to a PNG."""
-    import mos_lab
-    from mos_lab.theater import View, export_frame, open_renderer
+    """Render one still (centred on ``--time``) to a PNG or JPEG, chosen by the extension."""
+    from mos_lab.theater import View, encode, open_renderer, render_frame
 
-    score = mos_lab.load(args.file)
+    out = output_file(args.output, tuple(IMAGE_FORMATS), "an image")
+    fmt = IMAGE_FORMATS[out.suffix.lower()]
+    score = load_input(args.file)
+    if not (math.isfinite(args.time) and 0 <= args.time <= score.duration):
+        raise CliError(f"--time: {args.time:g} is not in 0..{score.duration:.2f} s "
+                       "(the score's length)")
     _warnings(score, sys.stderr)
     view = View.parse(args.size, "portrait" if args.portrait else "landscape")
     r = open_renderer(args.renderer, max_texture=args.max_texture)
     try:
         _renderer_line(r, sys.stderr)
-        path = export_frame(score, args.output, args.time, view, renderer=r, span=args.span)
+        img = render_frame(score, args.time, view, renderer=r, span=args.span)
     finally:
         r.close()
-    print(f"{path}: {view.width}x{view.height} at {args.time:g} s")
+    try:
+        data = encode(img, fmt)
+    except ImportError:
+        raise CliError("writing JPEG needs Pillow (pip install pillow); .png works "
+                       "without it") from None
+    out.write_bytes(data)
+    print(f"{out}: {view.width}x{view.height} {fmt.upper()} at {args.time:g} s")
     return 0
 
 
@@ -129,20 +144,15 @@ def _clip(args: argparse.Namespace, duration: float, tail: float) -> tuple[float
 
 def cmd_video(args: argparse.Namespace) -> int:
     """Render a score (or ``--start``..``--end`` of it) to an MP4 with its audio."""
-    import mos_lab
     from mos_lab.audio import SoundFontBank
     from mos_lab.engine.engine import TAIL_S
     from mos_lab.theater import View, open_renderer
     from mos_lab.theater.export import AudioStream, export_video, frame_count
 
-    out = Path(args.output)
-    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
-        raise ValueError(f"output: '{out.suffix}' is not .mp4 (or .m4v, .mov)")
-    if not out.parent.is_dir():
-        raise FileNotFoundError(f"output: folder {out.parent} does not exist")
+    output_file(args.output, (".mp4", ".m4v", ".mov"), "a video")
     if not 8_000 <= args.sample_rate <= 192_000:
-        raise ValueError(f"--sample-rate: {args.sample_rate} is not in 8000..192000")
-    score = mos_lab.load(args.file)
+        raise CliError(f"--sample-rate: {args.sample_rate} is not in 8000..192000")
+    score = load_input(args.file)
     t0 = time.perf_counter()
     _warnings(score, sys.stderr)
     view = View.parse(args.size, "portrait" if args.portrait else "landscape")
@@ -180,7 +190,7 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 def _common(p: argparse.ArgumentParser, size: str) -> None:
     p.add_argument("file", help="score to draw (.mid, .abc, .json, .musicxml, ...)")
-    p.add_argument("-o", "--output", required=True)
+    p.add_argument("-o", "--output", required=True, help="the file to write (by extension)")
     p.add_argument("--size", default=size, help="WxH, 720p, 1080p, 1440p, 4k or 8k")
     p.add_argument("--portrait", action="store_true", help="falling notes, keyboard at bottom")
     p.add_argument("--span", type=float, default=None, help="seconds of music visible")
@@ -189,7 +199,10 @@ def _common(p: argparse.ArgumentParser, size: str) -> None:
 
 def register(subparsers: Any) -> None:
     """Add ``frame`` and ``video`` to the ``mos-lab`` sub-command parsers."""
-    fr = subparsers.add_parser("frame", help="render the theater at a time to a PNG")
+    fr = subparsers.add_parser(
+        "frame", help="render the theater at a time to a PNG or JPEG",
+        description="Render the theater centred on --time (0 to the score's length) to an "
+                    "image; the format follows the extension (.png, .jpg, .jpeg).")
     _common(fr, "1080p")
     fr.add_argument("--time", type=float, default=0.0, help="seconds; the view is centred here")
     fr.add_argument("--max-texture", type=int, default=None,
