@@ -24,7 +24,7 @@ from mos_lab.theater.sinks import EncodedFrame
 from mos_lab.widgets._frame_widget import FRAME_COMMANDS, FrameWidget
 from mos_lab.widgets._messages import Arg, Spec
 from mos_lab.widgets._notes import pack_notes, track_names
-from mos_lab.widgets._theater_frames import FrameFeed, Request, TheaterLayer
+from mos_lab.widgets._theater_frames import FrameFeed, Request, TheaterLayer, get_renderer
 
 ORIENTATIONS = ("landscape", "portrait")
 COLOR_BY = ("track", "velocity")
@@ -92,10 +92,18 @@ class TheaterView(FrameWidget):
 
     @property
     def active_renderer(self) -> str:
-        """Which renderer draws (once a frame was drawn), e.g. ``"wgpu: llvmpipe ..."``."""
-        if self._layer is None or self._layer._renderer is None:
-            return "none yet (frames are rendered when the view is on screen)"
-        r = self._layer._renderer
+        """Which renderer draws this view's frames, e.g. ``"wgpu: llvmpipe ..."``.
+
+        Known before the page asked for a frame (a notebook run top to bottom asks here
+        before the browser has drawn): the renderer is opened now, as the first frame
+        would open it, and kept for the frames.
+        """
+        if self._layer is not None:
+            r = self._layer.renderer
+        else:
+            if self._renderer is None:
+                self._renderer = get_renderer()
+            r = self._renderer
         return f"{r.name}: {r.description}"
 
     def _payload(self) -> dict[str, Any]:

@@ -203,3 +203,29 @@ def test_a_hundred_theater_views_stay_responsive_only_visible_ones_render(sessio
     print(f"\n120 TheaterViews: made in {made:.2f} s, 120 view requests in {asked:.3f} s "
           f"(5 rendered), play+pause to all in {state * 1000:.0f} ms")
     assert asked < 5.0 and state < 2.0
+
+
+def test_the_renderer_is_known_before_the_page_asks_for_a_frame(session, spy) -> None:
+    """A notebook run top to bottom asks before the browser drew: it printed "none yet"."""
+    tv = TheaterView()
+    assert tv.feed is None and not spy.renders
+    assert tv.active_renderer == f"cpu: {spy.description}"
+    tv.close()
+
+
+def test_the_theater_notebook_run_top_to_bottom_names_its_renderer(tmp_path, monkeypatch):
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    root = Path(__file__).resolve().parents[3]
+    monkeypatch.setenv("PYTHONPATH", str(root))
+    monkeypatch.setenv("MOS_LAB_OUTPUT", "null")
+    nb = nbformat.read(shutil.copy(root / "notebooks" / "01_theater.ipynb", tmp_path),
+                       as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    last = "".join(o.get("text", "") for o in nb.cells[-1].outputs).strip()
+    assert last.startswith(("wgpu: ", "cpu: ")) and "none yet" not in last, last
