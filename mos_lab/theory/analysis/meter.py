@@ -1,0 +1,157 @@
+"""Measures and beats of a score: bar lines from its time signatures and a pickup.
+
+A MIDI file (and a Score read through one) keeps the time signatures but not where a
+pickup bar ends, so ``infer_pickup`` finds it the way a reader does: the last chord of a
+tonal piece falls on a downbeat. Beats follow music21 and RomanText: the denominator's
+note, or the dotted note in compound meters (6/8 has two beats).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from mos_lab.score import Score
+
+
+def beat_ticks(numerator: int, denominator: int, tpq: int) -> int:
+    """Ticks per beat: the denominator's note, dotted in compound meters (6/8, 9/8, 12/8)."""
+    unit = tpq * 4 // denominator
+    return unit * 3 if numerator % 3 == 0 and numerator > 3 and denominator >= 8 else unit
+
+
+def _meters(time_signatures: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
+    """Sorted, de-duplicated (tick, numerator, denominator), starting at tick 0."""
+    out: list[tuple[int, int, int]] = []
+    for t in sorted(time_signatures):
+        if out and out[-1][0] == t[0]:
+            out[-1] = t
+        elif not out or out[-1][1:] != t[1:]:
+            out.append(t)
+    if not out or out[0][0] > 0:
+        out.insert(0, (0, *(out[0][1:] if out else (4, 4))))
+    return out
+
+
+def infer_pickup(score: Score) -> int:
+    """Ticks of the pickup bar (0 for none): where the final chord's onset falls in its bar."""
+    notes = score.notes
+    if not len(notes) or (len(score.time_signatures) > 1 and any(
+        ts.tick > 0 for ts in score.time_signatures
+        if (ts.numerator, ts.denominator) != (score.time_signatures[0].numerator,
+                                              score.time_signatures[0].denominator)
+    )):
+        return 0
+    ts = score.time_signatures[0]
+    bar = score.tpq * 4 * ts.numerator // ts.denominator
+    beat = beat_ticks(ts.numerator, ts.denominator, score.tpq)
+    last = int(notes["start"][-1])
+    p = last % bar
+    return p if p % beat == 0 else 0
+
+
+class Meter:
+    """Bar lines of a piece: measure numbers and beats for ticks, ticks for (measure, beat).
+
+    Examples
+    --------
+    >>> m = Meter([(0, 3, 4)], tpq=480, pickup=480, end=480 * 10)
+    >>> m.position(480 * 4)
+    (1, 2.0)
+    >>> m.tick(0, 3.0)
+    0
+    """
+
+    def __init__(self, time_signatures: Iterable[tuple[int, int, int]], tpq: int,
+                 pickup: int = 0, end: int = 0,
+                 measures: Mapping[int, int] | None = None) -> None:
+        self.tpq = tpq
+        self.meters = _meters(time_signatures)
+        starts: list[int] = []
+        numbers: list[int] = []
+        if measures:
+            for num, tick in sorted(measures.items(), key=lambda kv: (kv[1], kv[0])):
+                if not starts or tick > starts[-1]:
+                    numbers.append(num)
+                    starts.append(tick)
+        else:
+            t, num = 0, 1
+            if pickup > 0:
+                starts.append(0)
+                numbers.append(0)
+                t = pickup
+            ts_ticks = [m[0] for m in self.meters]
+            while t <= max(end, 0) or not starts:
+                starts.append(t)
+                numbers.append(num)
+                n, d = self._meter_at(t, ts_ticks)
+                t += max(1, tpq * 4 * n // d)
+                num += 1
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self.numbers = np.asarray(numbers, dtype=np.int64)
+        self._index = {int(n): i for i, n in enumerate(self.numbers)}
+        self.pickup = int(self.starts[1]) if len(starts) > 1 and numbers[0] == 0 else 0
+
+    @classmethod
+    def of(cls, score: Score, pickup: int | None = None) -> Meter:
+        """The meter of a score, its pickup inferred unless given."""
+        p = infer_pickup(score) if pickup is None else pickup
+        ts = [(t.tick, t.numerator, t.denominator) for t in score.time_signatures]
+        return cls(ts, score.tpq, p, score.end_tick)
+
+    def _meter_at(self, tick: int, ts_ticks: list[int] | None = None) -> tuple[int, int]:
+        ticks = ts_ticks if ts_ticks is not None else [m[0] for m in self.meters]
+        i = max(0, int(np.searchsorted(ticks, tick, side="right")) - 1)
+        return self.meters[i][1], self.meters[i][2]
+
+    def signature_at(self, tick: int) -> tuple[int, int]:
+        """(numerator, denominator) in force at a tick."""
+        return self._meter_at(tick)
+
+    def beat_length(self, tick: int) -> int:
+        """Ticks per beat at a tick."""
+        n, d = self._meter_at(tick)
+        return beat_ticks(n, d, self.tpq)
+
+    def positions(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Measure numbers and beats (1-based, fractional) of many ticks at once."""
+        ticks = np.asarray(ticks, dtype=np.int64)
+        i = np.clip(np.searchsorted(self.starts, ticks, side="right") - 1, 0, None)
+        start = self.starts[i]
+        if i.size and (i == 0).any() and self.pickup:
+            # the pickup bar counts its beats as the tail of a full bar
+            n, d = self._meter_at(0)
+            bar = self.tpq * 4 * n // d
+            start = np.where(i == 0, self.pickup - bar, start)
+        ts_ticks = np.asarray([m[0] for m in self.meters], dtype=np.int64)
+        mi = np.clip(np.searchsorted(ts_ticks, ticks, side="right") - 1, 0, None)
+        bl = np.asarray([beat_ticks(m[1], m[2], self.tpq) for m in self.meters])[mi]
+        return self.numbers[i], 1.0 + (ticks - start) / bl
+
+    def position(self, tick: int) -> tuple[int, float]:
+        """(measure, beat) of one tick."""
+        m, b = self.positions(np.asarray([tick]))
+        return int(m[0]), float(b[0])
+
+    def tick(self, measure: int, beat: float = 1.0) -> int:
+        """The tick of a beat in a numbered measure (raises KeyError for an unknown measure)."""
+        i = self._index[measure]
+        start = int(self.starts[i])
+        if i == 0 and self.pickup:
+            n, d = self._meter_at(0)
+            start = self.pickup - self.tpq * 4 * n // d
+        return max(0, start + round((beat - 1.0) * self.beat_length(int(self.starts[i]))))
+
+    def strength(self, ticks: np.ndarray) -> np.ndarray:
+        """Metrical weight of ticks: 3 downbeat, 2 strong beat, 1 beat, 0.5 half beat, 0."""
+        ticks = np.asarray(ticks, dtype=np.int64)
+        _, beat = self.positions(ticks)
+        b0 = beat - 1.0
+        whole = np.isclose(b0, np.round(b0))
+        n = np.asarray([self._meter_at(int(t))[0] for t in ticks[:1]] or [4])[0]
+        beats_per_bar = n // 3 if n % 3 == 0 and n > 3 else n
+        mid = beats_per_bar // 2 if beats_per_bar % 2 == 0 else -1
+        out = np.where(whole, 1.0, np.where(np.isclose(b0 * 2, np.round(b0 * 2)), 0.5, 0.0))
+        out = np.where(whole & (np.round(b0) == mid), 2.0, out)
+        return np.where(whole & (np.round(b0) == 0), 3.0, out)
