@@ -13,6 +13,14 @@ Examples
 >>> s = mos_lab.session()
 >>> s.load("bach.mxl"); s.engine.play(); s.doctor()
 {'widgets': 0, 'subscriptions': 2, 'threads': 3, 'timers': 0, 'streams': 0}
+
+Plugins: a new Session discovers installed plugins (entry points, group
+``mos_lab.plugins``) and those in its plugins folders (``plugins=`` paths, else
+``$MOS_LAB_PLUGIN_PATH`` or ``~/.config/mos_lab/plugins``), checks their manifests and
+starts them in dependency order; ``plugins=False`` (or ``MOS_LAB_NO_PLUGINS=1``) turns that
+off. ``s.plugins`` is the registry (its repr is the status table); plugins' widgets come
+from ``s.plugins.widget(name)`` and their tools join the assistant's
+(``s.assistant_tools()``).
 """
 
 from __future__ import annotations
@@ -20,13 +28,19 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from typing import Any
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from mos_lab.audio import BrowserOutput, Output
 from mos_lab.bus import Event, EventBus
 from mos_lab.engine import Engine
+from mos_lab.plugins import PluginRegistry, default_folders
 from mos_lab.score import Score
 from mos_lab.widgets import Registry, chords
+
+if TYPE_CHECKING:
+    from mos_lab.ai import Tool
 
 OUTPUTS = ("browser", "local", "null")
 THREAD_PREFIXES = ("mos", "apollo")
@@ -49,7 +63,8 @@ class Session:
     """One kernel's engine, bus, outputs and widget registry, with ``doctor()``."""
 
     def __init__(self, output: str | Output | None = None, *, sample_rate: int = 48_000,
-                 lookahead_s: float = 0.1) -> None:
+                 lookahead_s: float = 0.1,
+                 plugins: bool | Sequence[str | os.PathLike[str]] = True) -> None:
         kind = output or default_output()
         if not isinstance(kind, Output) and kind not in OUTPUTS:
             raise ValueError(f"output: {kind!r} is not one of {list(OUTPUTS)} or an Output")
@@ -68,6 +83,30 @@ class Session:
         self._live_chord = ""
         self._subs = [self.bus.subscribe("note_on", self._on_live_note, weak=False),
                       self.bus.subscribe("note_off", self._on_live_note, weak=False)]
+        self.plugins = PluginRegistry(self.bus)
+        self._start_plugins(plugins)
+
+    # -- plugins -----------------------------------------------------------------------
+    def _start_plugins(self, plugins: bool | Sequence[str | os.PathLike[str]]) -> None:
+        """Discover (entry points, plugins folders) and start; failures become status
+        rows and error events, never a failed Session."""
+        if plugins is False or (plugins is True and os.environ.get("MOS_LAB_NO_PLUGINS")):
+            return
+        folders = default_folders() if plugins is True else [Path(p) for p in plugins]
+        self.plugins.discover(folders=folders)
+        self.plugins.start()
+
+    def assistant_tools(self) -> dict[str, Tool]:
+        """The assistant's built-in tools plus those started plugins offer (by name)."""
+        from mos_lab.ai import Tool, default_tools
+
+        def call(fn: Callable[[dict[str, Any]], str]) -> Callable[[Any, dict[str, Any]], str]:
+            return lambda _ctx, args: str(fn(args))
+
+        tools = default_tools()
+        for name, spec in self.plugins.tools.items():
+            tools[name] = Tool(name, spec.description, dict(spec.schema), call(spec.fn))
+        return tools
 
     # -- engine and output -------------------------------------------------------------
     def _make_engine(self, kind: str | Output) -> Engine:
@@ -191,6 +230,8 @@ class Session:
         rows += [("threads", name, "engine" if name.startswith("apollo") else "mos_lab")
                  for name in self.threads()]
         rows += [("streams", name, owner) for name, owner in self.streams()]
+        rows += [("plugins", f"{r.name} {r.version}", r.source)
+                 for r in self.plugins.status() if r.state == "started"]
         return rows
 
     def status(self) -> dict[str, Any]:
@@ -215,6 +256,7 @@ class Session:
                 return
             self.closed = True
         self.registry.close_all()
+        self.plugins.close()
         for sub in self._subs:
             sub.dispose()
         self._engine.close()
