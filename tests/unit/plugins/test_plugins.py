@@ -205,3 +205,39 @@ def test_untrusted_plugin_runs_isolated_with_limits(bus, tmp_path):
     assert any(e.type == "error" and "shady" in e["source"] for e in bus.history)
     reg.stop()
     assert plug.proc is None
+
+
+class Offering:
+    """A plugin that offers a widget and a tool while it runs."""
+
+    def __init__(self) -> None:
+        self.manifest = Manifest("offers", "1.0")
+
+    def start(self, context: PluginContext) -> None:
+        context.add_widget("meter", lambda level=0: {"level": level}, "a level meter")
+        context.add_tool("echo", "Echo the text back.",
+                         {"type": "object", "properties": {"text": {"type": "string"}}},
+                         lambda args: args.get("text", ""))
+        for bad in (lambda: context.add_widget("Bad Name", dict),
+                    lambda: context.add_tool("t", "doc", {"type": "array"}, str),
+                    lambda: context.add_tool("t", " ", {"type": "object"}, str),
+                    lambda: context.add_widget("meter", dict)):
+            with pytest.raises(PluginError):
+                bad()
+
+    def stop(self) -> None:
+        pass
+
+
+def test_started_plugins_offer_widgets_and_tools_until_they_stop(bus):
+    reg = PluginRegistry(bus)
+    reg.register(Offering())
+    assert reg.widgets == {} and reg.tools == {}
+    reg.start()
+    assert reg.widget("offers.meter", level=3) == {"level": 3}
+    assert reg.tools["offers_echo"].fn({"text": "hi"}) == "hi"
+    with pytest.raises(PluginError, match=r"no plugin widget 'meter'; offered: offers\.meter"):
+        reg.widget("meter")
+    reg.stop()
+    assert reg.widgets == {} and reg.tools == {}
+    assert [(r.name, r.state) for r in reg.status()] == [("offers", "stopped")]

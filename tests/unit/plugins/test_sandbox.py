@@ -149,6 +149,7 @@ def processes_named(marker: str) -> list[int]:
     return found
 
 
+@pytest.mark.seed("WID-08")
 def test_files_outside_its_folder_do_not_exist_for_it_and_its_own_are_read_only(
         bus, hostile, tmp_path):
     folder, name = hostile
@@ -169,6 +170,7 @@ def test_files_outside_its_folder_do_not_exist_for_it_and_its_own_are_read_only(
     reg.stop()
 
 
+@pytest.mark.seed("WID-08")
 def test_no_network_even_to_the_kernels_loopback(bus, hostile):
     folder, name = hostile
     listener = socket.socket()
@@ -187,6 +189,7 @@ def test_no_network_even_to_the_kernels_loopback(bus, hostile):
         reg.stop()
 
 
+@pytest.mark.seed("WID-08")
 def test_a_fork_bomb_creates_no_process(bus, hostile):
     folder, name = hostile
     reg, plug, counter = start(bus, folder, name)
@@ -196,6 +199,7 @@ def test_a_fork_bomb_creates_no_process(bus, hostile):
     assert processes_named(name) == []
 
 
+@pytest.mark.seed("WID-08")
 def test_a_memory_hog_hits_its_limit_and_the_plugin_goes_on(bus, hostile):
     folder, name = hostile
     reg, plug, _ = start(bus, folder, name, memory_bytes=128 * 1024 * 1024)
@@ -205,6 +209,7 @@ def test_a_memory_hog_hits_its_limit_and_the_plugin_goes_on(bus, hostile):
     reg.stop()
 
 
+@pytest.mark.seed("WID-08")
 def test_an_endless_loop_is_killed_at_the_deadline(bus, hostile):
     folder, name = hostile
     reg, plug, counter = start(bus, folder, name, timeout=0.5)
@@ -265,6 +270,7 @@ def test_killing_the_sandbox_from_outside_takes_the_plugin_with_it(bus, hostile)
     "[" * 50_000 + "\n",
     "BIG",  # 70,000 bytes and no end of line
 ])
+@pytest.mark.seed("WID-08")
 def test_malformed_messages_stop_the_plugin_not_the_kernel(bus, hostile, raw):
     folder, name = hostile
     reg, plug, counter = start(bus, folder, name)
@@ -302,6 +308,7 @@ def test_answers_of_undeclared_types_or_invalid_fields_are_dropped(bus, hostile)
     reg.stop()
 
 
+@pytest.mark.seed("WID-08")
 def test_without_bubblewrap_untrusted_plugins_refuse_to_start(bus, hostile, tmp_path,
                                                                monkeypatch):
     folder, name = hostile
