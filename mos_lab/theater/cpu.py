@@ -159,17 +159,19 @@ class CPURenderer:
         self.description = "numpy CPU renderer" + (f" ({reason})" if reason else "")
         self.reason = reason
         self.stats = RenderStats()
-        self._geo: tuple[int, int, NoteGeometry] | None = None
+        self._geo: tuple[Any, int, NoteGeometry] | None = None
         self._overlays: dict[tuple[Any, ...], tuple[np.ndarray, np.ndarray]] = {}
 
     def _geometry(self, state: SceneState) -> NoteGeometry:
-        if self._geo is None or self._geo[:2] != (id(state.score), state.score_revision):
-            self._geo = (id(state.score), state.score_revision, NoteGeometry(state))
+        # keyed by the score itself (kept alive while cached): a new score allocated where a
+        # dead one was would share its id() and be drawn with the dead one's notes
+        if self._geo is None or self._geo[:2] != (state.score, state.score_revision):
+            self._geo = (state.score, state.score_revision, NoteGeometry(state))
         return self._geo[2]
 
     def render(self, state: SceneState, view: View) -> np.ndarray:
         lay = make_layout(view, state)
-        key = (view, id(state.score), state.score_revision, state.pitch_range, state.span,
+        key = (view, state.score, state.score_revision, state.pitch_range, state.span,
                state.show_keyboard, state.show_grid, state.show_text)
         if key not in self._overlays:
             for k in [k for k in self._overlays if k[0] == view]:

@@ -296,7 +296,7 @@ class GPURenderer:
                                      wgpu.BufferUsage.UNIFORM | wgpu.BufferUsage.COPY_DST)
         self._blank_atlas = self._texture_from(np.zeros((1, 1), np.uint8))
         self._atlases: dict[int, Any] = {}
-        self._notes: tuple[int, int, Any, NoteGeometry] | None = None
+        self._notes: tuple[Any, int, Any, NoteGeometry] | None = None
         self._overlays: OrderedDict[tuple[Any, ...], _Overlay] = OrderedDict()
         self._targets: OrderedDict[tuple[int, int], _Target] = OrderedDict()
         self._layer_targets: OrderedDict[tuple[int, int], _LayerTarget] = OrderedDict()
@@ -328,7 +328,9 @@ class GPURenderer:
             obj.destroy()
 
     def _note_buffer(self, state: SceneState) -> tuple[Any, NoteGeometry]:
-        key = (id(state.score), state.score_revision)
+        # the score itself, not its id: a cached entry keeps it alive, so a new score can
+        # never take a dead one's id and be drawn with the dead one's notes
+        key = (state.score, state.score_revision)
         if self._notes is None or self._notes[:2] != key:
             if self._notes is not None:
                 self._destroy("buffers", self._notes[2])
@@ -340,7 +342,7 @@ class GPURenderer:
         return self._notes[2], self._notes[3]
 
     def _overlay(self, state: SceneState, view: View) -> _Overlay:
-        key = (view, id(state.score), state.score_revision, state.pitch_range, state.span,
+        key = (view, state.score, state.score_revision, state.pitch_range, state.span,
                state.show_keyboard, state.show_grid, state.show_text)
         ov = self._overlays.get(key)
         if ov is not None:
@@ -508,7 +510,7 @@ class GPURenderer:
                 {"binding": 1, "resource": ov.atlas}])
         W, H, m = view.width, view.height, self.max_texture
         single = max(W, H) <= m
-        key = (ov.key, id(state.score), state.score_revision, state.window, m)
+        key = (ov.key, state.score, state.score_revision, state.window, m)
         # a paged view, or a view whose window stayed put, is drawn from its page's layers
         again = state.paged or self._last_keys.get(view) == key
         self._last_keys[view] = key
@@ -763,15 +765,22 @@ class GPURenderer:
         """Past half of a page, submit the next page's layers and let a thread wait for
         them and copy them out: the page turn then draws nothing (no stall in a stream).
         Each paged view (two at most) has a target of its own for this."""
+        step = (1.0 - state.lead) * state.span
+        if step <= 0:
+            return
+        nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
+        nkey = (*key[:3], nxt.window, *key[4:])
         pf = self._prefetches.get(view)
         if pf is not None and pf.future is not None:
-            if pf.key is not None and pf.key[3] > key[3]:
+            if pf.key == nkey:
                 return  # the next page is on its way
             if not pf.future.done():
                 return  # a stale one still runs: its target is busy
+            # stale (another score or overlay, or a page a seek left behind): only the page
+            # that follows this one counts; a later window of another score used to block
+            # this score's prefetches until the playhead passed that window
             pf.key = pf.future = None
-        step = (1.0 - state.lead) * state.span
-        if step <= 0 or state.playhead - (state.window[0] + state.lead * state.span) < step / 2:
+        if state.playhead - (state.window[0] + state.lead * state.span) < step / 2:
             return
         W, H = view.width, view.height
         if pf is None:
@@ -779,8 +788,6 @@ class GPURenderer:
                 self._drop_prefetches(next(iter(self._prefetches)))
             pf = self._prefetches[view] = _Prefetch(self._new_layer_target(W, H))
         self._prefetches.move_to_end(view)
-        nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
-        nkey = (*key[:3], nxt.window, *key[4:])
         finish = self._start_page(nxt, view, nkey, ov, geo, notes, pf.target)
         if self._prefetcher is None:
             self._prefetcher = ThreadPoolExecutor(1, "mos-lab-theater-prefetch")

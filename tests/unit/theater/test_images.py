@@ -378,3 +378,42 @@ def test_notes_covered_by_later_notes_are_trimmed_without_changing_pixels(
     whole = gpu.render(Scene(other, span=20.0, lead=0.5, playhead=10.0,
                              color_by="velocity").snapshot(), view)
     assert np.array_equal(trimmed, whole)
+
+
+@pytest.mark.gpu
+def test_a_new_score_is_never_drawn_with_the_notes_of_a_dead_one(renderer):
+    """Scores made and dropped one after another: CPython often gives a new score the
+    address (``id``) of the one just freed. Caches keyed by ``id(score)`` then drew the
+    dead score's notes (about 3 in 40 here); each frame must be what a new renderer draws."""
+    view = View(160, 90)
+    for i in range(60):
+        scene = Scene(random_score(200, seed=i, seconds=10), span=10.0, playhead=5.0)
+        img = renderer.render(scene.snapshot(), view)
+        expected = CPURenderer().render(scene.snapshot(), view)
+        assert differing(img, expected) < 0.005, i
+        del scene, img
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("case", ["a seek back", "a new score"])
+def test_the_next_page_is_drawn_ahead_after_a_seek_back_or_a_new_score(gpu, case):
+    """Only the page that follows the one shown counts as "on its way": a prefetch left
+    by a later page of the same score (seek back) or of another score blocked this one."""
+    view = View(640, 360)
+    first = Scene(random_score(3000, seed=11, seconds=60), span=6.0)
+    first.set_paging(True)
+    for st in _playing(first, 40.0, 3):  # past half of its page: the next is drawn ahead
+        gpu.render(st, view)
+    gpu.settle()
+    scene = first if case == "a seek back" else Scene(random_score(3000, seed=7, seconds=30),
+                                                      span=6.0)
+    scene.set_paging(True)
+    prefetched = gpu.stats.prefetched_pages
+    for st in _playing(scene, 7.0, 3):
+        gpu.render(st, view)
+    gpu.settle()
+    turn = _playing(scene, 9.0, 2)  # the next page
+    frames = [gpu.render(st, view).copy() for st in turn]
+    assert gpu.stats.prefetched_pages == prefetched + 1
+    for st, img in zip(turn, frames, strict=True):
+        assert np.array_equal(img, _full(gpu, st, view))
