@@ -203,6 +203,10 @@ class MosWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Release subscriptions, timers, threads and streams, then the comm; idempotent."""
+        if "life" not in self.__dict__:  # construction failed part-way (a refused option)
+            with contextlib.suppress(Exception):
+                super().close()
+            return
         with self._lock:
             if self._closed:
                 return

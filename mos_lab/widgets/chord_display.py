@@ -15,7 +15,9 @@ from typing import Any
 import traitlets as t
 
 from mos_lab.bus import Event
-from mos_lab.widgets._base import MosWidget
+from mos_lab.score import Score
+from mos_lab.widgets._base import AUTO, MosWidget
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets.chords import analyse
 
 
@@ -27,8 +29,21 @@ class ChordDisplay(MosWidget):
     chords: t.List[Any] = t.List().tag(sync=True)  # [[start s, end s, symbol, roman, key], ...]
     live = t.Dict().tag(sync=True)  # the last live chord: symbol, roman, key, seq
 
-    def __init__(self, score: Any = None, **kwargs: Any) -> None:
-        super().__init__(score, **kwargs)
+    def __init__(self, score: Score | None = None, *, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """Chords of ``score`` (default: the session's current score) at the playhead.
+
+        Parameters
+        ----------
+        score
+            The score to analyse and show; ``None`` follows the session's current score.
+        session
+            The session whose playhead and live chords it shows (default: the kernel's).
+        key
+            Registry key; ``"auto"`` keys it by notebook cell (re-running the cell closes
+            the previous display). ``None``: not keyed.
+        """
+        super().__init__(score, session=session, key=key)
         self.received: deque[str] = deque(maxlen=10_000)  # live chord symbols, in order
         self.life.subscribe(self.session.bus, "chord", self._on_chord)
 

@@ -10,12 +10,15 @@ in, a plugin) arrive as bus events and light up too.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import traitlets as t
 
 from mos_lab.bus import Event
-from mos_lab.widgets._base import MosWidget
+from mos_lab.score import Score
+from mos_lab.widgets._base import AUTO, MosWidget
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._messages import Arg, Spec
 from mos_lab.widgets._notes import PALETTE, pack_notes
 
@@ -37,8 +40,39 @@ class Keyboard(MosWidget):
     colors = t.List(t.Unicode(), default_value=PALETTE).tag(sync=True)
     live = t.List(t.Int()).tag(sync=True)
 
-    def __init__(self, score: Any = None, **kwargs: Any) -> None:
-        super().__init__(score, **kwargs)
+    def __init__(self, score: Score | None = None, *, low: int | None = None,
+                 high: int | None = None, channel: int = 0,
+                 colors: Sequence[str] | None = None, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """A keyboard that plays on ``channel`` and lights the notes of ``score``.
+
+        Parameters
+        ----------
+        score
+            The score whose sounding notes light up; ``None`` follows the session's.
+        low, high
+            Lowest and highest MIDI pitch shown (``high >= low + 12``); by default the
+            range fits the score, at least C2..C7.
+        channel
+            MIDI channel (0-15) the keys play on and whose live notes light up.
+        colors
+            CSS colours of the tracks, in track order (default: the widgets' palette).
+        session
+            The session whose engine plays the keys (default: the kernel's session).
+        key
+            Registry key; ``"auto"`` keys it by notebook cell. ``None``: not keyed.
+        """
+        if not 0 <= channel <= 15:
+            raise ValueError(f"channel: {channel} is not in 0..15")
+        self._fixed_range = low is not None or high is not None
+        traits: dict[str, Any] = {"channel": channel}
+        if low is not None:
+            traits["low"] = low
+        if high is not None:
+            traits["high"] = high
+        if colors is not None:
+            traits["colors"] = list(colors)
+        super().__init__(score, session=session, key=key, **traits)
         self.played: deque[tuple[str, int]] = deque(maxlen=1000)  # what the kernel received
         self._held: set[int] = set()
         self.life.subscribe(self.session.bus, "note_on", self._on_note)
@@ -54,7 +88,7 @@ class Keyboard(MosWidget):
     def _payload(self) -> dict[str, Any]:
         sc = self.current_score
         out: dict[str, Any] = {"notes": pack_notes(sc)}
-        if sc is not None and sc.n_notes:
+        if sc is not None and sc.n_notes and not self._fixed_range:
             lo, hi = int(sc.notes["pitch"].min()), int(sc.notes["pitch"].max())
             low = min(36, lo - lo % 12)
             out.update(low=low, high=max(96, hi + (11 - hi % 12), low + 12))

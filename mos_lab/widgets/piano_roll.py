@@ -27,11 +27,14 @@ the wheel scrolls time, ctrl+wheel zooms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Literal
 
 import traitlets as t
 
+from mos_lab.score import Score
+from mos_lab.widgets._base import AUTO
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._frame_widget import FRAME_COMMANDS, FrameWidget
 from mos_lab.widgets._messages import Arg, Spec
 from mos_lab.widgets._notes import PALETTE, pack_notes, track_names
@@ -45,6 +48,7 @@ from mos_lab.widgets._theater_frames import (
 )
 
 Renderer = Callable[[float, float, int, int], bytes]
+Mode = Literal["canvas", "frames", "theater"]
 MODES = ("canvas", "frames", "theater")
 
 
@@ -64,17 +68,47 @@ class PianoRoll(FrameWidget):
     height = t.Int(240).tag(sync=True)
     mode = t.Unicode("canvas").tag(sync=True)
 
-    def __init__(self, score: Any = None, *, renderer: Renderer | None = None,
-                 **kwargs: Any) -> None:
+    def __init__(self, score: Score | None = None, *, mode: Mode | None = None,
+                 renderer: Renderer | None = None, window: float = 12.0, height: int = 240,
+                 colors: Sequence[str] | None = None, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """A piano roll of ``score`` (default: the session's current score).
+
+        Parameters
+        ----------
+        score
+            The score to show; ``None`` follows the session's current score.
+        mode
+            ``"theater"`` (kernel-drawn strips, the default with wgpu), ``"canvas"``
+            (drawn in the browser) or ``"frames"`` (drawn by ``renderer``).
+        renderer
+            ``renderer(t0, t1, width, height) -> PNG or JPEG bytes``: a kernel-side drawing
+            of the note layer (implies ``mode="frames"``).
+        window
+            Seconds of music across the view (0.5..3600; ctrl+wheel zooms).
+        height
+            Height in pixels; the width follows the cell.
+        colors
+            CSS colours of the tracks, in track order; in theater mode the theater's
+            palette is used, and other colours switch the roll to ``"canvas"``.
+        session
+            The session whose playhead it follows and which clicks seek.
+        key
+            Registry key; ``"auto"`` keys it by notebook cell. ``None``: not keyed.
+        """
         self._auto = False
-        if renderer is not None:
-            kwargs.setdefault("mode", "frames")
-        elif "mode" not in kwargs:
-            self._auto = theater_default()
-            kwargs["mode"] = "theater" if self._auto else "canvas"
-        if kwargs["mode"] == "theater":
-            kwargs.setdefault("colors", THEATER_COLORS)
-        super().__init__(score, **kwargs)
+        if mode is None:
+            if renderer is not None:
+                mode = "frames"
+            else:
+                self._auto = theater_default()
+                mode = "theater" if self._auto else "canvas"
+        traits: dict[str, Any] = {"mode": mode, "window": window, "height": height}
+        if colors is not None:
+            traits["colors"] = list(colors)
+        elif mode == "theater":
+            traits["colors"] = THEATER_COLORS
+        super().__init__(score, session=session, key=key, **traits)
         self.renderer = renderer
         self.observe(self._on_mode, names="mode")
         self.observe(self._on_colors, names="colors")

@@ -13,7 +13,9 @@ from typing import Any
 import anywidget
 import traitlets as t
 
-from mos_lab.widgets._base import MosWidget
+from mos_lab.score import Score
+from mos_lab.widgets._base import AUTO, MosWidget
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets.chord_display import ChordDisplay
 from mos_lab.widgets.keyboard import Keyboard
 from mos_lab.widgets.piano_roll import PianoRoll
@@ -32,23 +34,44 @@ class Player(MosWidget):
     keyboard = anywidget.WidgetTrait().tag(sync=True)
     compact = t.Bool(False).tag(sync=True)
 
-    def __init__(self, score: Any = None, *, compact: bool = False, static: bool = True,
-                 **kwargs: Any) -> None:
-        session = kwargs.get("session")
+    def __init__(self, score: Score | None = None, *, compact: bool = False,
+                 static: bool = True, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """The default view of ``score`` (default: the session's current score).
+
+        Parameters
+        ----------
+        score
+            The score to play and show; ``None`` follows the session's current score.
+        compact
+            Transport and a shorter piano roll only (no chord display, no keyboard): how a
+            Score shows itself as a cell's result.
+        static
+            Also give static renderers (GitHub, nbconvert) a PNG piano roll and a line
+            of text.
+        session
+            The session it plays through (default: the kernel's session).
+        key
+            Registry key; ``"auto"`` keys it by notebook cell (re-running the cell closes
+            the previous player). ``None``: not keyed.
+
+        Its parts are widgets too: ``player.transport``, ``player.roll``,
+        ``player.chords``, ``player.keyboard`` (the last two ``None`` when compact).
+        """
         made: list[MosWidget] = []
         try:
-            common = {"session": session, "key": None}
-            made.append(Transport(score, **common))
-            made.append(PianoRoll(score, height=170 if compact else 240, **common))
+            made.append(Transport(score, session=session, key=None))
+            made.append(PianoRoll(score, height=170 if compact else 240, session=session,
+                                  key=None))
             if not compact:
-                made.append(ChordDisplay(score, **common))
-                made.append(Keyboard(score, **common))
+                made.append(ChordDisplay(score, session=session, key=None))
+                made.append(Keyboard(score, session=session, key=None))
         except Exception:
             for w in made:
                 w.close()
             raise
         parts = dict(zip(("transport", "roll", "chords", "keyboard"), made, strict=False))
-        super().__init__(score, compact=compact, **parts, **kwargs)
+        super().__init__(score, session=session, key=key, compact=compact, **parts)
         self.parts = made
         self.static = static
 

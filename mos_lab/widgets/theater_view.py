@@ -19,8 +19,12 @@ from typing import Any, ClassVar
 
 import traitlets as t
 
+from mos_lab.score import Score
 from mos_lab.theater.render import Renderer
+from mos_lab.theater.scene import ColorBy, Orientation
 from mos_lab.theater.sinks import EncodedFrame
+from mos_lab.widgets._base import AUTO
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._frame_widget import FRAME_COMMANDS, FrameWidget
 from mos_lab.widgets._messages import Arg, Spec
 from mos_lab.widgets._notes import pack_notes, track_names
@@ -54,9 +58,34 @@ class TheaterView(FrameWidget):
     color_by = t.Unicode("track").tag(sync=True)
     layer_rev = t.Int(0).tag(sync=True)  # bumps when the static layer changes: page drops old
 
-    def __init__(self, score: Any = None, *, renderer: Renderer | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(score, **kwargs)
+    def __init__(self, score: Score | None = None, *, orientation: Orientation = "landscape",
+                 height: int = 405, span: float = 8.0, color_by: ColorBy = "track",
+                 renderer: Renderer | None = None, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """The theater's view of ``score`` (default: the session's current score).
+
+        Parameters
+        ----------
+        score
+            The score to show; ``None`` follows the session's current score.
+        orientation
+            ``"landscape"`` (time left to right) or ``"portrait"`` (notes fall onto the
+            keyboard); both use the cell's width.
+        height
+            Height in pixels (64..4320).
+        span
+            Seconds of music on one page (0.5..3600).
+        color_by
+            Colour notes by ``"track"`` or by ``"velocity"``.
+        renderer
+            A theater renderer to draw with (default: the kernel's, wgpu or numpy).
+        session
+            The session whose playhead it follows and which clicks and drags seek.
+        key
+            Registry key; ``"auto"`` keys it by notebook cell. ``None``: not keyed.
+        """
+        super().__init__(score, session=session, key=key, orientation=orientation,
+                         height=height, span=span, color_by=color_by)
         self._renderer = renderer
         self._layer: TheaterLayer | None = None
         self._shown_score: int | None = None

@@ -17,7 +17,9 @@ from typing import Any, ClassVar
 
 import traitlets as t
 
-from mos_lab.widgets._base import MosWidget
+from mos_lab.score import Score
+from mos_lab.widgets._base import AUTO, MosWidget
+from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._messages import Arg, Spec
 
 OUTPUTS = ("browser", "local", "null")
@@ -45,8 +47,22 @@ class Transport(MosWidget):
     sample_rate = t.Int(48_000).tag(sync=True)
     audio_view = t.Unicode("").tag(sync=True)  # the page view that plays the audio
 
-    def __init__(self, score: Any = None, **kwargs: Any) -> None:
-        super().__init__(score, **kwargs)
+    def __init__(self, score: Score | None = None, *, session: SessionLike | None = None,
+                 key: str | None = AUTO) -> None:
+        """Transport controls for ``score`` (default: whatever the session has loaded).
+
+        Parameters
+        ----------
+        score
+            A score to bind: play and seek load it into the engine first. ``None``
+            follows the session's current score.
+        session
+            The session whose engine it drives (default: the kernel's session).
+        key
+            Registry key; ``"auto"`` keys it by notebook cell, so re-running the cell
+            closes the previous transport. ``None``: not keyed.
+        """
+        super().__init__(score, session=session, key=key)
         self.pcm_blocks = 0
         self.pcm_frames = 0
         self._sync_meta()

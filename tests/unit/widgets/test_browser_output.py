@@ -136,6 +136,7 @@ def test_close_stops_the_sender_thread(rig):
                    for t in threading.enumerate())
 
 
+@pytest.mark.seed("ENG-05")
 @pytest.mark.parametrize("then", ["nothing", "tempo", "pause"])
 def test_a_seek_before_the_page_unlocks_is_where_playback_starts(rig, then):
     eng, out, page = rig

@@ -312,3 +312,40 @@ def test_pack_notes_layout(score):
     rows = np.frombuffer(pack_notes(score), dtype="<f4").reshape(-1, 4)
     assert rows.shape == (score.n_notes, 4)
     assert rows[0, 0] == 0.0 and rows[0, 1] == pytest.approx(0.5) and rows[0, 2] == 48
+
+
+@pytest.mark.parametrize("cls", ["Transport", "Keyboard", "ChordDisplay", "PianoRoll",
+                                 "TheaterView", "Player"])
+def test_public_widgets_show_their_options(cls) -> None:
+    """``Player?`` showed ``**kwargs``: every option is a typed, documented parameter."""
+    import inspect
+
+    import mos_lab.widgets as widgets
+
+    w = getattr(widgets, cls)
+    sig = inspect.signature(w)
+    params = list(sig.parameters.values())
+    assert not [p for p in params if p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL)], sig
+    assert all(p.annotation is not p.empty for p in params), sig
+    assert {"score", "session", "key"} <= set(sig.parameters)
+    doc = inspect.getdoc(w.__init__) or ""
+    assert all(p.name in doc for p in params), (cls, doc)
+    assert w.__doc__ and w.__doc__.strip()
+
+
+def test_widget_options_are_applied_and_validated(session) -> None:
+    from mos_lab.widgets import Keyboard, PianoRoll, TheaterView
+
+    kb = Keyboard(low=48, high=72, channel=9, key=None)
+    kb.visible = True
+    assert (kb.low, kb.high, kb.channel) == (48, 72, 9)  # kept, not re-fitted to the score
+    roll = PianoRoll(mode="canvas", window=6.0, height=180, key=None)
+    assert (roll.mode, roll.window, roll.height) == ("canvas", 6.0, 180)
+    tv = TheaterView(orientation="portrait", span=4.0, color_by="velocity", key=None)
+    assert (tv.orientation, tv.span, tv.color_by) == ("portrait", 4.0, "velocity")
+    with pytest.raises(ValueError, match="channel"):
+        Keyboard(channel=16, key=None)
+    with pytest.raises(Exception, match="span"):
+        TheaterView(span=0.1, key=None)
+    for w in (kb, roll, tv):
+        w.close()
