@@ -129,8 +129,11 @@ def play(args: argparse.Namespace) -> int:
         if args.start:
             eng.seek(args.start)
 
+        ended: list[float] = []
+
         def on_transport(ev: Any) -> None:
-            if ev["state"] == "ready":  # playback reached the end
+            if ev["state"] == "ready":  # playback reached the end (and rewound)
+                ended.append(score.duration)
                 done.set()
 
         eng.bus.subscribe("transport", on_transport, owner=eng, weak=False)
@@ -142,7 +145,8 @@ def play(args: argparse.Namespace) -> int:
         finally:
             bar.close()
             signal.signal(signal.SIGINT, previous)
-        print(f"played to {eng.position:.1f} s, underruns: {output.underruns}")
+        reached = ended[0] if ended else eng.position
+        print(f"played to {reached:.1f} s, underruns: {output.underruns}")
     return EXIT_OK
 
 

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from mos_lab.cli.errors import EXIT_INVALID, EXIT_OK, CliError, describe, input_file
+from mos_lab.cli.errors import EXIT_INVALID, EXIT_OK, CliError, describe, input_file, writing
 from mos_lab.score import Score, ScoreError, load, nvx1
 
 
@@ -75,9 +75,10 @@ def info(args: argparse.Namespace) -> int:
     print(f"  tempo: {tempos}" + (f" (+{more} more)" if more > 0 else ""))
     meters = ", ".join(f"{t['numerator']}/{t['denominator']}" for t in data["time_signatures"][:8])
     print(f"  time signatures: {meters or 'none in the file'}")
-    keys = [f"{_key_name(k['key'])} at {float(score.tempo.ticks_to_seconds(k['tick'])):.2f} s"
-            for k in data["key_signatures"][:8]]
-    more = len(data["key_signatures"]) - 8
+    unique = list(dict.fromkeys((k["tick"], k["key"]) for k in data["key_signatures"]))
+    keys = [f"{_key_name(key)} at {float(score.tempo.ticks_to_seconds(tick)):.2f} s"
+            for tick, key in unique[:8]]
+    more = len(unique) - 8
     print(f"  key signatures: {', '.join(keys) or 'none in the file'}"
           + (f" (+{more} more)" if more > 0 else ""))
     for w in data["warnings"]:
@@ -110,7 +111,11 @@ def validate(args: argparse.Namespace) -> int:
 def convert(args: argparse.Namespace) -> int:
     """Convert between formats, chosen by the two file extensions."""
     score = load_input(args.input)
-    out = score.save(args.output)
+    target = Path(args.output)
+    if not target.parent.is_dir():
+        raise CliError(f"output: folder {target.parent} does not exist")
+    with writing(target):
+        out = score.save(target)
     for w in score.warnings:
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {out} ({score.n_notes} notes)")

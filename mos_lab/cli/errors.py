@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -85,6 +87,17 @@ def input_file(path: str) -> Path:
     return p
 
 
+@contextmanager
+def writing(path: str | Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into a CliError naming ``path`` (not the
+    temporary file a writer may use) with the reason in words."""
+    try:
+        yield
+    except OSError as exc:
+        reason = _REASONS.get(exc.errno or 0) or describe(exc)
+        raise CliError(f"cannot write {path}: {reason}") from None
+
+
 def output_file(path: str, suffixes: tuple[str, ...], what: str) -> Path:
     """``path`` if its extension is one of ``suffixes`` and its folder exists, else CliError."""
     p = Path(path)
@@ -100,4 +113,4 @@ def output_file(path: str, suffixes: tuple[str, ...], what: str) -> Path:
 
 
 __all__ = ["EXIT_CODES_HELP", "EXIT_INTERRUPTED", "EXIT_INVALID", "EXIT_OK", "EXIT_USAGE",
-           "CliError", "describe", "input_file", "output_file"]
+           "CliError", "describe", "input_file", "output_file", "writing"]

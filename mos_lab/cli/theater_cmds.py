@@ -19,7 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 
 from mos_lab.cli.commands import load_input
-from mos_lab.cli.errors import CliError, output_file
+from mos_lab.cli.errors import CliError, output_file, writing
 from mos_lab.cli.progress import ProgressBar
 
 MAX_LENGTH_S = 6 * 3600.0  # a longer clip is refused (a damaged file can claim 50 days)
@@ -115,7 +115,8 @@ def cmd_frame(args: argparse.Namespace) -> int:
     except ImportError:
         raise CliError("writing JPEG needs Pillow (pip install pillow); .png works "
                        "without it") from None
-    out.write_bytes(data)
+    with writing(out):
+        out.write_bytes(data)
     print(f"{out}: {view.width}x{view.height} {fmt.upper()} at {args.time:g} s")
     return 0
 
