@@ -121,6 +121,22 @@ def _check_arrays(notes: np.ndarray, controls: np.ndarray, n_tracks: int) -> lis
     return problems
 
 
+def _check_spelling(spelling: Any, notes: np.ndarray) -> list[str]:
+    """Problems with a per-note spelling: length, range, and agreement with each pitch."""
+    if not isinstance(spelling, np.ndarray) or spelling.dtype.kind not in "iu":
+        return ["spelling: must be an int numpy array (line-of-fifths positions) or None"]
+    if spelling.shape != (len(notes),):
+        return [f"spelling: {spelling.shape} values for {len(notes)} notes"]
+    bad = np.flatnonzero((np.abs(spelling.astype(np.int64)) > 35)
+                         | ((spelling.astype(np.int64) * 7) % 12 != notes["pitch"] % 12))
+    if len(bad):
+        i = int(bad[0])
+        return [f"spelling[{i}]: {int(spelling[i])} is not a spelling of pitch "
+                f"{int(notes['pitch'][i])}" + (f" (and {len(bad) - 1} more)" if len(bad) > 1
+                                                else "")]
+    return []
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
@@ -151,6 +167,9 @@ class Score:
     chords: tuple[Chord, ...] = ()
     title: str = ""
     warnings: tuple[str, ...] = ()
+    #: Spelling of each note as its line-of-fifths position (C = 0, G = 1, F = -1, F# = 6),
+    #: aligned with ``notes``; None when the source gave none (MIDI). See mos_lab.theory.
+    spelling: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -174,8 +193,12 @@ class Score:
             if not -7 <= ks.key <= 7:
                 problems.append(f"key_signatures[{i}].key: {ks.key} is not in -7..7")
         problems += _check_arrays(self.notes, self.controls, len(self.tracks))
+        if self.spelling is not None:
+            problems += _check_spelling(self.spelling, self.notes)
         if problems:
             raise ScoreError(problems)
+        if self.spelling is not None:
+            object.__setattr__(self, "spelling", _frozen(self.spelling.astype(np.int16)))
         object.__setattr__(self, "notes", _frozen(self.notes))
         object.__setattr__(self, "controls", _frozen(self.controls))
         object.__setattr__(self, "tracks", tuple(self.tracks))
@@ -208,7 +231,10 @@ class Score:
         return cls(table, (Track("", program, 0, False),), tempo, title=title)
 
     def replace(self, **changes: Any) -> Score:
-        """A copy with some fields replaced (validated like any new score)."""
+        """A copy with some fields replaced (validated like any new score); new notes
+        without a new spelling drop the old one (it described other notes)."""
+        if "notes" in changes and "spelling" not in changes:
+            changes["spelling"] = None
         return replace(self, **changes)
 
     # -- derived -----------------------------------------------------------------------
