@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mos_lab.cli import audio_cmds, commands, plugin_cmds, theater_cmds
+from mos_lab.cli import analyze_cmds, audio_cmds, commands, plugin_cmds, theater_cmds
 from mos_lab.cli.errors import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     audio_cmds.register(sub)
     theater_cmds.register(sub)
     plugin_cmds.register(sub)
+    analyze_cmds.register(sub)
     return p
 
 

@@ -9,8 +9,11 @@ Map of the API::
     Scale("D", "harmonic minor").pitches()         # scales and modes (SCALES)
     Chord.from_pitches(["E4", "G4", "C5"]).symbol  # root, quality, inversion: "C/E"
     parse_symbol("Bb7(#11)").pitches()             # chord symbols (QUALITIES: the templates)
+    analyze(score) -> Analysis                     # keys, numerals, chords, NCTs, cadences
+    read_romantext(text) / Analysis.to_romantext() # human analyses in, any analysis out
 """
 
+from mos_lab.theory.analysis import Analysis, NonChordTone, Segment, analyze
 from mos_lab.theory.chord import (
     PC_TEMPLATES,
     QUALITIES,
@@ -22,6 +25,7 @@ from mos_lab.theory.chord import (
 from mos_lab.theory.interval import Interval, IntervalError
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
+from mos_lab.theory.romantext import RomanTextError, read_romantext, write_romantext
 from mos_lab.theory.scale import SCALES, Scale
 from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
 
@@ -30,16 +34,23 @@ __all__ = [
     "QUALITIES",
     "SCALES",
     "TEMPLATES",
+    "Analysis",
     "Chord",
     "ChordQuality",
     "ChordSymbol",
     "Interval",
     "IntervalError",
     "Key",
+    "NonChordTone",
     "Pitch",
     "PitchError",
+    "RomanTextError",
     "Scale",
+    "Segment",
     "SymbolError",
+    "analyze",
     "format_symbol",
     "parse_symbol",
+    "read_romantext",
+    "write_romantext",
 ]

@@ -29,13 +29,16 @@ class Params:
     bass_root: float = 0.45
     bass_member: float = 0.15
     bass_outside: float = 0.6
-    key_weight: float = 2.5
+    key_weight: float = 5.0
     change: float = 0.2
-    change_beat: float = 0.3
+    change_beat: float = 0.8
     no_onset: float = 1.0
     modulation: float = 3.0
     modulation_step: float = 0.8
     prior_weight: float = 0.4
+    miss_fifth: float = 0.3  # a missing fifth costs this share of a missing root or third
+    miss_seventh: float = 0.6
+    key_window: float = 0.0  # quarter notes either side that a slice's key evidence covers
 
 
 @dataclass(frozen=True)
@@ -73,7 +76,8 @@ def slice_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> Sl
     return Slices(bounds[:-1], bounds[1:], counts, bass, onset)
 
 
-def _tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _tables(vocab: Vocabulary, p: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                   np.ndarray]:
     """Per mode: chord membership (12, J), missing-member weight (12, J), root (J), bass
     member flag (12, J)."""
     j = vocab.size
@@ -82,7 +86,7 @@ def _tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     root = np.full((2, j), -1)
     for m, entries in enumerate(vocab.entries):
         for i, e in enumerate(entries):
-            weights = (1.0, 1.0, 0.3, 0.6, 0.3)
+            weights = (1.0, 1.0, p.miss_fifth, p.miss_seventh, p.miss_fifth)
             for k, f in enumerate(e.members):
                 pc = (7 * f) % 12
                 member[m, pc, i] = 1.0
@@ -91,8 +95,22 @@ def _tables(vocab: Vocabulary) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     return member, miss, root, member
 
 
+def key_context(sl: Slices, tpq: int, window: float) -> np.ndarray:
+    """(n, 12) pitch-class distribution of the music within ``window`` quarters of each slice."""
+    n = len(sl.start)
+    dur = (sl.end - sl.start).astype(np.float64)
+    cum = np.zeros((n + 1, 12))
+    np.cumsum(sl.counts * dur[:, None], axis=0, out=cum[1:])
+    w = int(window * tpq)
+    lo = np.searchsorted(sl.end, sl.start - w, side="right")
+    hi = np.searchsorted(sl.start, sl.end + w, side="left")
+    ctx = cum[hi] - cum[lo]
+    tot = ctx.sum(axis=1, keepdims=True)
+    return np.divide(ctx, tot, out=np.zeros_like(ctx), where=tot > 0)
+
+
 def emissions(sl: Slices, weights: np.ndarray, tpq: int, vocab: Vocabulary, p: Params,
-              tables: tuple[np.ndarray, ...]) -> np.ndarray:
+              tables: tuple[np.ndarray, ...], context: np.ndarray) -> np.ndarray:
     """(n, 24, J) score of every (key, numeral) state for slices ``sl`` (a chunk)."""
     member, miss, root, _ = tables
     n = len(sl.start)
@@ -118,7 +136,7 @@ def emissions(sl: Slices, weights: np.ndarray, tpq: int, vocab: Vocabulary, p: P
         is_root = (root[m][None, :] == brel[:, None]).astype(np.float64)
         score += p.bass_root * is_root + p.bass_member * (is_member - is_root)
         score -= p.bass_outside * (1.0 - is_member)
-        score += p.key_weight * (frac @ logk[k] + 2.5)[:, None]
+        score += p.key_weight * (context @ logk[k] + 2.5)[:, None]
         score[silent] = 0.0
         out[:, k, :] = score * dur[:, None]
     return out
@@ -132,7 +150,7 @@ def decode(sl: Slices, strength: np.ndarray, tpq: int, vocab: Vocabulary,
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z, 0.0
-    tables = _tables(vocab)
+    tables = _tables(vocab, p)
     prior = np.concatenate([np.repeat(vocab.prior[m][None, :], 12, axis=0) for m in (0, 1)])
     prior = p.prior_weight * prior  # (24, J), -inf on padding
     dist = key_distance().astype(np.float64)
@@ -140,6 +158,7 @@ def decode(sl: Slices, strength: np.ndarray, tpq: int, vocab: Vocabulary,
     np.fill_diagonal(kcost, np.inf)
     change = p.change - p.change_beat * strength + p.no_onset * (~sl.onset)
     dur = (sl.end - sl.start) / tpq
+    context = key_context(sl, tpq, p.key_window)
     choice = np.zeros((n, 24, j), dtype=np.int8)
     arg_in_key = np.zeros((n, 24), dtype=np.int64)
     from_key = np.zeros((n, 24), dtype=np.int64)
@@ -148,7 +167,7 @@ def decode(sl: Slices, strength: np.ndarray, tpq: int, vocab: Vocabulary,
         c1 = min(n, c0 + chunk)
         part = Slices(sl.start[c0:c1], sl.end[c0:c1], sl.counts[c0:c1], sl.bass[c0:c1],
                       sl.onset[c0:c1])
-        em = emissions(part, dur[c0:c1], tpq, vocab, p, tables)
+        em = emissions(part, dur[c0:c1], tpq, vocab, p, tables, context[c0:c1])
         for t in range(c0, c1):
             e = em[t - c0]
             if t == 0:
