@@ -32,15 +32,15 @@ from pathlib import Path
 from typing import Any
 
 from mos_lab.plugins.isolation import IsolatedPlugin
-from mos_lab.plugins.manifest import Manifest, PluginError
-from mos_lab.plugins.registry import ENTRY_POINT_GROUP, Plugin
+from mos_lab.plugins.manifest import ENTRY_POINT_GROUP, Manifest, PluginError
 
 DROP_IN = "plugin.toml"
 _MANIFEST_KEYS = {"name", "version", "api", "requires", "description"}
 _SANDBOX_KEYS = {"module", "subscribes", "emits", "timeout", "memory_mb", "cpu_seconds",
                  "trusted"}
 
-Candidate = tuple[str, str, Callable[[], Plugin]]
+#: (label, source, load): ``load()`` makes the plugin object (a ``Plugin``).
+Candidate = tuple[str, str, Callable[[], Any]]
 
 
 def default_folders() -> list[Path]:
@@ -118,7 +118,7 @@ def _package_entry_points(folder: Path) -> list[Candidate]:
             for name, ref in sorted(eps.items())]
 
 
-def _import(import_root: Path, ref: str) -> Plugin:
+def _import(import_root: Path, ref: str) -> Any:
     """``module:attr`` from a package source folder (put on ``sys.path`` as pip would)."""
     module, _, attr = ref.partition(":")
     if str(import_root) not in sys.path:

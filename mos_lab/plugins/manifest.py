@@ -12,6 +12,8 @@ from packaging.version import InvalidVersion, Version
 
 #: The plugin API this mos_lab provides. Plugins declare a specifier such as ">=1,<2".
 API_VERSION = Version("1.0")
+#: The entry point group installed packages expose their plugins in.
+ENTRY_POINT_GROUP = "mos_lab.plugins"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
 

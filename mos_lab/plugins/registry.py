@@ -16,10 +16,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
 from mos_lab.bus import EventBus
-from mos_lab.plugins.manifest import Manifest, PluginError
+from mos_lab.plugins import sandbox
+from mos_lab.plugins.manifest import ENTRY_POINT_GROUP, Manifest, PluginError
+from mos_lab.plugins.sandbox import SandboxUnavailable
 from mos_lab.plugins.state import SharedState, StateView
 
-ENTRY_POINT_GROUP = "mos_lab.plugins"
 log = logging.getLogger(__name__)
 
 
@@ -237,8 +238,6 @@ class PluginRegistry:
         """Without starting anything: which plugins could start ("ready") and which are
         "blocked" and why (a requirement missing, of the wrong version or blocked itself;
         no sandbox for an untrusted one). Sets those states on registered plugins."""
-        from mos_lab.plugins import sandbox
-
         out: dict[str, str] = {}
         with self._lock:
             for n in self.order():
@@ -258,7 +257,7 @@ class PluginRegistry:
                 if not why and not self._plugins[n].manifest.trusted:
                     try:
                         sandbox.check()
-                    except sandbox.SandboxUnavailable as exc:
+                    except SandboxUnavailable as exc:
                         why = str(exc)
                 out[n] = "blocked" if why else "ready"
                 if n not in self._contexts and self._status[n].state in ("registered",
