@@ -27,6 +27,7 @@ from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
 from mos_lab.theory.romantext import RomanTextError, read_romantext, write_romantext
 from mos_lab.theory.scale import SCALES, Scale
+from mos_lab.theory.spelling import SpellingParams, spell, spell_notes
 from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
 
 __all__ = [
@@ -47,10 +48,13 @@ __all__ = [
     "RomanTextError",
     "Scale",
     "Segment",
+    "SpellingParams",
     "SymbolError",
     "analyze",
     "format_symbol",
     "parse_symbol",
     "read_romantext",
+    "spell",
+    "spell_notes",
     "write_romantext",
 ]

@@ -1,0 +1,103 @@
+"""Pitch spelling of MIDI notes from their context (key, harmony, voice leading)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, Track
+from mos_lab.theory import spell
+from mos_lab.theory.spelling import note_names
+
+Q = 480
+
+
+def score_of(*voices: list[int], beat: int = Q, drums: bool = False) -> Score:
+    """A score with one track per voice, one note per beat."""
+    rows = [(i * beat, beat, p, v) for v, line in enumerate(voices)
+            for i, p in enumerate(line) if p]
+    notes = np.zeros(len(rows), NOTE_DTYPE)
+    if rows:
+        a = np.array(rows)
+        notes["start"], notes["duration"], notes["pitch"], notes["track"] = a.T
+        notes["velocity"] = 80
+        notes["channel"] = notes["track"]
+        notes = notes[np.argsort(notes["start"], kind="stable")]
+    tracks = tuple(Track(f"v{i}", 0, i, drums) for i in range(max(len(voices), 1)))
+    return Score(notes, tracks, TempoMap(Q, [TempoChange(0, 500_000)]))
+
+
+def names(score: Score, track: int = 0) -> list[str]:
+    all_names = note_names(score)
+    return [n for n, t in zip(all_names, score.notes["track"], strict=True) if t == track]
+
+
+def test_scales_take_their_key_signature() -> None:
+    b_major = [59, 61, 63, 64, 66, 68, 70, 71, 66, 63, 59]
+    assert names(score_of(b_major))[:8] == ["B3", "C#4", "D#4", "E4", "F#4", "G#4", "A#4", "B4"]
+    d_flat = [61, 63, 65, 66, 68, 70, 72, 73, 68, 65, 61]
+    assert names(score_of(d_flat))[:8] == ["Db4", "Eb4", "F4", "Gb4", "Ab4", "Bb4", "C5", "Db5"]
+    e_flat = [63, 65, 67, 68, 70, 72, 74, 75, 70, 67, 63]
+    assert names(score_of(e_flat))[:8] == ["Eb4", "F4", "G4", "Ab4", "Bb4", "C5", "D5", "Eb5"]
+    c_minor = [60, 62, 63, 65, 67, 68, 71, 72, 67, 63, 60]
+    assert names(score_of(c_minor))[:8] == ["C4", "D4", "Eb4", "F4", "G4", "Ab4", "B4", "C5"]
+
+
+def test_chromatic_lines_rise_with_sharps_and_fall_with_flats() -> None:
+    bass = [48, 43, 48, 43, 48, 43, 48, 48]
+    up = [60, 64, 67, 66, 67, 64, 62, 60]  # G F# G: a lower neighbour with a sharp
+    assert names(score_of(up, bass))[3] == "F#4"
+    down = [64, 62, 61, 60, 62, 64, 67, 72]  # D Db C falls with a flat
+    assert names(score_of(down, [48, 48, 46, 45, 43, 43, 48, 48]))[2] == "Db4"
+    rising = [60, 61, 62, 64, 65, 67, 72, 72]  # C C# D rises with a sharp
+    assert names(score_of(rising, [48, 45, 41, 43, 41, 43, 48, 48]))[1] == "C#4"
+
+
+def test_chords_are_spelled_as_chords() -> None:
+    c_major = [60, 64, 67, 72, 67, 64]
+    e_major = score_of([*c_major, 64, 68, 71, 68, 64, 60])  # E major in C: G#
+    assert names(e_major)[7] == "G#4"
+    f_minor = score_of([*c_major, 65, 68, 72, 68, 65, 60])  # F minor in C: Ab
+    assert names(f_minor)[7] == "Ab4"
+
+
+def test_bad_input_gives_results_not_exceptions() -> None:
+    assert spell(score_of()).tolist() == []
+    drums = score_of([36, 38, 42, 46], drums=True)
+    assert spell(drums).tolist() == [0, 2, 6, -2]  # plain spellings: C D F# Bb
+    one = score_of([61])
+    assert len(spell(one)) == 1
+
+
+def test_a_given_spelling_is_kept_and_validated() -> None:
+    s = score_of([61, 63])
+    kept = s.replace(spelling=np.array([-5, -3]))  # Db Eb
+    assert spell(kept).tolist() == [-5, -3]
+    assert note_names(kept) == ["Db4", "Eb4"]
+    assert kept.transpose(1).spelling is None
+    import pytest
+
+    from mos_lab.score import ScoreError
+
+    with pytest.raises(ScoreError, match=r"spelling\[1\]: 0 is not a spelling of pitch 63"):
+        s.replace(spelling=np.array([7, 0]))
+    with pytest.raises(ScoreError, match="values for 2 notes"):
+        s.replace(spelling=np.array([7]))
+
+
+def test_spelling_is_fast() -> None:
+    rng = np.random.default_rng(0)
+    n = 100_000
+    notes = np.zeros(n, NOTE_DTYPE)
+    notes["start"] = np.sort(rng.integers(0, n * 60, n))
+    notes["duration"] = rng.integers(60, 960, n)
+    notes["pitch"] = rng.integers(30, 90, n)
+    notes["velocity"] = 80
+    notes["track"] = rng.integers(0, 4, n)
+    s = Score(notes, tuple(Track(str(i), 0, i) for i in range(4)),
+              TempoMap(Q, [TempoChange(0, 500_000)]))
+    t0 = time.perf_counter()
+    out = spell(s)
+    assert time.perf_counter() - t0 < 5.0
+    assert ((out * 7) % 12 == notes["pitch"] % 12).all()
