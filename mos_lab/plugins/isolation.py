@@ -3,12 +3,13 @@
 The child is a plain interpreter inside :mod:`mos_lab.plugins.sandbox` (bubblewrap
 namespaces, seccomp, rlimits): it sees only its own folder, read-only, has no network,
 cannot start processes and cannot import mos_lab (it is not in its file system). It gets
-the events it subscribed to as JSON objects, one per line, and answers each with one line
-``{"events": [...]}`` (or ``{"events": [], "error": "..."}``). The host reads with a
-deadline and a size limit and checks every line: a malformed line, an oversized one, a
-late one or a dead child stop the plugin (the pipe can no longer be trusted) and report an
-``error`` event; each answered event must be of a declared type and pass the bus's
-validation, else it is dropped and counted in ``rejected``. The kernel goes on either way.
+each event it subscribed to as one line ``{"id": n, "event": {...}}`` and answers with one
+line ``{"id": n, "events": [...]}`` (plus ``"error": "..."`` when its handler raised). The
+host writes and reads with one deadline and a size limit and checks every line: a
+malformed line, an oversized one, an answer to another request, a late one or a dead
+child stop the plugin (the pipe can no longer be trusted) and report an ``error`` event;
+each answered event must be of a declared type and pass the bus's validation, else it is
+dropped and counted in ``rejected``. The kernel goes on either way.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from mos_lab.plugins.manifest import Manifest, PluginError
 
 MAX_LINE = 64 * 1024
 MAX_EVENTS = 100
+MAX_REQUEST = 1024 * 1024  # an event larger than this as JSON is not sent
 START_TIMEOUT = 10.0
 
 
@@ -41,8 +43,12 @@ def _no_constants(name: str) -> Any:
     raise ProtocolError(f"{name} is not allowed")
 
 
-def parse_answer(line: bytes) -> dict[str, Any]:
-    """One answer line -> ``{"events": [dict, ...], "error"?: str}``, or ProtocolError."""
+def parse_answer(line: bytes, expect_id: int | None = None) -> dict[str, Any]:
+    """One answer line -> ``{"id": n, "events": [...], "error"?: str}``, or ProtocolError.
+
+    ``expect_id``: the request this must answer (an unsolicited, repeated or late answer
+    has another id); None for the launcher's first line (ready, or why it could not start).
+    """
     if len(line) > MAX_LINE:
         raise ProtocolError(f"line longer than {MAX_LINE} bytes")
     try:
@@ -54,7 +60,7 @@ def parse_answer(line: bytes) -> dict[str, Any]:
         raise ProtocolError(f"not JSON: {type(exc).__name__}: {str(exc)[:80]}") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"expected an object, got {type(data).__name__}")
-    extra = set(data) - {"events", "error", "ready"}
+    extra = set(data) - {"id", "events", "error", "ready"}
     if extra:
         raise ProtocolError(f"unknown fields {sorted(extra)[:5]}")
     if "ready" in data:
@@ -68,6 +74,8 @@ def parse_answer(line: bytes) -> dict[str, Any]:
         raise ProtocolError(f"more than {MAX_EVENTS} events in one answer")
     if "error" in data and not isinstance(data["error"], str):
         raise ProtocolError("'error' must be a string")
+    if expect_id is not None and (type(data.get("id")) is not int or data["id"] != expect_id):
+        raise ProtocolError(f"answer to request {data.get('id')!r}, expected {expect_id}")
     return data
 
 
@@ -102,6 +110,7 @@ class IsolatedPlugin:
         self.errors = 0
         self._ctx: Any = None
         self._buf = b""
+        self._requests = 0
         self._sandbox_pid: int | None = None
         self._lock = threading.Lock()
 
@@ -133,6 +142,8 @@ class IsolatedPlugin:
             for fd in (r, w, info_w):
                 if fd >= 0:
                     os.close(fd)
+        assert self.proc.stdin is not None
+        os.set_blocking(self.proc.stdin.fileno(), False)
         self._sandbox_pid = _read_child_pid(info_r, START_TIMEOUT)
         self._ctx = context
         self._buf = b""
@@ -148,7 +159,23 @@ class IsolatedPlugin:
             context.subscribe(event_type, self._forward)
 
     # -- the pipe ------------------------------------------------------------------------
-    def _read(self, timeout: float) -> dict[str, Any] | None:
+    def _write(self, data: bytes, deadline: float) -> bool:
+        """Write all of ``data`` to the child's stdin by ``deadline`` (never blocks past it:
+        a child that stops reading cannot hang the kernel); False if it could not."""
+        assert self.proc is not None and self.proc.stdin is not None
+        fd = self.proc.stdin.fileno()
+        view = memoryview(data)
+        while view:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([], [fd], [], left)[1]:
+                return False
+            try:
+                view = view[os.write(fd, view):]
+            except BlockingIOError:
+                continue
+        return True
+
+    def _read(self, timeout: float, expect_id: int | None = None) -> dict[str, Any] | None:
         """The next line, parsed and checked; None when it did not come in time or EOF."""
         assert self.proc is not None and self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
@@ -164,23 +191,27 @@ class IsolatedPlugin:
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
-        return parse_answer(line)
+        return parse_answer(line, expect_id)
 
     def _forward(self, event: Any) -> None:
         """Send one event to the child; emit its validated answers; stop it if it misbehaves."""
         with self._lock:
             if self.proc is None or self.failed:
                 return
+            self._requests += 1
+            rid = self._requests
             try:
-                message = json.dumps({**event.data, "type": event.type}, allow_nan=False)
+                message = json.dumps({"id": rid, "event": {**event.data, "type": event.type}},
+                                     allow_nan=False).encode() + b"\n"
             except (TypeError, ValueError):
-                self.rejected += 1  # the kernel's event has no JSON form: not sent
+                message = b""
+            if not message or len(message) > MAX_REQUEST:
+                self.rejected += 1  # no JSON form, or too large: not sent
                 return
-            assert self.proc.stdin is not None
+            deadline = time.monotonic() + self.timeout
             try:
-                self.proc.stdin.write(message.encode() + b"\n")
-                self.proc.stdin.flush()
-                answer = self._read(self.timeout)
+                answer = (self._read(deadline - time.monotonic(), rid)
+                          if self._write(message, deadline) else None)
             except ProtocolError as exc:
                 self._kill(f"malformed message: {exc}")
                 return
@@ -292,12 +323,14 @@ except BaseException as exc:
     raise SystemExit(1)
 _send({"ready": True})
 for line in sys.stdin:
+    request = json.loads(line)
+    _id = request["id"]
     try:
-        out = handle(json.loads(line)) or []
-        _send({"events": list(out)})
+        out = handle(request["event"]) or []
+        _send({"id": _id, "events": list(out)})
     except BaseException as exc:
         try:
-            _send({"events": [], "error": f"{type(exc).__name__}: {exc}"[:1000]})
+            _send({"id": _id, "events": [], "error": f"{type(exc).__name__}: {exc}"[:1000]})
         except BaseException:
             raise SystemExit(1)
 """

@@ -69,9 +69,11 @@ def handle(event):
         os.kill(os.getpid(), signal.SIGKILL)
     if cmd == "raw":  # write straight into the protocol pipe
         import __main__
-        __main__._out.write("x" * 70_000 if arg == "BIG" else arg)
+        __main__._out.write("x" * 70_000 if arg == "BIG" else arg.replace("ID", str(__main__._id)))
         __main__._out.flush()
         return []
+    if cmd == "bad_events":
+        return [{"type": "transport", "state": "playing"}, "text", {"type": "progress", "task": 1}]
     if cmd == "import":
         import mos_lab  # noqa: F401
     if cmd == "print":
@@ -263,6 +265,8 @@ def test_killing_the_sandbox_from_outside_takes_the_plugin_with_it(bus, hostile)
 
 @pytest.mark.parametrize("raw", [
     "not json\n",
+    '{"events": []}\n',  # no request id
+    '{"id": 999, "events": []}\n',  # another request's id
     "[1, 2]\n",
     '{"events": 5}\n',
     '{"events": [], "more": 1}\n',
@@ -293,18 +297,31 @@ def test_malformed_messages_stop_the_plugin_not_the_kernel(bus, hostile, raw):
 def test_every_answer_line_is_checked(line, problem):
     with pytest.raises(ProtocolError, match=problem):
         parse_answer(line)
-    assert parse_answer(b'{"events": [{"type": "progress"}]}')["events"] == [{"type": "progress"}]
+    assert parse_answer(b'{"id": 3, "events": [{"type": "progress"}]}', 3)["events"] == [
+        {"type": "progress"}]
+    with pytest.raises(ProtocolError, match="answer to request True, expected 1"):
+        parse_answer(b'{"id": true, "events": []}', 1)
 
 
 def test_answers_of_undeclared_types_or_invalid_fields_are_dropped(bus, hostile):
     folder, name = hostile
     reg, plug, _ = start(bus, folder, name)
-    raw = ('{"events": [{"type": "transport", "state": "playing"}, "text", '
-           '{"type": "progress", "task": 1}]}\n')
-    assert ask(bus, "raw", raw) == []
+    assert ask(bus, "bad_events") == []
     assert plug.rejected == 3 and not any(e.type == "transport" for e in bus.history)
-    assert ask(bus, "ping") == []  # the hostile answer took the place of the next one
-    assert ask(bus, "ping") == ["pong"]
+    assert ask(bus, "ping") == ["pong"] and plug.alive
+    reg.stop()
+
+
+@pytest.mark.seed("WID-08")
+def test_an_unsolicited_answer_is_caught_by_its_request_id(bus, hostile):
+    folder, name = hostile
+    reg, plug, counter = start(bus, folder, name)
+    # answers this request twice: the handler's own answer then lies ahead of the next one
+    assert ask(bus, "raw", '{"id": ID, "events": []}\n') == []
+    assert plug.alive
+    assert ask(bus, "ping") == []
+    assert plug.failed and "answer to request" in plug.failed and "expected" in plug.failed
+    assert counter.seen == 2
     reg.stop()
 
 
