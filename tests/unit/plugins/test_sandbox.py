@@ -72,6 +72,11 @@ def handle(event):
         __main__._out.write("x" * 70_000 if arg == "BIG" else arg.replace("ID", str(__main__._id)))
         __main__._out.flush()
         return []
+    if cmd == "answer_then_sleep":  # answers, then stops reading its requests
+        import __main__
+        __main__._out.write('{"id": %d, "events": []}\\n' % __main__._id)
+        __main__._out.flush()
+        time.sleep(30)
     if cmd == "bad_events":
         return [{"type": "transport", "state": "playing"}, "text", {"type": "progress", "task": 1}]
     if cmd == "import":
@@ -347,3 +352,15 @@ def test_the_seccomp_filter_is_built_for_known_machines_only():
         assert len(prog) % 8 == 0 and 20 < len(prog) // 8 < 100
     with pytest.raises(sandbox.SandboxUnavailable, match="no seccomp filter for 'sparc'"):
         sandbox.seccomp_filter("sparc")
+
+
+@pytest.mark.seed("WID-08")
+def test_a_child_that_stops_reading_cannot_block_the_kernel(bus, hostile):
+    folder, name = hostile
+    reg, plug, counter = start(bus, folder, name, timeout=0.5)
+    assert ask(bus, "answer_then_sleep") == [] and plug.alive
+    t0 = time.monotonic()
+    bus.emit("chord", symbol="big", key="\u00e9" * 60_000)  # ~360 kB of JSON: > a pipe's buffer
+    assert time.monotonic() - t0 < 2
+    assert plug.failed == "no valid answer in time" and counter.seen == 2
+    reg.stop()
