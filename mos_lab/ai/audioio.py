@@ -10,6 +10,7 @@
 - ``collect_stream`` reads a chunked stream, resumes it where it broke, and returns what
   arrived, marked partial, when it cannot go on or is cancelled (MGN-04).
 - ``export_audio`` writes FLAC (or WAV/OGG) under a duration and size limit (MGN-03).
+- ``normalize_loudness`` brings generated audio to the level of the engine's renders.
 """
 
 from __future__ import annotations
@@ -74,6 +75,34 @@ def conform_audio(data: Any, sample_rate: int, *, target_rate: int,
         t_in = np.arange(len(x))
         x = np.stack([np.interp(t_out, t_in, x[:, c]) for c in range(x.shape[1])], axis=1)
     return np.ascontiguousarray(x, dtype=np.float32)
+
+
+TARGET_RMS_DB = -20.0  # a full mix rendered by the engine (Aicha: RMS -20, peak -3 dBFS)
+CEILING_DB = -1.0  # peaks stay below this (headroom for resampling and encoding)
+MAX_GAIN_DB = 30.0  # near-silence is not blown up to full level
+
+
+def normalize_loudness(audio: np.ndarray, *, target_rms_db: float = TARGET_RMS_DB,
+                       ceiling_db: float = CEILING_DB, max_gain_db: float = MAX_GAIN_DB,
+                       ) -> np.ndarray:
+    """``audio`` scaled to an RMS of ``target_rms_db`` dBFS with peaks at most
+    ``ceiling_db`` (one gain for the whole clip, so dynamics are kept; idempotent).
+
+    Why: a single instrument rendered with the engine's headroom for 128 voices peaks
+    near -20 dBFS, far quieter than a song; generated clips should sit with the rest.
+    """
+    a = np.asarray(audio, dtype=np.float32)
+    if not len(a) or not np.isfinite(a).all():
+        return a
+    rms = float(np.sqrt(np.mean(np.square(a, dtype=np.float64))))
+    peak = float(np.abs(a).max())
+    if rms <= 0.0 or peak <= 0.0:
+        return a
+    gain = min(10 ** (target_rms_db / 20) / rms, 10 ** (ceiling_db / 20) / peak,
+               10 ** (max_gain_db / 20))
+    if abs(gain - 1.0) < 1e-3:
+        return a
+    return (a * np.float32(gain)).astype(np.float32, copy=False)
 
 
 def decode_audio(payload: bytes, fmt: str, *, sample_rate: int | None = None,

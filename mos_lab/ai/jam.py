@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from mos_lab.ai._runner import run_with_deadline
+from mos_lab.ai.audioio import normalize_loudness
 from mos_lab.ai.errors import AIError, GenerationCancelled
 from mos_lab.ai.jam_phases import (
     JamContext,
@@ -45,6 +46,7 @@ from mos_lab.ai.merge import merge_parts, merge_problems
 from mos_lab.ai.types import CancelToken, GenerationRequest
 from mos_lab.ai.validate import bar_ticks, validate_request
 from mos_lab.bus import EventBus
+from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Score
 
 PHASES = ("skeleton", "orchestration", "audio")
@@ -154,7 +156,7 @@ class InstantJam:
     'jam: skeleton ok, orchestration ok, audio ok; first sound 180 ms; total 0.61 s'
     """
 
-    def __init__(self, *, bus: EventBus | None = None, sample_rate: int = 32_000,
+    def __init__(self, *, bus: EventBus | None = None, sample_rate: int = SAMPLE_RATE,
                  timeouts: dict[str, float] | None = None, fallback_timeout: float = 5.0,
                  max_queue: int = 0, phases: dict[str, tuple[Phase, Phase]] | None = None,
                  symbolic: Any = None, grace: float = 0.3) -> None:
@@ -279,6 +281,8 @@ class InstantJam:
                 chords=ctx.skeleton.chords, key_signatures=ctx.skeleton.key_signatures,
                 time_signatures=ctx.skeleton.time_signatures))
             audio = self._phase(job, "audio", ctx)
+            if audio is not None:
+                audio = normalize_loudness(audio)
             result = JamResult(ctx.score, audio, self.sample_rate, dict(job.phases),
                                first[0] if first else None, time.monotonic() - t0, warnings)
             if not job.future.cancelled():

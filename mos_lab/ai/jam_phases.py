@@ -17,6 +17,7 @@ import numpy as np
 from mos_lab.ai.theory import parse_key
 from mos_lab.ai.types import CancelToken, GenerationRequest
 from mos_lab.ai.validate import bar_ticks
+from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Chord, Score
 
 Phase = Callable[["JamContext", CancelToken], Any]
@@ -28,7 +29,7 @@ class JamContext:
     progress: Callable[[float, float], None]
     skeleton: Score | None = None
     score: Score | None = None
-    sample_rate: int = 32_000
+    sample_rate: int = SAMPLE_RATE
     first_sound: Callable[[], None] = lambda: None
     symbolic: Any = None  # the Backend of the skeleton phase (default: a MarkovBackend)
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from mos_lab.ai import validate as checks
 from mos_lab.ai._runner import run_with_deadline
-from mos_lab.ai.audioio import align_to_score
+from mos_lab.ai.audioio import align_to_score, normalize_loudness
 from mos_lab.ai.backends.base import Backend
 from mos_lab.ai.errors import (
     AIError,
@@ -319,6 +319,8 @@ class GenerationService:
                     notes.append(f"attempt {attempt} rejected: {'; '.join(problems)}")
                     req = reseed(req, attempt)
                     continue
+                if info.kind == "audio" and res.audio is not None:
+                    res.audio = normalize_loudness(res.audio)  # every backend as loud as a render
                 if info.kind == "audio" and res.score is not None and res.audio is not None:
                     res.audio, off = align_to_score(res.audio, req.sample_rate, res.score)
                     res.meta["offset_s"] = off  # MGN-10: measured, and corrected if > 5 ms

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from mos_lab.ai.errors import GenerationCancelled, GenerationTimeout
+from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Score
 
 #: ``progress(done, total)``: what a backend calls to report how far it is (JAM-07).
@@ -115,7 +116,7 @@ class GenerationRequest:
     seed: int | None = None
     condition: Score | Mapping[str, Any] | None = None
     duration_s: float | None = None
-    sample_rate: int = 32_000
+    sample_rate: int = SAMPLE_RATE  # the engine's: generated audio plays and saves as is
     batch: int = 1
     params: Mapping[str, Any] = field(default_factory=dict)
 

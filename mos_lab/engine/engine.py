@@ -36,6 +36,7 @@ from mos_lab.engine.timeline import METRONOME_TRACK, Timeline
 from mos_lab.engine.transport import EngineTimeout, State, TransportError
 from mos_lab.score import Score, ScoreError
 
+SAMPLE_RATE = 48_000  # the engine's rate: playback, offline renders and generated audio
 TAIL_S = 3.0  # release tails rendered after the last note offline
 OFFLINE_VOICES = 128  # the dense set of bench_audio peaks at 94 voices: no stealing offline
 OFFLINE_BLOCK = 4096  # frames per synth call offline: per-block work and thread handovers
@@ -57,7 +58,7 @@ def make_output(kind: str | Output, sample_rate: int, block: int, lookahead_s: f
 class Engine:
     """Transport (play, pause, stop, seek, loop, tempo, metronome, mute/solo) over Apollo."""
 
-    def __init__(self, *, output: str | Output = "null", sample_rate: int = 48_000,
+    def __init__(self, *, output: str | Output = "null", sample_rate: int = SAMPLE_RATE,
                  block: int = 256, lookahead_s: float = 0.1, bus: EventBus | None = None,
                  synth: Synth | None = None, start: bool = True,
                  boot: Callable[[], None] | None = None) -> None:
@@ -520,7 +521,7 @@ class OfflineRender:
     (Timeline + Scheduler + Synth), faster than real time.
     """
 
-    def __init__(self, score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
+    def __init__(self, score: Score, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
                  frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
                  tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
                  max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
@@ -623,7 +624,7 @@ class OfflineRender:
         return target
 
 
-def render(score: Score, *, sample_rate: int = 48_000, start: float = 0.0,
+def render(score: Score, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
            frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
            tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
            max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
