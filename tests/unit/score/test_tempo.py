@@ -88,7 +88,7 @@ def test_round_trip_ticks_frames_ticks(tpq, changes, ticks, sr):
     assert np.all(np.diff(frames) >= 0)
     back = tm.frames_to_ticks(frames, sr)
     # one frame of rounding is at most this many ticks at the fastest tempo in the map
-    us_min = min([u for _, u in changes] or [500_000])
+    us_min = min(c.us_per_quarter for c in tm.changes)  # 120 BPM before a late first change
     tol = tpq * 1e6 / (us_min * sr) + 1e-6 * np.maximum(t, 1)
     assert np.all(np.abs(back - t) <= tol)
     secs = tm.ticks_to_seconds(t)
