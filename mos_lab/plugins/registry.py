@@ -127,6 +127,7 @@ class PluginRegistry:
         self._plugins: dict[str, Plugin] = {}
         self._contexts: dict[str, PluginContext] = {}
         self._status: dict[str, PluginStatus] = {}
+        self._offered: set[tuple[str, str]] = set()
         self._lock = threading.RLock()
 
     def register(self, plugin: Plugin, source: str = "") -> None:
@@ -160,7 +161,12 @@ class PluginRegistry:
                               f"(-> means requires): {cycle}") from None
 
     def _offer(self, label: str, source: str, load: Callable[[], Plugin]) -> str | None:
-        """Load and register one candidate; a failure is a status row and an error event."""
+        """Load and register one candidate; a failure is a status row and an error event.
+        A candidate offered before (same label and source) is skipped, whatever came of
+        it: discovering again adds only what is new."""
+        if (label, source) in self._offered:
+            return None
+        self._offered.add((label, source))
         try:
             plugin = load()
             if not isinstance(getattr(plugin, "manifest", None), Manifest):

@@ -114,6 +114,9 @@ def test_a_session_loads_a_plugins_folder_checking_manifests_and_order(
         assert heard == ["base saw D", "top saw D"]
         assert s.plugins.state.get("chord_log.last") == "D"
         assert "future" in repr(s.plugins) and "refused" in repr(s.plugins)
+        n_errors = sum(e.type == "error" for e in s.bus.history)
+        assert s.plugins.discover(folders=[folder]) == []  # again: nothing new, no noise
+        assert sum(e.type == "error" for e in s.bus.history) == n_errors
     finally:
         s.close()
     assert {r.state for r in s.plugins.status() if r.name in ("base", "top")} == {"stopped"}
