@@ -4,7 +4,7 @@ A MusicGen-like interface (text prompt in, samples and a sample rate out) that n
 weights: the score comes from the request's conditioning score or from a symbolic backend
 (the Markov model by default); the prompt picks the instrument ("strings", "organ",
 "flute"...) and the seed varies velocities. Rendering goes through
-``mos_lab.engine``'s Timeline + Scheduler + Synth, the same code path as playback, so
+``mos_lab.engine.render`` (Timeline + Scheduler + Synth), the same code path as playback, so
 the audio sits on the score's tempo map by construction (MGN-10), block by block, which is
 also what makes it a stream: ``stream()`` yields chunks as they are rendered, checks the
 cancel token between them and can start again at any frame (MGN-04).
@@ -24,8 +24,7 @@ from mos_lab.ai.audioio import collect_stream
 from mos_lab.ai.backends.base import Backend, BaseBackend
 from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
 from mos_lab.ai.validate import condition_score
-from mos_lab.audio import Synth
-from mos_lab.engine import Scheduler, Timeline
+from mos_lab.engine import render
 from mos_lab.score import Score
 
 VERSION = "render-1"
@@ -101,24 +100,16 @@ class RenderBackend(BaseBackend):
                start_frame: int = 0) -> Iterator[np.ndarray]:
         """Yield (frames, 2) float32 chunks of ``score`` rendered from ``start_frame``."""
         block = 1024
-        synth = Synth(sample_rate=sample_rate, max_block=block, max_voices=self.max_voices)
-        sched = Scheduler(synth)
-        timeline = Timeline(score, sample_rate)
-        sched.set_timeline(timeline, 0)
-        sched.set_playing(True)
-        total = timeline.end_frame + int(self.tail_s * sample_rate)
         chunk = max(block, int(self.chunk_s * sample_rate) // block * block)
-        buf = np.zeros((chunk, 2), np.float32)
+        job = render(score, sample_rate=sample_rate, tail_s=self.tail_s, block=chunk,
+                     max_voices=self.max_voices, threads=1)
         pos = 0
-        while pos < total:
+        for buf in job:  # from frame 0 and skipped, so a restart continues the same audio
             if cancel is not None:
                 cancel.check()
-            n = min(chunk, total - pos)
-            buf[:n] = 0.0
-            for b in range(0, n, block):
-                sched.render(buf[b: min(b + block, n)])
+            n = len(buf)
             if pos + n > start_frame:
-                yield buf[max(0, start_frame - pos):n].copy()
+                yield buf[max(0, start_frame - pos):n]
             pos += n
 
     def generate(self, request: GenerationRequest, progress: Progress,
