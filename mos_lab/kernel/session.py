@@ -20,7 +20,7 @@ Plugins: a new Session discovers installed plugins (entry points, group
 starts them in dependency order; ``plugins=False`` (or ``MOS_LAB_NO_PLUGINS=1``) turns that
 off. ``s.plugins`` is the registry (its repr is the status table); plugins' widgets come
 from ``s.plugins.widget(name)`` and their tools join the assistant's
-(``s.assistant_tools()``).
+(``s.assistant_tools()``, ``s.assistant()``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from mos_lab.score import Score
 from mos_lab.widgets import Registry, chords
 
 if TYPE_CHECKING:
-    from mos_lab.ai import Tool
+    from mos_lab.ai import Assistant, Tool
 
 OUTPUTS = ("browser", "local", "null")
 THREAD_PREFIXES = ("mos", "apollo")
@@ -107,6 +107,12 @@ class Session:
         for name, spec in self.plugins.tools.items():
             tools[name] = Tool(name, spec.description, dict(spec.schema), call(spec.fn))
         return tools
+
+    def assistant(self, backend: Any = None, **options: Any) -> Assistant:
+        """An assistant on the current score with the built-in and the plugins' tools."""
+        from mos_lab.ai import Assistant
+
+        return Assistant(backend, score=self.score, tools=self.assistant_tools(), **options)
 
     # -- engine and output -------------------------------------------------------------
     def _make_engine(self, kind: str | Output) -> Engine:

@@ -33,6 +33,20 @@ def no_user_plugins(monkeypatch, tmp_path) -> Iterator[None]:
     sys.modules.pop("mos_lab_chord_log", None)
 
 
+class Scripted:
+    """A chat backend that calls the plugin's tool once, then answers with its result."""
+
+    name = "scripted"
+
+    def respond(self, messages, tools, cancel=None):
+        from mos_lab.ai.rules import ChatResponse, ToolCall
+
+        assert any(t["name"] == "chord_log_counts" for t in tools)
+        if messages[-1].role == "tool":
+            return ChatResponse(text=messages[-1].content)
+        return ChatResponse(tool_calls=[ToolCall("chord_log_counts", {})])
+
+
 def install_chord_log(tmp_path: Path, monkeypatch) -> None:
     """chord_log as an installed distribution: a dist-info with its entry point."""
     dist = tmp_path / "site" / "mos_lab_chord_log-0.1.0.dist-info"
@@ -77,6 +91,8 @@ def test_a_new_session_starts_installed_plugins_and_wires_what_they_offer(
         tool = tools["chord_log_counts"]
         assert tool.fn(ToolContext(), {"top": 1}) == "G7 x2"
         assert check_arguments(tool, {"top": 0}) and not check_arguments(tool, {"top": 2})
+        reply = s.assistant(Scripted()).ask("which chords did I play?")
+        assert reply.ok and reply.text == "G7 x2, C x1", reply
         assert any(kind == "plugins" and name == "chord_log 0.1.0"
                    for kind, name, _ in s.inventory())
     finally:
