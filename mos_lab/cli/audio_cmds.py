@@ -16,12 +16,11 @@ from mos_lab.cli.progress import ProgressBar
 
 DEVICE_TIMEOUT_S = 5.0  # a device that takes no audio for this long is reported, not waited on
 BOOT_TIMEOUT_S = 120.0  # the first run compiles the synth's kernels (tens of seconds)
+MAX_HOURS = 6.0  # engine.MAX_RENDER_S in hours (not imported: --help would load the engine)
 
 
 def register(sub: Any) -> None:
     """Add the audio sub-commands to the ``mos-lab`` parser."""
-    from mos_lab.engine import MAX_RENDER_S
-
     r = sub.add_parser(
         "render", help="render a score to audio offline (WAV or FLAC)",
         description="Render a score offline through the engine's real-time code path, "
@@ -32,8 +31,8 @@ def register(sub: Any) -> None:
     r.add_argument("--sample-rate", type=int, default=48_000, help="Hz (default 48000)")
     r.add_argument("--soundfont", help="an .sf2 file for the instruments (default: built-in)")
     r.add_argument("--tempo", type=float, default=1.0, help="tempo scale (2.0 = twice as fast)")
-    r.add_argument("--max-hours", type=float, default=MAX_RENDER_S / 3600,
-                   help=f"refuse renders longer than this (default {MAX_RENDER_S / 3600:g}); "
+    r.add_argument("--max-hours", type=float, default=MAX_HOURS,
+                   help=f"refuse renders longer than this (default {MAX_HOURS:g}); "
                         "a damaged file can claim days")
     r.set_defaults(run=render)
     p = sub.add_parser(
