@@ -124,8 +124,8 @@ def cmd_frame(args: argparse.Namespace) -> int:
 def _clip(args: argparse.Namespace, duration: float, tail: float) -> tuple[float, float]:
     """``(start, end)`` in seconds from ``--start``/``--end``/``--duration``, checked."""
     start = args.start
-    if not (math.isfinite(start) and start >= 0):
-        raise ValueError(f"--start: {start:g} must be 0 or more seconds")
+    if not (math.isfinite(start) and 0 <= start <= duration):
+        raise ValueError(f"--start: {start:g} is not in 0..{duration:.2f} s (the score's length)")
     if args.duration is not None:
         if not (math.isfinite(args.duration) and args.duration > 0):
             raise ValueError(f"--duration: {args.duration:g} must be more than 0 seconds")

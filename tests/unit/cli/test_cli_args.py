@@ -52,6 +52,14 @@ def test_frame_time_outside_the_score_is_a_usage_error(song, tmp_path, capsys, t
     assert rc == 2 and "--time" in line and "0..3.92 s" in line and not out.exists()
 
 
+def test_video_start_outside_the_score_is_a_usage_error(song, tmp_path, capsys):
+    out = tmp_path / "v.mp4"
+    rc = main(["video", str(song), "-o", str(out), "--start", "99999", "--renderer", "cpu",
+               "--size", "320x180"])
+    line = one_error_line(capsys.readouterr().err, "video")
+    assert rc == 2 and "--start" in line and "0..3.92 s" in line and not out.exists()
+
+
 def test_frame_format_follows_the_extension_or_is_refused(song, tmp_path, capsys):
     base = ["--time", "2", "--renderer", "cpu", "--size", "320x180"]
     for name, magic in (("f.png", b"\x89PNG"), ("f.jpg", b"\xff\xd8\xff"),
