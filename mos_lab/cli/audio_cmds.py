@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import signal
+import sys
 import threading
 import time
 from pathlib import Path
@@ -119,6 +120,12 @@ def play(args: argparse.Namespace) -> int:
     output = SoundDeviceOutput(48_000, 512, device=args.device, lookahead_s=0.15)
     done = threading.Event()
     with Engine(output=output) as eng:
+        waited = time.monotonic()
+        while not eng.ready and time.monotonic() - waited < 2.0:
+            time.sleep(0.05)
+        if not eng.ready:
+            print("mos-lab play: preparing audio (a first run compiles the synth, up to a "
+                  "minute)...", file=sys.stderr)
         eng.wait_ready(BOOT_TIMEOUT_S)
         if output.state == "error":
             raise CliError(f"cannot open {where}: {output.error}")
