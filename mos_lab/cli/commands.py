@@ -114,6 +114,10 @@ def convert(args: argparse.Namespace) -> int:
     target = Path(args.output)
     if not target.parent.is_dir():
         raise CliError(f"output: folder {target.parent} does not exist")
+    if score.spelling is None and target.suffix.lower() in (".musicxml", ".mxl", ".xml"):
+        from mos_lab.theory import spell  # notation needs spelled notes: infer them (MIDI)
+
+        score = score.replace(spelling=spell(score))
     with writing(target):
         out = score.save(target)
     for w in score.warnings:

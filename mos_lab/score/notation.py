@@ -13,8 +13,11 @@ import re
 import tempfile
 import threading
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from mos_lab.score.errors import MissingDependencyError, ScoreError
 from mos_lab.score.midi import read_midi
@@ -63,7 +66,23 @@ def read_abc(text: str, source: str | None = None) -> Score:
     data = sc.dumps_midi()  # type: ignore[attr-defined]
     score = read_midi(bytes(data), source)
     title = next(iter(re.findall(r"^T:\s*(.+)$", text, flags=re.M)), "")
-    return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings))
+    return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
+                         spelling=_abc_spelling(text, score))
+
+
+def _abc_spelling(text: str, score: Score) -> np.ndarray | None:
+    """The ABC text's own spelling of each note (read by music21 when it is installed;
+    abcMIDI's MIDI has none). None without music21 or when music21 cannot read the tune."""
+    try:
+        m21 = music21()
+        stream = m21.converter.parseData(text, format="abc")
+        if not hasattr(stream, "parts"):  # several tunes (an Opus): one after another
+            return None
+        with contextlib.suppress(Exception):
+            stream = stream.expandRepeats()
+        return align_spelling(score, _spelled_rows(stream, score.tpq))
+    except Exception:  # spelling is a bonus on ABC: never fail the load over it
+        return None
 
 
 def write_abc(score: Score) -> str:
@@ -96,7 +115,8 @@ def read_musicxml(path_or_data: str | Path | bytes, source: str | None = None) -
 
 
 def from_music21(stream: Any, source: str | None = None) -> Score:
-    """A Score from a music21 Stream (through its own MIDI translation: tempo, meter, keys)."""
+    """A Score from a music21 Stream (through its own MIDI translation: tempo, meter, keys),
+    with the stream's spelling of every note kept in ``Score.spelling``."""
     m21 = music21()
     mf = m21.midi.translate.streamToMidiFile(stream)
     score = read_midi(mf.writestr(), source)
@@ -104,17 +124,131 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     md = getattr(stream, "metadata", None)
     if md is not None and md.title:
         title = str(md.title)
-    return score.replace(title=title) if title else score
+    with contextlib.suppress(Exception):  # the MIDI writer expands repeats: so must we
+        stream = stream.expandRepeats()
+    spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
+    return score.replace(title=title or score.title, spelling=spelling)
+
+
+# -- spelling: line-of-fifths positions (C = 0, G = 1, F = -1); theory.pitch explains them
+_FIFTHS_LETTERS = "FCGDAEB"
+_LETTER_SEMITONES = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+
+
+def _spelled_rows(stream: Any, tpq: int) -> np.ndarray:
+    """(onset tick, MIDI number, line-of-fifths position) of each note of a music21 stream."""
+    rows = []
+    for n in stream.flatten().stripTies().notes:
+        if n.duration.isGrace:
+            continue
+        tick = round(float(n.offset) * tpq)
+        for p in n.pitches:
+            alter = round(p.accidental.alter) if p.accidental is not None else 0
+            rows.append((tick, int(p.midi), _FIFTHS_LETTERS.index(p.step) - 1 + 7 * alter))
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def align_spelling(score: Score, rows: np.ndarray) -> np.ndarray | None:
+    """Per-note spelling from (tick, MIDI, fifths) rows of the same music, matched by pitch
+    and nearest onset (within a 32nd note: abcMIDI starts notes a tick late); a note with no
+    row takes the spelling last given to its pitch class, else the one nearest its key
+    signature. None when nothing matched (another piece)."""
+    notes = score.notes
+    if not len(notes) or not len(rows):
+        return None
+    big = np.int64(1) << 40
+    keys = rows[:, 1] * big + rows[:, 0]
+    order = np.argsort(keys, kind="stable")
+    keys, spelled = keys[order], rows[order, 2]
+    want = notes["pitch"].astype(np.int64) * big + notes["start"]
+    pos = np.searchsorted(keys, want)
+    left = np.clip(pos - 1, 0, len(keys) - 1)
+    right = np.clip(pos, 0, len(keys) - 1)
+    pick = np.where(np.abs(keys[left] - want) <= np.abs(keys[right] - want), left, right)
+    found = np.abs(keys[pick] - want) <= max(score.tpq // 8, 1)
+    if not found.any():
+        return None
+    out = np.where(found, spelled[pick], 0)
+    last: dict[int, int] = {}
+    key_sigs = sorted(score.key_signatures, key=lambda k: k.tick)
+    for i in range(len(notes)):
+        pc = int(notes["pitch"][i]) % 12
+        if found[i]:
+            last[pc] = int(out[i])
+            continue
+        if pc in last:
+            out[i] = last[pc]
+            continue
+        sharps = next((k.key for k in reversed(key_sigs) if k.tick <= notes["start"][i]), 0)
+        centre = sharps + 2  # middle of the key's seven letters on the line of fifths
+        base = (pc * 7) % 12  # the position in 0..11 with this pitch class
+        out[i] = base + 12 * round((centre - base) / 12)
+    return out
+
+
+def _m21_pitch(m21: Any, midi: int, fifths: int | None) -> Any:
+    """A music21 Pitch for a MIDI number, spelled by a line-of-fifths position if given."""
+    if fifths is None:
+        return m21.pitch.Pitch(midi=midi)
+    letter = _FIFTHS_LETTERS[(fifths + 1) % 7]
+    alter = (fifths + 1) // 7
+    octave = (midi - alter - _LETTER_SEMITONES[letter]) // 12 - 1
+    p = m21.pitch.Pitch(letter + str(octave))
+    if alter:
+        p.accidental = m21.pitch.Accidental(alter)
+    return p
+
+
+def _grid(quarters: float, minimum: Fraction = Fraction(0)) -> Fraction:
+    """The nearest time expressible in notation: a multiple of 1/8 or 1/6 of a quarter."""
+    a = Fraction(round(quarters * 8), 8)
+    b = Fraction(round(quarters * 6), 6)
+    return max(a if abs(a - quarters) <= abs(b - quarters) else b, minimum)
 
 
 def to_music21(score: Score) -> Any:
-    """A music21 Score (parts, notes, tempo and meter) from a Score."""
+    """A music21 Score: one part per track, notes at their onsets and durations (to the
+    nearest 1/8 or 1/6 of a quarter, what notation can show), spelled as ``Score.spelling``
+    says (music21's default spelling without one), with meters, keys and tempos."""
     m21 = music21()
-    return m21.converter.parseData(score.to_midi_bytes(), format="midi")
+    out = m21.stream.Score()
+    notes, tpq = score.notes, score.tpq
+    spelling = score.spelling
+    for ti, track in enumerate(score.tracks):
+        idx = np.flatnonzero(notes["track"] == ti)
+        part = m21.stream.Part()
+        part.partName = track.name or f"Track {ti + 1}"
+        with contextlib.suppress(Exception):
+            inst = m21.instrument.instrumentFromMidiProgram(track.program)
+            inst.midiChannel = track.channel
+            part.insert(0, inst)
+        groups: dict[tuple[Fraction, Fraction], list[int]] = {}
+        for i in idx.tolist():
+            on = _grid(notes["start"][i] / tpq)
+            dur = _grid(notes["duration"][i] / tpq, Fraction(1, 8))
+            groups.setdefault((on, dur), []).append(i)
+        for (on, dur), members in groups.items():
+            ps = [_m21_pitch(m21, int(notes["pitch"][i]),
+                             None if spelling is None else int(spelling[i])) for i in members]
+            el = m21.note.Note(ps[0]) if len(ps) == 1 else m21.chord.Chord(ps)
+            el.quarterLength = dur
+            el.volume.velocity = int(notes["velocity"][members[0]])
+            part.insert(on, el)
+        if ti == 0:
+            for ts in score.time_signatures:
+                part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
+                    f"{ts.numerator}/{ts.denominator}"))
+            for ks in score.key_signatures:
+                part.insert(_grid(ks.tick / tpq), m21.key.KeySignature(ks.key))
+            for tc in score.tempo.changes:
+                part.insert(_grid(tc.tick / tpq), m21.tempo.MetronomeMark(
+                    number=round(tc.bpm, 3)))
+        out.insert(0, part)
+    return out
 
 
 def write_musicxml(score: Score, path: Path) -> None:
-    """Write MusicXML (``.mxl`` compressed) through music21."""
+    """Write MusicXML (``.mxl`` compressed) through music21, spelled as ``Score.spelling``."""
     stream = to_music21(score)
     if score.title:
         stream.insert(0, music21().metadata.Metadata(title=score.title))

@@ -24,6 +24,7 @@ from mos_lab.score.tempo import TempoChange, TempoMap
 FORMAT, VERSION = "nvx1", 1
 MAX_PROBLEMS = 100
 _NOTE_KEYS = {"start", "duration", "pitch", "velocity"}
+_SPELLED_KEYS = _NOTE_KEYS | {"spelling"}
 
 
 @cache
@@ -118,6 +119,13 @@ class _Walker:
 def _notes_fast_ok(notes: list[Any]) -> bool:
     """True when every note is a dict of exactly the four int fields, all in range."""
     try:
+        if notes and type(notes[0]) is dict and "spelling" in notes[0]:
+            if not all(type(n) is dict and n.keys() == _SPELLED_KEYS for n in notes):
+                return False
+            f = [n["spelling"] for n in notes]
+            if not all(type(x) is int for x in f) or max(map(abs, f)) > 35:
+                return False
+            notes = [{k: n[k] for k in _NOTE_KEYS} for n in notes]
         if not all(type(n) is dict and n.keys() == _NOTE_KEYS for n in notes):
             return False
         cols = [[n[k] for n in notes] for k in ("start", "duration", "pitch", "velocity")]
@@ -177,8 +185,11 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
     problems = validate(doc)
     if problems:
         raise ScoreError(problems, source)
+    spelled = _spelling_problems(doc)
+    if isinstance(spelled, list):
+        raise ScoreError(spelled, source)
     tracks: list[Track] = []
-    note_parts, ctrl_rows = [], []
+    note_parts, ctrl_rows, spell_parts = [], [], []
     for i, tr in enumerate(doc["tracks"]):
         drums = bool(tr.get("drums", False))
         ch = int(tr.get("channel", 9 if drums else 0))
@@ -192,11 +203,18 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
             a["velocity"] = [n["velocity"] for n in ns]
         a["track"], a["channel"] = i, ch
         note_parts.append(a)
+        if spelled:
+            spell_parts.append(np.array([n["spelling"] for n in ns], dtype=np.int64))
         ctrl_rows += [(c["tick"], c["number"], c["value"], i, ch) for c in tr.get("controls", [])]
         ctrl_rows += [(c["tick"], PROGRAM, c["program"], i, ch) for c in tr.get("programs", [])]
         ctrl_rows += [(c["tick"], PITCH_BEND, c["value"], i, ch)
                       for c in tr.get("pitch_bends", [])]
     notes = np.concatenate(note_parts) if note_parts else np.zeros(0, NOTE_DTYPE)
+    spelling = None
+    if spelled:  # the spelling follows its notes through the sort (stable, by start)
+        order = np.argsort(notes["start"], kind="stable")
+        spelling = np.concatenate(spell_parts)[order]
+        notes = notes[order]
     notes = sort_rows(notes, "start")
     controls = np.array(ctrl_rows, dtype=CONTROL_DTYPE) if ctrl_rows else np.zeros(0, CONTROL_DTYPE)
     controls = sort_rows(controls, "time")
@@ -213,9 +231,25 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
             tuple(Chord(c["tick"], c["duration"], c["symbol"], c.get("roman", ""))
                   for c in doc.get("chords", [])),
             title=doc.get("title", ""),
+            spelling=spelling,
         )
     except ScoreError as exc:
         raise ScoreError(exc.problems, source) from None
+
+
+def _spelling_problems(doc: dict[str, Any]) -> list[str] | bool:
+    """Whether the notes carry a spelling (all or none), or the problems with it."""
+    notes = [(f"tracks[{i}].notes[{j}]", n) for i, tr in enumerate(doc["tracks"])
+             for j, n in enumerate(tr["notes"])]
+    have = [path for path, n in notes if "spelling" in n]
+    if not have:
+        return False
+    problems = [f"{path}.spelling: is missing while other notes have one"
+                for path, n in notes if "spelling" not in n][:1]
+    problems += [f"{path}.spelling: {n['spelling']} is not a spelling of pitch {n['pitch']}"
+                 for path, n in notes
+                 if "spelling" in n and (n["spelling"] * 7) % 12 != n["pitch"] % 12][:MAX_PROBLEMS]
+    return problems or True
 
 
 def to_nvx1(score: Score) -> dict[str, Any]:
@@ -224,10 +258,12 @@ def to_nvx1(score: Score) -> dict[str, Any]:
     n, c = score.notes, score.controls
     for i, tr in enumerate(score.tracks):
         ns = n[n["track"] == i]
+        if score.spelling is not None:
+            spelled = score.spelling[n["track"] == i].tolist()
         cs = c[c["track"] == i]
         num = cs["number"]
         cc, pc, pb = cs[num < 128], cs[num == PROGRAM], cs[num == PITCH_BEND]
-        tracks.append({
+        track: dict[str, Any] = {
             "name": tr.name[:1000], "program": tr.program, "channel": tr.channel, "drums": tr.drums,
             "notes": [
                 {"start": s, "duration": d, "pitch": p, "velocity": v}
@@ -240,7 +276,11 @@ def to_nvx1(score: Score) -> dict[str, Any]:
                 pc["time"].tolist(), pc["value"].tolist(), strict=True)],
             "pitch_bends": [{"tick": t, "value": v} for t, v in zip(
                 pb["time"].tolist(), pb["value"].tolist(), strict=True)],
-        })
+        }
+        if score.spelling is not None:
+            for note, f in zip(track["notes"], spelled, strict=True):
+                note["spelling"] = f
+        tracks.append(track)
     return {
         "format": FORMAT,
         "version": VERSION,

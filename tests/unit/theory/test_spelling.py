@@ -101,3 +101,56 @@ def test_spelling_is_fast() -> None:
     out = spell(s)
     assert time.perf_counter() - t0 < 5.0
     assert ((out * 7) % 12 == notes["pitch"] % 12).all()
+
+
+def test_nvx1_round_trips_the_spelling() -> None:
+    import json
+
+    import pytest
+
+    from mos_lab.score import ScoreError, nvx1
+
+    s = score_of([61, 63, 66], [49, 0, 54]).replace(spelling=np.array([-5, -5, -3, 6, 6]))
+    doc = nvx1.to_nvx1(s)
+    assert [n["spelling"] for n in doc["tracks"][0]["notes"]] == [-5, -3, 6]
+    assert nvx1.validate(doc) == []
+    back = nvx1.from_nvx1(json.loads(json.dumps(doc)))
+    assert back.spelling is not None and back.spelling.tolist() == s.spelling.tolist()
+    assert "spelling" not in nvx1.to_nvx1(score_of([60]))["tracks"][0]["notes"][0]
+    del doc["tracks"][1]["notes"][0]["spelling"]
+    with pytest.raises(ScoreError, match=r"tracks\[1\]\.notes\[0\]\.spelling: is missing"):
+        nvx1.from_nvx1(doc)
+    doc["tracks"][1]["notes"][0]["spelling"] = 0
+    with pytest.raises(ScoreError, match=r"notes\[0\]\.spelling: 0 is not a spelling of pitch 49"):
+        nvx1.from_nvx1(doc)
+    doc["tracks"][1]["notes"][0]["spelling"] = 99
+    assert nvx1.validate(doc) == ["tracks[1].notes[0].spelling: 99 is above 35"]
+
+
+def test_musicxml_keeps_and_writes_the_spelling(tmp_path) -> None:
+    import pytest
+
+    pytest.importorskip("music21")
+    from mos_lab.score import load
+    from mos_lab.score.midi import read_midi
+
+    midi = read_midi(score_of([61, 65, 68, 73], [49, 56, 53, 49]).to_midi_bytes())
+    spelled = midi.replace(spelling=spell(midi))
+    path = spelled.save(tmp_path / "db.musicxml")
+    back = load(path)
+    assert note_names(back) == note_names(spelled)
+    assert set(note_names(back)) == {"Db4", "F4", "Ab4", "Db5", "Db3", "Ab3", "F3"}
+    assert (back.notes["start"] * midi.tpq // back.tpq).tolist() == midi.notes["start"].tolist()
+    assert (back.notes["duration"] * midi.tpq // back.tpq).tolist() == (
+        midi.notes["duration"].tolist())
+
+
+def test_abc_keeps_its_spelling() -> None:
+    import pytest
+
+    pytest.importorskip("music21")
+    from mos_lab.score import load
+
+    s = load(b"X:1\nT:t\nM:4/4\nL:1/4\nK:F\nF G A B | ^c _e =B2 |]\n", format="abc")
+    assert s.spelling is not None
+    assert note_names(s) == ["F4", "G4", "A4", "Bb4", "C#5", "Eb5", "B4"]
