@@ -26,7 +26,7 @@ from typing import IO
 
 import numpy as np
 
-from mos_lab.score import Score
+from mos_lab.score import MissingDependencyError, Score
 from mos_lab.theater.encode import save_png
 from mos_lab.theater.render import Renderer, open_renderer
 from mos_lab.theater.scene import Orientation, Scene, View
@@ -106,10 +106,17 @@ def frame_count(start: float, end: float, fps: float) -> int:
 
 
 # -- ffmpeg ---------------------------------------------------------------------------------
-def _ffmpeg(args: list[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
-    import imageio_ffmpeg
+def _ffmpeg_exe() -> str:
+    """The ffmpeg binary that imageio-ffmpeg ships, or which extra to install."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise MissingDependencyError("imageio-ffmpeg", "video", "Writing video") from None
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
 
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
+
+def _ffmpeg(args: list[str], *, stdin: bool = False) -> subprocess.Popen[bytes]:
+    cmd = [_ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-y",
            *([] if stdin else ["-nostdin"]), *args]
     return subprocess.Popen(cmd, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -263,6 +270,7 @@ def export_video(score: Score | Scene, path: str | Path, view: View | str = "108
             raise FileNotFoundError(f"audio: {audio} not found")
     if not out.parent.is_dir():
         raise FileNotFoundError(f"output: folder {out.parent} does not exist")
+    _ffmpeg_exe()  # a missing extra is said before any thread or file is made
     tmp = Path(tempfile.mkdtemp(prefix=".mos-lab-video-", dir=out.parent))
     rate = Fraction(fps).limit_denominator(1001)
     own = renderer is None
