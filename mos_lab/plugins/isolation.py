@@ -128,6 +128,7 @@ class IsolatedPlugin:
                                              f"{exc}") from None
         config = json.dumps({"module": self.module, "root": sandbox.PLUGIN_ROOT,
                              "rlimits": self.limits.rlimits()})
+        self.failed, self.rejected, self.errors = None, 0, 0
         r, w = os.pipe()
         info_r, info_w = os.pipe()
         try:
@@ -138,6 +139,9 @@ class IsolatedPlugin:
                 sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap, info_w),
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                 env={"LANG": "C.UTF-8"}, pass_fds=(r, info_w), start_new_session=True)
+        except OSError:
+            os.close(info_r)
+            raise
         finally:
             for fd in (r, w, info_w):
                 if fd >= 0:
@@ -166,8 +170,7 @@ class IsolatedPlugin:
         fd = self.proc.stdin.fileno()
         view = memoryview(data)
         while view:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([], [fd], [], left)[1]:
+            if not _wait(fd, select.POLLOUT, deadline):
                 return False
             try:
                 view = view[os.write(fd, view):]
@@ -183,8 +186,7 @@ class IsolatedPlugin:
         while b"\n" not in self._buf:
             if len(self._buf) > MAX_LINE:
                 raise ProtocolError(f"line longer than {MAX_LINE} bytes")
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if not _wait(fd, select.POLLIN, deadline):
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
@@ -280,14 +282,23 @@ class IsolatedPlugin:
             self.proc = None
 
 
+def _wait(fd: int, events: int, deadline: float) -> bool:
+    """Whether ``fd`` is ready (or at EOF/hung up) before ``deadline`` (poll: any fd number)."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, events)
+    return bool(poller.poll(max(1, int(left * 1000))))
+
+
 def _read_child_pid(fd: int, timeout: float) -> int | None:
     """The host PID of the sandbox's PID 1, from bwrap's ``--info-fd`` (None if absent)."""
     data = b""
     deadline = time.monotonic() + timeout
     try:
         while b"}" not in data and len(data) < 4096:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
+            if not _wait(fd, select.POLLIN, deadline):
                 break
             chunk = os.read(fd, 4096)
             if not chunk:

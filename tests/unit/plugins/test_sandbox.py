@@ -226,6 +226,11 @@ def test_an_endless_loop_is_killed_at_the_deadline(bus, hostile):
     assert plug.failed == "no valid answer in time" and not plug.alive
     assert any("isolated plugin stopped: no valid answer" in m for m in errors(bus))
     assert ask(bus, "ping") == [] and counter.seen == 2  # the kernel goes on without it
+    assert [r.state for r in reg.status() if r.name == "hostile"] == ["failed"]
+    reg.stop("hostile")
+    assert processes_named(name) == []
+    assert reg.start("hostile") == ["hostile"] and plug.alive  # a fresh sandbox
+    assert ask(bus, "ping") == ["pong"]
     reg.stop()
     assert processes_named(name) == []
 
