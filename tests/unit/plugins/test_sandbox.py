@@ -369,3 +369,23 @@ def test_a_child_that_stops_reading_cannot_block_the_kernel(bus, hostile):
     assert time.monotonic() - t0 < 2
     assert plug.failed == "no valid answer in time" and counter.seen == 2
     reg.stop()
+
+
+@pytest.mark.seed("WID-08")
+def test_where_namespaces_are_not_permitted_untrusted_plugins_refuse_to_start(
+        bus, hostile, tmp_path, monkeypatch):
+    folder, name = hostile
+    fake = tmp_path / "bin" / "bwrap"  # a bwrap that cannot make namespaces, as in a container
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\n"
+                    "exit 1\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake.parent}:{os.environ['PATH']}")
+    reg = PluginRegistry(bus)
+    plug = IsolatedPlugin(Manifest("hostile", "0.1", trusted=False), name,
+                          subscribes=["chord"], path=folder)
+    reg.register(plug)
+    with pytest.raises(PluginError, match=r"cannot start here: bwrap: No permissions to "
+                                          r"create new namespace.*never run unconfined"):
+        reg.start("hostile")
+    assert plug.proc is None and processes_named(name) == []
