@@ -14,6 +14,8 @@ Examples
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from mos_lab.theory.pitch import fifths_name
@@ -53,16 +55,22 @@ def key_index(symbol: str) -> int:
     return pc + (12 if symbol[0].islower() else 0)
 
 
+@lru_cache(maxsize=4)
 def profiles(kind: str = "temperley") -> np.ndarray:
-    """(24, 12) profile of every key, rows indexed as key indices."""
+    """(24, 12) profile of every key, rows indexed as key indices (read-only, shared)."""
     major, minor = (KK_MAJOR, KK_MINOR) if kind == "kk" else (TEMPERLEY_MAJOR, TEMPERLEY_MINOR)
-    return np.stack([np.roll(p, t) for p in (major, minor) for t in range(12)])
+    out = np.stack([np.roll(p, t) for p in (major, minor) for t in range(12)])
+    out.setflags(write=False)
+    return out
 
 
+@lru_cache(maxsize=4)
 def log_profiles(kind: str = "temperley") -> np.ndarray:
     """(24, 12) log-probability of each pitch class in each key (profiles normalised)."""
     p = profiles(kind)
-    return np.log(p / p.sum(axis=1, keepdims=True))
+    out = np.log(p / p.sum(axis=1, keepdims=True))
+    out.setflags(write=False)
+    return out
 
 
 def key_scores(hist: np.ndarray, kind: str = "kk") -> np.ndarray:
@@ -77,6 +85,7 @@ def key_scores(hist: np.ndarray, kind: str = "kk") -> np.ndarray:
     return out[0] if np.ndim(hist) == 1 else out
 
 
+@lru_cache(maxsize=1)
 def key_distance() -> np.ndarray:
     """(24, 24) steps around the circle of fifths between key signatures (0-6)."""
     sig = np.array([(_MAJOR_FIFTHS[k % 12] - 3 * (k // 12)) for k in range(24)])

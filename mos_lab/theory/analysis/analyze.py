@@ -9,6 +9,8 @@ gets an Analysis, whose ``message`` says why its ``key`` is None and confidence 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from mos_lab.score import Score
@@ -65,7 +67,7 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
     sl = slice_notes(starts, ends, notes["pitch"])
     strength = meter.strength(sl.start)
     vocab = vocabulary()
-    keys, nums, _ = decode(sl, strength, score.tpq, vocab, p)
+    keys, nums, _ = decode(sl, strength, meter.beat_length(0), vocab, p)
     # segments: runs of one (key, numeral) state
     change = np.flatnonzero((np.diff(keys) != 0) | (np.diff(nums) != 0)) + 1
     first = np.concatenate([[0], change])
@@ -75,11 +77,12 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
     measures, beats = meter.positions(seg_start)
     seconds = np.atleast_1d(score.tempo.ticks_to_seconds(seg_start))
     bl = meter.beat_length(0)
-    segments: list[Segment] = []
+    named: list[dict[str, Any]] = []
     harmonies: list[cadence.Harmony] = []
     pcs_list: list[frozenset[int]] = []
     seg_strength = meter.strength(seg_start)
-    top = _soprano(starts, ends, notes["pitch"].astype(np.int64), seg_start)
+    assert sl.top is not None
+    top = sl.top[first]
     for s in range(len(first)):
         k, i = int(keys[first[s]]), int(nums[first[s]])
         entry = vocab.entries[k // 12][i]
@@ -101,7 +104,7 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
         numeral = entry.name(inversion)
         quality = entry.quality
         pcs_list.append(pcs)
-        segments.append(Segment(
+        named.append(dict(
             tick=int(seg_start[s]), end=int(seg_end[s]), onset=float(seconds[s]),
             measure=int(measures[s]), beat=float(beats[s]), key=key_name(k), numeral=numeral,
             chord=chord_symbol(root_f, quality, bass_f), root=fifths_name(root_f),
@@ -113,27 +116,9 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
             (int(top[s]) - tonic) % 12 if top[s] >= 0 else -1, (bass - tonic) % 12))
     ncts = nct.label(notes, seg_start, seg_end, pcs_list)
     cads = cadence.find(harmonies, bl)
-    segments = [
-        Segment(**{**{f: getattr(sg, f) for f in Segment.__dataclass_fields__},
-                   "non_chord_tones": tuple(n), "cadence": c})
-        for sg, n, c in zip(segments, ncts, cads, strict=True)
-    ]
+    segments = [Segment(**kw, non_chord_tones=tuple(n), cadence=c)
+                for kw, n, c in zip(named, ncts, cads, strict=True)]
     return _finish(score, notes, sl, segments, meter)
-
-
-def _soprano(starts: np.ndarray, ends: np.ndarray, pitch: np.ndarray,
-             at: np.ndarray) -> np.ndarray:
-    """Highest MIDI pitch sounding at each tick of ``at`` (-1 when silent)."""
-    out = np.full(len(at), -1, dtype=np.int64)
-    order = np.argsort(starts, kind="stable")
-    s, e, p = starts[order], ends[order], pitch[order]
-    hi = np.searchsorted(s, at, side="right")
-    for i, (t, h) in enumerate(zip(at.tolist(), hi.tolist(), strict=True)):
-        lo = max(0, h - 64)
-        w = (s[lo:h] <= t) & (e[lo:h] > t)
-        if w.any():
-            out[i] = int(p[lo:h][w].max())
-    return out
 
 
 def _finish(score: Score, notes: np.ndarray, sl: Slices, segments: list[Segment],

@@ -41,6 +41,20 @@ def classify(prev: int | None, pitch: int, nxt: int | None, held: bool,
     return "other"
 
 
+def _neighbours(pitch: np.ndarray, order: np.ndarray, keys: np.ndarray, at: np.ndarray,
+                near: np.ndarray) -> np.ndarray:
+    """For each query, the pitch of the voice's note whose time (``keys``: track-offset
+    ends or starts, sorted as ``order``) equals ``at``: the one nearest ``near`` when there
+    are several, -1 when none."""
+    lo = np.searchsorted(keys, at, side="left")
+    hi = np.searchsorted(keys, at, side="right")
+    out = np.where(hi > lo, pitch[order[np.minimum(lo, len(order) - 1)]], -1)
+    for q in np.flatnonzero(hi - lo > 1).tolist():  # chords inside one track
+        cands = pitch[order[lo[q]:hi[q]]]
+        out[q] = cands[np.argmin(np.abs(cands - near[q]))]
+    return out
+
+
 def label(notes: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray,
           seg_pcs: list[frozenset[int]]) -> list[list[NonChordTone]]:
     """Non-chord tones of every segment, from a note table (start, duration, pitch, track)."""
@@ -61,17 +75,17 @@ def label(notes: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray,
     cand = np.flatnonzero(outside_first | spans)
     if not len(cand):
         return out
-    order = np.lexsort((pitch, start, track))
-    pos = np.empty(len(order), dtype=np.int64)
-    pos[order] = np.arange(len(order))
-    for ni in cand.tolist():
-        o = int(pos[ni])
-        tr = track[ni]
-        prev = nxt = None
-        if o > 0 and track[order[o - 1]] == tr:
-            prev = int(pitch[order[o - 1]])
-        if o + 1 < len(order) and track[order[o + 1]] == tr:
-            nxt = int(pitch[order[o + 1]])
+    by_start = np.lexsort((start, track))
+    by_end = np.lexsort((end, track))
+    key_start = track[by_start] * (1 << 40) + start[by_start]
+    key_end = track[by_end] * (1 << 40) + end[by_end]
+    base = track[cand] * (1 << 40)
+    prevs = _neighbours(pitch, by_end, key_end, base + start[cand], pitch[cand])
+    nexts = _neighbours(pitch, by_start, key_start, base + end[cand], pitch[cand])
+    for ni, pv, nx in zip(cand.tolist(), prevs.tolist(), nexts.tolist(), strict=True):
+        prev = pv if pv >= 0 else None
+        nxt = nx if nx >= 0 else None
+        tr = int(track[ni])
         for s in range(int(first[ni]), int(last[ni]) + 1):
             if (masks[s] >> pc[ni]) & 1:
                 continue

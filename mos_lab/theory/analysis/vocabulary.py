@@ -66,7 +66,9 @@ PRIORS: dict[str, dict[str, float]] = {
         "viio/VII": -6.89, "viio7/VII": -8.12, "vii/o7/VII": -5.41,
     },
 }
-_FLOOR = -9.0
+#: No numeral of the vocabulary is rarer than this (log): the chorales hold a handful of
+#: augmented sixths and Neapolitans, textbooks and the Romantics many more.
+_FLOOR = -5.5
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,7 @@ def _entry(text: str, minor: bool) -> Entry:
                  (7 * n.root) % 12, text in _FIXED, n.quality)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Vocabulary:
     """The numerals of both modes, padded to one length, with their log priors."""
 
@@ -120,5 +122,5 @@ def build(priors: dict[str, dict[str, float]] | None = None) -> Vocabulary:
     prior = np.full((2, j), -np.inf)
     for m, (mode, es) in enumerate(zip(("major", "minor"), ents, strict=True)):
         for i, e in enumerate(es):
-            prior[m, i] = pri.get(mode, {}).get(e.text, _FLOOR)
+            prior[m, i] = max(pri.get(mode, {}).get(e.text, _FLOOR), _FLOOR)
     return Vocabulary(ents, prior)
