@@ -23,24 +23,10 @@ Session discovers and starts them (``session.plugins``); ``mos-lab plugins`` lis
 """
 
 from mos_lab.plugins.folders import default_folders
-from mos_lab.plugins.isolation import IsolatedPlugin
-from mos_lab.plugins.manifest import API_VERSION, Manifest, PluginError
-from mos_lab.plugins.registry import (
-    ENTRY_POINT_GROUP,
-    Plugin,
-    PluginContext,
-    PluginRegistry,
-    PluginStatus,
-    ToolSpec,
-    WidgetSpec,
-    status_table,
-)
-from mos_lab.plugins.sandbox import SandboxUnavailable
-from mos_lab.plugins.state import SharedState, StateView
+from mos_lab.plugins.manifest import Manifest
+from mos_lab.plugins.registry import PluginContext, PluginRegistry, status_table
 
-__all__ = [
-    "API_VERSION", "ENTRY_POINT_GROUP", "IsolatedPlugin", "Manifest", "Plugin",
-    "PluginContext", "PluginError", "PluginRegistry", "PluginStatus", "SandboxUnavailable",
-    "SharedState", "StateView", "ToolSpec", "WidgetSpec", "default_folders",
-    "status_table",
-]
+# What other layers and plugin packages use; the rest is imported from its submodule
+# (manifest: API_VERSION, ENTRY_POINT_GROUP, PluginError; registry: Plugin, PluginStatus,
+# WidgetSpec, ToolSpec; isolation: IsolatedPlugin; sandbox; state: SharedState, StateView).
+__all__ = ["Manifest", "PluginContext", "PluginRegistry", "default_folders", "status_table"]

@@ -11,14 +11,10 @@ from pathlib import Path
 import pytest
 
 from mos_lab.bus import EventBus
-from mos_lab.plugins import (
-    IsolatedPlugin,
-    Manifest,
-    PluginContext,
-    PluginError,
-    PluginRegistry,
-    SharedState,
-)
+from mos_lab.plugins.isolation import IsolatedPlugin
+from mos_lab.plugins.manifest import Manifest, PluginError
+from mos_lab.plugins.registry import PluginContext, PluginRegistry
+from mos_lab.plugins.state import SharedState
 
 EXTENSIONS = Path(__file__).resolve().parents[3] / "extensions"
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from mos_lab.cli import main
-from mos_lab.plugins import PluginError
 from mos_lab.plugins.folders import candidates, drop_in
+from mos_lab.plugins.manifest import PluginError
 
 EXTENSIONS = Path(__file__).resolve().parents[3] / "extensions"
 

@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from mos_lab.bus import EventBus
-from mos_lab.plugins import IsolatedPlugin, Manifest, PluginError, PluginRegistry, sandbox
-from mos_lab.plugins.isolation import MAX_LINE, ProtocolError, parse_answer
+from mos_lab.plugins import sandbox
+from mos_lab.plugins.isolation import MAX_LINE, IsolatedPlugin, ProtocolError, parse_answer
+from mos_lab.plugins.manifest import Manifest, PluginError
+from mos_lab.plugins.registry import PluginRegistry
 
 assert MAX_LINE < 70_000
 
