@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mos_lab.theater.roll import note_spans
 from mos_lab.theater.scene import SceneState, View
 
 INSTANCE_DTYPE = np.dtype(
@@ -139,9 +140,7 @@ class NoteGeometry:
     def __init__(self, state: SceneState) -> None:
         sc = state.score
         n = len(sc.notes)
-        start = np.asarray(sc.tempo.ticks_to_seconds(sc.notes["start"].astype(np.int64)))
-        end = np.asarray(sc.tempo.ticks_to_seconds(
-            (sc.notes["start"] + sc.notes["duration"]).astype(np.int64)))
+        start, end = note_spans(sc)
         inst = np.zeros(n, INSTANCE_DTYPE)
         inst["rect"][:, 0], inst["rect"][:, 1] = start, end
         inst["rect"][:, 2] = sc.notes["pitch"]
@@ -156,13 +155,13 @@ class NoteGeometry:
         # ``uv`` (unused by notes otherwise): what later notes on the same pitch, drawn
         # over this one, cover of it. The note shader leaves that part out (cheaper fill,
         # the same pixels); see ``vs_note`` in pianoroll.wgsl.
-        has, c0, c1 = covering_notes(sc.notes["pitch"], start.reshape(-1), end.reshape(-1))
+        has, c0, c1 = covering_notes(sc.notes["pitch"], start, end)
         inst["uv"][has, 0] = c0[has]
         inst["uv"][has, 1] = c1[has]
         inst["uv"][has, 2] = 1.0
         self.instances = inst
-        self.start = start.reshape(-1)
-        self.run_end = np.maximum.accumulate(end.reshape(-1)) if n else np.zeros(0)
+        self.start = start
+        self.run_end = np.maximum.accumulate(end) if n else np.zeros(0)
         self.revision = state.score_revision
 
     def visible_range(self, t0: float, t1: float) -> tuple[int, int]:

@@ -8,7 +8,6 @@ all views of one frame show the same playhead (THR-09) and a batch of changes ma
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from mos_lab.score import Score
+from mos_lab.theater.roll import page_window, pitch_range, scroll_window
 
 ColorBy = Literal["track", "velocity"]
 Orientation = Literal["landscape", "portrait"]
@@ -97,26 +97,13 @@ class SceneState:
         ``step = (1 - lead) * span``, so the new page still shows ``lead`` of the old one.
         """
         if self.paged:
-            step = (1.0 - self.lead) * self.span
-            t0 = math.floor(self.playhead / step) * step - self.lead * self.span
-        else:
-            t0 = self.playhead - self.lead * self.span
-        return (t0, t0 + self.span)
+            return page_window(self.playhead, self.span, self.lead)
+        return scroll_window(self.playhead, self.span, self.lead)
 
     def active_notes(self) -> np.ndarray:
         """Indices of the notes sounding at the playhead (through the score's seek index)."""
         tick = int(self.score.tempo.seconds_to_ticks(max(self.playhead, 0.0)))
         return self.score.seek.notes_at(tick)
-
-
-def auto_pitch_range(score: Score, minimum: int = 24) -> tuple[int, int]:
-    """The score's pitch span padded by 2 and widened to ``minimum`` semitones."""
-    if not len(score.notes):
-        return (48, 48 + minimum - 1)
-    lo, hi = int(score.notes["pitch"].min()) - 2, int(score.notes["pitch"].max()) + 2
-    while hi - lo + 1 < minimum:
-        lo, hi = lo - 1, hi + 1
-    return (max(lo, 0), min(hi, 127))
 
 
 @dataclass
@@ -269,7 +256,7 @@ class Scene:
             snap = SceneState(
                 score=f.score, playhead=f.playhead, span=f.span, lead=f.lead,
                 color_by=f.color_by, selection=f.selection,
-                pitch_range=f.pitch_range or auto_pitch_range(f.score),
+                pitch_range=f.pitch_range or pitch_range(f.score),
                 show_keyboard=f.show_keyboard, show_grid=f.show_grid, show_text=f.show_text,
                 revision=self._revision, score_revision=self._score_revision,
                 paged=f.paged,

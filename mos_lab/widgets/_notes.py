@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from mos_lab.score import Score
+from mos_lab.theater.roll import note_spans
 
 PALETTE = ["#4fc3f7", "#ffb74d", "#81c784", "#f06292", "#ba68c8", "#4db6ac", "#fff176",
            "#e57373", "#7986cb", "#a1887f", "#90a4ae", "#aed581"]
@@ -20,8 +21,7 @@ def pack_notes(score: Score | None) -> bytes:
     if score is None or not score.n_notes:
         return b""
     n = score.notes
-    start = np.asarray(score.tempo.ticks_to_seconds(n["start"]), dtype=np.float64)
-    end = np.asarray(score.tempo.ticks_to_seconds(n["start"] + n["duration"]), dtype=np.float64)
+    start, end = note_spans(score)
     rows = np.empty((len(n), 4), dtype="<f4")
     rows[:, 0], rows[:, 1] = start, np.maximum(end, start + 0.01)
     rows[:, 2], rows[:, 3] = n["pitch"], n["track"]

@@ -91,17 +91,6 @@ def static_state(state: SceneState, t0: float, t1: float) -> SceneState:
     return replace(state, playhead=far, span=span, lead=(far - t0) / span)
 
 
-def roll_pitch_range(score: Score | None) -> tuple[int, int]:
-    """The rows the PianoRoll page shows (its formula, in ``piano_roll.js``), clamped."""
-    if score is None or not score.n_notes:
-        lo_n, hi_n = 48, 84
-    else:
-        lo_n, hi_n = int(score.notes["pitch"].min()), int(score.notes["pitch"].max())
-    lo = min(lo_n, 60) - 2
-    hi = max(hi_n, lo + 24) + 2
-    return max(lo, 0), min(hi, 127)
-
-
 @dataclass(frozen=True, slots=True)
 class Request:
     """What the page shows: the time window ``[t0, t1)`` at ``width`` x ``height`` pixels."""

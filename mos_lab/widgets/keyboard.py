@@ -17,6 +17,7 @@ import traitlets as t
 
 from mos_lab.bus import Event
 from mos_lab.score import Score
+from mos_lab.theater.roll import pitch_range
 from mos_lab.widgets._base import AUTO, MosWidget
 from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._messages import Arg, Spec
@@ -89,7 +90,7 @@ class Keyboard(MosWidget):
         sc = self.current_score
         out: dict[str, Any] = {"notes": pack_notes(sc)}
         if sc is not None and sc.n_notes and not self._fixed_range:
-            lo, hi = int(sc.notes["pitch"].min()), int(sc.notes["pitch"].max())
+            lo, hi = pitch_range(sc, minimum=1, pad=0)  # the notes' own span: whole octaves
             low = min(36, lo - lo % 12)
             out.update(low=low, high=max(96, hi + (11 - hi % 12), low + 12))
         return out

@@ -33,6 +33,7 @@ from typing import Any, ClassVar, Literal
 import traitlets as t
 
 from mos_lab.score import Score
+from mos_lab.theater.roll import EMPTY_RANGE, SCROLL_LEAD, pitch_range
 from mos_lab.widgets._base import AUTO
 from mos_lab.widgets._context import SessionLike
 from mos_lab.widgets._frame_widget import FRAME_COMMANDS, FrameWidget
@@ -43,7 +44,6 @@ from mos_lab.widgets._theater_frames import (
     CallableSource,
     FrameFeed,
     TheaterLayer,
-    roll_pitch_range,
     theater_default,
 )
 
@@ -67,6 +67,9 @@ class PianoRoll(FrameWidget):
     window = t.Float(12.0).tag(sync=True)  # seconds across the view (zoom)
     height = t.Int(240).tag(sync=True)
     mode = t.Unicode("canvas").tag(sync=True)
+    # the rows shown and the playhead's place, from the one roll geometry (theater.roll)
+    geometry = t.Dict({"lo": EMPTY_RANGE[0], "hi": EMPTY_RANGE[1], "lead": SCROLL_LEAD}
+                      ).tag(sync=True)
 
     def __init__(self, score: Score | None = None, *, mode: Mode | None = None,
                  renderer: Renderer | None = None, window: float = 12.0, height: int = 240,
@@ -129,9 +132,12 @@ class PianoRoll(FrameWidget):
 
     def _payload(self) -> dict[str, Any]:
         sc = self.current_score
-        if self.mode == "frames":
-            return {"tracks": track_names(sc)}
-        return {"notes": pack_notes(sc), "tracks": track_names(sc)}
+        lo, hi = pitch_range(sc)
+        out: dict[str, Any] = {"tracks": track_names(sc),
+                               "geometry": {"lo": lo, "hi": hi, "lead": SCROLL_LEAD}}
+        if self.mode != "frames":
+            out["notes"] = pack_notes(sc)
+        return out
 
     def _on_mode(self, change: dict[str, Any]) -> None:
         self._reset_frames()
@@ -148,8 +154,7 @@ class PianoRoll(FrameWidget):
             return FrameFeed(CallableSource(self.renderer), self._deliver_frame, cache_size=0)
         if self.mode != "theater":
             return None
-        layer = TheaterLayer(lambda: self.current_score, overlays=False,
-                             pitch_range=roll_pitch_range)
+        layer = TheaterLayer(lambda: self.current_score, overlays=False)
         if self._auto and layer.renderer.name != "wgpu":
             self.mode = "canvas"  # no GPU adapter: the browser draws faster than numpy
             return None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import io
 import weakref
 
-import numpy as np
-
 from mos_lab.score import Score
+from mos_lab.theater.roll import note_spans, pitch_range
 from mos_lab.widgets._notes import PALETTE
 
 _CACHE: weakref.WeakKeyDictionary[Score, bytes] = weakref.WeakKeyDictionary()
@@ -42,12 +41,11 @@ def piano_roll_png(score: Score, *, width: int = 720, height: int = 180,
     ax = fig.add_axes((0.0, 0.0, 1.0, 1.0), facecolor="#1e1f26")
     n = score.notes
     if len(n):
-        start = np.asarray(score.tempo.ticks_to_seconds(n["start"]), dtype=float)
-        end = np.asarray(score.tempo.ticks_to_seconds(n["start"] + n["duration"]), dtype=float)
+        start, end = note_spans(score)
         keep = start < max_seconds
         start, end, pitch, track = start[keep], end[keep], n["pitch"][keep], n["track"][keep]
-        lo, hi = int(pitch.min()) - 2, int(pitch.max()) + 3
-        for p in range(lo, hi):
+        lo, hi = pitch_range(score)
+        for p in range(lo, hi + 1):
             if p % 12 in (1, 3, 6, 8, 10):
                 ax.axhspan(p, p + 1, color="#23252e", lw=0)
         verts = [((s, p + 0.1), (e, p + 0.1), (e, p + 0.9), (s, p + 0.9))
@@ -55,7 +53,7 @@ def piano_roll_png(score: Score, *, width: int = 720, height: int = 180,
         colors = [PALETTE[int(t) % len(PALETTE)] for t in track]
         ax.add_collection(PolyCollection(verts, facecolors=colors, edgecolors="none"))
         ax.set_xlim(0, max(float(end.max()), 1e-3))
-        ax.set_ylim(lo, hi)
+        ax.set_ylim(lo, hi + 1)
     ax.set_axis_off()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, facecolor=fig.get_facecolor())

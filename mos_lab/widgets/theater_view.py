@@ -21,6 +21,7 @@ import traitlets as t
 
 from mos_lab.score import Score
 from mos_lab.theater.render import Renderer
+from mos_lab.theater.roll import PAGE_LEAD, PAGE_TURN
 from mos_lab.theater.scene import ColorBy, Orientation
 from mos_lab.theater.sinks import EncodedFrame
 from mos_lab.widgets._base import AUTO
@@ -56,6 +57,7 @@ class TheaterView(FrameWidget):
     height = t.Int(405).tag(sync=True)  # pixels; width follows the cell (portrait: 9:16)
     span = t.Float(8.0).tag(sync=True)  # seconds of music in one page
     color_by = t.Unicode("track").tag(sync=True)
+    paging = t.Dict({"lead": PAGE_LEAD, "turn": PAGE_TURN}).tag(sync=True)  # theater.roll
     layer_rev = t.Int(0).tag(sync=True)  # bumps when the static layer changes: page drops old
 
     def __init__(self, score: Score | None = None, *, orientation: Orientation = "landscape",

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import math
 import os
 import sys
 import threading
@@ -65,6 +64,7 @@ from mos_lab.theater.geometry import (
 from mos_lab.theater.render.base import RenderStats
 from mos_lab.theater.render.device import GPUContext, LossWatch, is_device_lost
 from mos_lab.theater.render.live import LivePage, PageLayers, area
+from mos_lab.theater.roll import page_index, page_step
 from mos_lab.theater.scene import SceneState, View
 from mos_lab.theater.text import glyph_atlas
 
@@ -765,10 +765,11 @@ class GPURenderer:
         """Past half of a page, submit the next page's layers and let a thread wait for
         them and copy them out: the page turn then draws nothing (no stall in a stream).
         Each paged view (two at most) has a target of its own for this."""
-        step = (1.0 - state.lead) * state.span
+        step = page_step(state.span, state.lead)
         if step <= 0:
             return
-        nxt = replace(state, playhead=(math.floor(state.playhead / step) + 1) * step)
+        page = page_index(state.playhead, step)
+        nxt = replace(state, playhead=(page + 1) * step)
         nkey = (*key[:3], nxt.window, *key[4:])
         pf = self._prefetches.get(view)
         if pf is not None and pf.future is not None:
@@ -780,7 +781,7 @@ class GPURenderer:
             # that follows this one counts; a later window of another score used to block
             # this score's prefetches until the playhead passed that window
             pf.key = pf.future = None
-        if state.playhead - (state.window[0] + state.lead * state.span) < step / 2:
+        if state.playhead - page * step < step / 2:  # not yet half-way through this page
             return
         W, H = view.width, view.height
         if pf is None:

@@ -114,15 +114,12 @@ function errorToasts(sc, model, el) {
 // Notes packed by the kernel: float32 rows [start, end, pitch, track], sorted by start.
 function notesOf(model) {
   const v = model.get("notes");
-  if (!v || !v.byteLength) return { rows: new Float32Array(0), n: 0, maxDur: 0, lo: 48, hi: 84 };
+  if (!v || !v.byteLength) return { rows: new Float32Array(0), n: 0, maxDur: 0 };
   const rows = new Float32Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
   const n = rows.length / 4;
-  let maxDur = 0, lo = 127, hi = 0;
-  for (let i = 0; i < n; i++) {
-    maxDur = Math.max(maxDur, rows[4 * i + 1] - rows[4 * i]);
-    lo = Math.min(lo, rows[4 * i + 2]); hi = Math.max(hi, rows[4 * i + 2]);
-  }
-  return { rows, n, maxDur, lo, hi };
+  let maxDur = 0;
+  for (let i = 0; i < n; i++) maxDur = Math.max(maxDur, rows[4 * i + 1] - rows[4 * i]);
+  return { rows, n, maxDur };
 }
 
 // First note index whose start is >= t (binary search).

@@ -74,6 +74,7 @@ export default {
     }
     const handlers = {
       "change:notes": () => { notes = notesOf(model); dropStrips(); },
+      "change:geometry": dropStrips,
       "change:tracks": legendUpdate,
       "change:colors": legendUpdate,
       "change:height": resize,
@@ -87,8 +88,10 @@ export default {
     if (model.get("mode") !== "canvas") loadFrame();
 
     const span = () => model.get("window");
+    // rows and the playhead's place come from the kernel (mos_lab.theater.roll)
+    const geo = () => model.get("geometry") || { lo: 48, hi: 71, lead: 0.25 };
     const viewStart = (pos) => (manualT0 !== null && performance.now() < manualUntil) ? manualT0
-      : (manualT0 = null, pos - span() * 0.25);
+      : (manualT0 = null, pos - span() * geo().lead);
     const xOf = (t, t0) => GUTTER + (t - t0) / span() * (W - GUTTER);
 
     // click: seek; drag: scrub (the view as drawn when the drag starts maps the pointer)
@@ -140,7 +143,7 @@ export default {
       const pos = clock.shown();
       const t0 = viewStart(pos), t1 = t0 + span();
       const mode = model.get("mode");
-      const lo = Math.min(notes.lo, 60) - 2, hi = Math.max(notes.hi, lo + 24) + 2;
+      const { lo, hi } = geo();
       const rows = hi - lo + 1, rh = H / rows;
       const yOf = (p) => H - (p - lo + 1) * rh;
       g.setTransform(dpr, 0, 0, dpr, 0, 0);

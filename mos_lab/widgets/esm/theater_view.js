@@ -1,8 +1,8 @@
 // TheaterView: the theater's full view, rendered in the kernel one page of music at a time
 // (keyboard strip, grid, bar numbers, legend); the playhead and the sounding notes are
 // drawn here at display rate from the audio clock, over the page.
-const LEAD = 0.1;  // the playhead starts a page this far (of the span) from its start
-const TURN = 0.8;  // ... and the next page starts this much (of the span) later
+// Pages: the kernel's paging (mos_lab.theater.roll.page_window): page k starts at
+// k * turn * span - lead * span, so the playhead enters it `lead` of the span in.
 
 export default {
   render({ model, el }) {
@@ -66,8 +66,9 @@ export default {
     sc.add(() => { for (const [ev, fn] of Object.entries(handlers)) model.off(ev, fn); });
     loadFrame();
 
+    const paging = () => model.get("paging") || { lead: 0.1, turn: 0.8 };
     const pageOf = (k) => {
-      const s = model.get("span"), t0 = k * s * TURN - LEAD * s;
+      const s = model.get("span"), { lead, turn } = paging(), t0 = k * s * turn - lead * s;
       return { t0, t1: t0 + s };
     };
     function ask(k) {
@@ -101,9 +102,9 @@ export default {
 
     function draw() {
       const pos = clock.shown(), s = model.get("span"), rev = model.get("layer_rev");
-      const k = Math.floor(pos / (s * TURN));
+      const turn = paging().turn, k = Math.floor(pos / (s * turn));
       ask(k);
-      if ((clock.k.rate || 0) > 0 && pos > (k + 0.6) * s * TURN) ask(k + 1);  // prefetch
+      if ((clock.k.rate || 0) > 0 && pos > (k + 0.6) * s * turn) ask(k + 1);  // prefetch
       const cur = pageOf(k);
       const p = pages.find((o) => o.rev === rev && o.t0 === cur.t0)
         || pages.find((o) => o.rev === rev && o.t0 <= pos && pos < o.t1);

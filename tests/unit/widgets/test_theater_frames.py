@@ -13,6 +13,7 @@ import pytest
 
 from mos_lab.theater import CPURenderer, Scene, View
 from mos_lab.theater.render import Renderer, RendererUnavailable, open_renderer
+from mos_lab.theater.roll import pitch_range
 from mos_lab.widgets import PianoRoll, TheaterView
 from mos_lab.widgets._theater_frames import (
     THEATER_COLORS,
@@ -20,7 +21,6 @@ from mos_lab.widgets._theater_frames import (
     FrameFeed,
     Request,
     TheaterLayer,
-    roll_pitch_range,
     set_renderer,
     static_state,
     theater_default,
@@ -249,7 +249,7 @@ def test_a_roll_strip_matches_the_page_rows_and_time_axis(session, score, spy) -
     roll.visible = True
     roll._handle_custom_msg(view_msg(0.0, 4.0, 400, 155), [])
     info = roll.frame_info
-    lo, hi = roll_pitch_range(score)
+    lo, hi = pitch_range(score)  # the one roll geometry: page rows = strip rows
     assert (info["lo"], info["hi"], info["n"]) == (lo, hi, score.n_notes)
     assert info["plot"] == [0, 0, 400, 155] and info["seq"] == 1  # the strip is all plot
     img = decode(roll.frame)
