@@ -196,7 +196,7 @@ def test_untrusted_plugin_runs_isolated_with_limits(bus, tmp_path):
     assert plug.failed is None and plug.proc.poll() is None
     t0 = time.monotonic()
     bus.emit("chord", symbol="hang")
-    assert time.monotonic() - t0 < 3
+    assert time.monotonic() - t0 < 4
     assert plug.failed and "no valid answer" in plug.failed
     assert any(e.type == "error" and "shady" in e["source"] for e in bus.history)
     reg.stop()

@@ -224,7 +224,7 @@ def test_an_endless_loop_is_killed_at_the_deadline(bus, hostile):
     reg, plug, counter = start(bus, folder, name, timeout=0.5)
     t0 = time.monotonic()
     assert ask(bus, "spin") == []
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 4  # the 0.5 s deadline, the kill, a loaded machine
     assert plug.failed == "no valid answer in time" and not plug.alive
     assert any("isolated plugin stopped: no valid answer" in m for m in errors(bus))
     assert ask(bus, "ping") == [] and counter.seen == 2  # the kernel goes on without it
@@ -366,7 +366,7 @@ def test_a_child_that_stops_reading_cannot_block_the_kernel(bus, hostile):
     assert ask(bus, "answer_then_sleep") == [] and plug.alive
     t0 = time.monotonic()
     bus.emit("chord", symbol="big", key="\u00e9" * 60_000)  # ~360 kB of JSON: > a pipe's buffer
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 4  # the 0.5 s deadline, the kill, a loaded machine
     assert plug.failed == "no valid answer in time" and counter.seen == 2
     reg.stop()
 
