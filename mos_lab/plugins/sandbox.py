@@ -167,7 +167,8 @@ def runtime() -> Runtime:
     dynload = Path(stdlib) / "lib-dynload"
     objects = [exe, *map(str, sorted(dynload.glob("*.so")))]
     files: set[str] = set()
-    ldd = shutil.which("ldd")
+    ldd = shutil.which("ldd") or next((p for p in ("/usr/bin/ldd", "/bin/ldd")
+                                       if os.path.exists(p)), None)
     if ldd:
         res = subprocess.run([ldd, *objects], capture_output=True, text=True, timeout=30,
                              check=False)
