@@ -92,6 +92,8 @@ class Session:
         rows and error events, never a failed Session."""
         if plugins is False or (plugins is True and os.environ.get("MOS_LAB_NO_PLUGINS")):
             return
+        if isinstance(plugins, (str, os.PathLike)):
+            plugins = [plugins]  # one folder, not its characters
         folders = default_folders() if plugins is True else [Path(p) for p in plugins]
         self.plugins.discover(folders=folders)
         self.plugins.start()

@@ -167,3 +167,6 @@ def test_plugins_can_be_turned_off(tmp_path, monkeypatch, no_user_plugins):
     s = Session(output="null", plugins=[EXTENSIONS])  # explicit folders still load
     assert s.plugins.started == ["chord_log"]
     s.close()
+    s = Session(output="null", plugins=str(EXTENSIONS))  # one folder as a string
+    assert s.plugins.started == ["chord_log"]
+    s.close()
