@@ -9,7 +9,7 @@ gets an Analysis, whose ``message`` says why its ``key`` is None and confidence 
 
 from __future__ import annotations
 
-from typing import Any
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,48 +77,60 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
     measures, beats = meter.positions(seg_start)
     seconds = np.atleast_1d(score.tempo.ticks_to_seconds(seg_start))
     bl = meter.beat_length(0)
-    named: list[dict[str, Any]] = []
-    harmonies: list[cadence.Harmony] = []
-    pcs_list: list[frozenset[int]] = []
     seg_strength = meter.strength(seg_start)
     assert sl.top is not None
     top = sl.top[first]
-    for s in range(len(first)):
-        k, i = int(keys[first[s]]), int(nums[first[s]])
-        entry = vocab.entries[k // 12][i]
-        tonic = k % 12
-        pcs = frozenset((q + tonic) % 12 for q in entry.pcs)
-        bass = -1
-        for t in range(int(first[s]), int(last[s]) + 1):
-            b = int(sl.bass[t])
-            if b >= 0 and b % 12 in pcs:
-                bass = b % 12
-                break
-        if bass < 0:
-            bass = (entry.root_pc + tonic) % 12
-        member_pcs = [(7 * f) % 12 for f in entry.members]
-        inversion = member_pcs.index((bass - tonic) % 12)
-        tf = key_fifths(k)
-        root_f = tf + entry.members[0]
-        bass_f = tf + entry.members[inversion]
-        numeral = entry.name(inversion)
-        quality = entry.quality
-        pcs_list.append(pcs)
-        named.append(dict(
-            tick=int(seg_start[s]), end=int(seg_end[s]), onset=float(seconds[s]),
-            measure=int(measures[s]), beat=float(beats[s]), key=key_name(k), numeral=numeral,
-            chord=chord_symbol(root_f, quality, bass_f), root=fifths_name(root_f),
-            quality=quality, inversion=inversion, pcs=tuple(sorted(pcs)), bass=bass,
-        ))
-        harmonies.append(cadence.Harmony(
-            int(seg_start[s]), int(seg_end[s]), float(seg_strength[s]), k,
-            entry.root_pc, quality, inversion, "/" in entry.tail,
-            (int(top[s]) - tonic) % 12 if top[s] >= 0 else -1, (bass - tonic) % 12))
+    k_seg, i_seg = keys[first], nums[first]
+    tonic = k_seg % 12
+    # the bass: the first slice of the segment whose lowest note belongs to the chord
+    rel = vocab.masks[k_seg // 12, i_seg]
+    mask = ((rel << tonic) | (rel >> (12 - tonic))) & 0xFFF
+    owner = np.repeat(np.arange(len(first)), last - first + 1)
+    bpc = np.where(sl.bass >= 0, sl.bass % 12, 0)
+    fits = np.flatnonzero((sl.bass >= 0) & (((mask[owner] >> bpc) & 1) == 1))
+    at = np.searchsorted(fits, first)
+    hit = fits[np.minimum(at, max(len(fits) - 1, 0))] if len(fits) else first
+    found = (at < len(fits)) & (hit <= last) if len(fits) else np.zeros(len(first), bool)
+    root_pc = (vocab.roots[k_seg // 12, i_seg] + tonic) % 12
+    bass_pc = np.where(found, bpc[hit], root_pc)
+    seg_list = list(zip(k_seg.tolist(), i_seg.tolist(), ((bass_pc - tonic) % 12).tolist(),
+                        strict=True))
+    names = [_names(k, i, b) for k, i, b in seg_list]
+    pcs_list = [nm[4] for nm in names]
+    harmonies = [
+        cadence.Harmony(int(a), int(b), float(st), k, nm[5], nm[3], nm[2], nm[6],
+                        (int(tp) - k % 12) % 12 if tp >= 0 else -1, br)
+        for a, b, st, (k, _, br), nm, tp in zip(seg_start, seg_end, seg_strength, seg_list,
+                                                names, top, strict=True)
+    ]
     ncts = nct.label(notes, seg_start, seg_end, pcs_list)
     cads = cadence.find(harmonies, bl)
-    segments = [Segment(**kw, non_chord_tones=tuple(n), cadence=c)
-                for kw, n, c in zip(named, ncts, cads, strict=True)]
+    segments = [
+        Segment(int(a), int(b), float(sec), int(ms), float(bt), key_name(k), nm[0], nm[1],
+                nm[7], nm[3], nm[2], nm[8], int(bp), tuple(n), c)
+        for a, b, sec, ms, bt, (k, _, _), nm, bp, n, c in zip(
+            seg_start, seg_end, seconds, measures, beats, seg_list, names, bass_pc, ncts, cads,
+            strict=True)
+    ]
     return _finish(score, notes, sl, segments, meter)
+
+
+@lru_cache(maxsize=8192)
+def _names(key: int, index: int, bass: int) -> tuple[str, str, int, str, frozenset[int], int,
+                                                     bool, str, tuple[int, ...]]:
+    """What a segment says of numeral ``index`` in ``key`` over a bass (pc above the tonic):
+    numeral, chord symbol, inversion, quality, pitch classes, root above the tonic, whether
+    applied, root name, sorted pitch classes. Remembered: pieces repeat a few dozen."""
+    entry = vocabulary().entries[key // 12][index]
+    tonic = key % 12
+    members = [(7 * f) % 12 for f in entry.members]
+    inversion = members.index(bass) if bass in members else 0
+    tf = key_fifths(key)
+    root_f, bass_f = tf + entry.members[0], tf + entry.members[inversion]
+    pcs = frozenset((q + tonic) % 12 for q in entry.pcs)
+    return (entry.name(inversion), chord_symbol(root_f, entry.quality, bass_f), inversion,
+            entry.quality, pcs, entry.root_pc, "/" in entry.tail, fifths_name(root_f),
+            tuple(sorted(pcs)))
 
 
 def _finish(score: Score, notes: np.ndarray, sl: Slices, segments: list[Segment],

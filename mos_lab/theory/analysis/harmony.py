@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -199,43 +200,98 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
     choice = np.zeros((n, nk, j), dtype=np.int8)
     arg_in_key = np.zeros((n, nk), dtype=np.int64)
     from_key = np.zeros((n, nk), dtype=np.int64)
-    delta = np.empty((nk, j))
-    rows = np.arange(nk)
+    delta = np.zeros((nk, j))
+    forward, backward = _kernels()
     for c0 in range(0, n, chunk):
         c1 = min(n, c0 + chunk)
         part = Slices(sl.start[c0:c1], sl.end[c0:c1], sl.counts[c0:c1], sl.bass[c0:c1],
                       sl.onset[c0:c1])
         em = emissions(part, dur[c0:c1], vocab, p, tables, context[c0:c1], keys, home)
-        for t in range(c0, c1):
-            e = em[t - c0]
-            if t == 0:
-                delta = prior + e
-                continue
-            best_j = delta.argmax(axis=1)
-            best_k = delta[rows, best_j]
-            cand = best_k[:, None] - kcost  # (from, to)
-            fk = cand.argmax(axis=0)
-            same = best_k - change[t]
-            other = cand[fk, rows] - change[t]
-            enter = np.maximum(same, other)[:, None] + prior
-            choice[t] = np.where(enter > delta, np.where(same >= other, 1, 2)[:, None], 0)
-            np.maximum(delta, enter, out=delta)
-            delta += e
-            arg_in_key[t] = best_j
-            from_key[t] = fk
-    states_k = np.empty(n, dtype=np.int64)
-    nums = np.empty(n, dtype=np.int64)
-    flat = int(delta.argmax())
-    k, i = divmod(flat, j)
-    score = float(delta[k, i])
+        forward(em, delta, prior, kcost, change[c0:c1], choice[c0:c1], arg_in_key[c0:c1],
+                from_key[c0:c1], c0 == 0)
+    states_k, nums, score = backward(delta, choice, arg_in_key, from_key)
+    return keys[states_k], nums, float(score)
+
+
+def _forward(em: np.ndarray, delta: np.ndarray, prior: np.ndarray, kcost: np.ndarray,
+             change: np.ndarray, choice: np.ndarray, arg_in_key: np.ndarray,
+             from_key: np.ndarray, first: bool) -> None:
+    """Viterbi forward pass over one chunk of slices; ``delta`` (K, J) carries over."""
+    n, nk, nj = em.shape
+    best_j = np.zeros(nk, dtype=np.int64)
+    best_k = np.zeros(nk)
+    for t in range(n):
+        if t == 0 and first:
+            for k in range(nk):
+                for j in range(nj):
+                    delta[k, j] = prior[k, j] + em[0, k, j]
+            continue
+        for k in range(nk):
+            bj = 0
+            for j in range(1, nj):
+                if delta[k, j] > delta[k, bj]:
+                    bj = j
+            best_j[k] = bj
+            best_k[k] = delta[k, bj]
+            arg_in_key[t, k] = bj
+        for k in range(nk):
+            fk = 0
+            bv = best_k[0] - kcost[0, k]
+            for k1 in range(1, nk):
+                v = best_k[k1] - kcost[k1, k]
+                if v > bv:
+                    bv, fk = v, k1
+            from_key[t, k] = fk
+            same = best_k[k] - change[t]
+            other = bv - change[t]
+            base = same if same >= other else other
+            how = 1 if same >= other else 2
+            for j in range(nj):
+                enter = base + prior[k, j]
+                if enter > delta[k, j]:
+                    delta[k, j] = enter
+                    choice[t, k, j] = how
+                delta[k, j] += em[t, k, j]
+
+
+def _backward(delta: np.ndarray, choice: np.ndarray, arg_in_key: np.ndarray,
+              from_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Viterbi backtrace: the best state's key and numeral per slice, and its score."""
+    n = choice.shape[0]
+    nk, nj = delta.shape
+    k, i = 0, 0
+    for kk in range(nk):
+        for jj in range(nj):
+            if delta[kk, jj] > delta[k, i]:
+                k, i = kk, jj
+    score = delta[k, i]
+    ks = np.empty(n, dtype=np.int64)
+    js = np.empty(n, dtype=np.int64)
     for t in range(n - 1, -1, -1):
-        states_k[t], nums[t] = k, i
+        ks[t], js[t] = k, i
         if t == 0:
             break
         c = choice[t, k, i]
         if c == 1:
-            i = int(arg_in_key[t, k])
+            i = arg_in_key[t, k]
         elif c == 2:
-            k = int(from_key[t, k])
-            i = int(arg_in_key[t, k])
-    return keys[states_k], nums, score
+            k = from_key[t, k]
+            i = arg_in_key[t, k]
+    return ks, js, score
+
+
+_COMPILED: tuple[Any, Any] | None = None
+
+
+def _kernels() -> tuple[Any, Any]:
+    """The forward and backward passes compiled with numba (cached on disk), or as plain
+    Python where numba cannot compile (the same code, slower)."""
+    global _COMPILED
+    if _COMPILED is None:
+        try:
+            from mos_lab._jit import jit
+
+            _COMPILED = (jit()(_forward), jit()(_backward))
+        except ImportError:
+            _COMPILED = (_forward, _backward)
+    return _COMPILED

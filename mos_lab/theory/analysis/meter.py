@@ -106,6 +106,9 @@ class Meter:
         self.starts = np.asarray(starts, dtype=np.int64)
         self.numbers = np.asarray(numbers, dtype=np.int64)
         self._index = {int(n): i for i, n in enumerate(self.numbers)}
+        self._ts_ticks = np.asarray([m[0] for m in self.meters], dtype=np.int64)
+        self._beat_ticks = np.asarray([beat_ticks(m[1], m[2], tpq) for m in self.meters],
+                                      dtype=np.int64)
         self.pickup = int(self.starts[1]) if len(starts) > 1 and numbers[0] == 0 else 0
 
     @classmethod
@@ -129,20 +132,22 @@ class Meter:
         n, d = self._meter_at(tick)
         return beat_ticks(n, d, self.tpq)
 
-    def positions(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Measure numbers and beats (1-based, fractional) of many ticks at once."""
+    def _offsets(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Measure index, ticks since the (full) bar's start, and ticks per beat."""
         ticks = np.asarray(ticks, dtype=np.int64)
         i = np.clip(np.searchsorted(self.starts, ticks, side="right") - 1, 0, None)
         start = self.starts[i]
-        if i.size and (i == 0).any() and self.pickup:
+        if i.size and self.pickup and (i == 0).any():
             # the pickup bar counts its beats as the tail of a full bar
             n, d = self._meter_at(0)
-            bar = self.tpq * 4 * n // d
-            start = np.where(i == 0, self.pickup - bar, start)
-        ts_ticks = np.asarray([m[0] for m in self.meters], dtype=np.int64)
-        mi = np.clip(np.searchsorted(ts_ticks, ticks, side="right") - 1, 0, None)
-        bl = np.asarray([beat_ticks(m[1], m[2], self.tpq) for m in self.meters])[mi]
-        return self.numbers[i], 1.0 + (ticks - start) / bl
+            start = np.where(i == 0, self.pickup - self.tpq * 4 * n // d, start)
+        mi = np.clip(np.searchsorted(self._ts_ticks, ticks, side="right") - 1, 0, None)
+        return i, ticks - start, self._beat_ticks[mi]
+
+    def positions(self, ticks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Measure numbers and beats (1-based, fractional) of many ticks at once."""
+        i, rel, bl = self._offsets(ticks)
+        return self.numbers[i], 1.0 + rel / bl
 
     def position(self, tick: int) -> tuple[int, float]:
         """(measure, beat) of one tick."""
@@ -159,14 +164,13 @@ class Meter:
         return max(0, start + round((beat - 1.0) * self.beat_length(int(self.starts[i]))))
 
     def strength(self, ticks: np.ndarray) -> np.ndarray:
-        """Metrical weight of ticks: 3 downbeat, 2 strong beat, 1 beat, 0.5 half beat, 0."""
-        ticks = np.asarray(ticks, dtype=np.int64)
-        _, beat = self.positions(ticks)
-        b0 = beat - 1.0
-        whole = np.isclose(b0, np.round(b0))
-        n = np.asarray([self._meter_at(int(t))[0] for t in ticks[:1]] or [4])[0]
+        """Metrical weight of ticks: 3 downbeat, 2 mid-bar beat, 1 beat, 0.5 half beat, 0."""
+        _, rel, bl = self._offsets(ticks)
+        n = self.meters[0][1]
         beats_per_bar = n // 3 if n % 3 == 0 and n > 3 else n
         mid = beats_per_bar // 2 if beats_per_bar % 2 == 0 else -1
-        out = np.where(whole, 1.0, np.where(np.isclose(b0 * 2, np.round(b0 * 2)), 0.5, 0.0))
-        out = np.where(whole & (np.round(b0) == mid), 2.0, out)
-        return np.where(whole & (np.round(b0) == 0), 3.0, out)
+        on_beat = rel % bl == 0
+        beat = rel // bl
+        out = np.where(on_beat, 1.0, np.where((2 * rel) % bl == 0, 0.5, 0.0))
+        out = np.where(on_beat & (beat == mid), 2.0, out)
+        return np.where(on_beat & (beat == 0), 3.0, out)

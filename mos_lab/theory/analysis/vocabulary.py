@@ -108,6 +108,8 @@ class Vocabulary:
 
     entries: tuple[tuple[Entry, ...], tuple[Entry, ...]]
     prior: np.ndarray  # (2, J): log prior, -inf for padding
+    masks: np.ndarray  # (2, J): 12-bit pitch-class set above the tonic
+    roots: np.ndarray  # (2, J): root pitch class above the tonic
 
     @property
     def size(self) -> int:
@@ -120,7 +122,11 @@ def build(priors: dict[str, dict[str, float]] | None = None) -> Vocabulary:
     ents = (tuple(_entry(t, False) for t in MAJOR), tuple(_entry(t, True) for t in MINOR))
     j = max(len(e) for e in ents)
     prior = np.full((2, j), -np.inf)
+    masks = np.zeros((2, j), dtype=np.int64)
+    roots = np.zeros((2, j), dtype=np.int64)
     for m, (mode, es) in enumerate(zip(("major", "minor"), ents, strict=True)):
         for i, e in enumerate(es):
             prior[m, i] = max(pri.get(mode, {}).get(e.text, _FLOOR), _FLOOR)
-    return Vocabulary(ents, prior)
+            masks[m, i] = sum(1 << q for q in e.pcs)
+            roots[m, i] = e.root_pc
+    return Vocabulary(ents, prior, masks, roots)
