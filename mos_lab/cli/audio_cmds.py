@@ -74,7 +74,7 @@ def render(args: argparse.Namespace) -> int:
         job = engine.render(score, sample_rate=args.sample_rate, tempo=args.tempo,
                             bank=_bank(args.soundfont), max_seconds=args.max_hours * 3600)
     except ValueError as exc:  # over the length limit: says how to raise it
-        raise CliError(str(exc).replace("max_seconds=, ", "")) from None
+        raise CliError(str(exc).removeprefix("render: ").replace("max_seconds=, ", "")) from None
     bar = ProgressBar(f"rendering {Path(args.file).name}")
     t0 = time.perf_counter()
     try:
