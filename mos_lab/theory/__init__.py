@@ -11,6 +11,8 @@ Map of the API::
     parse_symbol("Bb7(#11)").pitches()             # chord symbols (QUALITIES: the templates)
     analyze(score) -> Analysis                     # keys, numerals, chords, NCTs, cadences
     read_romantext(text) / Analysis.to_romantext() # human analyses in, any analysis out
+    spell(score) -> fifths per note                # pitch spelling for MIDI (Score.spelling)
+    check_voice_leading(score) -> findings         # part-writing rules (RULES), SATB/2-voice
 """
 
 from mos_lab.theory.analysis import Analysis, NonChordTone, Segment, analyze
@@ -29,6 +31,7 @@ from mos_lab.theory.romantext import RomanTextError, read_romantext, write_roman
 from mos_lab.theory.scale import SCALES, Scale
 from mos_lab.theory.spelling import SpellingParams, spell, spell_notes
 from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
+from mos_lab.theory.voice_leading import Finding, VoiceLeadingReport, check_voice_leading
 
 __all__ = [
     "PC_TEMPLATES",
@@ -39,6 +42,7 @@ __all__ = [
     "Chord",
     "ChordQuality",
     "ChordSymbol",
+    "Finding",
     "Interval",
     "IntervalError",
     "Key",
@@ -50,7 +54,9 @@ __all__ = [
     "Segment",
     "SpellingParams",
     "SymbolError",
+    "VoiceLeadingReport",
     "analyze",
+    "check_voice_leading",
     "format_symbol",
     "parse_symbol",
     "read_romantext",

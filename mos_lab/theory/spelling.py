@@ -253,3 +253,23 @@ def note_names(score: Score, params: SpellingParams | None = None) -> list[str]:
     fifths = spell(score, params)
     return [Pitch.from_midi(int(m), int(f)).name_with_octave
             for m, f in zip(score.notes["pitch"], fifths, strict=True)]
+
+
+def local_keys(score: Score, params: SpellingParams | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """The spelling model's local key at each note: (tonic line-of-fifths position, minor).
+
+    Drum notes (and an empty score) get C major.
+    """
+    notes = score.notes
+    tonic = np.zeros(len(notes), dtype=np.int64)
+    minor = np.zeros(len(notes), dtype=np.int64)
+    drums = np.array([t.drums for t in score.tracks] or [False], dtype=bool)
+    keep = ~drums[np.minimum(notes["track"], len(drums) - 1)] if len(notes) else np.zeros(0, bool)
+    if keep.any():
+        state = _key_path(notes["pitch"][keep].astype(np.int64) % 12,
+                          notes["start"][keep].astype(np.int64),
+                          notes["duration"][keep].astype(np.int64), score.tpq,
+                          params or SpellingParams())
+        tonic[keep], minor[keep] = STATES[state, 0], STATES[state, 1]
+    return tonic, minor
