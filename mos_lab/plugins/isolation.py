@@ -14,6 +14,7 @@ dropped and counted in ``rejected``. The kernel goes on either way.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import json
 import os
@@ -135,10 +136,11 @@ class IsolatedPlugin:
             os.write(w, sandbox.seccomp_filter())
             os.close(w)
             w = -1
-            self.proc = subprocess.Popen(
-                sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap, info_w),
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                env={"LANG": "C.UTF-8"}, pass_fds=(r, info_w), start_new_session=True)
+            cmd = sandbox.command(self.path, ["-c", _CHILD, config], r, bwrap, info_w)
+            self.proc = _spawner().submit(
+                subprocess.Popen, cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env={"LANG": "C.UTF-8"}, pass_fds=(r, info_w),
+                start_new_session=True).result()
         except OSError:
             os.close(info_r)
             raise
@@ -280,6 +282,22 @@ class IsolatedPlugin:
         with self._lock:
             self._terminate()
             self.proc = None
+
+
+_SPAWNER: concurrent.futures.ThreadPoolExecutor | None = None
+_SPAWNER_LOCK = threading.Lock()
+
+
+def _spawner() -> concurrent.futures.ThreadPoolExecutor:
+    """The one thread that starts sandboxes. bwrap's --die-with-parent is
+    PR_SET_PDEATHSIG, which fires when the *thread* that spawned it ends; this thread
+    lives as long as the process, so a sandbox dies with the kernel and not before."""
+    global _SPAWNER
+    with _SPAWNER_LOCK:
+        if _SPAWNER is None:
+            _SPAWNER = concurrent.futures.ThreadPoolExecutor(
+                1, thread_name_prefix="plugin-sandbox-spawner")
+        return _SPAWNER
 
 
 def _wait(fd: int, events: int, deadline: float) -> bool:

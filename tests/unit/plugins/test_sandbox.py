@@ -389,3 +389,20 @@ def test_where_namespaces_are_not_permitted_untrusted_plugins_refuse_to_start(
                                           r"create new namespace.*never run unconfined"):
         reg.start("hostile")
     assert plug.proc is None and processes_named(name) == []
+
+
+def test_a_sandbox_started_from_a_short_lived_thread_outlives_the_thread(bus, hostile):
+    """bwrap --die-with-parent follows the thread that spawned it (PR_SET_PDEATHSIG):
+    sandboxes are spawned from one long-lived thread, so a session made in a worker thread
+    keeps its plugins when that thread ends."""
+    import threading
+
+    folder, name = hostile
+    box: list = []
+    worker = threading.Thread(target=lambda: box.append(start(bus, folder, name)))
+    worker.start()
+    worker.join()
+    reg, plug, _ = box[0]
+    time.sleep(0.2)
+    assert ask(bus, "ping") == ["pong"] and plug.alive
+    reg.stop()
