@@ -60,6 +60,15 @@ def handle(event):
         except OSError as exc:
             return report(f"fork blocked after {n}: {type(exc).__name__}")
         return report("forked 64")
+    if cmd == "threadbomb":  # threads are allowed; the address-space limit caps them
+        import threading
+        n = 0
+        try:
+            for n in range(10_000):
+                threading.Thread(target=time.sleep, args=(30,), daemon=True).start()
+        except (RuntimeError, MemoryError) as exc:
+            return report(f"threads stopped at {n}: {type(exc).__name__}")
+        return report("10000 threads")
     if cmd == "hog":
         hoard = []
         while True:
@@ -204,6 +213,9 @@ def test_a_fork_bomb_creates_no_process(bus, hostile):
     reg, plug, counter = start(bus, folder, name)
     assert ask(bus, "forkbomb") == ["fork blocked after 0: PermissionError"]
     assert ask(bus, "ping") == ["pong"] and counter.seen == 2 and plug.alive
+    [threads] = ask(bus, "threadbomb")
+    assert threads.startswith("threads stopped at") and int(threads.split()[3][:-1]) < 100
+    assert ask(bus, "ping") == ["pong"] and plug.alive
     reg.stop()
     assert processes_named(name) == []
 
