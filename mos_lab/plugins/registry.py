@@ -17,6 +17,7 @@ from packaging.version import Version
 
 from mos_lab.bus import EventBus
 from mos_lab.plugins import sandbox
+from mos_lab.plugins.isolation import IsolatedPlugin
 from mos_lab.plugins.manifest import ENTRY_POINT_GROUP, Manifest, PluginError
 from mos_lab.plugins.sandbox import SandboxUnavailable
 from mos_lab.plugins.state import SharedState, StateView
@@ -148,6 +149,10 @@ class PluginRegistry:
     def _check_new(self, plugin: Plugin) -> None:
         m = plugin.manifest
         m.check_api()
+        if not m.trusted and not isinstance(plugin, IsolatedPlugin):
+            raise PluginError(f"plugin {m.name!r} is marked untrusted but is an object in "
+                              "this process; untrusted plugins run only in the sandbox "
+                              "(IsolatedPlugin, or a plugin.toml drop-in)")
         if m.name in self._plugins:
             raise PluginError(f"plugin {m.name!r} is already registered (from "
                               f"{self._status[m.name].source})")

@@ -237,3 +237,13 @@ def test_started_plugins_offer_widgets_and_tools_until_they_stop(bus):
     reg.stop()
     assert reg.widgets == {} and reg.tools == {}
     assert [(r.name, r.state) for r in reg.status()] == [("offers", "stopped")]
+
+
+@pytest.mark.seed("WID-08")
+def test_an_in_process_plugin_marked_untrusted_is_refused(bus):
+    reg = PluginRegistry(bus)
+    sly = Recorder("sly")
+    sly.manifest = Manifest("sly", "1.0", trusted=False)
+    with pytest.raises(PluginError, match="marked untrusted but is an object in this process"):
+        reg.register(sly)
+    assert reg.names == [] and [(r.name, r.state) for r in reg.status()] == [("sly", "refused")]
