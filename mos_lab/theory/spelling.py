@@ -23,6 +23,7 @@ an int array aligned with ``Score.notes`` (C = 0, G = 1, F = -1; see ``pitch.py`
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -79,6 +80,38 @@ def _best_in_key(pc: np.ndarray, tonic: np.ndarray, minor: np.ndarray) -> np.nda
     return tonic + _REL[np.argmin(cost, axis=1)]
 
 
+@lru_cache(maxsize=1)
+def _state_costs() -> np.ndarray:
+    """Cost of each pitch class in each key state (its best spelling's profile cost)."""
+    s_t, s_m = STATES[:, 0], STATES[:, 1]
+    cost = np.empty((len(STATES), 12))
+    for q in range(12):
+        t = _best_in_key(np.full(len(STATES), q), s_t, s_m)
+        cost[:, q] = PROFILES[s_m, t - s_t + 15]
+    cost.setflags(write=False)
+    return cost
+
+
+def _viterbi(emit: np.ndarray, change: float, per_fifth: float) -> np.ndarray:
+    """Cheapest state path through frames; moving costs ``change + per_fifth * |tonic
+    step|`` (42 states: a dense 42 x 42 step per frame is cheaper than any cleverness)."""
+    n_frames, n_s = emit.shape
+    s_t = STATES[:, 0]
+    trans = change * (1 - np.eye(n_s)) + per_fifth * np.abs(s_t[:, None] - s_t[None, :])
+    acc = 0.3 * np.abs(s_t - 3 * STATES[:, 1]) + emit[0]  # fewer accidentals first
+    back = np.zeros((n_frames, n_s), dtype=np.int32)
+    cols = np.arange(n_s)
+    for f in range(1, n_frames):
+        tot = acc[:, None] + trans
+        back[f] = np.argmin(tot, axis=0)
+        acc = tot[back[f], cols] + emit[f]
+    path = np.empty(n_frames, dtype=np.int64)
+    path[-1] = int(np.argmin(acc))
+    for f in range(n_frames - 1, 0, -1):
+        path[f - 1] = back[f, path[f]]
+    return path
+
+
 def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
               p: SpellingParams) -> np.ndarray:
     """Index into STATES of the local key of each note (Viterbi over frames)."""
@@ -96,27 +129,8 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     w = (hi - lo) / tpq
     hist = np.zeros((n_frames, 12))
     np.add.at(hist, (fr, pc[idx]), w)
-    # cost of each pitch class in each state: its best spelling's profile cost
-    s_t, s_m = STATES[:, 0], STATES[:, 1]
-    pcs = np.arange(12)
-    cost = np.empty((len(STATES), 12))
-    for q in pcs:
-        t = _best_in_key(np.full(len(STATES), q), s_t, s_m)
-        cost[:, q] = PROFILES[s_m, t - s_t + 15]
-    emit = hist @ cost.T  # (frames, states)
-    trans = p.key_change * (1 - np.eye(len(STATES)))
-    trans += p.key_distance * np.abs(s_t[:, None] - s_t[None, :])
-    prior = 0.3 * np.abs(s_t - 3 * s_m)  # fewer accidentals in the signature first
-    acc = prior + emit[0]
-    back = np.zeros((n_frames, len(STATES)), dtype=np.int32)
-    for f in range(1, n_frames):
-        tot = acc[:, None] + trans
-        back[f] = np.argmin(tot, axis=0)
-        acc = tot[back[f], np.arange(len(STATES))] + emit[f]
-    path = np.empty(n_frames, dtype=np.int64)
-    path[-1] = int(np.argmin(acc))
-    for f in range(n_frames - 1, 0, -1):
-        path[f - 1] = back[f, path[f]]
+    emit = hist @ _state_costs().T  # (frames, states)
+    path = _viterbi(emit, p.key_change, p.key_distance)
     # a note takes the key of the frame it starts in
     return path[f0]
 
