@@ -83,24 +83,39 @@ def slice_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> Sl
     return Slices(bounds[:-1], bounds[1:], counts, bass, onset, top)
 
 
+@dataclass(frozen=True, eq=False)
+class Types:
+    """The distinct chord shapes of a vocabulary: membership and missing-member weights
+    above the root (T shapes), and each (mode, numeral)'s shape and root above the tonic."""
+
+    member: np.ndarray  # (12, T) 1 where the pitch class above the root is in the shape
+    miss: np.ndarray  # (12, T) what a missing member costs
+    shape: np.ndarray  # (2, J) shape index of each numeral
+    root: np.ndarray  # (2, J) root pitch class above the tonic
+
+
 @lru_cache(maxsize=16)
-def _tables(vocab: Vocabulary, p: Params) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                   np.ndarray]:
-    """Per mode: chord membership (12, J), missing-member weight (12, J), root (J), bass
-    member flag (12, J)."""
-    j = vocab.size
-    member = np.zeros((2, 12, j))
-    miss = np.zeros((2, 12, j))
-    root = np.full((2, j), -1)
+def chord_types(vocab: Vocabulary, p: Params) -> Types:
+    """The shapes that the numerals of ``vocab`` make (a dozen or so: every V7/x is one)."""
+    weights = (1.0, 1.0, p.miss_fifth, p.miss_seventh, p.miss_fifth)
+    found: dict[tuple[float, ...], int] = {}
+    cols: list[np.ndarray] = []
+    shape = np.zeros((2, vocab.size), dtype=np.int64)
+    root = np.zeros((2, vocab.size), dtype=np.int64)
     for m, entries in enumerate(vocab.entries):
         for i, e in enumerate(entries):
-            weights = (1.0, 1.0, p.miss_fifth, p.miss_seventh, p.miss_fifth)
+            col = np.zeros(24)  # membership, then missing weight, above the root
             for k, f in enumerate(e.members):
-                pc = (7 * f) % 12
-                member[m, pc, i] = 1.0
-                miss[m, pc, i] = max(miss[m, pc, i], weights[min(k, 4)])
-            root[m, i] = e.root_pc
-    return member, miss, root, member
+                pc = ((7 * f) - e.root_pc) % 12
+                col[pc] = 1.0
+                col[12 + pc] = max(col[12 + pc], weights[min(k, 4)])
+            key = tuple(col.tolist())
+            if key not in found:
+                found[key] = len(cols)
+                cols.append(col)
+            shape[m, i], root[m, i] = found[key], e.root_pc
+    table = np.array(cols).T
+    return Types(table[:12], table[12:], shape, root)
 
 
 def time_unit(sl: Slices, beat: int) -> float:
@@ -144,37 +159,29 @@ def candidate_keys(sl: Slices, dur: np.ndarray, beat: int, p: Params) -> np.ndar
     return np.unique(top)
 
 
-def emissions(sl: Slices, weights: np.ndarray, vocab: Vocabulary, p: Params,
-              tables: tuple[np.ndarray, ...], context: np.ndarray,
-              keys: np.ndarray, home: np.ndarray) -> np.ndarray:
-    """(n, K, J) score of every (key, numeral) state, ``keys`` the K key indices."""
-    member, miss, root, _ = tables
+def emissions(sl: Slices, weights: np.ndarray, p: Params, types: Types) -> np.ndarray:
+    """(n, 12 * T) score of every chord (root, shape) for the slices ``sl``, weighted by
+    ``weights`` (their lengths): tones inside and outside, members missing, the bass."""
     n = len(sl.start)
-    j = vocab.size
+    nt = types.member.shape[1]
     total = sl.counts.sum(axis=1)
     frac = np.divide(sl.counts, total[:, None], out=np.zeros_like(sl.counts),
                      where=total[:, None] > 0)
     absent = (sl.counts == 0).astype(np.float64)
-    dur = weights
-    keyfit = context @ log_profiles()[keys].T + 2.5  # (n, K)
-    out = np.empty((n, len(keys), j))
-    silent = total == 0
     bass_pc = np.where(sl.bass >= 0, sl.bass % 12, 0)
-    for a, k in enumerate(keys.tolist()):
-        m, tonic = divmod(k, 12)
-        idx = (np.arange(12) + tonic) % 12
-        inside = frac[:, idx] @ member[m]
-        score = (p.inside + p.outside) * inside - p.outside
-        score -= p.missing * (absent[:, idx] @ miss[m])
-        brel = (bass_pc - tonic) % 12
-        is_member = member[m][brel]  # (n, J)
-        is_root = (root[m][None, :] == brel[:, None]).astype(np.float64)
-        score += (p.bass_root - p.bass_member) * is_root
-        score += (p.bass_member + p.bass_outside) * is_member - p.bass_outside
-        score += (p.key_weight * keyfit[:, a] + home[a])[:, None]
-        score[silent] = 0.0
-        out[:, a, :] = score * dur[:, None]
-    return out
+    out = np.empty((n, 12, nt))
+    for r in range(12):
+        idx = (np.arange(12) + r) % 12
+        score = (p.inside + p.outside) * (frac[:, idx] @ types.member) - p.outside
+        score -= p.missing * (absent[:, idx] @ types.miss)
+        brel = (bass_pc - r) % 12
+        score += (p.bass_member + p.bass_outside) * types.member[brel] - p.bass_outside
+        score[:, :] += np.where(brel == 0, p.bass_root - p.bass_member, 0.0)[:, None] * (
+            types.member[0][None, :])
+        out[:, r, :] = score
+    out[total == 0] = 0.0
+    out *= weights[:, None, None]
+    return out.reshape(n, 12 * nt)
 
 
 def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
@@ -185,11 +192,15 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
     if n == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z, 0.0
-    tables = _tables(vocab, p)
+    types = chord_types(vocab, p)
     dur = (sl.end - sl.start) / time_unit(sl, beat)
     keys = candidate_keys(sl, dur, beat, p)
     nk = len(keys)
     prior = p.prior_weight * vocab.prior[keys // 12]  # (K, J), -inf on padding
+    # the chord column of every (key, numeral) state
+    nt = types.member.shape[1]
+    column = ((types.root[keys // 12] + (keys % 12)[:, None]) % 12) * nt + \
+        types.shape[keys // 12]
     dist = key_distance()[np.ix_(keys, keys)].astype(np.float64)
     kcost = p.modulation + p.modulation_step * dist
     np.fill_diagonal(kcost, np.inf)
@@ -197,6 +208,10 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
     context = key_context(sl, beat, p.key_window)
     hist = (sl.counts * dur[:, None]).sum(axis=0)
     home = np.where(keys == int(np.argmax(key_scores(hist))), p.home, 0.0)
+    silent = sl.counts.sum(axis=1) == 0
+    keyterm = (p.key_weight * (context @ log_profiles()[keys].T + 2.5) + home[None, :])
+    keyterm[silent] = 0.0
+    keyterm *= dur[:, None]
     choice = np.zeros((n, nk, j), dtype=np.int8)
     arg_in_key = np.zeros((n, nk), dtype=np.int64)
     from_key = np.zeros((n, nk), dtype=np.int64)
@@ -206,25 +221,27 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
         c1 = min(n, c0 + chunk)
         part = Slices(sl.start[c0:c1], sl.end[c0:c1], sl.counts[c0:c1], sl.bass[c0:c1],
                       sl.onset[c0:c1])
-        em = emissions(part, dur[c0:c1], vocab, p, tables, context[c0:c1], keys, home)
-        forward(em, delta, prior, kcost, change[c0:c1], choice[c0:c1], arg_in_key[c0:c1],
-                from_key[c0:c1], c0 == 0)
+        em = emissions(part, dur[c0:c1], p, types)
+        forward(em, keyterm[c0:c1], column, delta, prior, kcost, change[c0:c1], choice[c0:c1],
+                arg_in_key[c0:c1], from_key[c0:c1], c0 == 0)
     states_k, nums, score = backward(delta, choice, arg_in_key, from_key)
     return keys[states_k], nums, float(score)
 
 
-def _forward(em: np.ndarray, delta: np.ndarray, prior: np.ndarray, kcost: np.ndarray,
-             change: np.ndarray, choice: np.ndarray, arg_in_key: np.ndarray,
-             from_key: np.ndarray, first: bool) -> None:
-    """Viterbi forward pass over one chunk of slices; ``delta`` (K, J) carries over."""
-    n, nk, nj = em.shape
+def _forward(em: np.ndarray, keyterm: np.ndarray, column: np.ndarray, delta: np.ndarray,
+             prior: np.ndarray, kcost: np.ndarray, change: np.ndarray, choice: np.ndarray,
+             arg_in_key: np.ndarray, from_key: np.ndarray, first: bool) -> None:
+    """Viterbi forward pass over one chunk of slices; ``delta`` (K, J) carries over. A
+    state's emission is its chord's column of ``em`` plus its key's ``keyterm``."""
+    n = em.shape[0]
+    nk, nj = delta.shape
     best_j = np.zeros(nk, dtype=np.int64)
     best_k = np.zeros(nk)
     for t in range(n):
         if t == 0 and first:
             for k in range(nk):
                 for j in range(nj):
-                    delta[k, j] = prior[k, j] + em[0, k, j]
+                    delta[k, j] = prior[k, j] + em[0, column[k, j]] + keyterm[0, k]
             continue
         for k in range(nk):
             bj = 0
@@ -251,7 +268,7 @@ def _forward(em: np.ndarray, delta: np.ndarray, prior: np.ndarray, kcost: np.nda
                 if enter > delta[k, j]:
                     delta[k, j] = enter
                     choice[t, k, j] = how
-                delta[k, j] += em[t, k, j]
+                delta[k, j] += em[t, column[k, j]] + keyterm[t, k]
 
 
 def _backward(delta: np.ndarray, choice: np.ndarray, arg_in_key: np.ndarray,
