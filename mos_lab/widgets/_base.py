@@ -199,6 +199,7 @@ class MosWidget(anywidget.AnyWidget):
     # -- lifecycle ---------------------------------------------------------------------
     @property
     def closed(self) -> bool:
+        """True once ``close()`` ran (nothing is sent or received after it)."""
         return self._closed
 
     def close(self) -> None:

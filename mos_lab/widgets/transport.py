@@ -91,16 +91,20 @@ class Transport(MosWidget):
         self.session.engine.play()
 
     def pause(self) -> None:
+        """Pause at the heard position; ``play()`` resumes there."""
         self.session.engine.pause()
 
     def stop(self) -> None:
+        """Stop and go back to the start."""
         self.session.engine.stop()
 
     def seek(self, seconds: float) -> None:
+        """Jump to ``seconds`` of score time (kept if audio is not enabled yet)."""
         self._bound_score_loaded()
         self.session.engine.seek(seconds)
 
     def set_tempo(self, factor: float) -> None:
+        """Scale the tempo (1.0 as written, 2.0 twice as fast; 0.1..10)."""
         self.session.engine.tempo = factor
         self.session.bus.emit("mos.clock")
 
