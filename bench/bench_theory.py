@@ -27,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from mos_lab._jit import jit
 from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, TimeSignature, Track
-from mos_lab.theory.analysis import Analysis, Params, analyze
+from mos_lab.theory.analysis import Params, analyze
 from mos_lab.theory.romantext import read_romantext
 
 ROMAN = Path(os.environ.get("MOS_LAB_ROMAN", "/work/shared/corpus/roman/bach-chorales"))
@@ -113,19 +114,79 @@ def sounding(score: Score, ticks: np.ndarray) -> np.ndarray:
     return (on.astype(np.int64) @ np.eye(12, dtype=np.int64)[notes["pitch"] % 12]) > 0
 
 
-def edition_shift(score: Score, human: Analysis, grid: np.ndarray) -> int:
-    """Semitones that carry the score's pitches onto the human labels' chords best.
+def edition_shift(score: Score, mask: np.ndarray, grid: np.ndarray) -> int:
+    """Semitones that carry the score's pitches onto the human chords (``mask``: pitch-class
+    bits per grid frame, -1 where none) best.
 
     A few of music21's chorales are printed in another key than the edition the analyst
     used; this compares only the score with the human chords (never the analyser).
     """
     have = sounding(score, grid)
-    mask = human.frames(grid)["mask"]
     ok = mask >= 0
     chord = ((mask[ok, None] >> np.arange(12)) & 1) > 0
     fit = [float((np.roll(have[ok], t, axis=1) & chord).sum()) for t in range(12)]
     best = int(np.argmax(fit))
     return 0 if fit[best] <= fit[0] * 1.05 else (best if best <= 6 else best - 12)
+
+
+def _dtw_path(cost: np.ndarray, skip: float) -> np.ndarray:
+    """For each column j of ``cost`` (human frames x score frames), the row that a dynamic
+    time warping path (steps: both, row only, column only; the last two cost ``skip``)
+    matches to it."""
+    n, m = cost.shape
+    d = np.full((n + 1, m + 1), np.inf)
+    d[0, 0] = 0.0
+    step = np.zeros((n + 1, m + 1), dtype=np.int8)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            a, b, c = d[i - 1, j - 1], d[i - 1, j] + skip, d[i, j - 1] + skip
+            if a <= b and a <= c:
+                d[i, j], step[i, j] = a + cost[i - 1, j - 1], 0
+            elif b <= c:
+                d[i, j], step[i, j] = b + cost[i - 1, j - 1], 1
+            else:
+                d[i, j], step[i, j] = c + cost[i - 1, j - 1], 2
+    row = np.zeros(m, dtype=np.int64)
+    i, j = n, m
+    while i > 0 and j > 0:
+        row[j - 1] = i - 1
+        k = step[i, j]
+        if k == 0:
+            i, j = i - 1, j - 1
+        elif k == 1:
+            i -= 1
+        else:
+            j -= 1
+    return row
+
+
+_dtw = jit()(_dtw_path)
+
+
+def human_frames(c: Chorale, grid: np.ndarray) -> tuple[dict[str, np.ndarray], str]:
+    """The human labels on the score's grid, and how they were placed there.
+
+    Most analyses number their measures as music21's score does and are placed by those
+    numbers. About 40 follow another edition (repeats written out or not, another note
+    value for the beat): those are aligned by dynamic time warping of the human chords'
+    pitch classes against the score's sounding ones, so the score and the human labels
+    alone decide (never the analyser).
+    """
+    human = read_romantext(c.human)
+    if {s.measure for s in human} <= set(c.measures) and \
+            max(s.measure for s in human) == max(c.measures):
+        placed = read_romantext(c.human, measures={m: round(o * TPQ) for m, o in
+                                                   c.measures.items()}, strict=False)
+        return placed.frames(grid), "measures"
+    own = human.frames(np.arange(0, human.segments[-1].end, TPQ // 2))
+    keep = own["mask"] >= 0
+    hm = ((own["mask"][keep, None] >> np.arange(12)) & 1).astype(np.float64)
+    have = sounding(c.score, grid).astype(np.float64)
+    shift = int(np.argmax([(np.roll(have.sum(0), t) * hm.sum(0)).sum() for t in range(12)]))
+    have = np.roll(have, shift, axis=1)
+    cost = 1.0 - (have @ hm.T).T / np.maximum(have.sum(axis=1), 1)[None, :]
+    rows = np.flatnonzero(keep)[_dtw(cost, 0.3)]
+    return {k: v[rows] for k, v in own.items()}, "warped"
 
 
 def agreement(chorales: list[Chorale], params: Params | None = None, verbose: bool = False
@@ -136,26 +197,40 @@ def agreement(chorales: list[Chorale], params: Params | None = None, verbose: bo
     frames = 0
     spent = 0.0
     shifted: list[str] = []
+    warped: list[str] = []
+    by_how: dict[str, list[int]] = {}
     for c in chorales:
-        human = read_romantext(c.human, measures={m: round(o * TPQ) for m, o in
-                                                  c.measures.items()}, strict=False)
         grid = np.arange(0, c.score.end_tick, TPQ // 2)
+        h, how = human_frames(c, grid)
+        if how == "warped":
+            warped.append(c.number)
         score = c.score
-        if shift := edition_shift(score, human, grid):
+        if shift := edition_shift(score, h["mask"], grid):
             score = score.transpose(shift)
             shifted.append(f"{c.number} ({shift:+d})")
         t0 = time.process_time()
         mine = analyze(score, params=params)
         spent += time.process_time() - t0
-        h, a = human.frames(grid), mine.frames(grid)
+        a = mine.frames(grid)
         ok = h["tonic"] >= 0
         key = (h["tonic"] == a["tonic"]) & (h["minor"] == a["minor"])
         chord = h["mask"] == a["mask"]
         full = key & chord & (h["bass"] == a["bass"])
         frames += int(ok.sum())
+        part = by_how.setdefault(how, [0, 0, 0, 0])
+        part[0] += int(ok.sum())
+        part[1] += int((key & ok).sum())
+        part[2] += int((chord & ok).sum())
+        part[3] += int((full & ok).sum())
         hits["key"] += int((key & ok).sum())
         hits["chord"] += int((chord & ok).sum())
         hits["full"] += int((full & ok).sum())
+    if warped and verbose:
+        print(f"analyses numbered after another edition, aligned by time warping: "
+              f"{len(warped)}: {', '.join(warped)}")
+        for how, (n, k, ch, f) in sorted(by_how.items()):
+            print(f"  placed by {how}: {n} frames, key {k / n:.1%}, chord {ch / n:.1%}, "
+                  f"full {f / n:.1%}")
     if shifted and verbose:
         print(f"scores in another key than the analysed edition, transposed to it: "
               f"{len(shifted)}: {', '.join(shifted)}")
