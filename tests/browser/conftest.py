@@ -145,3 +145,29 @@ def wait_until(fn: Any, timeout: float = 20.0, every: float = 0.2, what: str = "
             return last
         time.sleep(every)
     raise AssertionError(f"timed out waiting for {what or fn}: last {last!r}")
+
+
+RUN_CELLS = """async (indices) => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  for (const i of indices) {
+    panel.content.activeCellIndex = i;
+    await app.commands.execute('notebook:run-cell');
+  }
+}"""
+
+
+def cell_index(notebook: Path, starts: str) -> int:
+    """The index of the first code cell of ``notebook`` whose source starts with ``starts``."""
+    cells = json.loads(notebook.read_text())["cells"]
+    for i, c in enumerate(cells):
+        src = c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+        if c["cell_type"] == "code" and src.startswith(starts):
+            return i
+    raise AssertionError(f"{notebook.name}: no cell starts with {starts!r}")
+
+
+def rerun_cells(page: Any, indices: list[int]) -> None:
+    """Run these cells of the page's notebook again, in order, as a user re-runs a cell
+    (its output, widgets included, is replaced)."""
+    page.evaluate(RUN_CELLS, indices)

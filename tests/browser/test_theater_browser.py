@@ -4,6 +4,9 @@ drawn, and are confirmed; the page draws the playhead itself.
 The notebook is written into the lab's root at test time. The kernel is the oracle for
 what was rendered and sent; the page's canvas pixels say whether the image arrived.
 Screenshots go to /tmp/mos_lab_shots (look at them).
+
+The page is opened once per module; each test runs both cells again (the last test's
+views closed), so it gets a new TheaterView and PianoRoll whatever ran before it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, wait_until
+from tests.browser.conftest import SHOTS, Lab, kernel_json, rerun_cells, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -68,9 +71,22 @@ def theater_page(lab: Lab, browser_context: Any) -> Any:
     page.close()
 
 
-@pytest.mark.seed("THR-02", "WID-07")
-def test_a_theater_view_shows_the_kernels_frame(theater_page: Any) -> None:
+@pytest.fixture
+def views(theater_page: Any) -> Any:
+    """The page with a new TheaterView (``tv``) and PianoRoll (``roll``), drawn."""
     page = theater_page
+    kernel_json(page, "[w.closed or w.close() for w in (tv, roll)]")
+    rerun_cells(page, [0, 1])
+    wait_until(lambda: kernel_json(page, "[tv.closed, roll.closed]") == [False, False], 20,
+               what="new views in the kernel")
+    page.wait_for_selector(".mos-theater canvas", timeout=30_000)
+    page.wait_for_selector(".mos-roll:not(.mos-theater) canvas", timeout=30_000)
+    return page
+
+
+@pytest.mark.seed("THR-02", "WID-07")
+def test_a_theater_view_shows_the_kernels_frame(views: Any) -> None:
+    page = views
     card = page.locator(".mos-theater").first
     card.scroll_into_view_if_needed()
     sent = wait_until(lambda: kernel_json(page, "tv.frames_sent"), 40,
@@ -90,8 +106,8 @@ def test_a_theater_view_shows_the_kernels_frame(theater_page: Any) -> None:
     print(f"\nTheaterView: {stats}, kernel {feed}")
 
 
-def test_a_theater_roll_draws_the_strip_and_stops_when_closed(theater_page: Any) -> None:
-    page = theater_page
+def test_a_theater_roll_draws_the_strip_and_stops_when_closed(views: Any) -> None:
+    page = views
     roll = page.locator(".mos-roll:not(.mos-theater)").first
     roll.scroll_into_view_if_needed()
     wait_until(lambda: kernel_json(page, "roll.frames_sent"), 40, what="a strip")

@@ -4,6 +4,11 @@ The kernel is the oracle: the BrowserOutput counts the frames the page's AudioWo
 acknowledged, the Keyboard records the notes it received, ``Session.doctor()`` counts
 what is alive. The page exposes its own counters on ``globalThis.__mosLab``. Screenshots
 go to /tmp/mos_lab_shots (look at them: this is what users see).
+
+The page (and its kernel) is opened and run once per module; each test then starts from
+the state a user has after running the notebook top to bottom without a click: the
+player's cell and the cell that calls ``play()`` are run again (the old player closed,
+the engine stopped), so each test passes alone, in any order.
 """
 
 from __future__ import annotations
@@ -13,7 +18,14 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, wait_until
+from tests.browser.conftest import (
+    SHOTS,
+    Lab,
+    cell_index,
+    kernel_json,
+    rerun_cells,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -47,12 +59,41 @@ def tour(lab: Lab, browser_context: Any) -> Any:
                    .some(e => e.textContent.includes('subscriptions'))"""), 60,
                what="the notebook to finish")
     page.run_time = time.monotonic() - t0  # type: ignore[attr-defined]
+    yield page
+    kernel_json(page, "mos_lab.session().stop()")
+    page.close()
+
+
+@pytest.fixture
+def tour_page(lab: Lab, tour: Any) -> Any:
+    """The tour as it is after running every cell, before any click: a new player whose
+    ``play()`` is held until audio is enabled (the last test's player closed)."""
+    page = tour
+    notebook = lab.root / "00_tour.ipynb"
+    cells = [cell_index(notebook, "session.load(score)\nplayer ="),
+             cell_index(notebook, "session.engine.play()")]
+    kernel_json(page, "player.closed or player.close()")
+    kernel_json(page, "mos_lab.session().stop()")
+    wait_until(lambda: _page_stats(page)["live"].get("contexts", 0) == 0, 10,
+               what="the last player's AudioContext to close")
+    rerun_cells(page, cells)
+    page.wait_for_selector(f"{PLAYER} .mos-transport", timeout=30_000)
+    wait_until(lambda: kernel_json(page, "mos_lab.session().status()")["state"]
+               == "waiting_for_audio", 20, what="play() held until a click")
     return page
 
 
+def _enable_audio(page: Any) -> dict[str, Any]:
+    """Click "enable audio" and wait until the browser has played a second of audio."""
+    page.locator(PLAYER).first.locator(".mos-enable").click()
+    return wait_until(lambda: (s := kernel_json(page, "mos_lab.session().status()"))["state"]
+                      == "playing" and s["browser"]["frames_acked"] > 48_000 and s, 20,
+                      what="the browser to play a second of audio")
+
+
 @pytest.mark.seed("ENG-05", "APO-08")
-def test_tour_renders_and_play_waits_for_a_click(tour: Any) -> None:
-    page = tour
+def test_tour_renders_and_play_waits_for_a_click(tour_page: Any) -> None:
+    page = tour_page
     player = page.locator(PLAYER).first
     player.scroll_into_view_if_needed()
     player.locator(".mos-legend-item").first.wait_for(timeout=10_000)
@@ -76,13 +117,10 @@ def test_tour_renders_and_play_waits_for_a_click(tour: Any) -> None:
     compact.screenshot(path=str(SHOTS / "score_display.png"))
 
 
-def test_enable_audio_plays_pcm_and_the_playhead_moves(tour: Any) -> None:
-    page = tour
+def test_enable_audio_plays_pcm_and_the_playhead_moves(tour_page: Any) -> None:
+    page = tour_page
     player = page.locator(PLAYER).first
-    player.locator(".mos-enable").click()
-    st = wait_until(lambda: (s := kernel_json(page, "mos_lab.session().status()"))["state"]
-                    == "playing" and s["browser"]["frames_acked"] > 48_000 and s, 20,
-                    what="the browser to play a second of audio")
+    st = _enable_audio(page)
     assert st["browser"]["unlocked"] is True
     stats = _page_stats(page)
     assert stats["blocks"] > 10 and stats["played"] > 48_000 and stats["live"]["contexts"] == 1
@@ -98,8 +136,8 @@ def test_enable_audio_plays_pcm_and_the_playhead_moves(tour: Any) -> None:
     assert player.locator(".mos-chords").get_attribute("data-chord") not in (None, "", "–")
 
 
-def test_clicking_a_key_sounds(tour: Any) -> None:
-    page = tour
+def test_clicking_a_key_sounds(tour_page: Any) -> None:
+    page = tour_page
     player = page.locator(PLAYER).first
     key = player.locator(".mos-key[data-pitch='60']")
     key.click()
@@ -112,8 +150,9 @@ def test_clicking_a_key_sounds(tour: Any) -> None:
 
 
 @pytest.mark.seed("WID-02", "WID-04")
-def test_closing_the_player_cleans_up_both_sides(tour: Any) -> None:
-    page = tour
+def test_closing_the_player_cleans_up_both_sides(tour_page: Any) -> None:
+    page = tour_page
+    _enable_audio(page)  # the transport's audio link to the page is open
     before_page = _page_stats(page)
     before = kernel_json(page, "mos_lab.session().doctor()")
     kernel_json(page, "player.close()")
