@@ -129,8 +129,11 @@ class Scheduler:
     def frame_at(self, ring_read: int) -> int:
         """Score frame being heard when the output has consumed ``ring_read`` ring frames."""
         with self._lock:
-            if not self.playing and self._jump is not None:
-                return self._jump  # a pending jump while stopped/paused is where we are
+            # A pending jump is where we are: while stopped or paused, and while playing
+            # until the renderer applies it (no audio of the new place is read yet; a
+            # tempo change held by a locked browser output waits there until the click).
+            if self._jump is not None and (not self.playing or ring_read <= self._ring_index):
+                return self._jump
             anchor = self._anchors[0]
             for a in reversed(self._anchors):
                 if a.ring <= ring_read:
