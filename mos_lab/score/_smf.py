@@ -7,6 +7,7 @@ can be repaired, and parses files symusic rejects (out-of-range data bytes) best
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass, field
 
@@ -134,6 +135,7 @@ class TrackRead:
     problem: str = ""
     clipped: int = 0
     complete: bool = False  # its end-of-track event was reached
+    offsets: list[int] = field(default_factory=list)  # byte offset of each event
 
     @property
     def usable(self) -> bool:
@@ -156,6 +158,7 @@ def parse_track(data: bytes, off: int, length: int, index: int, division: int,
     tick = 0
     status = 0
     events: list[RawEvent] = []
+    offsets: list[int] = []
     clipped = 0
     max_delta = MAX_DELTA_QUARTERS * division
     # the first unresolved anomaly: (event index, byte offset of its event, tick, what,
@@ -217,6 +220,7 @@ def parse_track(data: bytes, off: int, length: int, index: int, division: int,
                 if pos + n > end:
                     raise EOFError
                 events.append((tick, 0xFF, 0, 0, mtype, data[pos : pos + n]))
+                offsets.append(ev_start)
                 pos += n
                 good_end = pos
                 if mtype == 0x2F:
@@ -242,6 +246,7 @@ def parse_track(data: bytes, off: int, length: int, index: int, division: int,
                         d[k] = 127
                         clipped += 1
                 events.append((tick, b, d[0], d[1] if need == 2 else 0, 0, b""))
+                offsets.append(ev_start)
                 good_end = pos
     except EOFError:
         problem = f"byte {ev_start}: ends in the middle of an event (truncated)"
@@ -252,7 +257,7 @@ def parse_track(data: bytes, off: int, length: int, index: int, division: int,
             assert pending is not None
             first, at, at_tick, what, clipped = pending
             dropped = len(events) - first
-            del events[first:]
+            del events[first:], offsets[first:]
             good_end = at
             problem = (f"byte {at}: lost sync at tick {at_tick}: {what}, then {stop.args[1]} "
                        f"within {SYNC_WINDOW} events; the rest of the track ({end - at} bytes, "
@@ -261,7 +266,56 @@ def parse_track(data: bytes, off: int, length: int, index: int, division: int,
         warnings.append(f"tracks[{index}]: {problem}")
     if clipped:
         warnings.append(f"tracks[{index}]: {clipped} data bytes above 127 were clipped to 127")
-    return TrackRead(events, good_end, problem, clipped, complete)
+    return TrackRead(events, good_end, problem, clipped, complete, offsets)
+
+
+#: A silence longer than this many quarter notes (10 minutes at 120 BPM) that is also
+#: longer than all the music before it is a misread delta time, not music.
+MAX_GAP_QUARTERS = 1_200
+
+
+def drop_after_silence(reads: list[TrackRead], division: int, warnings: list[str]) -> None:
+    """Cut every track where the file's events resume after an implausible silence.
+
+    For files the lenient reader had to read: a misread delta time (a damaged byte that
+    turned a one-byte delta into a three-byte one, a status byte read as data) shifts the
+    rest of a track minutes or hours later while each event on its own looks valid. Over
+    the events of all tracks, the first silence longer than ``MAX_GAP_QUARTERS`` (at 120
+    BPM) and longer than all the music before it marks where plausible time ends; and a
+    damaged track (clipped bytes, cut short) may not run more than that past the end of the
+    undamaged tracks that hold notes. Events from there on are dropped, each track's drop
+    named in ``warnings`` with its byte offset.
+    """
+    ticks = sorted({e[0] for r in reads for e in r.events})
+    if len(ticks) < 2:
+        return
+    gap = MAX_GAP_QUARTERS * division
+    minutes = MAX_GAP_QUARTERS // 120
+    cut, why = None, ""
+    for a, b in itertools.pairwise(ticks):
+        if b - a > max(gap, a - ticks[0]):
+            cut, why = b, (f"they follow a silence of {b - a} ticks (over {minutes} min at 120 "
+                           "BPM) longer than all the music before it")
+            break
+    # the undamaged tracks that hold notes say how long the music is
+    clean = [r.events[-1][0] for r in reads if r.usable and not r.clipped
+             and any(e[1] & 0xF0 == 0x90 for e in r.events)]
+    for i, r in enumerate(reads):
+        limit, reason = cut, why
+        damaged = not (r.usable and not r.clipped)
+        if clean and damaged and (limit is None or max(clean) + gap < limit):
+            limit = max(clean) + gap
+            reason = (f"they lie over {minutes} min at 120 BPM after the end of every "
+                      f"undamaged track (tick {max(clean)})")
+        if limit is None:
+            continue
+        k = next((j for j, e in enumerate(r.events) if e[0] >= limit), None)
+        if k is None:
+            continue
+        warnings.append(
+            f"tracks[{i}]: byte {r.offsets[k]}: {len(r.events) - k} events from tick "
+            f"{r.events[k][0]} on dropped: {reason} (a misread delta time)")
+        del r.events[k:], r.offsets[k:]
 
 
 def _varlen(value: int) -> bytes:

@@ -63,8 +63,9 @@ def read_midi(data: bytes, source: str | None = None) -> Score:
         for i, (off, n) in enumerate(lay.tracks):
             if i not in reads:
                 reads[i] = _smf.parse_track(data, off, n, i, lay.division, warnings)
-        score = from_raw_events(lay.division, [reads[i].events for i in range(len(lay.tracks))],
-                                warnings, source)
+        ordered = [reads[i] for i in range(len(lay.tracks))]
+        _smf.drop_after_silence(ordered, lay.division, warnings)
+        score = from_raw_events(lay.division, [r.events for r in ordered], warnings, source)
     usable = [i for i in range(len(lay.tracks))
               if i not in lay.truncated and (i not in reads or reads[i].usable)]
     if not score.n_notes and not usable:

@@ -170,3 +170,53 @@ def test_huge_note_count_json_is_validated_not_hung():
     assert time.perf_counter() - t0 < 10
     assert len(err.value.problems) == 100  # collected, then capped
     assert "tracks[0].notes[0].duration: -1 is below 0" in err.value.problems[0]
+
+
+def _vl(v: int) -> bytes:
+    out = [v & 0x7F]
+    v >>= 7
+    while v:
+        out.append((v & 0x7F) | 0x80)
+        v >>= 7
+    return bytes(reversed(out))
+
+
+def _notes(n: int, step: int, pitch: int = 60) -> bytes:
+    """n notes one after another, each ``step`` ticks long."""
+    return b"".join(b"\x00" + bytes([0x90, pitch, 64]) + _vl(step) + bytes([0x80, pitch, 0])
+                    for _ in range(n))
+
+
+def _closed(body: bytes) -> bytes:
+    return _track(body + b"\x00\xff\x2f\x00")
+
+
+BAD_BYTE = b"\x00\xb0\x07\xa8"  # a controller value of 168: symusic refuses the whole file
+
+
+def test_events_after_a_misread_delta_time_are_dropped_and_named():
+    """A damaged delta (600,000 ticks, under an hour) shifts the rest of the track 100 min."""
+    body = BAD_BYTE + _notes(50, 96) + _vl(600_000) + b"\xff\x01\x01x" + _notes(49, 96, 62)
+    score = load_quickly(_header(1) + _closed(body))
+    assert score.n_notes == 50 and score.end_tick == 50 * 96
+    dropped = [w for w in score.warnings if "dropped" in w]
+    assert dropped == [
+        f"tracks[0]: byte {22 + len(BAD_BYTE) + len(_notes(50, 96))}: 100 events from tick "
+        "604800 on dropped: they follow a silence of 600000 ticks (over 10 min at 120 BPM) "
+        "longer than all the music before it (a misread delta time)"]
+
+
+def test_a_long_rest_after_longer_music_is_kept():
+    body = BAD_BYTE + _notes(1000, 192) + _vl(1500 * 96) + bytes([0x90, 62, 64]) + _vl(96) \
+        + bytes([0x80, 62, 0])
+    score = load_quickly(_header(1) + _closed(body))
+    assert score.n_notes == 1001 and not any("dropped" in w for w in score.warnings)
+
+
+def test_damaged_track_running_far_past_the_undamaged_ones_is_cut():
+    clean = _closed(_notes(20, 96))  # 20 quarters of music
+    damaged = _closed(BAD_BYTE + _notes(40, 96 * 1000))  # notes 1000 quarters apart
+    score = load_quickly(_header(2) + clean + damaged)
+    assert score.end_tick <= 20 * 96 + 1200 * 96 + 96 * 1000
+    assert any(w.startswith("tracks[1]: byte ") and "after the end of every undamaged track "
+               "(tick 1920)" in w for w in score.warnings)
