@@ -67,6 +67,10 @@ class SpellingParams:
     rounds: int = 4
 
 
+#: Frames a long note counts in, at most, for the local key.
+MAX_SPAN = 16
+
+
 def _pc(fifths: np.ndarray) -> np.ndarray:
     return (fifths * 7) % 12
 
@@ -118,8 +122,7 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     frame = max(round(p.frame_beats * tpq), 1)
     end = start + np.maximum(dur, 1)
     f0 = start // frame
-    f1 = (end - 1) // frame
-    n_frames = int(f1.max()) + 1
+    f1 = np.minimum((end - 1) // frame, f0 + MAX_SPAN - 1)  # a drone counts 16 frames
     # every (note, frame) pair the note sounds in, weighted by its overlap in beats
     span = (f1 - f0 + 1).astype(np.int64)
     idx = np.repeat(np.arange(len(pc)), span)
@@ -127,12 +130,15 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     lo = np.maximum(start[idx], fr * frame)
     hi = np.minimum(end[idx], (fr + 1) * frame)
     w = (hi - lo) / tpq
-    hist = np.zeros((n_frames, 12))
-    np.add.at(hist, (fr, pc[idx]), w)
+    # only frames where something sounds: an empty frame costs nothing in any key, so
+    # leaving it out changes no path (and a silence of hours costs no memory)
+    used, row = np.unique(fr, return_inverse=True)
+    hist = np.zeros((len(used), 12))
+    np.add.at(hist, (row, pc[idx]), w)
     emit = hist @ _state_costs().T  # (frames, states)
     path = _viterbi(emit, p.key_change, p.key_distance)
     # a note takes the key of the frame it starts in
-    return path[f0]
+    return path[np.searchsorted(used, f0)]
 
 
 def _links(start: np.ndarray, dur: np.ndarray, pitch: np.ndarray, voice: np.ndarray

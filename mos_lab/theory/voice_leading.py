@@ -174,13 +174,51 @@ def check_voice_leading(
     return report
 
 
+class _Bars:
+    """Measure and beat of a tick from the time signatures and a pickup, by arithmetic
+    (one row per meter, not per bar: a silence of hours costs nothing). Numbers follow
+    the analysis: a pickup bar is measure 0, its beats counted as a full bar's tail."""
+
+    def __init__(self, score: Score, pickup: int) -> None:
+        from mos_lab.theory.analysis.meter import beat_ticks
+
+        tpq = score.tpq
+        meters = sorted({(t.tick, t.numerator, t.denominator) for t in score.time_signatures})
+        if not meters or meters[0][0] > 0:
+            meters.insert(0, (0, *(meters[0][1:] if meters else (4, 4))))
+        self.rows: list[tuple[int, int, int, int]] = []  # first bar's tick, number, bar, beat
+        t, num = pickup, 1
+        for i, (_, n, d) in enumerate(meters):
+            nxt = meters[i + 1][0] if i + 1 < len(meters) else None
+            if nxt is not None and t >= nxt:
+                continue  # no bar starts under this meter
+            bar = max(1, tpq * 4 * n // d)
+            self.rows.append((t, num, bar, max(1, beat_ticks(n, d, tpq))))
+            if nxt is None:
+                break
+            k = -(-(nxt - t) // bar)
+            t, num = t + k * bar, num + k
+        self.pickup = pickup
+
+    def position(self, tick: int) -> tuple[int, float]:
+        """(measure, beat), both 1-based except a pickup's measure 0."""
+        start, num, bar, beat = self.rows[0]
+        if tick < start:  # the pickup
+            return 0, 1.0 + (tick - (start - bar)) / beat
+        for row in self.rows:
+            if row[0] <= tick:
+                start, num, bar, beat = row
+        k, rel = divmod(tick - start, bar)
+        return num + k, 1.0 + rel / beat
+
+
 class _Checker:
     """The state of one check: sampled voices, keys, and where findings go."""
 
     def __init__(self, score: Score, voices: list[np.ndarray], names: tuple[str, ...],
                  rules: set[str], strictness: str, key: Key | str | None,
                  ranges: dict[str, tuple[int, int]], report: VoiceLeadingReport) -> None:
-        from mos_lab.theory.analysis.meter import Meter
+        from mos_lab.theory.analysis.meter import infer_pickup
         from mos_lab.theory.spelling import local_keys, spell
 
         self.score, self.voices, self.names, self.rules = score, voices, names, rules
@@ -190,7 +228,7 @@ class _Checker:
         notes = score.notes
         self.times = np.unique(notes["start"])
         self.pitch, self.which = _sample(score, voices, self.times)
-        self.meter = Meter.of(score)
+        self.bars = _Bars(score, infer_pickup(score))
         self.fifths = spell(score)
         if key is not None:
             k = Key.parse(key) if isinstance(key, str) else key
@@ -206,9 +244,9 @@ class _Checker:
         if rule not in self.rules:
             return
         tick = int(self.times[t])
-        m, b = self.meter.positions(np.array([tick]))
+        m, b = self.bars.position(tick)
         self.report.findings.append(Finding(
-            rule, int(m[0]), round(float(b[0]), 3), tuple(self.names[v] for v in voices), tick,
+            rule, m, round(b, 3), tuple(self.names[v] for v in voices), tick,
             round(float(self.score.tempo.ticks_to_seconds(tick)), 6), detail))
 
     def key_at(self, t: int) -> tuple[int, bool]:

@@ -154,3 +154,15 @@ def test_abc_keeps_its_spelling() -> None:
     s = load(b"X:1\nT:t\nM:4/4\nL:1/4\nK:F\nF G A B | ^c _e =B2 |]\n", format="abc")
     assert s.spelling is not None
     assert note_names(s) == ["F4", "G4", "A4", "Bb4", "C#5", "Eb5", "B4"]
+
+
+def test_hours_of_silence_and_drones_cost_nothing() -> None:
+    notes = np.zeros(4, NOTE_DTYPE)
+    notes["start"] = [0, 0, 2**34, 2**34 + 480]
+    notes["duration"] = [2**35, 480, 480, 480]
+    notes["pitch"] = [60, 64, 66, 67]
+    notes["velocity"] = 80
+    s = Score(notes, (Track("x", 0, 0),), TempoMap(Q, [TempoChange(0, 500_000)]))
+    t0 = time.perf_counter()
+    assert len(spell(s)) == 4
+    assert time.perf_counter() - t0 < 1.0

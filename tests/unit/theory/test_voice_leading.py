@@ -118,3 +118,20 @@ def test_bad_input_is_reported_not_raised() -> None:
     assert single.message.startswith("a single line")
     assert single.voices == ("voice",)
     assert check_voice_leading(parts("C4 -", "D4 -")).findings == []
+
+
+def test_measures_follow_meter_changes_and_silence_costs_nothing() -> None:
+    import time
+
+    from mos_lab.score import TimeSignature
+
+    chords = ["C5 G4 E4 C3"] * 7 + ["D5 A4 F4 D3"]  # 3/4 then 2/4 from beat 7
+    s = parts(*chords).replace(time_signatures=(TimeSignature(0, 3, 4),
+                                                TimeSignature(6 * Q, 2, 4)))
+    f = next(iter(check_voice_leading(s)))
+    assert (f.measure, f.beat) == (3, 2.0)
+    far = s.notes.copy()
+    far["start"][-4:] = 2**34
+    t0 = time.perf_counter()
+    check_voice_leading(s.replace(notes=far))
+    assert time.perf_counter() - t0 < 2.0
