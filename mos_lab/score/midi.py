@@ -69,7 +69,8 @@ def read_midi(data: bytes, source: str | None = None) -> Score:
     usable = [i for i in range(len(lay.tracks))
               if i not in lay.truncated and (i not in reads or reads[i].usable)]
     if not score.n_notes and not usable:
-        raise ScoreError([*warnings, "file: no note and no complete track could be read"],
+        where = [] if lay.tracks else [f"file: no track chunk before byte {lay.end}"]
+        raise ScoreError([*warnings, *where, "file: no note and no complete track could be read"],
                          source)
     return score
 

@@ -57,6 +57,7 @@ def test_two_gigabyte_chunk_claim_with_notes_loads_the_notes():
 
 @pytest.mark.parametrize("data,where", [
     (_header(65535), "header.ntracks: says 65535 tracks but 0 were found before byte 14 (the end"),
+    (_header(0), "file: no track chunk before byte 14"),
     (_header(1) + _track(b"\x00\xff\x03\x02ab", 2**31),
      "tracks[0]: byte 14: chunk claims 2147483648 bytes but only 6 remain"),
     (_header(1) + _track(b"\x00\xff\x03\x02ab" + b"\xff" * 64),
@@ -64,7 +65,8 @@ def test_two_gigabyte_chunk_claim_with_notes_loads_the_notes():
     (_header(1) + _track(b"\x00\x90\x3c"), "tracks[0]: byte 22: ends in the middle of an event"),
     (_header(2) + _track(b"\x00\xff\x03\x02ab") + _track(b"\x00\x90\x3c\x40\x81"),
      "tracks[1]: byte 40: ends in the middle of an event"),
-], ids=["65535-tracks", "2GB-track", "endless-varlen", "truncated-mid-event", "second-track"])
+], ids=["65535-tracks", "no-track", "2GB-track", "endless-varlen", "truncated-mid-event",
+        "second-track"])
 def test_file_with_nothing_usable_is_an_error_naming_the_byte(data, where):
     with pytest.raises(ScoreError) as err:
         load_quickly(data)
