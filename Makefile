@@ -1,5 +1,6 @@
 # mos_lab: two commands for a fresh Debian machine.
-#   make lab    set everything up, then open JupyterLab on notebooks/
+#   make lab    set everything up, then open JupyterLab on notebooks/ (prints the URL to
+#               open; LAB_IP=0.0.0.0 to reach it from another machine, LAB_PORT=8888)
 #   make test   set everything up, then run lint, type check and the whole test suite
 # Both are idempotent: they only install what is missing.
 
@@ -13,6 +14,8 @@ STAMP := $(VENV)/.installed
 # bubblewrap: the sandbox of untrusted plugins.
 APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs bubblewrap
 PYTEST_ARGS ?=
+LAB_IP ?= 127.0.0.1
+LAB_PORT ?= 8888
 
 .PHONY: lab test check sysdeps venv bench clean
 
@@ -34,16 +37,42 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# As root (how a fresh machine runs this) Jupyter refuses to start without --allow-root.
+# Without a display no browser can be opened: the URL (with its token) is printed once the
+# server answers, with how to reach it from another machine.
 lab: sysdeps venv
-	$(VENV)/bin/jupyter lab notebooks/
+	@token=$$($(PY) -c 'import secrets; print(secrets.token_hex(24))'); \
+	args="--ip=$(LAB_IP) --port=$(LAB_PORT) --ServerApp.port_retries=0"; \
+	args="$$args --ServerApp.root_dir=notebooks --IdentityProvider.token=$$token"; \
+	if [ "$$(id -u)" = 0 ]; then args="$$args --allow-root"; fi; \
+	if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ]; then args="$$args --no-browser"; fi; \
+	host=$(LAB_IP); \
+	if [ "$$host" = 0.0.0.0 ]; then host=$$(hostname -I 2>/dev/null | cut -d' ' -f1); fi; \
+	url="http://$${host:-127.0.0.1}:$(LAB_PORT)/lab/tree/00_tour.ipynb?token=$$token"; \
+	$(VENV)/bin/jupyter lab $$args & pid=$$!; \
+	trap 'kill $$pid 2>/dev/null; wait $$pid; exit 130' INT TERM; \
+	up=""; for i in $$(seq 300); do kill -0 $$pid 2>/dev/null || break; \
+	  $(PY) -c 'import sys, urllib.request as u; u.urlopen(sys.argv[1], timeout=2)' \
+	    "http://127.0.0.1:$(LAB_PORT)/api/status?token=$$token" 2>/dev/null && up=1 && break; \
+	  sleep 0.3; done; \
+	if [ -n "$$up" ]; then \
+	  echo; echo "JupyterLab is running. Open this URL in a browser:"; echo; echo "    $$url"; echo; \
+	  if [ "$(LAB_IP)" = 127.0.0.1 ]; then \
+	    echo "From another machine: ssh -L $(LAB_PORT):127.0.0.1:$(LAB_PORT) $$(id -un)@$$(hostname)"; \
+	    echo "then open the URL there, or run: make lab LAB_IP=0.0.0.0"; fi; \
+	  echo "Stop with Ctrl-C."; echo; \
+	else echo "JupyterLab did not start on port $(LAB_PORT) (in use? make lab LAB_PORT=8899)" >&2; fi; \
+	wait $$pid
 
 check: venv
 	$(VENV)/bin/ruff check mos_lab tests bench
 	$(VENV)/bin/mypy
 
 # The whole suite takes minutes; the outer limit turns any hang into a failure with output.
+# In a random order (pytest-randomly; the seed is printed at the top: repeat an order with
+# PYTEST_ARGS=--randomly-seed=N), so a test that leans on another fails where it leans.
 test: sysdeps venv check
-	timeout -k 30 2400 $(PY) -m pytest -m "not soak" $(PYTEST_ARGS)
+	timeout -k 30 2400 $(PY) -m pytest -p randomly -m "not soak" $(PYTEST_ARGS)
 
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
