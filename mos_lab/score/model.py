@@ -346,9 +346,18 @@ class Score:
         """A ``mido.MidiFile``."""
         return FORMATS.to_mido(self)
 
+    def engrave(self, **options: Any) -> Any:
+        """Engraved notation (``mos_lab.notation.Engraving``: SVG pages, timemap); options
+        as ``mos_lab.notation.engrave``. Registered when ``mos_lab.notation`` is imported."""
+        return FORMATS.engrave(self, **options)
+
 
 def _unregistered(*_: Any) -> Any:
     raise RuntimeError("no writer registered for this format (mos_lab.score registers them)")
+
+
+def _no_notation(*_: Any, **__: Any) -> Any:
+    raise RuntimeError("Score.engrave needs the notation layer: import mos_lab.notation first")
 
 
 @dataclass
@@ -359,6 +368,7 @@ class Formats:
     to_nvx1: Callable[[Score], dict[str, Any]] = _unregistered
     to_midi_bytes: Callable[[Score], bytes] = _unregistered
     to_mido: Callable[[Score], Any] = _unregistered
+    engrave: Callable[..., Any] = _no_notation  # filled by mos_lab.notation
 
 
 FORMATS = Formats()

@@ -24,14 +24,18 @@ ALLOWED: dict[str, set[str]] = {
     "audio": {"bus"},
     "engine": {"score", "bus", "audio"},
     "theory": {"score"},
+    "notation": {"score", "theory"},
     "theater": {"score", "bus"},
-    "ai": {"score", "theory", "bus", "audio", "engine"},
+    "ai": {"score", "theory", "notation", "bus", "audio", "engine"},
     "plugins": {"bus"},
-    "widgets": {"score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins"},
+    "widgets": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
+                "plugins"},
     "kernel": {
-        "score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins", "widgets",
+        "score", "theory", "notation", "bus", "audio", "engine", "theater", "ai", "plugins",
+        "widgets",
     },
-    "cli": {"score", "theory", "bus", "audio", "engine", "theater", "ai", "plugins"},
+    "cli": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
+            "plugins"},
     "testing": {"score", "bus", "audio", "engine"},
 }
 

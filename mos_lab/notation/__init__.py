@@ -1,0 +1,78 @@
+"""Engraved notation: Score -> MusicXML -> verovio pages, with a timemap in Score seconds.
+
+Map of the API::
+
+    engrave(score, analysis=None, page_width=840, zoom=1.0) -> Engraving
+    Engraving.svg(page) / .pages() / .page_count      # SVG pages, rendered when asked
+    Engraving.timemap                                  # note id -> onset seconds (Score tempo)
+    Engraving.events / .ids_at(seconds)                # what sounds when (a page follower)
+    Engraving.save("out.svg" | "out.png")              # one file per page
+    to_musicxml(score) -> str                          # the MusicXML that verovio engraves
+    notate(score) -> Notated                           # parts, staves, bars, voices, notes
+    quantize(score) -> Quantized                       # a performance's times on a grid
+    EngraveError                                       # why a score cannot be engraved
+
+``Score.engrave(**options)`` calls ``engrave`` once this package is imported. verovio (and
+CairoSVG for PNG) come with the ``notation`` extra and are imported only when used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from mos_lab.notation import musicxml
+from mos_lab.notation.build import notate
+from mos_lab.notation.engraving import Engraving, PageOptions, TimedEvent
+from mos_lab.notation.errors import EngraveError
+from mos_lab.notation.export import page_paths
+from mos_lab.notation.model import Notated
+from mos_lab.notation.quantize import Quantized, quantize
+from mos_lab.score import Score, model
+
+if TYPE_CHECKING:
+    from mos_lab.theory import Analysis
+
+
+def to_musicxml(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
+                pickup: int | None = None) -> str:
+    """MusicXML for engraving: spelled, quantised, in staves, voices and bars."""
+    return musicxml.write(notate(score, analysis=analysis, harmony=harmony, pickup=pickup))
+
+
+def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
+            pickup: int | None = None, page_width: int = 840, page_height: int = 1188,
+            zoom: float = 1.0, fit_height: bool = True) -> Engraving:
+    """Engrave a score: ``analysis`` prints chord symbols and Roman numerals under the
+    lowest staff (``harmony``: "both", "symbols", "roman", "none"); ``pickup`` in ticks
+    (None: inferred); page size in SVG pixels. Raises EngraveError for scores that cannot
+    be engraved and MissingDependencyError without the ``notation`` extra."""
+    if not isinstance(score, Score):
+        raise TypeError(f"engrave needs a Score, not {type(score).__name__}")
+    if harmony not in ("both", "symbols", "roman", "none"):
+        raise ValueError(f"harmony={harmony!r}: use 'both', 'symbols', 'roman' or 'none'")
+    options = PageOptions(page_width, page_height, zoom, fit_height)
+    options.verovio()  # bad sizes fail before the work
+    q = quantize(score)
+    notated = notate(score, analysis=analysis, harmony=harmony, pickup=pickup)
+    return Engraving(score, notated, q, musicxml.write(notated), options)
+
+
+def _score_engrave(score: Score, **options: Any) -> Engraving:
+    return engrave(score, **options)
+
+
+model.FORMATS.engrave = _score_engrave  # Score.engrave(); the model knows no notation
+
+__all__ = [
+    "EngraveError",
+    "Engraving",
+    "Notated",
+    "PageOptions",
+    "Quantized",
+    "TimedEvent",
+    "engrave",
+    "notate",
+    "page_paths",
+    "quantize",
+    "to_musicxml",
+]

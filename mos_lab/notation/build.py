@@ -1,0 +1,288 @@
+"""Score -> :class:`Notated`: quantised times, spelled pitches, staves, voices, bars, notes.
+
+The steps, each in its own module: ``quantize`` (times in units), ``staves`` (piano split,
+clefs), ``voices`` (chords and voices), ``rhythm`` (bars, written values, ties, triplets,
+beams); here they are put together with the spelling, keys, accidentals and dynamics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from mos_lab.notation.errors import EngraveError
+from mos_lab.notation.model import UNITS, Direction, Event, Head, Measure, Notated, Part, Voice
+from mos_lab.notation.quantize import Quantized, quantize
+from mos_lab.notation.rhythm import bar_units, fill_voice, measures
+from mos_lab.notation.staves import choose_clef, needs_grand_staff, split_hands
+from mos_lab.notation.voices import Chord, separate
+from mos_lab.score import Score
+
+if TYPE_CHECKING:
+    from mos_lab.theory import Analysis
+
+#: Limits of what one engraving holds; past them the score is refused with an EngraveError.
+MAX_PARTS = 64
+MAX_BARS = 10_000
+MAX_NOTE_BARS = 1_000
+_LETTERS = "CDEFGAB"
+_ACCIDENTALS = {-2: "flat-flat", -1: "flat", 0: "natural", 1: "sharp", 2: "double-sharp"}
+_DYNAMICS = ((40, "pp"), (56, "p"), (72, "mp"), (88, "mf"), (104, "f"), (128, "ff"))
+
+
+def check(score: Score, q: Quantized) -> None:
+    """Raise EngraveError when the score cannot make a page (nothing, or too much)."""
+    if not score.n_notes:
+        raise EngraveError("nothing to engrave: the score has no notes")
+    used = len(np.unique(score.notes["track"]))
+    if used > MAX_PARTS:
+        raise EngraveError(f"{used} parts have notes; an engraving holds at most {MAX_PARTS} "
+                           "(engrave a selection of tracks)")
+    shortest = min(bar_units(ts.numerator, ts.denominator) for ts in score.time_signatures) \
+        if score.time_signatures else 4 * UNITS
+    bars = int(q.end.max()) // max(shortest, 1) + 1
+    if bars > MAX_BARS:
+        raise EngraveError(f"the score lasts about {bars} bars ({score.duration:.0f} s); an "
+                           f"engraving holds at most {MAX_BARS}")
+    longest = int(np.argmax(q.end - q.start))
+    span = int(q.end[longest] - q.start[longest]) // max(shortest, 1)
+    if span > MAX_NOTE_BARS:
+        raise EngraveError(f"notes[{longest}] lasts about {span} bars; a note may last at most "
+                           f"{MAX_NOTE_BARS} (is its duration right?)")
+
+
+def to_units(ticks: int, tpq: int) -> int:
+    """Ticks as units, on the 64th grid."""
+    return round(ticks * 16 / tpq) * (UNITS // 16)
+
+
+def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score) -> int:
+    """Pickup length in units: the theory layer's strong-beat estimate, unless another beat
+    phase of the bar lines ties clearly fewer notes over a bar line."""
+    if len(meters) != 1:
+        return 0
+    bar = bar_units(meters[0][1], meters[0][2])
+    beat = 3 * UNITS // 2 if meters[0][2] == 8 and meters[0][1] % 3 == 0 else \
+        4 * UNITS // meters[0][2]
+    if bar <= beat:
+        return 0
+    from mos_lab.theory.analysis.meter import infer_pickup as theory_pickup
+
+    hint = to_units(theory_pickup(score), score.tpq) % bar
+    crossing = {p: int(np.count_nonzero((q.start - p) // bar != (q.end - 1 - p) // bar))
+                for p in range(0, bar, beat)}
+    best = min(crossing, key=lambda p: (crossing[p], p))
+    margin = 2 + crossing.get(hint, 0) // 4
+    return hint if hint in crossing and crossing[hint] <= crossing[best] + margin else best
+
+
+def _key_signatures(score: Score, q: Quantized) -> list[tuple[int, int, bool]]:
+    """(units, sharps, minor) of each key; a score without any gets one found from its notes."""
+    if score.key_signatures:
+        return sorted((to_units(k.tick, score.tpq), k.key, k.minor)
+                      for k in score.key_signatures)
+    from mos_lab.theory.keyfinding import key_fifths, key_scores
+
+    notes = score.notes
+    hist = np.bincount(notes["pitch"] % 12, weights=(q.end - q.start).astype(float),
+                       minlength=12)
+    key = int(np.argmax(key_scores(hist)))
+    minor = key >= 12
+    sharps = key_fifths(key) - (3 if minor else 0)
+    if abs(sharps) > 7:
+        sharps -= 12 * int(np.sign(sharps))
+    return [(0, sharps, minor)]
+
+
+def _spelling(score: Score) -> np.ndarray:
+    if score.spelling is not None:
+        return np.asarray(score.spelling, dtype=np.int64)
+    from mos_lab.theory import spell
+
+    return spell(score)
+
+
+def _bucket(velocity: float) -> str:
+    return next(name for top, name in _DYNAMICS if velocity < top)
+
+
+def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
+           pickup: int | None = None) -> Notated:
+    """The engraving-ready view of a score; ``pickup`` in ticks (None: inferred)."""
+    q = quantize(score)
+    check(score, q)
+    notes, tpq = score.notes, score.tpq
+    meters = sorted({to_units(t.tick, tpq): (to_units(t.tick, tpq), t.numerator, t.denominator)
+                     for t in score.time_signatures}.values()) or [(0, 4, 4)]
+    if meters[0][0] > 0:
+        meters.insert(0, (0, meters[0][1], meters[0][2]))
+    p_units = infer_pickup(q, meters, score) if pickup is None else to_units(pickup, tpq)
+    p_units %= bar_units(meters[0][1], meters[0][2])
+    bars = measures(meters, p_units, int(q.end.max()))
+    starts = np.array([b[0] for b in bars], dtype=np.int64)
+    keys = _key_signatures(score, q)
+    fifths = _spelling(score)
+    from mos_lab.theory.pitch import Pitch
+
+    spelled = [Pitch.from_midi(int(m), int(f)) for m, f in zip(notes["pitch"], fifths,
+                                                                  strict=True)]
+    parts: list[Part] = []
+    for ti in np.unique(notes["track"]).tolist():
+        parts.append(_part(score, q, ti, bars, starts, spelled))
+    _bar_attributes(parts, bars, meters, keys)
+    _accidentals(parts, keys)
+    if analysis is not None and harmony != "none":
+        _harmony(parts[-1], analysis, harmony, score, q, starts)
+    title = score.title
+    bpm = score.tempo.changes[0].bpm if score.tempo.changes else 120.0
+    return Notated(title, parts, bpm=bpm, pickup=p_units, performed=q.performed)
+
+
+def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[int, int]]],
+          starts: np.ndarray, spelled: list) -> Part:
+    notes = score.notes
+    track = score.tracks[ti]
+    rows = np.flatnonzero(notes["track"] == ti)
+    pitch = notes["pitch"][rows].astype(np.int64)
+    staff = np.zeros(len(rows), dtype=np.int64)
+    if needs_grand_staff(pitch, track.program, track.drums):
+        staff = split_hands(q.start[rows], pitch)
+    n_staves = int(staff.max()) + 1
+    clefs = []
+    for s in range(n_staves):
+        sel = rows[staff == s]
+        if track.drums:
+            clefs.append("percussion")
+        else:
+            dia = np.array([spelled[i].octave * 7 + spelled[i].step for i in sel.tolist()])
+            clefs.append("treble" if n_staves == 2 and s == 0 else
+                         "bass" if n_staves == 2 else choose_clef(dia))
+    part = Part(track.name or f"Track {ti + 1}", clefs, program=track.program,
+                drums=track.drums)
+    first = 0 if bars[0][1] < bar_units(*bars[0][2]) else 1  # a pickup is bar 0
+    part.measures = [Measure(i + first, s, ln, implicit=ln < bar_units(*m))
+                     for i, (s, ln, m) in enumerate(bars)]
+    for s in range(n_staves):
+        sel = staff == s
+        voices = separate(q.start[rows[sel]], q.end[rows[sel]], pitch[sel], rows[sel],
+                          q.performed)
+        if not voices:
+            voices = [[]]
+        for vi, chords in enumerate(voices):
+            per_bar: dict[int, list[tuple[int, int, Chord]]] = {}
+            for c in chords:
+                b0 = int(np.searchsorted(starts, c.start, "right")) - 1
+                b1 = int(np.searchsorted(starts, c.end - 1, "right")) - 1
+                for b in range(b0, b1 + 1):
+                    bs, bl, _ = bars[b]
+                    per_bar.setdefault(b, []).append((max(c.start, bs), min(c.end, bs + bl), c))
+            for b, (bs, bl, meter) in enumerate(bars):
+                items = per_bar.get(b, [])
+                if vi > 0 and not items:
+                    continue
+                voice = Voice(s + 1, s * 4 + vi + 1)
+                for ev, payload in fill_voice(items, bs, bl, meter, rests=vi == 0):  # type: ignore[arg-type]
+                    if isinstance(payload, Chord):
+                        ev.heads = _heads(payload, ev, spelled, track.drums)
+                    voice.events.append(ev)
+                part.measures[b].voices.append(voice)
+    _dynamics(part, score, q, rows, starts)
+    return part
+
+
+def _heads(c: Chord, ev: Event, spelled: list, drums: bool) -> list[Head]:
+    out = []
+    for row in c.notes:
+        p = spelled[row]
+        stop, start = ev.start > c.start, ev.start + ev.duration < c.end
+        hid = f"n{row}" if not stop else f"n{row}-{ev.start}"
+        out.append(Head(_LETTERS[p.step], p.alter, int(p.octave), row, tie_start=start,
+                        tie_stop=stop, id=hid, unpitched=drums))
+    out.sort(key=lambda h: (h.octave, _LETTERS.index(h.step)))
+    return out
+
+
+def _bar_attributes(parts: list[Part], bars: list, meters: list, keys: list) -> None:
+    """Meter and key at the first bar and wherever they change."""
+    key_at = np.array([k[0] for k in keys])
+    last_meter, last_key = None, None
+    for b, (bs, _, meter) in enumerate(bars):
+        k = keys[max(int(np.searchsorted(key_at, bs, "right")) - 1, 0)]
+        key = (int(k[1]), bool(k[2]))
+        for part in parts:
+            m = part.measures[b]
+            m.time = meter if meter != last_meter else None
+            m.key = key if key != last_key else None
+        last_meter, last_key = meter, key
+
+
+def _accidentals(parts: list[Part], keys: list) -> None:
+    """Print an accidental where a note's alteration differs from what the bar says so far
+    (key signature, then earlier notes of the same letter and octave on that staff)."""
+    current = (0, False)
+    for b in range(len(parts[0].measures)):
+        for part in parts:
+            m = part.measures[b]
+            if m.key is not None:
+                current = m.key
+            sig = _key_alters(current[0])
+            for staff in {v.staff for v in m.voices}:
+                heads = sorted(((ev.start, h) for v in m.voices if v.staff == staff
+                                for ev in v.events for h in ev.heads if not h.unpitched),
+                               key=lambda x: x[0])
+                state: dict[tuple[str, int], int] = {}
+                for _, h in heads:
+                    key = (h.step, h.octave)
+                    now = state.get(key, sig[h.step])
+                    if h.tie_stop:
+                        continue
+                    if h.alter != now:
+                        h.accidental = _ACCIDENTALS.get(h.alter)
+                        state[key] = h.alter
+
+
+def _key_alters(sharps: int) -> dict[str, int]:
+    order = "FCGDAEB"
+    alters = dict.fromkeys(_LETTERS, 0)
+    for i in range(abs(sharps)):
+        alters[order[i] if sharps > 0 else order[::-1][i]] = 1 if sharps > 0 else -1
+    return alters
+
+
+def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
+              starts: np.ndarray) -> None:
+    """Dynamics where a part's loudness changes (a part at one velocity shows none)."""
+    vel = score.notes["velocity"][rows].astype(np.float64)
+    if len({_bucket(v) for v in vel.tolist()}) < 2:
+        return
+    bar_of = np.searchsorted(starts, q.start[rows], "right") - 1
+    last = None
+    for b in np.unique(bar_of).tolist():
+        level = _bucket(float(np.median(vel[bar_of == b])))
+        if level != last:
+            part.measures[b].directions.append(
+                Direction(1, part.measures[b].start, "dynamics", level))
+            last = level
+
+
+def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quantized,
+             starts: np.ndarray) -> None:
+    """Chord symbols and Roman numerals of an analysis under the part's lowest staff."""
+    staff = len(part.clefs)
+    note_starts = score.notes["start"]
+    last_key = None
+    for seg in analysis.segments:
+        i = int(np.clip(np.searchsorted(note_starts, seg.tick), 0, len(note_starts) - 1))
+        t = int(q.start[i]) if note_starts[i] == seg.tick else to_units(seg.tick, score.tpq)
+        b = int(np.searchsorted(starts, t, "right")) - 1
+        if b < 0:
+            continue
+        m = part.measures[b]
+        if harmony in ("symbols", "both") and seg.chord:
+            m.directions.append(Direction(staff, t, "words", seg.chord))
+        if harmony in ("roman", "both") and seg.numeral:
+            text = seg.numeral if seg.key == last_key else f"{seg.key}: {seg.numeral}"
+            m.directions.append(Direction(staff, t, "words", text))
+            last_key = seg.key

@@ -1,0 +1,191 @@
+"""Bars and note values: measures from meters and a pickup, durations as written notes
+(with dots, ties and 3:2 triplets), rests that fill each voice, and beams per beat.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from mos_lab.notation.model import UNITS, Event
+
+#: Written values in units, longest first.
+VALUES = (("breve", 8 * UNITS), ("whole", 4 * UNITS), ("half", 2 * UNITS),
+          ("quarter", UNITS), ("eighth", UNITS // 2), ("16th", UNITS // 4),
+          ("32nd", UNITS // 8), ("64th", UNITS // 16), ("128th", UNITS // 32))
+_BEAMED = {"eighth", "16th", "32nd", "64th", "128th"}
+_BIN = UNITS // 16  # binary grid inside a beat (64ths)
+_TER = UNITS // 12  # triplet grid inside a beat (triplet 32nds)
+
+
+def bar_units(numerator: int, denominator: int) -> int:
+    """Length of a bar of ``numerator/denominator`` in units."""
+    return numerator * 4 * UNITS // denominator
+
+
+def measures(meters: list[tuple[int, int, int]], pickup: int, end: int
+             ) -> list[tuple[int, int, tuple[int, int]]]:
+    """(start, length, meter) of each bar up to ``end`` (units); ``meters`` are (start,
+    numerator, denominator) sorted by start; a bar is cut short where a new meter starts.
+    A piece with a pickup whose last bar completes it ends with that short bar."""
+    out: list[tuple[int, int, tuple[int, int]]] = []
+    changes = sorted(meters) or [(0, 4, 4)]
+    pos, k = 0, 0
+    if pickup > 0:
+        out.append((0, pickup, changes[0][1:]))
+        pos = pickup
+    while pos < end or not out:
+        while k + 1 < len(changes) and changes[k + 1][0] <= pos:
+            k += 1
+        meter = changes[k][1:]
+        length = bar_units(*meter)
+        if k + 1 < len(changes) and changes[k + 1][0] < pos + length:
+            length = changes[k + 1][0] - pos
+        out.append((pos, length, (meter[0], meter[1])))
+        pos += length
+    if pickup > 0 and len(out) > 2:
+        s, length, meter = out[-1]
+        if end - s == length - pickup:
+            out[-1] = (s, end - s, meter)
+    return out
+
+
+def single(d: int) -> tuple[str, int] | None:
+    """(type, dots) of a duration that one written note shows, else None."""
+    for name, v in VALUES:
+        if d == v:
+            return name, 0
+        if 2 * d == 3 * v and v >= 2 * _BIN:
+            return name, 1
+        if 4 * d == 7 * v and v >= 4 * _BIN:
+            return name, 2
+    return None
+
+
+def pieces(d: int) -> list[int]:
+    """Durations of the fewest written notes adding up to ``d`` (longest first)."""
+    out: list[int] = []
+    while d > 0:
+        if single(d) is not None:
+            out.append(d)
+            break
+        best = next((c for c in _candidates() if c <= d and single(d - c) is not None), None)
+        if best is None:
+            best = next((c for c in _candidates() if c <= d), None)
+        if best is None:  # below the shortest value: cannot be written (callers snap first)
+            out.append(d)
+            break
+        out.append(best)
+        d -= best
+    return out
+
+
+def _candidates() -> list[int]:
+    vals = []
+    for _, v in VALUES:
+        vals += [v * 7 // 4, v * 3 // 2, v] if v >= 4 * _BIN else [v * 3 // 2, v] \
+            if v >= 2 * _BIN else [v]
+    return sorted(set(vals), reverse=True)
+
+
+def _snap_in_beats(t: int, m_start: int, ternary: set[int]) -> int:
+    beat, off = divmod(t - m_start, UNITS)
+    step = _TER if beat in ternary else _BIN
+    return m_start + beat * UNITS + round(off / step) * step
+
+
+def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
+               meter: tuple[int, int], rests: bool) -> list[tuple[Event, object]]:
+    """Written events of one voice in one bar: ``items`` are (start, end, payload) clipped
+    to the bar, in order; gaps become rests (``rests``) or hidden space (payload None and
+    ``type == ""``). Each event comes with its item's payload (None for rests)."""
+    m_end = m_start + m_len
+    bounds = {t for s, e, _ in items for t in (s, e) if m_start < t < m_end}
+    ternary = {(t - m_start) // UNITS for t in bounds if (t - m_start) % UNITS % _BIN}
+    snapped: list[tuple[int, int, object]] = []
+    for s, e, p in items:
+        s2, e2 = _snap_in_beats(s, m_start, ternary), _snap_in_beats(e, m_start, ternary)
+        s2, e2 = max(s2, m_start), min(e2, m_end)
+        if snapped and s2 < snapped[-1][1]:
+            s2 = snapped[-1][1]
+        if e2 > s2:
+            snapped.append((s2, e2, p))
+    timeline: list[tuple[int, int, object]] = []
+    pos = m_start
+    for s, e, p in snapped:
+        if s > pos:
+            timeline.append((pos, s, None))
+        timeline.append((s, e, p))
+        pos = e
+    if pos < m_end:
+        timeline.append((pos, m_end, None))
+    if rests and not snapped:
+        return [(Event(m_start, m_len, "whole", whole_measure=True), None)]
+    out: list[tuple[Event, object]] = []
+    for s, e, p in timeline:
+        if p is None and not rests:
+            out.append((Event(s, e - s, ""), None))
+            continue
+        # cut at the edges of triplet beats, so each triplet stays inside its beat
+        cuts = sorted({s, e} | {m_start + b * UNITS + k for b in ternary for k in (0, UNITS)
+                                if s < m_start + b * UNITS + k < e})
+        for a, b in itertools.pairwise(cuts):
+            trip = (a - m_start) // UNITS in ternary
+            shown = (b - a) * 3 // 2 if trip else b - a
+            parts = pieces(shown)
+            if a - m_start != 0 and (a - m_start) % max(parts[0], 1) and len(parts) > 1:
+                parts = parts[::-1]  # off the beat: short values first, to reach it
+            t = a
+            for sp in parts:
+                actual = sp * 2 // 3 if trip else sp
+                kind = single(sp) or ("128th", 0)
+                out.append((Event(t, actual, kind[0], kind[1], tuplet=trip), p))
+                t += actual
+    _tuplets(out, m_start)
+    _beams([(ev, p is None) for ev, p in out], m_start, meter)
+    return out
+
+
+def _tuplets(events: list[tuple[Event, object]], m_start: int) -> None:
+    """Mark where each triplet beat's bracket starts and stops."""
+    by_beat: dict[int, list[Event]] = {}
+    for ev, _ in events:
+        if ev.tuplet:
+            by_beat.setdefault((ev.start - m_start) // UNITS, []).append(ev)
+    for evs in by_beat.values():
+        evs[0].tuplet_mark = "start"
+        if len(evs) > 1:
+            evs[-1].tuplet_mark = "stop"
+        else:
+            evs[0].tuplet = False  # a lone member is not a bracket (cannot happen on a grid)
+
+
+def beam_group(meter: tuple[int, int]) -> int:
+    """Units per beam group: a dotted quarter in compound meters, else a quarter."""
+    num, den = meter
+    if den == 8 and num % 3 == 0 and num > 3:
+        return 3 * UNITS // 2
+    return UNITS
+
+
+def _beams(events: list[tuple[Event, bool]], m_start: int, meter: tuple[int, int]) -> None:
+    """Beam consecutive short notes inside one beat group (rests break a beam)."""
+    size = beam_group(meter)
+    run: list[Event] = []
+
+    def close() -> None:
+        if len(run) > 1:
+            run[0].beam = "begin"
+            for ev in run[1:-1]:
+                ev.beam = "continue"
+            run[-1].beam = "end"
+        run.clear()
+
+    for ev, rest in events:
+        g0 = (ev.start - m_start) // size
+        g1 = (ev.start + ev.duration - 1 - m_start) // size
+        beamable = ev.type in _BEAMED and g0 == g1 and not rest
+        if not beamable or (run and (run[0].start - m_start) // size != g0):
+            close()
+        if beamable:
+            run.append(ev)
+    close()
