@@ -57,11 +57,11 @@ class SpellingParams:
     """Weights of the spelling model (costs in nats); the defaults are textbook tonal music."""
 
     frame_beats: float = 1.0  # key frames, in beats
-    key_change: float = 9.0  # cost of moving to another key between frames
+    key_change: float = 6.0  # cost of moving to another key between frames
     key_distance: float = 0.4  # extra cost per fifth the tonic moves
     harmony: float = 0.55  # per fifth from the centre of the notes sounding around
     harmony_beats: float = 1.0  # half-width of that window, in beats
-    chromatic_out: float = 3.0  # leaving an altered note by a chromatic semitone
+    chromatic_out: float = 5.0  # leaving an altered note by a chromatic semitone
     chromatic_in: float = 0.4  # reaching one by a chromatic semitone
     augmented_step: float = 2.5  # any other augmented/diminished melodic interval
     rounds: int = 4
