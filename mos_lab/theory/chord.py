@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
+import numpy as np
+
 from mos_lab.theory.interval import Interval
 from mos_lab.theory.pitch import DEFAULT_FIFTHS, Pitch, pitch
 
@@ -135,7 +137,7 @@ class Chord:
     def from_pitches(cls, notes: Iterable[Pitch | str | int]) -> Chord:
         """Name a chord from spelled pitches (names or Pitch) or MIDI numbers (spelled here)."""
         raw = list(notes)
-        if raw and all(isinstance(n, int) for n in raw):
+        if raw and all(isinstance(n, int | np.integer) for n in raw):
             return cls.from_midi([int(n) for n in raw])  # type: ignore[arg-type]
         ps = [pitch(n) for n in raw]
         if all(p.octave is not None for p in ps):
