@@ -29,6 +29,15 @@ TEMPERLEY_MAJOR = np.array([0.748, 0.060, 0.488, 0.082, 0.670, 0.460, 0.096, 0.7
 TEMPERLEY_MINOR = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747, 0.404,
                             0.067, 0.133, 0.330])
 
+#: How long each pitch class sounds in the human-labelled keys of the 371 Bach chorales
+#: (When in Rome; eighth-note frames, tonic first): sharper than Temperley's, chromatic
+#: tones rarer. ``"mixed"`` averages it with Temperley's so other music is not judged by
+#: Bach's habits alone (on chorales not used to make it: key agreement 84.0 -> 85.0 %).
+CHORALE_MAJOR = np.array([0.241, 0.0009, 0.1233, 0.0005, 0.142, 0.094, 0.0042, 0.2247,
+                          0.0022, 0.084, 0.0033, 0.08])
+CHORALE_MINOR = np.array([0.2348, 0.001, 0.1318, 0.1182, 0.0165, 0.0925, 0.004, 0.2415,
+                          0.0471, 0.0145, 0.0227, 0.0755])
+
 # Tonic spellings with the fewest accidentals (F# major and g# minor at the edges).
 _MAJOR_FIFTHS = {(7 * f) % 12: f for f in range(-5, 7)}
 _MINOR_FIFTHS = {(7 * f) % 12: f for f in range(-3, 9)}
@@ -55,10 +64,28 @@ def key_index(symbol: str) -> int:
     return pc + (12 if symbol[0].islower() else 0)
 
 
+def _unit(p: np.ndarray) -> np.ndarray:
+    return p / p.sum()
+
+
 @lru_cache(maxsize=4)
 def profiles(kind: str = "temperley") -> np.ndarray:
-    """(24, 12) profile of every key, rows indexed as key indices (read-only, shared)."""
-    major, minor = (KK_MAJOR, KK_MINOR) if kind == "kk" else (TEMPERLEY_MAJOR, TEMPERLEY_MINOR)
+    """(24, 12) profile of every key, rows indexed as key indices (read-only, shared).
+
+    ``kind``: ``"kk"`` (Krumhansl-Kessler), ``"temperley"``, ``"chorale"`` or ``"mixed"``
+    (the mean of Temperley's and the chorales', each normalised; the analyser's).
+    """
+    if kind == "kk":
+        major, minor = KK_MAJOR, KK_MINOR
+    elif kind == "temperley":
+        major, minor = TEMPERLEY_MAJOR, TEMPERLEY_MINOR
+    elif kind == "chorale":
+        major, minor = CHORALE_MAJOR + 0.005, CHORALE_MINOR + 0.005
+    elif kind == "mixed":
+        major = 0.5 * _unit(CHORALE_MAJOR + 0.005) + 0.5 * _unit(TEMPERLEY_MAJOR)
+        minor = 0.5 * _unit(CHORALE_MINOR + 0.005) + 0.5 * _unit(TEMPERLEY_MINOR)
+    else:
+        raise ValueError(f"unknown key profile {kind!r}: kk, temperley, chorale or mixed")
     out = np.stack([np.roll(p, t) for p in (major, minor) for t in range(12)])
     out.setflags(write=False)
     return out

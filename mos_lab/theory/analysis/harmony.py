@@ -31,7 +31,8 @@ class Params:
     bass_root: float = 0.5
     bass_member: float = 0.11
     bass_outside: float = 0.6
-    key_weight: float = 5.0
+    key_weight: float = 4.0
+    profile: str = "mixed"  # key profile (keyfinding.profiles)
     change: float = 0.19
     change_beat: float = 0.72
     no_onset: float = 1.18
@@ -209,7 +210,7 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
     hist = (sl.counts * dur[:, None]).sum(axis=0)
     home = np.where(keys == int(np.argmax(key_scores(hist))), p.home, 0.0)
     silent = sl.counts.sum(axis=1) == 0
-    keyterm = (p.key_weight * (context @ log_profiles()[keys].T + 2.5) + home[None, :])
+    keyterm = (p.key_weight * (context @ log_profiles(p.profile)[keys].T + 2.5) + home[None, :])
     keyterm[silent] = 0.0
     keyterm *= dur[:, None]
     choice = np.zeros((n, nk, j), dtype=np.int8)

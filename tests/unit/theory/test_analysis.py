@@ -70,7 +70,7 @@ def test_augmented_sixths_neapolitan_and_mixture() -> None:
     assert ("c", "Fr4/3") in labels(fr)
     n6 = analyze(prog(CM, [53, 65, 68, 73], GM, CM))
     assert ("c", "N6") in labels(n6)
-    assert ("C", "bVI") in labels(analyze(prog(C, [44, 63, 68, 72], G7, C)))
+    assert ("C", "bVI") in labels(analyze(prog(C, F, G7, C, [44, 63, 68, 72], G7, C)))
     assert ("C", "iv") in labels(analyze(prog(C, F, C, [53, 65, 68, 72], C, G7, C)))
 
 
