@@ -184,3 +184,26 @@ def test_scene_switches_keep_memory_flat(gpu):
         cycle(i, False)
     plain = _rss_mb() - rss
     assert switched - plain < 30, (switched, plain, gpu.context.describe())
+
+
+@pytest.mark.gpu
+@pytest.mark.seed("THR-01")
+def test_a_lost_device_does_not_leak_into_another_renderer(gpu):
+    """Loss is reported through the process-wide ``wgpu`` logger: a renderer opened after
+    another lost its device (and one in use meanwhile) must not take that loss for its own,
+    or it would rebuild everything and drop its pages drawn ahead."""
+    scene = _scene()
+    gpu.render(scene.snapshot(), VIEW)
+    gpu.lose_device()
+    other = open_renderer("gpu", timeout=30)
+    try:
+        for i in range(3):  # while the first one's device is lost, and after it recovered
+            scene.set_playhead(12.0 + i)
+            other.render(scene.snapshot(), VIEW)
+            if i == 0:
+                gpu.render(scene.snapshot(), VIEW)
+        assert gpu.stats.recoveries == 1
+        assert other.stats.recoveries == 0 and other.stats.errors == []
+        assert other.stats.fallback_frames == 0
+    finally:
+        other.close()
