@@ -10,7 +10,14 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from mos_lab.cli import analyze_cmds, audio_cmds, commands, plugin_cmds, theater_cmds
+from mos_lab.cli import (
+    analyze_cmds,
+    audio_cmds,
+    commands,
+    engrave_cmds,
+    plugin_cmds,
+    theater_cmds,
+)
 from mos_lab.cli.errors import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
@@ -34,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     theater_cmds.register(sub)
     plugin_cmds.register(sub)
     analyze_cmds.register(sub)
+    engrave_cmds.register(sub)
     return p
 
 

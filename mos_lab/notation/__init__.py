@@ -7,10 +7,11 @@ Map of the API::
     Engraving.timemap                                  # note id -> onset seconds (Score tempo)
     Engraving.events / .ids_at(seconds)                # what sounds when (a page follower)
     Engraving.save("out.svg" | "out.png")              # one file per page
-    to_musicxml(score) -> str                          # the MusicXML that verovio engraves
-    notate(score) -> Notated                           # parts, staves, bars, voices, notes
-    quantize(score) -> Quantized                       # a performance's times on a grid
+    Engraving.musicxml                                 # the MusicXML that verovio engraved
     EngraveError                                       # why a score cannot be engraved
+
+Inside: ``build.notate`` (Score -> parts, staves, bars, voices, notes), ``quantize``
+(a performance's times on a grid), ``staves``, ``voices``, ``rhythm``, ``musicxml``.
 
 ``Score.engrave(**options)`` calls ``engrave`` once this package is imported. verovio (and
 CairoSVG for PNG) come with the ``notation`` extra and are imported only when used.
@@ -22,21 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from mos_lab.notation import musicxml
 from mos_lab.notation.build import notate
-from mos_lab.notation.engraving import Engraving, PageOptions, TimedEvent
+from mos_lab.notation.engraving import Engraving, PageOptions
 from mos_lab.notation.errors import EngraveError
-from mos_lab.notation.export import page_paths
-from mos_lab.notation.model import Notated
-from mos_lab.notation.quantize import Quantized, quantize
+from mos_lab.notation.quantize import quantize
 from mos_lab.score import Score, model
 
 if TYPE_CHECKING:
     from mos_lab.theory import Analysis
-
-
-def to_musicxml(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
-                pickup: int | None = None) -> str:
-    """MusicXML for engraving: spelled, quantised, in staves, voices and bars."""
-    return musicxml.write(notate(score, analysis=analysis, harmony=harmony, pickup=pickup))
 
 
 def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
@@ -53,7 +46,7 @@ def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "b
     options = PageOptions(page_width, page_height, zoom, fit_height)
     options.verovio()  # bad sizes fail before the work
     q = quantize(score)
-    notated = notate(score, analysis=analysis, harmony=harmony, pickup=pickup)
+    notated = notate(score, analysis=analysis, harmony=harmony, pickup=pickup, quantized=q)
     return Engraving(score, notated, q, musicxml.write(notated), options)
 
 
@@ -63,16 +56,4 @@ def _score_engrave(score: Score, **options: Any) -> Engraving:
 
 model.FORMATS.engrave = _score_engrave  # Score.engrave(); the model knows no notation
 
-__all__ = [
-    "EngraveError",
-    "Engraving",
-    "Notated",
-    "PageOptions",
-    "Quantized",
-    "TimedEvent",
-    "engrave",
-    "notate",
-    "page_paths",
-    "quantize",
-    "to_musicxml",
-]
+__all__ = ["EngraveError", "Engraving", "engrave"]

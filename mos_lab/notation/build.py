@@ -109,9 +109,9 @@ def _bucket(velocity: float) -> str:
 
 
 def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
-           pickup: int | None = None) -> Notated:
+           pickup: int | None = None, quantized: Quantized | None = None) -> Notated:
     """The engraving-ready view of a score; ``pickup`` in ticks (None: inferred)."""
-    q = quantize(score)
+    q = quantize(score) if quantized is None else quantized
     check(score, q)
     notes, tpq = score.notes, score.tpq
     meters = sorted({to_units(t.tick, tpq): (to_units(t.tick, tpq), t.numerator, t.denominator)
@@ -258,10 +258,13 @@ def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
     if len({_bucket(v) for v in vel.tolist()}) < 2:
         return
     bar_of = np.searchsorted(starts, q.start[rows], "right") - 1
+    bars = np.unique(bar_of).tolist()
+    levels = [_bucket(float(np.median(vel[bar_of == b]))) for b in bars]
     last = None
-    for b in np.unique(bar_of).tolist():
-        level = _bucket(float(np.median(vel[bar_of == b])))
-        if level != last:
+    for k, b in enumerate(bars):  # a new level is printed once it holds for two bars
+        level = levels[k]
+        held = k + 1 >= len(levels) or levels[k + 1] == level or last is None
+        if level != last and held:
             part.measures[b].directions.append(
                 Direction(1, part.measures[b].start, "dynamics", level))
             last = level

@@ -38,9 +38,15 @@ def _on_grid(units: np.ndarray) -> np.ndarray:
     return (units % (UNITS // 16) == 0) | (units % (UNITS // 12) == 0)
 
 
+def _ternary(binary: int) -> int:
+    """The triplet grid compared with a binary one: no finer than it (triplet eighths
+    against 16ths), so noise alone never looks like triplets."""
+    return 3 if binary <= 4 else 6
+
+
 def _snap(q: np.ndarray, binary: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(snapped onsets in quarters, triplet flag per beat index, beats) for onsets ``q``."""
-    ternary = 3 if binary <= 2 else 6
+    ternary = _ternary(binary)
     beat = np.floor(q).astype(np.int64)
     qb = np.round(q * binary) / binary
     qt = np.round(q * ternary) / ternary
@@ -49,7 +55,7 @@ def _snap(q: np.ndarray, binary: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
     sum_b = np.bincount(beat, weights=eb, minlength=n_beats)
     sum_t = np.bincount(beat, weights=et, minlength=n_beats)
     off = np.bincount(beat, weights=(eb * binary > 0.25).astype(float), minlength=n_beats)
-    triplet = (sum_t < 0.5 * sum_b) & (off > 0)
+    triplet = (sum_t < 0.5 * sum_b) & (off >= 2)
     return np.where(triplet[beat], qt, qb), triplet, beat
 
 
@@ -75,11 +81,11 @@ def quantize(score: Score) -> Quantized:
     else:
         binary = 8
     qs, triplet, _ = _snap(q, binary)
-    step = np.where(triplet[np.floor(q).astype(np.int64)], 1 / (3 if binary <= 2 else 6),
-                    1 / binary)
+    ternary = _ternary(binary)
+    step = np.where(triplet[np.floor(q).astype(np.int64)], 1 / ternary, 1 / binary)
     e_beat = np.minimum(np.floor(e).astype(np.int64), len(triplet) - 1)
-    es = np.where(triplet[e_beat], np.round(e * (3 if binary <= 2 else 6))
-                  / (3 if binary <= 2 else 6), np.round(e * binary) / binary)
+    es = np.where(triplet[e_beat], np.round(e * ternary) / ternary,
+                  np.round(e * binary) / binary)
     es = np.maximum(es, qs + step)
     s_units = np.round(qs * UNITS).astype(np.int64)
     e_units = np.round(es * UNITS).astype(np.int64)
