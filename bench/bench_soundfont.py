@@ -28,7 +28,7 @@ import soundfile as sf
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from mos_lab.audio import SoundFontBank, Synth  # noqa: E402
+from mos_lab.audio import SoundFontBank, Synth
 
 SR = 48000
 SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
@@ -169,8 +169,9 @@ def fidelity(sf2: str, plot: str | None = None) -> int:
               f"{'' if ok else '  *'}")
     devs = np.array([r["ca"] / max(r["cf"], 1e-9) - 1 for _, r in rows])
     corrs = np.array([r["corr"] for _, r in rows])
-    print(f"notes alike: {alike}/{len(rows)}; centroid |dev| median {100 * np.median(abs(devs)):.1f}%"
-          f" max {100 * abs(devs).max():.1f}%; env corr min {corrs.min():.3f}; gain spread "
+    print(f"notes alike: {alike}/{len(rows)}; centroid |dev| median "
+          f"{100 * np.median(abs(devs)):.1f}% max {100 * abs(devs).max():.1f}%; "
+          f"env corr min {corrs.min():.3f}; gain spread "
           f"{gains.max() - gains.min():.2f} dB (global gain {g0:+.1f} dB)")
     if plot:
         _plot(plot, items, ap, fs)

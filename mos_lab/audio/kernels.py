@@ -60,14 +60,33 @@ F_NORM, F_BK, F_VINC, F_VDEPTH, F_VPH, F_NOISE, F_VFADE = 16, 17, 18, 19, 20, 21
 F_RATIO, F_I0, F_I1, F_IK = 23, 24, 25, 26  # FM
 F_POS, F_END, F_LS, F_LE = 27, 28, 29, 30  # sample playback
 F_PANOK, F_PANC, F_PANL, F_PANR = 31, 32, 33, 34  # last pan position and its cos/sin
-NF = 36
+# SoundFont 2.04 voices (K_SF2) only: envelopes in frames, LFOs, modulation amounts in
+# cents/centibels, filter, release and per-chunk control state (see :func:`_sf2`).
+S_VDEL, S_VATT, S_VHOLD, S_VDEC, S_VSUS, S_VREL = 36, 37, 38, 39, 40, 41  # volume env
+S_MDEL, S_MATT, S_MHOLD, S_MDEC, S_MSUS, S_MREL = 42, 43, 44, 45, 46, 47  # modulation env
+S_MLDEL, S_MLINC, S_VLDEL, S_VLINC = 48, 49, 50, 51  # LFO delays (frames), cycles/frame
+S_P_ME, S_P_ML, S_P_VL = 52, 53, 54  # mod env, mod LFO, vibrato LFO to pitch (cents)
+S_FC, S_FC_ME, S_FC_ML = 55, 56, 57  # filter cutoff (cents) and its modulation (cents)
+S_QLIN, S_FGAIN, S_VOL_ML = 58, 59, 60  # filter Q (linear), its gain, mod LFO to volume cB
+S_RT, S_RVOL, S_RMOD = 61, 62, 63  # release: voice frame, volume and mod env values then
+S_X1, S_X2, S_Y1, S_Y2 = 64, 65, 66, 67  # filter memory
+S_CA1, S_CA2, S_CB02, S_CB1 = 68, 69, 70, 71  # filter coefficients reached at chunk end
+S_DA1, S_DA2, S_DB02, S_DB1 = 72, 73, 74, 75  # their per-frame ramp inside the chunk
+S_LASTFC, S_CHUNK, S_AMP0, S_AMP1, S_RATE = 76, 77, 78, 79, 80  # chunk controls
+S_VIB_CC1 = 81  # vibrato depth (cents) per unit of the channel's mod wheel (CC1 / 128)
+S_SEND_REV, S_SEND_CHO, S_SR = 82, 83, 84  # reverb / chorus sends (0..1), sample rate
+NF = 86
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
 I_PMODE, I_ENT = 15, 16  # note-cache mode (PM_*) and entry of a cached built-in voice
 NI = 18
 # Source kinds.
-K_WAVE, K_FM, K_SAMPLE, K_EXT = 0, 1, 2, 3
+K_WAVE, K_FM, K_SAMPLE, K_EXT, K_SF2 = 0, 1, 2, 3, 4
+SF2_CHUNK = 64  # SoundFont control rate: envelopes, LFOs, pitch and filter per 64 frames
+SF2_FLOOR = 1e-5  # a SoundFont voice whose envelope is below -100 dB has ended
+# Loop modes of a K_SF2 voice (``I_LOOP``, sampleModes): none, continuous, until release.
+LOOP_NONE, LOOP_ON, LOOP_RELEASE = 0, 1, 3
 # Event kinds: (frame, kind, target, a, b, c, d).
 EV_REL, EV_KILL, EV_CHAN = 0, 1, 2
 EV_COLS = 7
@@ -234,6 +253,8 @@ def _env(F: np.ndarray, v: int, released: bool, t0: int, m: int, out: np.ndarray
 @_jit(FAST)
 def _finished(F: np.ndarray, Iv: np.ndarray, v: int) -> bool:
     """The envelope has reached silence (released, or a percussive decay)."""
+    if Iv[v, I_KIND] == K_SF2:
+        return _sf2_done(F, Iv, v)
     t = Iv[v, I_T]
     if Iv[v, I_REL] != 0:
         return t - F[v, F_RSTART] >= F[v, F_RLEN]
@@ -495,6 +516,254 @@ def _sample(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, m: int, ben
 
 
 @_jit(FAST)
+def _tri(t: float, delay: float, inc: float) -> float:
+    """Triangle LFO at voice frame ``t``: 0 until ``delay``, then up from 0, +-1 peaks."""
+    if t < delay:
+        return 0.0
+    ph = ((t - delay) * inc) % 1.0
+    if ph < 0.25:
+        return 4.0 * ph
+    if ph < 0.75:
+        return 2.0 - 4.0 * ph
+    return 4.0 * ph - 4.0
+
+
+@_jit(FAST)
+def _modenv(F: np.ndarray, Iv: np.ndarray, v: int, t: float) -> float:
+    """SoundFont modulation envelope (0..1, linear segments) at voice frame ``t``."""
+    if Iv[v, I_REL] != 0 and t >= F[v, S_RT]:
+        rel = F[v, S_MREL]
+        x = F[v, S_RMOD] - (t - F[v, S_RT]) / rel if rel > 0.0 else 0.0
+        return x if x > 0.0 else 0.0
+    t -= F[v, S_MDEL]
+    if t < 0.0:
+        return 0.0
+    att = F[v, S_MATT]
+    if t < att:
+        return t / att
+    t -= att + F[v, S_MHOLD]
+    if t < 0.0:
+        return 1.0
+    sus = F[v, S_MSUS]
+    dec = F[v, S_MDEC]
+    x = 1.0 - t / dec if dec > 0.0 else sus
+    return x if x > sus else sus
+
+
+@_jit(FAST)
+def _volval(F: np.ndarray, v: int, t: float) -> tuple[float, bool]:
+    """Held volume envelope at frame ``t``: (value, in attack) as FluidSynth keeps it:
+    the attack is linear in amplitude, later stages linear in the 0..1 value of 96 dB."""
+    t -= F[v, S_VDEL]
+    if t < 0.0:
+        return 0.0, True
+    att = F[v, S_VATT]
+    if t < att:
+        return t / att, True
+    t -= att + F[v, S_VHOLD]
+    if t < 0.0:
+        return 1.0, False
+    sus = F[v, S_VSUS]
+    dec = F[v, S_VDEC]
+    x = 1.0 - t / dec if dec > 0.0 else sus
+    return (x if x > sus else sus), False
+
+
+@_jit(FAST)
+def _volamp(F: np.ndarray, Iv: np.ndarray, v: int, t: float) -> float:
+    """Volume envelope amplitude (0..1) at voice frame ``t``, release included."""
+    if Iv[v, I_REL] != 0 and t >= F[v, S_RT]:
+        rel = F[v, S_VREL]
+        x = F[v, S_RVOL] - (t - F[v, S_RT]) / rel if rel > 0.0 else 0.0
+        if x <= 0.0:
+            return 0.0
+        return math.pow(10.0, -4.8 * (1.0 - x))
+    x, attack = _volval(F, v, t)
+    if attack:
+        return x
+    return math.pow(10.0, -4.8 * (1.0 - x))
+
+
+@_jit(FAST)
+def sf2_release(F: np.ndarray, Iv: np.ndarray, v: int, frames: float) -> None:
+    """Start a SoundFont voice's release now (its frame ``Iv[v, I_T]``) over ``frames``
+    for the full 96 dB: from the envelope's value (an attack level converted to it)."""
+    t = float(Iv[v, I_T])
+    if Iv[v, I_REL] != 0 and t >= F[v, S_RT]:  # released again (a steal): from here
+        rel = F[v, S_VREL]
+        x = F[v, S_RVOL] - (t - F[v, S_RT]) / rel if rel > 0.0 else 0.0
+    else:
+        x, attack = _volval(F, v, t)
+        if attack:
+            x = 1.0 + 200.0 * math.log10(x) / 960.0 if x > 1e-9 else 0.0
+    m = _modenv(F, Iv, v, t)
+    F[v, S_RVOL] = min(1.0, max(0.0, x))
+    F[v, S_RMOD] = m
+    F[v, S_RT] = t
+    F[v, S_VREL] = frames
+    Iv[v, I_REL] = 1
+
+
+@_jit(FAST)
+def _sf2_done(F: np.ndarray, Iv: np.ndarray, v: int) -> bool:
+    """A SoundFont voice has faded below ``SF2_FLOOR`` (released or decayed)."""
+    t = float(Iv[v, I_T])
+    if Iv[v, I_REL] != 0:
+        return _volamp(F, Iv, v, t) < SF2_FLOOR
+    x, attack = _volval(F, v, t)
+    return not attack and x <= F[v, S_VSUS] and math.pow(10.0, -4.8 * (1.0 - x)) < SF2_FLOOR
+
+
+@_jit(FAST)
+def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: float,
+               modw: float) -> None:
+    """Controls of the 64-frame chunk starting at voice frame ``tc``: pitch step,
+    amplitude at both ends (with the mod LFO on volume), filter coefficients ramped from
+    the previous chunk's (FluidSynth's RBJ low-pass with its Q and gain rules)."""
+    me = _modenv(F, Iv, v, float(tc))
+    ml = _tri(float(tc), F[v, S_MLDEL], F[v, S_MLINC])
+    vl = _tri(float(tc), F[v, S_VLDEL], F[v, S_VLINC])
+    cents = me * F[v, S_P_ME] + ml * F[v, S_P_ML] + vl * (F[v, S_P_VL] + modw * F[v, S_VIB_CC1])
+    F[v, S_RATE] = F[v, F_INC] * bend * (math.pow(2.0, cents / 1200.0) if cents != 0.0 else 1.0)
+    lv = math.pow(10.0, -ml * F[v, S_VOL_ML] / 200.0) if F[v, S_VOL_ML] != 0.0 else 1.0
+    F[v, S_AMP0] = _volamp(F, Iv, v, float(tc)) * lv
+    ml1 = _tri(float(tc + SF2_CHUNK), F[v, S_MLDEL], F[v, S_MLINC])
+    lv1 = math.pow(10.0, -ml1 * F[v, S_VOL_ML] / 200.0) if F[v, S_VOL_ML] != 0.0 else 1.0
+    F[v, S_AMP1] = _volamp(F, Iv, v, float(tc + SF2_CHUNK)) * lv1
+    fc = F[v, S_FC] + me * F[v, S_FC_ME] + ml * F[v, S_FC_ML]
+    first = F[v, S_CHUNK] < 0.0
+    if first or fc != F[v, S_LASTFC]:
+        hz = 8.175798915643707 * math.pow(2.0, fc / 1200.0)
+        hz = min(0.45 * sr, max(5.0, hz))
+        w = TWO_PI * hz / sr
+        sn = math.sin(w)
+        cs = math.cos(w)
+        alpha = sn / (2.0 * F[v, S_QLIN])
+        a0 = 1.0 / (1.0 + alpha)
+        a1 = -2.0 * cs * a0
+        a2 = (1.0 - alpha) * a0
+        b1 = (1.0 - cs) * a0 * F[v, S_FGAIN]
+        b02 = 0.5 * b1
+        if first:
+            F[v, S_DA1] = F[v, S_DA2] = F[v, S_DB02] = F[v, S_DB1] = 0.0
+        else:
+            k = 1.0 / SF2_CHUNK
+            F[v, S_DA1] = (a1 - F[v, S_CA1]) * k
+            F[v, S_DA2] = (a2 - F[v, S_CA2]) * k
+            F[v, S_DB02] = (b02 - F[v, S_CB02]) * k
+            F[v, S_DB1] = (b1 - F[v, S_CB1]) * k
+        F[v, S_CA1] = a1
+        F[v, S_CA2] = a2
+        F[v, S_CB02] = b02
+        F[v, S_CB1] = b1
+        F[v, S_LASTFC] = fc
+    else:
+        F[v, S_DA1] = F[v, S_DA2] = F[v, S_DB02] = F[v, S_DB1] = 0.0
+    F[v, S_CHUNK] = tc
+
+
+@_jit(FAST)
+def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int,
+         level: float, cpan: float, bend: float, modw: float, mix: np.ndarray) -> None:
+    """A SoundFont 2.04 voice, frames ``a:b`` of the block, mixed into ``mix``.
+
+    Per 64-frame chunk of the voice's own clock (so block size never changes the
+    result): envelopes, LFOs, pitch and filter cutoff as :func:`_sf2_chunk` computes
+    them; per frame: 4-point cubic interpolation of the sample (as FluidSynth's
+    default), the loop, the 2-pole resonant low-pass with its coefficients ramped over
+    the chunk, and the amplitude ramped linearly across the chunk.
+    """
+    gl, gr = _gains(F, v, level, cpan)
+    t = Iv[v, I_T]
+    pos = F[v, F_POS]
+    end = F[v, F_END]
+    ls = F[v, F_LS]
+    le = F[v, F_LE]
+    span = le - ls
+    mode = Iv[v, I_LOOP]
+    looping = mode == LOOP_ON or (mode == LOOP_RELEASE and Iv[v, I_REL] == 0)
+    top = le if looping else end
+    first = int(F[v, F_RLEN])  # first frame of the sample (F_RLEN is unused by K_SF2)
+    ml = mix[0]
+    mr = mix[1]
+    x1 = F[v, S_X1]
+    x2 = F[v, S_X2]
+    y1 = F[v, S_Y1]
+    y2 = F[v, S_Y2]
+    i = a
+    fin = False
+    while i < b:
+        tc = t - t % SF2_CHUNK
+        if F[v, S_CHUNK] != tc:
+            _sf2_chunk(F, Iv, v, tc, F[v, S_SR], bend, modw)
+        e = min(b, i + (tc + SF2_CHUNK - t))
+        r = F[v, S_RATE]
+        amp0 = F[v, S_AMP0]
+        damp = (F[v, S_AMP1] - amp0) / SF2_CHUNK
+        da1 = F[v, S_DA1]
+        da2 = F[v, S_DA2]
+        db02 = F[v, S_DB02]
+        db1 = F[v, S_DB1]
+        j0 = t - tc  # frames into the chunk
+        back = SF2_CHUNK - 1 - j0
+        c_a1 = F[v, S_CA1] - da1 * back
+        c_a2 = F[v, S_CA2] - da2 * back
+        c_b02 = F[v, S_CB02] - db02 * back
+        c_b1 = F[v, S_CB1] - db1 * back
+        for k in range(e - i):
+            ip = int(pos)
+            f = pos - ip
+            if ip - 1 >= first and ip + 2 < top:
+                s0 = data[ip - 1]
+                s1 = data[ip]
+                s2 = data[ip + 1]
+                s3 = data[ip + 2]
+            else:
+                if not looping and ip >= int(end) - 1:
+                    fin = True
+                    break
+                q = ip - 1
+                s0 = data[q if q >= first else first]
+                s1 = data[ip]
+                q = ip + 1
+                if looping and q >= le:
+                    q -= int(span)
+                s2 = data[q] if q < int(end) else 0.0
+                q = ip + 2
+                if looping and q >= le:
+                    q -= int(span)
+                s3 = data[q] if q < int(end) else 0.0
+            x = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
+                                                  + f * (1.5 * (s1 - s2) + 0.5 * (s3 - s0))))
+            pos += r
+            if looping and pos >= le:
+                pos -= span
+            y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
+            x2 = x1
+            x1 = x
+            y2 = y1
+            y1 = y
+            c_a1 += da1
+            c_a2 += da2
+            c_b02 += db02
+            c_b1 += db1
+            g = (amp0 + damp * (j0 + k)) * y
+            ml[i + k] += g * gl
+            mr[i + k] += g * gr
+        if fin:
+            break
+        t += e - i
+        i = e
+    F[v, F_POS] = pos
+    F[v, S_X1] = x1
+    F[v, S_X2] = x2
+    F[v, S_Y1] = y1
+    F[v, S_Y2] = y2
+    if fin:
+        Iv[v, I_FIN] = 1
+
+
+@_jit(FAST)
 def lcg_jump(s: np.uint64, n: int) -> np.uint64:
     """The noise LCG state after ``n`` steps from ``s`` (O(log n) compositions)."""
     a = np.uint64(6364136223846793005)
@@ -745,11 +1014,17 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
              sine: np.ndarray, sdelta: np.ndarray, d0: np.ndarray,
              d1: np.ndarray, d2: np.ndarray, d3: np.ndarray, ext: np.ndarray,
              scratch: np.ndarray, arena: np.ndarray, etab: np.ndarray, E: np.ndarray,
-             report: np.ndarray) -> None:
+             report: np.ndarray, modw: float) -> None:
     """Render frames ``a:b`` of voice ``v`` and add them into ``mix``; advance its time."""
     m = b - a
     t0 = Iv[v, I_T]
     kind = Iv[v, I_KIND]
+    if kind == K_SF2:
+        d = Iv[v, I_DATA]
+        data = d0 if d == 0 else (d1 if d == 1 else (d2 if d == 2 else d3))
+        _sf2(F, Iv, v, data, a, b, level, cpan, bend, modw, mix)
+        Iv[v, I_T] = t0 + m
+        return
     mode = Iv[v, I_PMODE]
     if (mode in (PM_READ, PM_EXTEND)) and bend == 1.0 and E[Iv[v, I_ENT], 0] >= t0 + m:
         # All cached: mix straight from the arena (no copy into ``buf``), one piece per
@@ -893,6 +1168,7 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
     level = chan[c, 0]
     cpan = chan[c, 1]
     bend = chan[c, 2]
+    modw = chan[c, 3]
     cur = Iv[v, I_START]
     done = False
     touched = False  # state changed since last block's end check (which found it alive)
@@ -910,13 +1186,16 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
                 done = True
                 break
             _segment(F, Iv, rng, v, cur, fr, level, cpan, bend, mix, tab, sine,
-                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report)
+                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report, modw)
             cur = fr
         touched = True
         if kind == EV_CHAN:
             level = ev[e, 3]
             cpan = ev[e, 4]
             bend = ev[e, 5]
+            modw = ev[e, 6]
+        elif kind == EV_REL and Iv[v, I_KIND] == K_SF2:
+            sf2_release(F, Iv, v, ev[e, 4])
         elif kind == EV_REL:
             Iv[v, I_REL] = 1
             F[v, F_RLEVEL] = ev[e, 3]
@@ -931,7 +1210,7 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
             done = True
         else:
             _segment(F, Iv, rng, v, cur, n, level, cpan, bend, mix, tab, sine,
-                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report)
+                     sdelta, d0, d1, d2, d3, ext, scratch, arena, etab, E, report, modw)
     Iv[v, I_START] = 0
     if done or Iv[v, I_FIN] != 0 or Iv[v, I_EXTFIN] != 0 or _finished(F, Iv, v):
         Iv[v, I_DONE] = 1
@@ -952,6 +1231,7 @@ def _finish_block(n: int, mix: np.ndarray, out: np.ndarray, ev: np.ndarray, nev:
             chan[c, 0] = ev[e, 3]
             chan[c, 1] = ev[e, 4]
             chan[c, 2] = ev[e, 5]
+            chan[c, 3] = ev[e, 6]
     if lim[4] != 0.0:
         limit(mix, out, n, lim)
 
@@ -1095,7 +1375,7 @@ def _compile_all() -> None:
     Iv = np.zeros((2, NI), np.int64)
     rng = np.ones(2, np.uint64)
     ev = np.zeros((1, EV_COLS))
-    chan = np.ones((16, 3))
+    chan = np.ones((16, 4))
     tab = np.zeros((8, 2))
     data = np.zeros(4, np.float32)
     ext = np.zeros((1, n))
@@ -1137,7 +1417,7 @@ def warm_up_parallel() -> None:
         data = np.zeros(4, np.float32)
         render_parallel(n, np.zeros((2, n)), np.zeros((n, 2), np.float32),
                         np.zeros((2, NF)), np.zeros((2, NI), np.int64), np.ones(2, np.uint64),
-                        0, np.zeros((1, EV_COLS)), 0, np.ones((16, 3)), np.zeros((8, 2)),
+                        0, np.zeros((1, EV_COLS)), 0, np.ones((16, 4)), np.zeros((8, 2)),
                         SINE, SINE_DELTA, data, data, data, data, np.zeros((1, n)),
                         np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0, 24.0]), 0,
                         np.zeros(NREPORT, np.int64), *empty_note_cache(), np.zeros((2, 2, n)),

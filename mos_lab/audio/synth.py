@@ -103,7 +103,8 @@ class Synth:
         """Tell the voices the channel's level/pan/bend (from the current frame on)."""
         st = self.channels[channel]
         pan = (st.controls.get(ev.CC_PAN, 64) - 64) / 63.0
-        self.voices.set_channel(channel, st.level, pan, st.bend_ratio)
+        self.voices.set_channel(channel, st.level, pan, st.bend_ratio,
+                                st.controls.get(1, 0) / 128.0)
 
     def reset(self) -> None:
         """Fade every voice out (~5 ms), reset controllers/programs, drop queued events."""
@@ -276,8 +277,10 @@ class Synth:
                 kind = e.kind
                 if kind == NOTE_ON:
                     ch = channels[e.channel]
-                    specs = self.bank.instrument(ch.program, e.channel == DRUM).start(
-                        e.a, e.b, self.sample_rate)
+                    inst = self.bank.instrument(ch.program, e.channel == DRUM)
+                    start_cc = getattr(inst, "start_cc", None)  # SoundFont: modulators
+                    specs = (inst.start(e.a, e.b, self.sample_rate) if start_cc is None
+                             else start_cc(e.a, e.b, self.sample_rate, ch.controls))
                     if specs:
                         voices.start(specs, e.channel, e.a, e.b)
                 elif kind == NOTE_OFF:
@@ -315,7 +318,7 @@ class Synth:
         else:
             was = ch.sustain
             ch.controls[num] = val
-            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION):
+            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1):
                 self._sync_channel(channel)
             if num == ev.CC_SUSTAIN and was and not ch.sustain:
                 self.voices.sustain_off(channel)

@@ -27,6 +27,7 @@ import numpy as np
 from mos_lab.audio import kernels as K
 from mos_lab.audio.envelope import Envelope
 from mos_lab.audio.instruments.base import NoteSpec
+from mos_lab.audio.instruments.sf2voice import SF2Source
 from mos_lab.audio.instruments.sources import (
     TABLES,
     FMSource,
@@ -124,7 +125,8 @@ class VoiceAllocator:
         self._nev = 0
         self.clock = 0  # absolute frame of the next block's first sample
         self.offset = 0  # frame in the next block where calls made now take effect
-        self.chan = np.zeros((16, 3))  # level, pan offset, bend ratio at the block start
+        # level, pan offset, bend ratio, mod wheel (0..1) at the block start
+        self.chan = np.zeros((16, 4))
         self.chan[:, 0] = (100 / 127) ** 2
         self.chan[:, 2] = 1.0
         self._data: list[np.ndarray | None] = [None] * _DATA_SLOTS
@@ -169,9 +171,12 @@ class VoiceAllocator:
         self._ev[self._nev] = (self.offset, kind, target, a, b, c, 0.0)  # one numpy call
         self._nev += 1
 
-    def set_channel(self, channel: int, level: float, pan: float, bend: float) -> None:
-        """Channel level/pan/bend from the current frame on (applied by the kernel)."""
+    def set_channel(self, channel: int, level: float, pan: float, bend: float,
+                    modwheel: float = 0.0) -> None:
+        """Channel level/pan/bend/mod wheel from the current frame on (applied by the kernel)."""
         self._event(K.EV_CHAN, channel, level, pan, bend)
+        if modwheel:
+            self._ev[self._nev - 1, 6] = modwheel
 
     def _release(self, v: Voice, frames: int | None = None) -> None:
         """Start ``v``'s release at the current frame (the one path for every note end)."""
@@ -269,6 +274,18 @@ class VoiceAllocator:
                                                                    src.phase, src.mphase)
             F[K.F_I0], F[K.F_I1], F[K.F_IK] = src.i0, src.i1, src.ik
             Iv[K.I_T] = src.t
+        elif type(src) is SF2Source:
+            d = self._data_slot(src.data)
+            if d >= 0:
+                kind = K.K_SF2
+                v.data_slot = d
+                self._data_users[d] += 1
+                Iv[K.I_DATA] = d
+                F[K.S_VDEL:] = src.row[K.S_VDEL:]
+                F[K.F_INC], F[K.F_POS], F[K.F_END] = src.ratio, src.pos, src.end
+                F[K.F_LS], F[K.F_LE], F[K.F_RLEN] = src.loop_start, src.loop_end, src.pos
+                F[K.S_CHUNK] = -1.0
+                Iv[K.I_LOOP] = src.loop_mode
         elif type(src) is SampleSource:
             d = self._data_slot(src.data)
             if d >= 0:

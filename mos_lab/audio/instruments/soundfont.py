@@ -1,13 +1,13 @@
 """SoundFont 2 instruments played by Apollo's own sampler (the numba block kernel).
 
-Choice: our own sampler, not FluidSynth. Measured by ``bench/bench_audio.py`` on the
-2-core dev VM (48 kHz, 512-frame blocks, TimGM6mb.sf2, ~64 voices with stealing): our
-sampler ~55-60x real time, FluidSynth (pyfluidsynth + libfluidsynth3, driven one
-``get_samples`` call per event segment for sample accuracy) ~30-42x in the same runs.
-Fidelity on one piano A4: pitch 440.0 Hz in both, RMS-envelope correlation 1.000,
-log-spectrum correlation 0.91 (we skip modulators, the filter, chorus and reverb).
-FluidSynth would add a system library, takes events only between render calls, and
-bypasses our voice allocator, limiter and shared release path (APO-02/03/10).
+Choice: our own sampler, not FluidSynth: FluidSynth would add a system library, takes
+events only between render calls, and bypasses our voice allocator, limiter and shared
+release path (APO-02/03/10). The voice is SoundFont 2.04's (``sf2voice.py``,
+``kernels._sf2``): volume and modulation envelopes, vibrato and modulation LFOs, the
+resonant low-pass filter, cubic interpolation, the default and the file's modulators,
+loop modes; FluidSynth (Debian's ``fluidsynth``) is the oracle it is measured against
+(``bench/bench_soundfont.py``). SF3 files (Ogg Vorbis samples) load through
+``sf3.py``.
 """
 
 from __future__ import annotations
@@ -15,18 +15,19 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
 from mos_lab.audio.cache import SampleCache
 from mos_lab.audio.envelope import ADSR
-from mos_lab.audio.instruments.base import Instrument, NoteSpec, velocity_gain
+from mos_lab.audio.instruments.base import Instrument, NoteSpec
 from mos_lab.audio.instruments.sf2 import Region, SF2File
-from mos_lab.audio.instruments.sources import SampleSource
+from mos_lab.audio.instruments.sf2voice import SF2Source, voice_row
 
 SF2_HEADROOM = 0.5
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
+_NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
 
 
 class SoundFontInstrument:
@@ -38,20 +39,26 @@ class SoundFontInstrument:
         self.data = data
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
+        """The note's layers with the channel's controllers at their defaults."""
+        return self.start_cc(pitch, velocity, sample_rate, _NO_CC)
+
+    def start_cc(self, pitch: int, velocity: int, sample_rate: float,
+                 controls: Mapping[int, int]) -> list[NoteSpec]:
+        """The note's layers, modulators evaluated with the channel's ``controls``."""
         specs = []
         for r in self.regions:
             if not (r.key_lo <= pitch <= r.key_hi and r.vel_lo <= velocity <= r.vel_hi):
                 continue
-            cents = (pitch - r.root_key) * r.scale_tuning + r.tune_cents
-            ratio = 2.0 ** (cents / 1200.0) * r.sample_rate / sample_rate
+            row, ratio, gain, pan, release = voice_row(r, pitch, velocity, sample_rate,
+                                                       controls)
             loop = (r.loop_start, r.loop_end) if r.loops else None
-            src = SampleSource(self.data, ratio, start=r.start, end=r.end, loop=loop)
+            src = SF2Source(self.data, ratio, row, start=r.start, end=r.end, loop=loop,
+                            loop_mode=r.loop_mode)
+            # The allocator's own bookkeeping (stealing order, release length in frames).
             env = ADSR(attack=max(0.001, r.attack), hold=r.hold,
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
-                       release=max(0.01, r.release * _DB_PER_DECAY))
-            # EMU/FluidSynth convention: attenuation counts 0.4 dB per unit.
-            gain = 10.0 ** (-0.4 * r.attenuation_db / 20.0) * velocity_gain(velocity)
-            specs.append(NoteSpec(src, env, gain * SF2_HEADROOM, r.pan, exclusive=r.exclusive))
+                       release=max(0.001, release))
+            specs.append(NoteSpec(src, env, gain * SF2_HEADROOM, pan, exclusive=r.exclusive))
         return specs
 
 
@@ -80,6 +87,13 @@ class SoundFontBank:
         sf2 = SF2File(blob)
         if cache is not None:
             key = "sf2:" + hashlib.sha256(blob).hexdigest()
+            if sf2.compressed:  # SF3: decoded once, then read back (samples and spans)
+                def spans() -> np.ndarray:
+                    sf2.decode_samples()
+                    return np.array([(k, a, n) for k, (a, n) in sf2.sample_spans.items()],
+                                    np.int64).reshape(-1, 3)
+                table = cache.get_or_build(key + ":spans", spans)
+                sf2.sample_spans = {int(k): (int(a), int(n)) for k, a, n in table}
             sf2.samples = cache.get_or_build(key, sf2.decode_samples)
         bank = cls(sf2, os.path.basename(path))
         report(0.5)

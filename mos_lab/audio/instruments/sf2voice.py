@@ -1,0 +1,182 @@
+"""A SoundFont 2.04 voice: the generators and modulators of a region, at a key and
+velocity, turned into the kernel's K_SF2 row (``kernels._sf2`` plays it).
+
+Modulators are evaluated at note start (SoundFont 2.04 section 8.2: source mapping,
+amount source, transform) from the velocity, the key and the channel's controllers.
+The channel's volume (CC7), expression (CC11), pan (CC10), pitch wheel and mod wheel
+(CC1 to vibrato depth) also act while the note sounds, through the channel state the
+kernel reads; their default modulators are therefore left out of the note-start sum
+(a file's own modulators of these controllers are summed at note start).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+
+from mos_lab.audio import kernels as K
+from mos_lab.audio.instruments.sf2 import DEFAULT_MODS, Modulator, Region
+from mos_lab.audio.instruments.sources import SampleSource
+
+# Default modulators played live by the channel (not summed at note start).
+_LIVE = {DEFAULT_MODS[i] for i in (3, 4, 5, 6, 9)}  # CC1, CC7, CC10, CC11, pitch wheel
+ALT_ATTENUATION = 0.4  # EMU/FluidSynth: initialAttenuation counts 0.4 cB per unit
+# The default velocity-to-cutoff modulator (-2400 cents, switched on at velocity 64):
+# FluidSynth 2.3 (the oracle) gives it no effect (measured: a note's spectrum is the same
+# at velocity 40, 100 and 127), so by default neither do we; True plays it as the spec.
+VELOCITY_TO_CUTOFF = False
+
+
+class SF2Source(SampleSource):
+    """Sample playback plus the K_SF2 row (envelopes, LFOs, filter, modulation)."""
+
+    def __init__(self, data: np.ndarray, ratio: float, row: np.ndarray, *, start: int,
+                 end: int, loop: tuple[int, int] | None, loop_mode: int) -> None:
+        super().__init__(data, ratio, start=start, end=end, loop=loop)
+        self.row = row
+        self.loop_mode = loop_mode if loop is not None else 0
+        self.loop_start, self.loop_end = loop if loop is not None else (0, 0)
+
+
+def _map(src: int, value: float) -> float:
+    """A modulator source (SoundFont 2.04 section 8.2.1) applied to ``value`` in 0..1."""
+    if src & 0x100:  # direction: max to min
+        value = 1.0 - value
+    kind = src >> 10
+    bipolar = bool(src & 0x200)
+    if bipolar:  # -1..1, the curve shape mirrored about the centre
+        x = 2.0 * value - 1.0
+        mag = abs(x)
+        if kind == 1:
+            mag = _concave(mag)
+        elif kind == 2:
+            mag = 1.0 - _concave(1.0 - mag)
+        elif kind == 3:
+            return 1.0 if x >= 0.0 else -1.0
+        return math.copysign(mag, x)
+    if kind == 1:
+        return _concave(value)
+    if kind == 2:
+        return 1.0 - _concave(1.0 - value)
+    if kind == 3:
+        return 1.0 if value >= 0.5 else 0.0
+    return value
+
+
+def _concave(x: float) -> float:
+    """The spec's concave curve: -20/96 * log10((1 - x)^2), 0 at 0 and 1 at 1."""
+    if x >= 1.0:
+        return 1.0
+    return min(1.0, max(0.0, -(40.0 / 96.0) * math.log10(1.0 - x)))
+
+
+def _source(src: int, key: int, vel: int, cc: Mapping[int, int]) -> float | None:
+    """The raw 0..1 value of a modulator source at note start (None: not defined)."""
+    index = src & 0x7F
+    if src & 0x80:  # a MIDI controller
+        if index in (0, 6, 32, 38, 98, 99, 100, 101) or index >= 120:
+            return None  # the spec forbids these as sources
+        return cc.get(index, 0) / 128.0
+    if index == 0:
+        return 1.0  # "no controller": a constant 1
+    if index == 2:
+        return vel / 128.0
+    if index == 3:
+        return key / 128.0
+    if index in (10, 13):  # poly / channel pressure: none at note start
+        return 0.0
+    if index == 14:
+        return 0.5  # the pitch wheel at rest (it acts live, through the channel)
+    if index == 16:
+        return 2.0 / 128.0  # pitch wheel sensitivity: 2 semitones
+    return None
+
+
+def modulated(mods: tuple[Modulator, ...], key: int, vel: int,
+              cc: Mapping[int, int]) -> dict[int, float]:
+    """Sum of the note-start modulator outputs per destination generator."""
+    out: dict[int, float] = {}
+    linked: dict[int, float] = {}
+    for m in mods:  # linked ones first: they feed other modulators
+        if m[1] & 0x8000 and m not in _LIVE:
+            val = _value(m, key, vel, cc, 0.0)
+            linked[m[1] & 0x7FFF] = linked.get(m[1] & 0x7FFF, 0.0) + val
+    for i, m in enumerate(mods):
+        if m[1] & 0x8000 or m in _LIVE or (m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF):
+            continue
+        val = _value(m, key, vel, cc, linked.get(i, 0.0))
+        out[m[1]] = out.get(m[1], 0.0) + val
+    return out
+
+
+def _value(m: Modulator, key: int, vel: int, cc: Mapping[int, int], link: float) -> float:
+    src, _, amount, amt_src, trans = m
+    if src & 0x7F == 127 and not src & 0x80:  # linked source: the linking modulators' sum
+        a = link
+    else:
+        x = _source(src, key, vel, cc)
+        if x is None:
+            return 0.0
+        a = _map(src, x)
+    y = _source(amt_src, key, vel, cc)
+    b = _map(amt_src, y) if y is not None else 0.0
+    v = a * b * amount
+    return abs(v) if trans == 2 else v
+
+
+def voice_row(r: Region, key: int, vel: int, sample_rate: float,
+              cc: Mapping[int, int]) -> tuple[np.ndarray, float, float, float, float]:
+    """The K_SF2 row of region ``r`` at ``key``/``vel``: (row, pitch ratio, gain, pan,
+    release seconds)."""
+    g = dict(r.gens)
+    for dest, v in modulated(r.mods, key, vel, cc).items():
+        g[dest] = g.get(dest, 0) + v  # type: ignore[assignment]
+    if g.get(46, -1) >= 0:
+        key = int(g[46])  # keynum override
+    sr = float(sample_rate)
+    row = np.zeros(K.NF)
+
+    def secs(tc: float) -> float:
+        return 0.0 if tc <= -12000 else 2.0 ** (min(tc, 8000) / 1200.0)
+
+    def frames(tc: float) -> float:
+        return secs(tc) * sr
+
+    kd = 60 - key
+    row[K.S_VDEL] = frames(g[33])
+    row[K.S_VATT] = frames(g[34])
+    row[K.S_VHOLD] = frames(g[35] + g[39] * kd)
+    row[K.S_VDEC] = frames(g[36] + g[40] * kd)
+    row[K.S_VSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[37]))
+    release = secs(g[38])
+    row[K.S_VREL] = max(1.0, release * sr)
+    row[K.S_MDEL] = frames(g[25])
+    row[K.S_MATT] = frames(g[26])
+    row[K.S_MHOLD] = frames(g[27] + g[31] * kd)
+    row[K.S_MDEC] = frames(g[28] + g[32] * kd)
+    row[K.S_MSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[29]))
+    row[K.S_MREL] = max(1.0, frames(g[30]))
+    row[K.S_MLDEL] = frames(g[21])
+    row[K.S_MLINC] = 8.175798915643707 * 2.0 ** (g[22] / 1200.0) / sr
+    row[K.S_VLDEL] = frames(g[23])
+    row[K.S_VLINC] = 8.175798915643707 * 2.0 ** (g[24] / 1200.0) / sr
+    row[K.S_P_ME], row[K.S_P_ML], row[K.S_P_VL] = g[7], g[5], g[6]
+    row[K.S_FC], row[K.S_FC_ME], row[K.S_FC_ML] = g[8], g[11], g[10]
+    q_db = min(96.0, max(0.0, g[9] / 10.0)) - 3.01
+    q = 10.0 ** (q_db / 20.0)
+    row[K.S_QLIN], row[K.S_FGAIN] = q, 1.0 / math.sqrt(q)
+    row[K.S_VOL_ML] = g[13]
+    row[K.S_VIB_CC1] = 50.0  # default CC1 -> vibrato depth (the channel's mod wheel 0..1)
+    row[K.S_SEND_REV] = min(1.0, max(0.0, g[16] / 1000.0))
+    row[K.S_SEND_CHO] = min(1.0, max(0.0, g[15] / 1000.0))
+    row[K.S_SR] = sr
+    # Attenuation: the file's value at 0.4 per unit, the modulators' (velocity) in cB.
+    att = ALT_ATTENUATION * r.gens.get(48, 0) + (g[48] - r.gens.get(48, 0))
+    gain = 10.0 ** (-max(0.0, att) / 200.0)
+    cents = (key - r.root_key) * g[56] + 100.0 * g[51] + g[52] + (
+        r.tune_cents - 100.0 * r.gens.get(51, 0) - r.gens.get(52, 0))
+    ratio = 2.0 ** (cents / 1200.0) * r.sample_rate / sr
+    pan = min(500.0, max(-500.0, g[17])) / 500.0
+    return row, ratio, gain, pan, release
