@@ -94,3 +94,23 @@ def test_all_human_analyses_round_trip(corpus: Path) -> None:
         again = read_romantext(a.to_romantext())
         assert _labels(again) == _labels(a), f
         assert [s.pcs for s in again] == [s.pcs for s in a]
+
+
+def test_analyser_output_reads_back_with_the_same_labels() -> None:
+    import numpy as np
+
+    from mos_lab.score import TimeSignature
+    from mos_lab.theory import analyze
+
+    rng = np.random.default_rng(7)
+    for trial in range(30):
+        n = int(rng.integers(1, 60))
+        rows = np.column_stack([rng.integers(0, 5000, n), rng.integers(1, 2000, n),
+                                rng.integers(30, 100, n), rng.integers(1, 128, n)])
+        s = Score.from_notes(rows)
+        if trial % 2:
+            s = s.replace(time_signatures=(TimeSignature(0, 3, 4), TimeSignature(2880, 6, 8)))
+        a = analyze(s)
+        b = read_romantext(a.to_romantext())
+        assert [(x.measure, round(x.beat, 2), x.key, x.numeral) for x in b] == [
+            (x.measure, round(x.beat, 2), x.key, x.numeral) for x in a]
