@@ -128,6 +128,12 @@ class Analysis:
         return (f"Analysis({len(self.segments)} segments, key={self.key!r}, "
                 f"confidence={self.confidence:.2f}{msg})")
 
+    def _repr_html_(self) -> str:
+        """A notebook shows an analysis as a coloured key/numeral timeline with a table."""
+        from mos_lab.theory.display import analysis_html
+
+        return analysis_html(self)
+
     @property
     def cadences(self) -> list[Segment]:
         """The segments where a cadence arrives."""
