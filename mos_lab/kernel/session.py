@@ -37,7 +37,7 @@ from mos_lab.bus import Event, EventBus
 from mos_lab.engine import Engine
 from mos_lab.plugins import PluginRegistry, default_folders
 from mos_lab.score import Score
-from mos_lab.widgets import Registry, chords
+from mos_lab.widgets import Registry, live_chord
 
 if TYPE_CHECKING:
     from mos_lab.ai import Assistant, Tool
@@ -201,7 +201,7 @@ class Session:
             return  # a note of the playback (heard events): the page labels those itself
         key = (int(ev.get("channel", 0)), int(ev["pitch"]))
         (self._held.add if ev.type == "note_on" else self._held.discard)(key)
-        symbol, rn = chords.label([p for _, p in self._held])
+        symbol, rn = live_chord([p for _, p in self._held])
         if symbol and symbol != self._live_chord:
             self.bus.emit("chord", symbol=symbol, roman=rn, key="C")
         self._live_chord = symbol

@@ -4,24 +4,23 @@ Map (every widget can be made with no arguments: it binds to the session and its
 
     Transport()      play, pause, stop, seek bar, tempo, loop, state, output; browser audio
     Keyboard()       on-screen piano: plays on click/computer keys, lights sounding notes
-    ChordDisplay()   chord symbol + Roman numeral in the local key at the playhead
+    ChordDisplay()   harmony lane: Roman numeral, chord symbol, local key at the playhead
     PianoRoll()      notes + moving playhead; theater-drawn strips (wgpu) or browser canvas
     TheaterView()    the theater's full view (landscape/portrait), following the playhead
     Player()         the composed default view (``Player(score, compact=True)``)
     w.close()        releases subscriptions, timers, threads, streams and the comm
     w.update(**kw)   several fields as one transaction (all or nothing)
-    chords.label(pitches, key) / chords.analyse(score)   the chord labeller
+    live_chord(pitches, key)   symbol and numeral of held notes (mos_lab.theory)
 
 Lifecycle: a widget made in a notebook cell is keyed by (cell, class, ordinal); running
 the cell again closes the widgets of its previous run. The page moves playheads itself
 from the audio position (``requestAnimationFrame``); the kernel only sends state changes.
 """
 
-from mos_lab.widgets import chords
 from mos_lab.widgets._base import MosWidget, clock_state
 from mos_lab.widgets._context import SessionLike, current_session, set_provider
 from mos_lab.widgets._lifecycle import Lifecycle, Registry
-from mos_lab.widgets.chord_display import ChordDisplay
+from mos_lab.widgets.chord_display import ChordDisplay, live_chord
 from mos_lab.widgets.keyboard import Keyboard
 from mos_lab.widgets.piano_roll import PianoRoll
 from mos_lab.widgets.player import Player
@@ -31,6 +30,6 @@ from mos_lab.widgets.transport import Transport
 
 __all__ = [
     "ChordDisplay", "Keyboard", "Lifecycle", "MosWidget", "PianoRoll", "Player", "Registry",
-    "SessionLike", "TheaterView", "Transport", "chords", "clock_state", "current_session",
-    "piano_roll_png", "set_provider", "text_summary",
+    "SessionLike", "TheaterView", "Transport", "clock_state", "current_session",
+    "live_chord", "piano_roll_png", "set_provider", "text_summary",
 ]

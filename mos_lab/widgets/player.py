@@ -1,4 +1,4 @@
-"""Player: the composed default view: transport, piano roll, chords and keyboard.
+"""Player: the composed default view: transport, piano roll, harmony lane and keyboard.
 
 An anywidget whose page module renders its child widgets (anywidget's ``host.getWidget``);
 the children are real widgets the Player owns and closes with itself. Displayed where
@@ -24,7 +24,7 @@ from mos_lab.widgets.transport import Transport
 
 
 class Player(MosWidget):
-    """Transport + piano roll (+ chord display and keyboard unless ``compact``)."""
+    """Transport + piano roll (+ harmony lane and keyboard unless ``compact``)."""
 
     _esm_name = "player.js"
 
@@ -44,7 +44,7 @@ class Player(MosWidget):
         score
             The score to play and show; ``None`` follows the session's current score.
         compact
-            Transport and a shorter piano roll only (no chord display, no keyboard): how a
+            Transport and a shorter piano roll only (no harmony lane, no keyboard): how a
             Score shows itself as a cell's result.
         static
             Also give static renderers (GitHub, nbconvert) a PNG piano roll and a line
@@ -74,8 +74,13 @@ class Player(MosWidget):
         super().__init__(score, session=session, key=key, compact=compact, **parts)
         self.parts = made
         self.static = static
+        # the lane shares the roll's time axis: its zoom follows the roll's
+        self._links = [t.dlink((made[1], "window"), (made[2], "window"))] if not compact else []
 
     def _close_children(self) -> None:
+        for link in self._links:
+            link.unlink()
+        self._links = []
         for w in self.parts:
             w.close()
 

@@ -1,4 +1,5 @@
-// Player: composes its child widgets (transport, roll, chords, keyboard) in one card.
+// Player: composes its child widgets in one card: transport, roll, the harmony lane under
+// the roll (same time axis), keyboard.
 export default {
   async render({ model, el, host }) {
     const sc = scope();
@@ -9,8 +10,8 @@ export default {
     const bottom = h("div", "mos-player-bottom");
     const chords = h("div", "mos-slot mos-slot-chords");
     const keys = h("div", "mos-slot mos-slot-keyboard");
-    bottom.append(chords, keys);
-    card.append(top, roll, bottom);
+    bottom.append(keys);
+    card.append(top, roll, chords, bottom);
     el.appendChild(card);
     sc.add(() => card.remove());
     const ctl = new AbortController();

@@ -278,12 +278,13 @@ def test_live_notes_become_chord_events(session):
     cd.close()
 
 
-def test_chord_display_sends_the_analysed_spans(session, score):
+def test_chord_display_sends_the_analysed_segments(session, score):
     session.load(score)
     cd = ChordDisplay()
     cd.visible = True
-    assert [c[2] for c in cd.chords[:4]] == ["C", "F", "G7", "C"]
-    assert [c[3] for c in cd.chords[:4]] == ["I", "IV", "V7", "I"]
+    cd.wait_analysed()
+    assert [c[3] for c in cd.segments[:4]] == ["C", "F", "G7", "C"]
+    assert [c[2] for c in cd.segments[:4]] == ["I", "IV", "V7", "I"]
     cd.close()
 
 
