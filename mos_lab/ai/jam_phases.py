@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.theory import parse_key
 from mos_lab.ai.types import CancelToken, GenerationRequest
-from mos_lab.ai.validate import bar_ticks
+from mos_lab.ai.validate import bar_ticks, request_key
 from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Chord, Score
+from mos_lab.theory import SymbolError, parse_symbol
 
 Phase = Callable[["JamContext", CancelToken], Any]
 
@@ -54,32 +54,36 @@ def _markov() -> Any:
 def simple_skeleton(ctx: JamContext, token: CancelToken) -> Score:
     """Arpeggios of I-IV-V-I (repeated) in the key: no model, cannot really fail."""
     req = ctx.request
-    key = parse_key(req.key)
+    key = request_key(req.key)
     tpq, bar = 480, bar_ticks(480, req.meter)
     degrees = [0, 3, 4, 0]
+    tonic = key.tonic.pc
+    from mos_lab.ai.backends.markov import chord_symbol, triad
     rows, chords = [], []
     step = bar // 4
     for b in range(req.bars):
         deg = degrees[b % 4] if b < req.bars - 1 else 0
-        triad = key.triad(deg)
+        tones = [p.pc for p in triad(key, deg)]
         for i in range(4):
-            pc = triad[[0, 1, 2, 1][i]]
-            rows.append((b * bar + i * step, step, 60 + (pc - key.tonic) % 12 + key.tonic, 80))
+            pc = tones[[0, 1, 2, 1][i]]
+            rows.append((b * bar + i * step, step, 60 + (pc - tonic) % 12 + tonic, 80))
         chords.append(Chord(b * bar, bar, ""))
     s = Score.from_notes(rows, tpq=tpq, bpm=req.bpm, title="simple skeleton")
-    from mos_lab.ai.backends.markov import chord_symbol
     return s.replace(chords=tuple(Chord(c.tick, c.duration, chord_symbol(
         key, degrees[i % 4] if i < req.bars - 1 else 0)) for i, c in enumerate(chords)))
 
 
 def _chord_pcs(symbol: str) -> list[int]:
-    from mos_lab.ai.theory import NAMES
-    root = max((n for n in NAMES if symbol.startswith(n)), key=len, default="C")
-    pc = NAMES.index(root)
-    rest = symbol[len(root):]
-    third = 3 if rest.startswith(("m", "dim")) else 4
-    fifth = 6 if "dim" in rest else 7
-    return [pc, (pc + third) % 12, (pc + fifth) % 12]
+    """Root, third and fifth pitch classes of a chord symbol (C major if unreadable)."""
+    try:
+        sym = parse_symbol(symbol)
+    except (SymbolError, ValueError):
+        return [0, 4, 7]
+    root = sym.root.pc
+    rest = sorted({(p.pc - root) % 12 for p in sym.pitches()})
+    third = next((iv for iv in rest if iv in (3, 4)), 4)
+    fifth = next((iv for iv in rest if iv in (6, 7, 8)), 7)
+    return [root, (root + third) % 12, (root + fifth) % 12]
 
 
 def band_orchestration(ctx: JamContext, token: CancelToken) -> list[Score]:

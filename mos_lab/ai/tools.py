@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.theory import name_chord
 from mos_lab.ai.types import GenerationRequest
 from mos_lab.score import Score, load
+from mos_lab.theory import Chord, analyze
 
 
 @dataclass
@@ -89,6 +89,14 @@ def _transpose(ctx: ToolContext, a: dict[str, Any]) -> str:
     return f"transposed {'up' if n >= 0 else 'down'} {abs(n)} semitones: {_summary(ctx.score)}"
 
 
+def chord_name(pitches: Any) -> str:
+    """The chord symbol of sounding MIDI pitches (``mos_lab.theory``); "N.C." for none."""
+    ps = [int(p) for p in np.asarray(pitches).tolist()]
+    if len({p % 12 for p in ps}) < 2:
+        return "N.C."
+    return Chord.from_midi(ps).symbol or "N.C."
+
+
 def _chord_at(ctx: ToolContext, a: dict[str, Any]) -> str:
     s = _need(ctx)
     sec = float(a["seconds"])
@@ -96,18 +104,20 @@ def _chord_at(ctx: ToolContext, a: dict[str, Any]) -> str:
     marked = [c for c in s.chords if c.tick <= tick < c.tick + c.duration]
     if marked:
         return f"at {sec:g} s the chord is {marked[-1].symbol}"
-    return f"at {sec:g} s the chord is {name_chord(s.notes_at(sec)['pitch'])}"
+    return f"at {sec:g} s the chord is {chord_name(s.notes_at(sec)['pitch'])}"
 
 
 def _analyse(ctx: ToolContext, a: dict[str, Any]) -> str:
+    """Per bar, the chords ``theory.analyze`` finds there: symbol = numeral in its key."""
     s = _need(ctx)
     num, den = s.time_signatures[0].numerator, s.time_signatures[0].denominator
     bar = s.tpq * 4 * num // den
-    n = s.notes
+    segs = analyze(s).segments
     out = []
     for b in range(min(int(np.ceil(s.end_tick / bar)), int(a.get("max_bars", 32)))):
-        sel = (n["start"] < (b + 1) * bar) & (n["start"] + n["duration"] > b * bar)
-        out.append(f"bar {b + 1}: {name_chord(n['pitch'][sel])}")
+        here = [g for g in segs if g.tick < (b + 1) * bar and g.end > b * bar]
+        names = ", ".join(f"{g.chord} = {g.numeral} in {g.key}" for g in here) or "N.C."
+        out.append(f"bar {b + 1}: {names}")
     return "; ".join(out) or "no notes"
 
 
@@ -148,7 +158,7 @@ def default_tools() -> dict[str, Tool]:
                   ("semitones",)), _transpose),
         Tool("chord_at", "Name the chord sounding at a time in seconds.",
              _obj({"seconds": {"type": "number", "minimum": 0}}, ("seconds",)), _chord_at),
-        Tool("analyse_chords", "Name the chord of each bar.",
+        Tool("analyse_chords", "Name the chords of each bar with their Roman numerals.",
              _obj({"max_bars": {"type": "integer", "minimum": 1, "maximum": 256}}), _analyse),
         Tool("generate", "Generate a melody with chords.",
              _obj({"bars": {"type": "integer", "minimum": 1, "maximum": 64},

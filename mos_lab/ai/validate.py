@@ -12,20 +12,35 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from mos_lab.ai.errors import InvalidRequestError
-from mos_lab.ai.theory import parse_key
 from mos_lab.ai.types import GenerationRequest
 from mos_lab.score import Score, nvx1
+from mos_lab.theory import Key
 
 MAX_PROMPT = 2000
 MAX_BARS = 512
 MAX_SECONDS = 600.0
 MAX_BATCH = 16
+_KEY_RE = re.compile(
+    r"^\s*([A-Ga-g])\s*(#|b|♯|♭|sharp|flat)?\s*(m|min|minor|maj|major|-)?\s*$", re.I)
+
+
+def request_key(text: str) -> Key:
+    """A request's key as a spelled ``theory.Key``: "D minor", "Dm", "f#m", "Bb major",
+    "eb-"; a letter alone is major whatever its case (requests are typed, not ABC)."""
+    m = _KEY_RE.match(text) if isinstance(text, str) else None
+    if not m:
+        raise ValueError(f"key: {text!r} is not a key like 'D minor' or 'Bb'")
+    letter, acc, mode = m.groups()
+    sign = "" if not acc else "#" if acc.lower() in ("#", "♯", "sharp") else "b"
+    minor = bool(mode) and mode.lower() in ("m", "min", "minor", "-")
+    return Key(letter.upper() + sign, "minor" if minor else "major")
 
 
 def request_problems(req: Any, *, max_seconds: float = MAX_SECONDS) -> list[str]:
@@ -42,7 +57,7 @@ def request_problems(req: Any, *, max_seconds: float = MAX_SECONDS) -> list[str]
         if bad:
             p.append(f"prompt: contains control character {bad[0]!r}")
     try:
-        parse_key(req.key)
+        request_key(req.key)
     except (ValueError, TypeError) as exc:
         p.append(str(exc))
     if not _num(req.bpm) or not 20 <= req.bpm <= 400:

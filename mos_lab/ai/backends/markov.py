@@ -29,10 +29,11 @@ import numpy as np
 
 from mos_lab.ai.backends.base import BaseBackend
 from mos_lab.ai.backends.corpus import Melody, bach_melodies, corpus_id, melodies_from_files
-from mos_lab.ai.theory import NAMES, Key, harmonise, parse_key
 from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
-from mos_lab.ai.validate import condition_score
+from mos_lab.ai.validate import condition_score, request_key
 from mos_lab.score import Chord, KeySignature, Score, TimeSignature
+from mos_lab.theory import Chord as TheoryChord
+from mos_lab.theory import Key, Pitch, Scale
 
 log = logging.getLogger(__name__)
 MODEL_VERSION = "markov-2"
@@ -208,18 +209,19 @@ class MarkovBackend(BaseBackend):
     def _melody(self, model: MarkovModel, req: GenerationRequest, rng: np.random.Generator,
                 temp: float, progress: Progress, cancel: CancelToken,
                 ) -> tuple[list[int], list[int]]:
-        key = parse_key(req.key)
+        key = request_key(req.key)
         bar16 = 16 * req.meter[0] // req.meter[1]
         total = bar16 * req.bars
         cond = condition_score(req)
-        pitch = 60 + key.tonic + (12 if key.tonic < 2 else 0)
+        tonic = key.tonic.pc
+        pitch = 60 + tonic + (12 if tonic < 2 else 0)
         hist: list[int] = []
         if cond is not None:  # continue the conditioning melody: its last notes are context
             from mos_lab.ai.backends.corpus import melody_of
             cps, cds = melody_of(cond)
             hist = tokens_of((cps, cds)).tolist()[-model.order:]
             if len(cps):
-                pitch = key.snap(int(cps[-1]))
+                pitch = snap(key, int(cps[-1]))
         pitches: list[int] = []
         durs: list[int] = []
         pos = 0
@@ -235,13 +237,13 @@ class MarkovBackend(BaseBackend):
             iv, dur = tok // 16 - MAX_IV, tok % 16 + 1
             if not pitches:
                 iv = 0
-            nxt = key.snap(pitch + iv)
+            nxt = snap(key, pitch + iv)
             while nxt > self.high:
-                nxt = key.snap(nxt - 12)
+                nxt = snap(key, nxt - 12)
             while nxt < self.low:
-                nxt = key.snap(nxt + 12)
+                nxt = snap(key, nxt + 12)
             if len(pitches) >= 3 and pitches[-3:] == [nxt] * 3:
-                nxt = key.snap(nxt + (2 if nxt < (self.low + self.high) // 2 else -2))
+                nxt = snap(key, nxt + (2 if nxt < (self.low + self.high) // 2 else -2))
             dur = min(dur, bar16 - pos % bar16)
             pitches.append(nxt)
             durs.append(dur)
@@ -253,14 +255,14 @@ class MarkovBackend(BaseBackend):
             pos -= durs.pop()
             pitches.pop()
         durs[-1] += total - pos
-        pitches[-1] = min((p for p in range(self.low, self.high + 1) if p % 12 == key.tonic),
+        pitches[-1] = min((p for p in range(self.low, self.high + 1) if p % 12 == key.tonic.pc),
                           key=lambda p: abs(p - pitches[-1]))
         progress(req.bars, req.bars)
         return pitches, durs
 
     def to_score(self, pitches: list[int], durs: list[int], req: GenerationRequest) -> Score:
         """The melody as a Score with key, meter, tempo and one chord symbol per bar."""
-        key = parse_key(req.key)
+        key = request_key(req.key)
         starts = np.concatenate([[0], np.cumsum(durs)[:-1]]) * SIXTEENTH
         bar = TPQ * 4 * req.meter[0] // req.meter[1]
         vel = np.where(starts % bar == 0, 92, 78)
@@ -270,9 +272,46 @@ class MarkovBackend(BaseBackend):
         s = Score.from_notes(rows, tpq=TPQ, bpm=req.bpm, program=program, title=title)
         return s.replace(
             time_signatures=(TimeSignature(0, *req.meter),),
-            key_signatures=(KeySignature(0, key.sharps, key.minor),),
+            key_signatures=(KeySignature(0, key.sharps, key.mode == "minor"),),
             chords=tuple(Chord(i * bar, bar, chord_symbol(key, d))
                          for i, d in enumerate(bar_degrees(s, key, req.bars, bar))))
+
+
+def scale_of(key: Key) -> list[Pitch]:
+    """The generator's scale of a key: major, or harmonic minor (a leading tone for cadences)."""
+    return Scale(key.tonic, "harmonic minor" if key.mode == "minor" else "major").pitches()
+
+
+def snap(key: Key, pitch: int) -> int:
+    """The nearest pitch of the key's scale to ``pitch`` (ties go down)."""
+    pcs = {p.pc for p in scale_of(key)}
+    for d in (0, -1, 1, -2, 2):
+        if (pitch + d) % 12 in pcs:
+            return pitch + d
+    return pitch
+
+
+def triad(key: Key, degree: int) -> list[Pitch]:
+    """The spelled diatonic triad on ``degree`` (0 = tonic) of the generator's scale."""
+    s = scale_of(key)
+    return [s[(degree + k) % 7] for k in (0, 2, 4)]
+
+
+def harmonise(key: Key, bar_pitches: list[list[int]]) -> list[int]:
+    """One diatonic degree per bar for a melody: most melody notes in the triad, I/IV/V
+    preferred, the last bar on the tonic, the one before it on V when it fits."""
+    prefs = {0: 0.6, 3: 0.4, 4: 0.5, 5: 0.2, 1: 0.1, 2: 0.0, 6: -0.5}
+    triads = [{p.pc for p in triad(key, d)} for d in range(7)]
+    out = []
+    for i, ps in enumerate(bar_pitches):
+        pcs = [p % 12 for p in ps]
+        scores = {d: sum(pc in triads[d] for pc in pcs) + prefs[d] for d in range(7)}
+        if i == len(bar_pitches) - 1:
+            scores[0] += 10
+        elif i == len(bar_pitches) - 2:
+            scores[4] += 1.0
+        out.append(max(scores, key=lambda d: scores[d]))
+    return out
 
 
 def bar_degrees(score: Score, key: Key, bars: int, bar: int) -> list[int]:
@@ -285,11 +324,8 @@ def bar_degrees(score: Score, key: Key, bars: int, bar: int) -> list[int]:
 
 
 def chord_symbol(key: Key, degree: int) -> str:
-    """Name of the diatonic triad on ``degree`` ("Dm", "A", "C#dim")."""
-    root, third, fifth = key.triad(degree)
-    minor3 = (third - root) % 12 == 3
-    dim = minor3 and (fifth - root) % 12 == 6
-    return NAMES[root] + ("dim" if dim else "m" if minor3 else "")
+    """Symbol of the diatonic triad on ``degree``, spelled in the key ("Dm", "A", "C#dim")."""
+    return TheoryChord.from_pitches(triad(key, degree)).symbol
 
 
 def _sha256(path: Path) -> str:

@@ -14,7 +14,9 @@ from mos_lab.ai import (
     make_backend,
     score_problems,
 )
-from mos_lab.ai.theory import name_chord, parse_key
+from mos_lab.ai.backends.markov import scale_of
+from mos_lab.ai.tools import chord_name
+from mos_lab.ai.validate import request_key
 from mos_lab.score import Score
 
 
@@ -41,11 +43,11 @@ def test_generated_scores_are_valid_in_every_key_and_meter(markov, key, meter):
     for seed in range(5):
         req, s = gen(markov, key=key, meter=meter, bars=6, seed=seed, bpm=96)
         assert score_problems(s, req) == [], (key, meter, seed)
-        k = parse_key(key)
-        assert s.notes["pitch"][-1] % 12 == k.tonic  # ends on the tonic
+        k = request_key(key)
+        assert s.notes["pitch"][-1] % 12 == k.tonic.pc  # ends on the tonic
         pcs = set((s.notes["pitch"] % 12).tolist())
-        assert pcs <= set(k.pitch_classes().tolist())
-        assert len(s.chords) == 6 and s.key_signatures[0].minor == k.minor
+        assert pcs <= {p.pc for p in scale_of(k)}
+        assert len(s.chords) == 6 and s.key_signatures[0].minor == (k.mode == "minor")
         assert s.time_signatures[0].numerator == meter[0]
         assert s.tempo.bpm_at(0) == pytest.approx(96)
 
@@ -87,8 +89,28 @@ def test_heavy_backends_say_what_to_install():
         make_backend("gpt-17")
 
 
-def test_chord_names():
-    assert name_chord([60, 64, 67]) == "C"
-    assert name_chord([57, 60, 64]) == "Am"
-    assert name_chord([55, 59, 62, 65]) == "G7"
-    assert name_chord([]) == "N.C."
+def test_chord_names_come_from_theory():
+    assert chord_name([60, 64, 67]) == "C"
+    assert chord_name([57, 60, 64]) == "Am"
+    assert chord_name([55, 59, 62, 65]) == "G7"
+    assert chord_name([64, 67, 72]) == "C/E"
+    assert chord_name([]) == "N.C." and chord_name([60, 72]) == "N.C."
+
+
+@pytest.mark.parametrize(("text", "name", "sharps"), [
+    ("D minor", "D minor", -1), ("Dm", "D minor", -1), ("f#m", "F# minor", 3),
+    ("Bb major", "Bb major", -2), ("eb-", "Eb minor", -6), ("f#", "F# major", 6),
+    ("C", "C major", 0),
+])
+def test_request_keys_are_spelled_theory_keys(text, name, sharps):
+    k = request_key(text)
+    assert k.name == name and k.sharps == sharps
+
+
+def test_diatonic_chord_symbols_are_spelled_in_the_key():
+    from mos_lab.ai.backends.markov import chord_symbol
+    d = request_key("D minor")
+    assert [chord_symbol(d, i) for i in range(7)] == ["Dm", "Edim", "Faug", "Gm", "A", "Bb",
+                                                       "C#dim"]
+    fs = request_key("F#")
+    assert chord_symbol(fs, 6) == "E#dim" and chord_symbol(fs, 1) == "G#m"
