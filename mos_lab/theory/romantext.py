@@ -4,8 +4,9 @@ A file is header lines (``Composer: ...``, ``Time Signature: 3/4``, ``Note: ...`
 measure lines such as ``m3 G: I b2 V6 b3 I``: a measure number (a pickup is ``m0``), then
 beats (``b2``, ``b2.5``), keys (``G:``, ``f#:``) and numerals. ``read_romantext`` turns one
 into an ``Analysis`` (variants such as ``m11var1`` are skipped; phrase marks ``||`` are
-ignored); ``write_romantext`` writes an ``Analysis`` back. A token that cannot be read
-raises ``RomanTextError`` naming its line and the token.
+ignored; ``m5-6 = m1-2`` repeats the labels of bars 1-2 in bars 5-6); ``write_romantext``
+writes an ``Analysis`` back. A token that cannot be read raises ``RomanTextError`` naming
+its line and the token.
 
 Examples
 --------
@@ -28,6 +29,7 @@ from mos_lab.theory.analysis.numeral import Numeral, NumeralError, parse_numeral
 from mos_lab.theory.key import Key, KeyError_
 from mos_lab.theory.pitch import fifths_name
 
+_COPY = re.compile(r"^m(\d+)(?:-(\d+))?\s*=\s*m(\d+)(?:-(\d+))?\s*$")
 _MEASURE = re.compile(r"^m(\d+)(var\d+)?(?:-\d+)?(?=\s|$)\s*(.*)$")
 _HEADER = re.compile(r"^([A-Za-z][A-Za-z ]*?)\s*:\s*(.*)$")
 _BEAT = re.compile(r"^b(\d+(?:\.\d+)?)$")
@@ -77,6 +79,19 @@ def _parse(text: str) -> tuple[list[_Label], dict[str, str], dict[int, tuple[int
         line = raw.replace("\u00a0", " ").strip()
         if not any(c.isalnum() for c in line):
             continue  # blank, or stray bytes such as a mis-decoded no-break space
+        cp = _COPY.match(line)
+        if cp is not None:  # "m5-6 = m1-2": the same labels again
+            t0, s0 = int(cp.group(1)), int(cp.group(3))
+            t1 = int(cp.group(2) or t0)
+            s1 = int(cp.group(4) or s0)
+            if t1 - t0 != s1 - s0 or t1 < t0:
+                raise RomanTextError(f"line {no}: token {line!r}: ranges of different lengths")
+            src = [lb for lb in labels if s0 <= lb.measure <= s1]
+            labels += [_Label(no, lb.measure - s0 + t0, lb.beat, lb.key, lb.numeral)
+                       for lb in src]
+            if src:
+                key = src[-1].key
+            continue
         m = _MEASURE.match(line)
         if m is None:
             h = _HEADER.match(line)

@@ -65,6 +65,14 @@ def test_write_then_read_keeps_the_labels() -> None:
     assert _labels(read_romantext(text)) == _labels(a)
 
 
+def test_measure_copies_repeat_the_labels() -> None:
+    a = read_romantext("Time Signature: 4/4\nm1 C: I b3 V\nm2 I\nm3-4 = m1-2\nm5 = m2")
+    assert _labels(a)[3:] == [(3, 1.0, "C", "I"), (3, 3.0, "C", "V"), (4, 1.0, "C", "I"),
+                              (5, 1.0, "C", "I")]
+    with pytest.raises(RomanTextError, match="line 2"):
+        read_romantext("m1 C: I\nm3-5 = m1-2")
+
+
 @pytest.mark.parametrize(("text", "where"), [
     ("m1 C: I b2 V9x", "line 1: token 'V9x'"),
     ("Time Signature: 4/4\nm1 C: I\nm2 b3 Q:", "line 3: token 'Q:'"),
