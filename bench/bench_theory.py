@@ -13,7 +13,11 @@ Speed: all 371 analysed on one core, then music21's own tools on the same scores
 Times are CPU seconds of this (single-threaded) process, so other load on the machine
 does not count; the wall time is printed too.
 
-Run: python bench/bench_theory.py [--limit N] [--m21 N]  (``--m21 0`` skips music21)
+Other repertoire (``--other``): music21's Monteverdi madrigals with their human analyses,
+never used for tuning (pre-tonal, so a hard test of honesty off the chorales).
+
+Run: python bench/bench_theory.py [--limit N] [--m21 N] [--other]  (``--m21 0`` skips
+music21)
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import numpy as np
 from mos_lab._jit import jit
 from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, TimeSignature, Track
 from mos_lab.theory.analysis import Params, analyze
-from mos_lab.theory.romantext import read_romantext
+from mos_lab.theory.romantext import RomanTextError, read_romantext
 
 ROMAN = Path(os.environ.get("MOS_LAB_ROMAN", "/work/shared/corpus/roman/bach-chorales"))
 CACHE = Path.home() / ".cache" / "mos_lab" / "bench" / "chorales"
@@ -103,6 +107,30 @@ def load_chorales(limit: int | None = None) -> list[Chorale]:
         score, measures = _score(cached)
         out.append(Chorale(d.name, score, (d / "analysis.txt").read_text(), measures, name))
     return out
+
+
+def load_madrigals() -> tuple[list[Chorale], list[str]]:
+    """Monteverdi's madrigals with the human analyses music21 ships (other repertoire, never
+    tuned on), and the analyses that could not be read (their errors)."""
+    import music21
+
+    folder = Path(music21.__file__).parent / "corpus" / "monteverdi"
+    cache = CACHE.parent / "monteverdi"
+    cache.mkdir(parents=True, exist_ok=True)
+    out, bad = [], []
+    for f in sorted(folder.glob("*.rntxt")):
+        text = f.read_text(encoding="utf-8", errors="replace")
+        try:
+            read_romantext(text)
+        except RomanTextError as exc:
+            bad.append(f"{f.stem}: {exc}")
+            continue
+        cached = cache / f"{f.stem}.npz"
+        if not cached.exists():
+            _convert(f"monteverdi/{f.stem}.mxl", cached)
+        score, measures = _score(cached)
+        out.append(Chorale(f.stem, score, text, measures, f"monteverdi/{f.stem}.mxl"))
+    return out, bad
 
 
 def sounding(score: Score, ticks: np.ndarray) -> np.ndarray:
@@ -293,6 +321,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None)
     ap.add_argument("--m21", type=int, default=371, help="chorales timed with music21")
+    ap.add_argument("--other", action="store_true",
+                    help="also measure on music21's Monteverdi madrigals (other repertoire)")
     ap.add_argument("--priors", action="store_true",
                     help="print numeral priors counted from the human analyses, and stop")
     args = ap.parse_args()
@@ -315,6 +345,14 @@ def main() -> None:
     wall = time.perf_counter() - t0
     print(f"analyze: {spent:.2f} s CPU for {len(chorales)} chorales on one core "
           f"({wall:.2f} s wall, again without the reading of the human files)")
+    if args.other:
+        madrigals, bad = load_madrigals()
+        rates, _ = agreement(madrigals, verbose=False)
+        print(f"other repertoire: {len(madrigals)} Monteverdi madrigals (music21's analyses; "
+              f"{len(bad)} analyses this reader rejects): key {rates['key']:.1%}, "
+              f"chord {rates['chord']:.1%}, full {rates['full']:.1%}")
+        for b in bad:
+            print(f"  rejected: {b}")
     if args.m21:
         some = chorales[: args.m21]
         theirs = music21_time(some)

@@ -30,12 +30,14 @@ from mos_lab.theory.key import Key, KeyError_
 from mos_lab.theory.pitch import fifths_name
 
 _COPY = re.compile(r"^m(\d+)(?:-(\d+))?\s*=\s*m(\d+)(?:-(\d+))?\s*$")
-_MEASURE = re.compile(r"^m(\d+)(var\d+)?(?:-\d+)?(?=\s|$)\s*(.*)$")
-_HEADER = re.compile(r"^([A-Za-z][A-Za-z ]*?)\s*:\s*(.*)$")
+_MEASURE = re.compile(r"^m(\d+)(\s*var\w*)?(?:-\d+)?:?(?=\s|$)\s*(.*)$")
+_HEADER = re.compile(r"^([A-Za-z][A-Za-z ]*?)\s*:\s*(.*)$|^(Pedal|Note)\s+(.*)$")
 _BEAT = re.compile(r"^b(\d+(?:\.\d+)?)$")
-_KEY = re.compile(r"^([A-Ga-g][#b-]*):$")
+# "G:", and an optional key area "?(Bb:" ... "?)Bb:" (read here as a key change)
+_KEY = re.compile(r"^(?:\?\()?([A-Ga-g][#b-]*):$|^\?\)([A-Ga-g][#b-]*):?$")
 _TS = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*\??\s*$")
-_PHRASE = {"||", ":||", "||:", ":||:", "|"}
+_PHRASE = {"||", ":||", "||:", ":||:", "|", "(", ")"}  # phrase marks; ( ) around an
+# implied chord, whose numeral still counts
 
 
 class RomanTextError(ValueError):
@@ -98,7 +100,9 @@ def _parse(text: str) -> tuple[list[_Label], dict[str, str], dict[int, tuple[int
             if h is None:
                 tok = line.split()[0]
                 raise RomanTextError(f"line {no}: token {tok!r}: not a measure or header line")
-            name, value = h.group(1).strip(), h.group(2).strip()
+            named = h.group(1) is not None
+            name = (h.group(1) if named else h.group(3)).strip()
+            value = (h.group(2) if named else h.group(4)).strip()
             if name.lower() == "time signature":
                 ts = _TS.match(value)
                 if ts is None:
@@ -123,7 +127,7 @@ def _parse(text: str) -> tuple[list[_Label], dict[str, str], dict[int, tuple[int
                 beat = float(b.group(1))
                 continue
             if k := _KEY.match(tok):
-                key = _key_symbol(k.group(1))
+                key = _key_symbol(k.group(1) or k.group(2))
                 try:
                     _tonic_fifths(key)
                 except KeyError_:

@@ -46,7 +46,8 @@ _FIG_OUT = {False: ("", "6", "6/4"), True: ("7", "6/5", "4/3", "2")}
 _RN = r"VII|VI|IV|V|III|II|I|vii|vi|iv|v|iii|ii|i"
 _NUMERAL = re.compile(
     rf"^(?P<acc>[b#-]*)(?P<rn>{_RN}|N|It|Ger|Fr|Cad)(?P<qual>/o|o|ø|\+|°)?(?P<maj>maj|M)?"
-    rf"(?P<fig>\d+(?:/\d+)*)?(?P<add>(?:\[[^\]]*\])*)(?P<sec>(?:/[b#-]*(?:{_RN}))*)$"
+    rf"(?P<fig>\d+(?:/\d+)*)?(?P<add>(?:\[[^\]]*\])*)(?P<sec>(?:/[b#-]*(?:{_RN}))*)"
+    r"(?P<add2>(?:\[[^\]]*\])*)$"
 )
 
 
@@ -76,8 +77,8 @@ def split_numeral(text: str) -> tuple[str, str, str]:
     m = _NUMERAL.match(text.strip())
     if not m:
         raise NumeralError(f"not a Roman numeral: {text!r}")
-    g = {k: m.group(k) or "" for k in ("acc", "rn", "qual", "maj", "fig", "add", "sec")}
-    return g["acc"] + g["rn"] + g["qual"] + g["maj"], g["fig"], g["add"] + g["sec"]
+    g = {k: m.group(k) or "" for k in ("acc", "rn", "qual", "maj", "fig", "add", "sec", "add2")}
+    return g["acc"] + g["rn"] + g["qual"] + g["maj"], g["fig"], g["add"] + g["sec"] + g["add2"]
 
 
 def _degree(rn: str, acc: str, minor: bool) -> int:
@@ -105,8 +106,9 @@ def parse_numeral(text: str, minor: bool) -> Numeral:
     m = _NUMERAL.match(text.strip())
     if not m:
         raise NumeralError(f"not a Roman numeral: {text!r}")
-    acc, rn, qual, maj, fig, add, sec = (m.group(k) or "" for k in
-                                         ("acc", "rn", "qual", "maj", "fig", "add", "sec"))
+    acc, rn, qual, maj, fig, add, sec, add2 = (
+        m.group(k) or "" for k in ("acc", "rn", "qual", "maj", "fig", "add", "sec", "add2"))
+    add += add2
     shift, kminor = _tonicised(sec, minor)
     scale = MINOR_DEGREES if kminor else MAJOR_DEGREES
     if rn in AUG6:

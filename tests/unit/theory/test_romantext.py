@@ -73,6 +73,16 @@ def test_measure_copies_repeat_the_labels() -> None:
         read_romantext("m1 C: I\nm3-5 = m1-2")
 
 
+def test_music21_extras_are_read() -> None:
+    """Implied chords in parentheses, optional key areas, variants, additions after an
+    applied chord, Pedal lines without a colon (as in music21's Monteverdi analyses)."""
+    a = read_romantext("Time Signature: 4/4\nPedal 1 m2 b1 m2 b2\nm1 F: ( vi ) b3 ?(a: "
+                       "V/V[no3]\nm2 var1 I\nm2varA I\nm2 b2 ?)F I")
+    assert _labels(a) == [(1, 1.0, "F", "vi"), (1, 3.0, "a", "V/V[no3]"),
+                          (2, 2.0, "F", "I")]
+    assert a[1].pcs == (6, 11) and a.metadata["Pedal"] == "1 m2 b1 m2 b2"
+
+
 @pytest.mark.parametrize(("text", "where"), [
     ("m1 C: I b2 V9x", "line 1: token 'V9x'"),
     ("Time Signature: 4/4\nm1 C: I\nm2 b3 Q:", "line 3: token 'Q:'"),
