@@ -118,6 +118,7 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
                      for t in score.time_signatures}.values()) or [(0, 4, 4)]
     if meters[0][0] > 0:
         meters.insert(0, (0, meters[0][1], meters[0][2]))
+    meters = [m for k, m in enumerate(meters) if not k or m[1:] != meters[k - 1][1:]]
     p_units = infer_pickup(q, meters, score) if pickup is None else to_units(pickup, tpq)
     p_units %= bar_units(meters[0][1], meters[0][2])
     bars = measures(meters, p_units, int(q.end.max()))

@@ -127,7 +127,8 @@ def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
             continue
         # cut at the edges of triplet beats, so each triplet stays inside its beat
         cuts = sorted({s, e} | {m_start + b * UNITS + k for b in ternary for k in (0, UNITS)
-                                if s < m_start + b * UNITS + k < e})
+                                if s < m_start + b * UNITS + k < e} | _middle(s, e, m_start,
+                                                                           m_len, meter))
         for a, b in itertools.pairwise(cuts):
             trip = (a - m_start) // UNITS in ternary
             shown = (b - a) * 3 // 2 if trip else b - a
@@ -143,6 +144,19 @@ def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
     _tuplets(out, m_start)
     _beams([(ev, p is None) for ev, p in out], m_start, meter)
     return out
+
+
+def _middle(s: int, e: int, m_start: int, m_len: int, meter: tuple[int, int]) -> set[int]:
+    """The middle of a full 4/4, 4/2 or 2/2 bar, where a note that starts after the
+    downbeat and starts or ends off the beat is tied, so the half bar stays visible (as
+    engravers and the chorales do; a half note on beat 2 stays whole)."""
+    num, den = meter
+    if not (num == 4 or (num, den) == (2, 2)) or m_len != bar_units(num, den):
+        return set()
+    mid = m_start + m_len // 2
+    beat = 4 * UNITS // den
+    on_beats = (s - m_start) % beat == 0 and (e - m_start) % beat == 0
+    return {mid} if m_start < s < mid < e and not on_beats else set()
 
 
 def _tuplets(events: list[tuple[Event, object]], m_start: int) -> None:

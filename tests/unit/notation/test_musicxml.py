@@ -128,3 +128,22 @@ def test_the_score_is_not_changed_by_quantising_a_performance():
     before = s.notes.copy()
     notate(s)
     assert (s.notes == before).all()
+
+
+def test_the_middle_of_a_4_4_bar_stays_visible_but_a_half_on_beat_two_stays_whole():
+    # quarter, dotted quarter over the middle, eighth, quarter -> the dotted one is tied
+    s = make_score([(0, 480, 60, 0), (480, 720, 62, 0), (1200, 240, 64, 0), (1440, 480, 65, 0),
+                    (1920, 480, 60, 0), (2400, 960, 62, 0), (3360, 480, 64, 0)])
+    d = [n.findtext("type") for n in notes_of(xml_of(s)) if n.findtext("pitch/step") == "D"]
+    assert d == ["quarter", "eighth", "half"]
+
+
+def test_a_meter_repeated_in_the_file_does_not_hide_the_pickup():
+    from mos_lab.score import TimeSignature
+
+    rows = [(0, 480, 67, 0)]
+    for b in range(4):
+        rows += [(480 + b * 1440, 960, 72, 0), (480 + b * 1440 + 960, 480, 71, 0)]
+    s = make_score(rows, meter=(3, 4))
+    s = s.replace(time_signatures=(TimeSignature(0, 3, 4), TimeSignature(1920, 3, 4)))
+    assert xml_of(s).find(".//measure").get("implicit") == "yes"
