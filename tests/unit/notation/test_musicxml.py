@@ -134,7 +134,8 @@ def test_the_middle_of_a_4_4_bar_stays_visible_but_a_half_on_beat_two_stays_whol
     # quarter, dotted quarter over the middle, eighth, quarter -> the dotted one is tied
     s = make_score([(0, 480, 60, 0), (480, 720, 62, 0), (1200, 240, 64, 0), (1440, 480, 65, 0),
                     (1920, 480, 60, 0), (2400, 960, 62, 0), (3360, 480, 64, 0)])
-    d = [n.findtext("type") for n in notes_of(xml_of(s)) if n.findtext("pitch/step") == "D"]
+    d = [n.findtext("type") for n in notes_of(xml_of(s, pickup=0))
+         if n.findtext("pitch/step") == "D"]
     assert d == ["quarter", "eighth", "half"]
 
 
