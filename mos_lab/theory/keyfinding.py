@@ -43,6 +43,7 @@ _MAJOR_FIFTHS = {(7 * f) % 12: f for f in range(-5, 7)}
 _MINOR_FIFTHS = {(7 * f) % 12: f for f in range(-3, 9)}
 
 
+@lru_cache(maxsize=24)
 def key_name(key: int) -> str:
     """RomanText symbol of a key index: ``"Bb"`` (major), ``"f#"`` (minor)."""
     minor, pc = divmod(int(key), 12)

@@ -96,14 +96,13 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
     seg_list = list(zip(k_seg.tolist(), i_seg.tolist(), ((bass_pc - tonic) % 12).tolist(),
                         strict=True))
     names = [_names(k, i, b) for k, i, b in seg_list]
-    pcs_list = [nm[4] for nm in names]
     harmonies = [
         cadence.Harmony(int(a), int(b), float(st), k, nm[5], nm[3], nm[2], nm[6],
                         (int(tp) - k % 12) % 12 if tp >= 0 else -1, br)
         for a, b, st, (k, _, br), nm, tp in zip(seg_start, seg_end, seg_strength, seg_list,
                                                 names, top, strict=True)
     ]
-    ncts = nct.label(notes, seg_start, seg_end, pcs_list)
+    ncts = nct.label(notes, seg_start, seg_end, mask)
     cads = cadence.find(harmonies, bl)
     segments = [
         Segment(int(a), int(b), float(sec), int(ms), float(bt), key_name(k), nm[0], nm[1],
@@ -112,7 +111,7 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
             seg_start, seg_end, seconds, measures, beats, seg_list, names, bass_pc, ncts, cads,
             strict=True)
     ]
-    return _finish(score, notes, sl, segments, meter)
+    return _finish(score, notes, sl, segments, meter, mask)
 
 
 @lru_cache(maxsize=8192)
@@ -134,7 +133,7 @@ def _names(key: int, index: int, bass: int) -> tuple[str, str, int, str, frozens
 
 
 def _finish(score: Score, notes: np.ndarray, sl: Slices, segments: list[Segment],
-            meter: Meter) -> Analysis:
+            meter: Meter, masks: np.ndarray) -> Analysis:
     """Global key, confidence and the message for input without a clear harmony."""
     hist = np.bincount(notes["pitch"] % 12, weights=notes["duration"].astype(np.float64),
                        minlength=12)
@@ -149,7 +148,6 @@ def _finish(score: Score, notes: np.ndarray, sl: Slices, segments: list[Segment]
     inside = 0.0
     total = 0.0
     starts = np.asarray([s.tick for s in segments])
-    masks = np.asarray([sum(1 << q for q in s.pcs) for s in segments])
     if len(starts):
         idx = np.clip(np.searchsorted(starts, notes["start"], side="right") - 1, 0, None)
         w = notes["duration"].astype(np.float64)

@@ -170,16 +170,12 @@ def emissions(sl: Slices, weights: np.ndarray, p: Params, types: Types) -> np.nd
                      where=total[:, None] > 0)
     absent = (sl.counts == 0).astype(np.float64)
     bass_pc = np.where(sl.bass >= 0, sl.bass % 12, 0)
-    out = np.empty((n, 12, nt))
-    for r in range(12):
-        idx = (np.arange(12) + r) % 12
-        score = (p.inside + p.outside) * (frac[:, idx] @ types.member) - p.outside
-        score -= p.missing * (absent[:, idx] @ types.miss)
-        brel = (bass_pc - r) % 12
-        score += (p.bass_member + p.bass_outside) * types.member[brel] - p.bass_outside
-        score[:, :] += np.where(brel == 0, p.bass_root - p.bass_member, 0.0)[:, None] * (
-            types.member[0][None, :])
-        out[:, r, :] = score
+    rot = (np.arange(12)[:, None] + np.arange(12)[None, :]) % 12  # [root, pc above it]
+    out = (p.inside + p.outside) * (frac[:, rot] @ types.member) - p.outside
+    out -= p.missing * (absent[:, rot] @ types.miss)
+    brel = (bass_pc[:, None] - np.arange(12)[None, :]) % 12  # (n, root)
+    out += (p.bass_member + p.bass_outside) * types.member[brel] - p.bass_outside
+    out += (p.bass_root - p.bass_member) * ((brel == 0)[:, :, None] * types.member[0])
     out[total == 0] = 0.0
     out *= weights[:, None, None]
     return out.reshape(n, 12 * nt)

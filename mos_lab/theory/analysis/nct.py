@@ -56,8 +56,9 @@ def _neighbours(pitch: np.ndarray, order: np.ndarray, keys: np.ndarray, at: np.n
 
 
 def label(notes: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray,
-          seg_pcs: list[frozenset[int]]) -> list[list[NonChordTone]]:
-    """Non-chord tones of every segment, from a note table (start, duration, pitch, track)."""
+          masks: np.ndarray) -> list[list[NonChordTone]]:
+    """Non-chord tones of every segment, from a note table (start, duration, pitch, track)
+    and each segment's chord as a 12-bit pitch-class mask."""
     out: list[list[NonChordTone]] = [[] for _ in range(len(seg_start))]
     if not len(notes) or not len(seg_start):
         return out
@@ -68,7 +69,6 @@ def label(notes: np.ndarray, seg_start: np.ndarray, seg_end: np.ndarray,
     # the segment at each note's start, and at each segment start the notes held over
     first = np.clip(np.searchsorted(seg_start, start, side="right") - 1, 0, None)
     last = np.clip(np.searchsorted(seg_start, end - 1, side="right") - 1, 0, None)
-    masks = np.array([sum(1 << q for q in s) for s in seg_pcs], dtype=np.int64)
     pc = pitch % 12
     outside_first = ((masks[first] >> pc) & 1) == 0
     spans = last > first
