@@ -33,7 +33,8 @@ def vocabulary() -> Vocabulary:
     return _VOCAB
 
 
-def _empty(score: Score, message: str, meter: Meter | None = None) -> Analysis:
+def _empty(score: Score, message: str) -> Analysis:
+    """An analysis with no segments, saying why."""
     ts = [(t.tick, t.numerator, t.denominator) for t in score.time_signatures]
     return Analysis([], None, 0.0, score.tpq, ts, {}, {"Title": score.title} if score.title
                     else {}, message)

@@ -7,6 +7,10 @@ by the slice's length. Changing chord costs a penalty that is lower on strong be
 changing key costs more, and more again for distant keys; entering a numeral adds its
 prior. So the harmony changes where the music says so, not at every onset, and keys
 change only when a passage stays in the new key long enough to pay for the move.
+
+Only the keys that some 8-beat window favours are decoded (a chorale needs 5-9 of 24),
+emissions are computed per chord shape and root (every V7/x is one shape), and the
+forward and backward passes are compiled with numba (``mos_lab._jit``).
 """
 
 from __future__ import annotations
@@ -23,7 +27,11 @@ from mos_lab.theory.keyfinding import key_distance, key_scores, log_profiles
 
 @dataclass(frozen=True)
 class Params:
-    """Weights of the decoder (tuned on the chorales' training use; see bench_theory)."""
+    """Weights of the decoder, in log-score units per beat of music.
+
+    Chosen by a coordinate search on every third of the 371 Bach chorales (the rest kept
+    to check them); ``home`` and ``key_window`` are off because they did not help there.
+    """
 
     inside: float = 1.53
     outside: float = 2.45
