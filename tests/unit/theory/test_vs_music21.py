@@ -14,7 +14,7 @@ from mos_lab.theory import QUALITIES, Chord, Interval, Key, Pitch, Scale, parse_
 
 m21 = pytest.importorskip("music21")
 
-FAST = settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def m21_name(p: Pitch) -> str:
