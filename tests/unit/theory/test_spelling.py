@@ -166,3 +166,21 @@ def test_hours_of_silence_and_drones_cost_nothing() -> None:
     t0 = time.perf_counter()
     assert len(spell(s)) == 4
     assert time.perf_counter() - t0 < 1.0
+
+
+def test_convert_midi_to_musicxml_writes_the_inferred_spelling(tmp_path, capsys) -> None:
+    import pytest
+
+    pytest.importorskip("music21")
+    from mos_lab.cli import main
+    from mos_lab.score import load
+
+    # Db major: I - V7 - I, which MIDI alone would spell with sharps
+    src = score_of([61, 65, 68, 73, 72, 70, 72, 73], [49, 56, 53, 49, 56, 56, 56, 49])
+    mid = tmp_path / "db.mid"
+    mid.write_bytes(src.to_midi_bytes())
+    assert main(["convert", str(mid), str(tmp_path / "db.musicxml")]) == 0
+    back = load(tmp_path / "db.musicxml")
+    assert set(note_names(back)) >= {"Db4", "F4", "Ab4", "C5", "Bb4", "Db3", "Ab3"}
+    read = load(mid)
+    assert (back.notes["start"] * read.tpq // back.tpq).tolist() == read.notes["start"].tolist()
