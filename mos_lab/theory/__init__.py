@@ -12,6 +12,7 @@ Map of the API::
     analyze(score) -> Analysis                     # keys, numerals, chords, NCTs, cadences
     read_romantext(text) / Analysis.to_romantext() # human analyses in, any analysis out
     spell(score) -> fifths per note                # pitch spelling for MIDI (Score.spelling)
+    note_names(score) -> ["F#4", ...]              # every note's spelled name
     check_voice_leading(score) -> findings         # part-writing rules (RULES), SATB/2-voice
 """
 
@@ -29,7 +30,7 @@ from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
 from mos_lab.theory.romantext import RomanTextError, read_romantext, write_romantext
 from mos_lab.theory.scale import SCALES, Scale
-from mos_lab.theory.spelling import SpellingParams, spell, spell_notes
+from mos_lab.theory.spelling import SpellingParams, note_names, spell, spell_notes
 from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
 from mos_lab.theory.voice_leading import Finding, VoiceLeadingReport, check_voice_leading
 
@@ -58,6 +59,7 @@ __all__ = [
     "analyze",
     "check_voice_leading",
     "format_symbol",
+    "note_names",
     "parse_symbol",
     "read_romantext",
     "spell",
