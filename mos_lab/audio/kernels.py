@@ -75,7 +75,9 @@ S_DA1, S_DA2, S_DB02, S_DB1 = 72, 73, 74, 75  # their per-frame ramp inside the 
 S_LASTFC, S_CHUNK, S_AMP0, S_AMP1, S_RATE = 76, 77, 78, 79, 80  # chunk controls
 S_VIB_CC1 = 81  # vibrato depth (cents) per unit of the channel's mod wheel (CC1 / 128)
 S_SEND_REV, S_SEND_CHO, S_SR = 82, 83, 84  # reverb / chorus sends (0..1), sample rate
-NF = 86
+S_FLOOR = 85  # envelope level below which the voice has ended (SF2_FLOOR or quieter)
+S_NEXT = 86  # voice frame at which S_AMP1 was evaluated (-1 after a release)
+NF = 88
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
@@ -601,17 +603,21 @@ def sf2_release(F: np.ndarray, Iv: np.ndarray, v: int, frames: float) -> None:
     F[v, S_RMOD] = m
     F[v, S_RT] = t
     F[v, S_VREL] = frames
+    F[v, S_NEXT] = -1.0
     Iv[v, I_REL] = 1
 
 
 @_jit(FAST)
 def _sf2_done(F: np.ndarray, Iv: np.ndarray, v: int) -> bool:
-    """A SoundFont voice has faded below ``SF2_FLOOR`` (released or decayed)."""
+    """A SoundFont voice has faded below its floor (released or decayed): ``S_FLOOR``,
+    the higher of -100 dB under the note and FluidSynth's noise floor (-90 dB of full
+    scale for the voice's own gain), so a note ends when FluidSynth's would."""
     t = float(Iv[v, I_T])
+    floor = F[v, S_FLOOR]
     if Iv[v, I_REL] != 0:
-        return _volamp(F, Iv, v, t) < SF2_FLOOR
+        return _volamp(F, Iv, v, t) < floor
     x, attack = _volval(F, v, t)
-    return not attack and x <= F[v, S_VSUS] and math.pow(10.0, -4.8 * (1.0 - x)) < SF2_FLOOR
+    return not attack and x <= F[v, S_VSUS] and math.pow(10.0, -4.8 * (1.0 - x)) < floor
 
 
 @_jit(FAST)
@@ -620,16 +626,30 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
     """Controls of the 64-frame chunk starting at voice frame ``tc``: pitch step,
     amplitude at both ends (with the mod LFO on volume), filter coefficients ramped from
     the previous chunk's (FluidSynth's RBJ low-pass with its Q and gain rules)."""
-    me = _modenv(F, Iv, v, float(tc))
-    ml = _tri(float(tc), F[v, S_MLDEL], F[v, S_MLINC])
-    vl = _tri(float(tc), F[v, S_VLDEL], F[v, S_VLINC])
-    cents = me * F[v, S_P_ME] + ml * F[v, S_P_ML] + vl * (F[v, S_P_VL] + modw * F[v, S_VIB_CC1])
+    ft = float(tc)
+    me = 0.0
+    if F[v, S_P_ME] != 0.0 or F[v, S_FC_ME] != 0.0:
+        me = _modenv(F, Iv, v, ft)
+    ml = ml1 = 0.0
+    if F[v, S_P_ML] != 0.0 or F[v, S_FC_ML] != 0.0 or F[v, S_VOL_ML] != 0.0:
+        ml = _tri(ft, F[v, S_MLDEL], F[v, S_MLINC])
+        ml1 = _tri(ft + SF2_CHUNK, F[v, S_MLDEL], F[v, S_MLINC])
+    depth = F[v, S_P_VL] + modw * F[v, S_VIB_CC1]
+    cents = me * F[v, S_P_ME] + ml * F[v, S_P_ML]
+    if depth != 0.0:
+        cents += depth * _tri(ft, F[v, S_VLDEL], F[v, S_VLINC])
     F[v, S_RATE] = F[v, F_INC] * bend * (math.pow(2.0, cents / 1200.0) if cents != 0.0 else 1.0)
-    lv = math.pow(10.0, -ml * F[v, S_VOL_ML] / 200.0) if F[v, S_VOL_ML] != 0.0 else 1.0
-    F[v, S_AMP0] = _volamp(F, Iv, v, float(tc)) * lv
-    ml1 = _tri(float(tc + SF2_CHUNK), F[v, S_MLDEL], F[v, S_MLINC])
-    lv1 = math.pow(10.0, -ml1 * F[v, S_VOL_ML] / 200.0) if F[v, S_VOL_ML] != 0.0 else 1.0
-    F[v, S_AMP1] = _volamp(F, Iv, v, float(tc + SF2_CHUNK)) * lv1
+    vml = F[v, S_VOL_ML]
+    lv = math.pow(10.0, -ml * vml / 200.0) if vml != 0.0 else 1.0
+    lv1 = math.pow(10.0, -ml1 * vml / 200.0) if vml != 0.0 else 1.0
+    # The amplitude at this chunk's start is the last chunk's end value when nothing
+    # changed in between (a release resets S_NEXT): one envelope evaluation per chunk.
+    if F[v, S_NEXT] == ft and vml == 0.0:
+        F[v, S_AMP0] = F[v, S_AMP1]
+    else:
+        F[v, S_AMP0] = _volamp(F, Iv, v, ft) * lv
+    F[v, S_AMP1] = _volamp(F, Iv, v, ft + SF2_CHUNK) * lv1
+    F[v, S_NEXT] = ft + SF2_CHUNK
     fc = F[v, S_FC] + me * F[v, S_FC_ME] + ml * F[v, S_FC_ML]
     first = F[v, S_CHUNK] < 0.0
     if first or fc != F[v, S_LASTFC]:
@@ -664,7 +684,8 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
 
 @_jit(FAST)
 def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int,
-         level: float, cpan: float, bend: float, modw: float, mix: np.ndarray) -> None:
+         level: float, cpan: float, bend: float, modw: float, mix: np.ndarray,
+         buf: np.ndarray) -> None:
     """A SoundFont 2.04 voice, frames ``a:b`` of the block, mixed into ``mix``.
 
     Per 64-frame chunk of the voice's own clock (so block size never changes the
@@ -710,17 +731,62 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         c_a2 = F[v, S_CA2] - da2 * back
         c_b02 = F[v, S_CB02] - db02 * back
         c_b1 = F[v, S_CB1] - db1 * back
-        for k in range(e - i):
-            ip = int(pos)
-            f = pos - ip
-            if ip - 1 >= first and ip + 2 < top:
+        n = e - i
+        last = pos + r * (n - 1)
+        o_l = ml[i:e]
+        o_r = mr[i:e]
+        plain = da1 == 0.0 and da2 == 0.0 and db02 == 0.0 and db1 == 0.0
+        if plain and int(pos) - 1 >= first and int(last) + 2 < top:
+            # The common case in one pass: no sample edge, no loop wrap, no coefficient
+            # ramp (interpolation, filter and mix overlap in the CPU's pipeline).
+            g = amp0 + damp * j0
+            for k in range(n):
+                p = pos + r * k
+                ip = int(p)
+                f = p - ip
                 s0 = data[ip - 1]
                 s1 = data[ip]
                 s2 = data[ip + 1]
                 s3 = data[ip + 2]
-            else:
+                x = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
+                                                     + f * (1.5 * (s1 - s2) + 0.5 * (s3 - s0))))
+                y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
+                x2 = x1
+                x1 = x
+                y2 = y1
+                y1 = y
+                o_l[k] += (g * gl) * y
+                o_r[k] += (g * gr) * y
+                g += damp
+            pos += r * n
+            while looping and pos >= le:
+                pos -= span
+            t += n
+            i = e
+            continue
+        if int(pos) - 1 >= first and int(last) + 2 < top:  # no edge, no loop wrap
+            for k in range(n):
+                p = pos + r * k
+                ip = int(p)
+                f = p - ip
+                s0 = data[ip - 1]
+                s1 = data[ip]
+                s2 = data[ip + 1]
+                s3 = data[ip + 2]
+                buf[k] = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
+                                                          + f * (1.5 * (s1 - s2)
+                                                                 + 0.5 * (s3 - s0))))
+            pos += r * n
+            while looping and pos >= le:
+                pos -= span
+        else:
+            for k in range(n):
+                ip = int(pos)
+                f = pos - ip
                 if not looping and ip >= int(end) - 1:
                     fin = True
+                    for q in range(k, n):
+                        buf[q] = 0.0
                     break
                 q = ip - 1
                 s0 = data[q if q >= first else first]
@@ -733,23 +799,38 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
                 if looping and q >= le:
                     q -= int(span)
                 s3 = data[q] if q < int(end) else 0.0
-            x = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
-                                                  + f * (1.5 * (s1 - s2) + 0.5 * (s3 - s0))))
-            pos += r
-            if looping and pos >= le:
-                pos -= span
-            y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
-            x2 = x1
-            x1 = x
-            y2 = y1
-            y1 = y
-            c_a1 += da1
-            c_a2 += da2
-            c_b02 += db02
-            c_b1 += db1
-            g = (amp0 + damp * (j0 + k)) * y
-            ml[i + k] += g * gl
-            mr[i + k] += g * gr
+                buf[k] = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
+                                                          + f * (1.5 * (s1 - s2)
+                                                                 + 0.5 * (s3 - s0))))
+                pos += r
+                while looping and pos >= le:
+                    pos -= span
+        if plain:
+            for k in range(n):
+                x = buf[k]
+                y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
+                x2 = x1
+                x1 = x
+                y2 = y1
+                y1 = y
+                g = (amp0 + damp * (j0 + k)) * y
+                o_l[k] += g * gl
+                o_r[k] += g * gr
+        else:
+            for k in range(n):
+                x = buf[k]
+                y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
+                x2 = x1
+                x1 = x
+                y2 = y1
+                y1 = y
+                c_a1 += da1
+                c_a2 += da2
+                c_b02 += db02
+                c_b1 += db1
+                g = (amp0 + damp * (j0 + k)) * y
+                o_l[k] += g * gl
+                o_r[k] += g * gr
         if fin:
             break
         t += e - i
@@ -1022,7 +1103,7 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
     if kind == K_SF2:
         d = Iv[v, I_DATA]
         data = d0 if d == 0 else (d1 if d == 1 else (d2 if d == 2 else d3))
-        _sf2(F, Iv, v, data, a, b, level, cpan, bend, modw, mix)
+        _sf2(F, Iv, v, data, a, b, level, cpan, bend, modw, mix, scratch[0])
         Iv[v, I_T] = t0 + m
         return
     mode = Iv[v, I_PMODE]

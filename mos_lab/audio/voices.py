@@ -284,7 +284,7 @@ class VoiceAllocator:
                 F[K.S_VDEL:] = src.row[K.S_VDEL:]
                 F[K.F_INC], F[K.F_POS], F[K.F_END] = src.ratio, src.pos, src.end
                 F[K.F_LS], F[K.F_LE], F[K.F_RLEN] = src.loop_start, src.loop_end, src.pos
-                F[K.S_CHUNK] = -1.0
+                F[K.S_CHUNK] = F[K.S_NEXT] = -1.0
                 Iv[K.I_LOOP] = src.loop_mode
         elif type(src) is SampleSource:
             d = self._data_slot(src.data)

@@ -34,10 +34,17 @@ class SF2Source(SampleSource):
 
     def __init__(self, data: np.ndarray, ratio: float, row: np.ndarray, *, start: int,
                  end: int, loop: tuple[int, int] | None, loop_mode: int) -> None:
-        super().__init__(data, ratio, start=start, end=end, loop=loop)
-        self.row = row
-        self.loop_mode = loop_mode if loop is not None else 0
-        self.loop_start, self.loop_end = loop if loop is not None else (0, 0)
+        # (not SampleSource.__init__: ``data`` is the bank's float32 array already, and a
+        # note start is hot)
+        self.data = data
+        self.ratio = ratio
+        self.pos = float(start)
+        self.end = min(int(end), len(data))
+        self.loop = loop if loop is not None and loop[1] - loop[0] >= 2 else None
+        self.finished = self.end - 1 <= self.pos
+        self.row = row  # shared between notes of the same key and velocity: read only
+        self.loop_mode = loop_mode if self.loop is not None else 0
+        self.loop_start, self.loop_end = self.loop if self.loop is not None else (0, 0)
 
 
 def _map(src: int, value: float) -> float:
@@ -63,6 +70,18 @@ def _map(src: int, value: float) -> float:
     if kind == 3:
         return 1.0 if value >= 0.5 else 0.0
     return value
+
+
+def controllers(r: Region) -> set[int]:
+    """MIDI controllers that the region's note-start modulators read."""
+    out = set()
+    for m in r.mods:
+        if m in _LIVE:
+            continue
+        for src in (m[0], m[3]):
+            if src & 0x80:
+                out.add(src & 0x7F)
+    return out
 
 
 def _concave(x: float) -> float:

@@ -19,15 +19,18 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from mos_lab.audio import kernels as K
 from mos_lab.audio.cache import SampleCache
 from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec
 from mos_lab.audio.instruments.sf2 import Region, SF2File
-from mos_lab.audio.instruments.sf2voice import SF2Source, voice_row
+from mos_lab.audio.instruments.sf2voice import SF2Source, controllers, voice_row
 
 SF2_HEADROOM = 0.5
+NOISE_FLOOR = 3e-5  # FluidSynth's FLUID_NOISE_FLOOR: a voice below it has ended
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
 _NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
+_Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None"]
 
 
 class SoundFontInstrument:
@@ -37,6 +40,10 @@ class SoundFontInstrument:
         self.name = name
         self.regions = regions
         self.data = data
+        self._ccs = sorted(set().union(*(controllers(r) for r in regions)))
+        # (key, velocity, controllers read) -> each layer's row, pitch, gain, pan, envelope
+        self._memo: dict[tuple[int, int, tuple[int, ...]], list[_Layer]] = {}
+        self._rate = 0.0
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         """The note's layers with the channel's controllers at their defaults."""
@@ -45,21 +52,40 @@ class SoundFontInstrument:
     def start_cc(self, pitch: int, velocity: int, sample_rate: float,
                  controls: Mapping[int, int]) -> list[NoteSpec]:
         """The note's layers, modulators evaluated with the channel's ``controls``."""
-        specs = []
+        if sample_rate != self._rate:
+            self._memo.clear()
+            self._rate = sample_rate
+        key = (pitch, velocity, tuple(controls.get(c, 0) for c in self._ccs))
+        layers = self._memo.get(key)
+        if layers is None:
+            layers = self._layers(pitch, velocity, sample_rate, controls)
+            if len(self._memo) >= 4096:
+                self._memo.clear()
+            self._memo[key] = layers
+        return [NoteSpec(SF2Source(self.data, ratio, row, start=r.start, end=r.end,
+                                   loop=loop, loop_mode=r.loop_mode), env, gain, pan,
+                         exclusive=r.exclusive)
+                for r, row, ratio, gain, pan, env, loop in layers]
+
+    def _layers(self, pitch: int, velocity: int, sample_rate: float,
+                controls: Mapping[int, int]) -> list[_Layer]:
+        out: list[_Layer] = []
         for r in self.regions:
             if not (r.key_lo <= pitch <= r.key_hi and r.vel_lo <= velocity <= r.vel_hi):
                 continue
             row, ratio, gain, pan, release = voice_row(r, pitch, velocity, sample_rate,
                                                        controls)
+            # FluidSynth's end of a voice: below its noise floor at the voice's own gain.
+            row[K.S_FLOOR] = min(0.1, max(K.SF2_FLOOR, NOISE_FLOOR / max(gain * SF2_HEADROOM,
+                                                                         1e-9)))
+            row.flags.writeable = False
             loop = (r.loop_start, r.loop_end) if r.loops else None
-            src = SF2Source(self.data, ratio, row, start=r.start, end=r.end, loop=loop,
-                            loop_mode=r.loop_mode)
             # The allocator's own bookkeeping (stealing order, release length in frames).
             env = ADSR(attack=max(0.001, r.attack), hold=r.hold,
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
                        release=max(0.001, release))
-            specs.append(NoteSpec(src, env, gain * SF2_HEADROOM, pan, exclusive=r.exclusive))
-        return specs
+            out.append((r, row, ratio, gain * SF2_HEADROOM, pan, env, loop))
+        return out
 
 
 class SoundFontBank:
