@@ -246,9 +246,8 @@ def spell(score: Score, params: SpellingParams | None = None) -> np.ndarray:
     A score that carries its own spelling (``Score.spelling``) keeps it; others are
     inferred from their notes.
     """
-    given = getattr(score, "spelling", None)
-    if given is not None:
-        return np.asarray(given, dtype=np.int64)
+    if score.spelling is not None:
+        return score.spelling.astype(np.int64)
     notes = score.notes
     out = np.zeros(len(notes), dtype=np.int64)
     if not len(notes):
