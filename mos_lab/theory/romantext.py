@@ -230,38 +230,10 @@ def read_romantext(text: str, score: Score | None = None, *,
     return Analysis(segs, key, 1.0 if segs else 0.0, tpq, ts, mt, meta, msg)
 
 
-def _beat_text(beat: float) -> str:
-    s = f"{beat:.2f}".rstrip("0").rstrip(".")
-    return s
-
-
 def write_romantext(analysis: Analysis) -> str:
-    """RomanText of an analysis: header, time signatures where they change, one line a bar."""
-    lines = [f"{k}: {v2}" for k, v in analysis.metadata.items() for v2 in v.split("\n")
-             if k.lower() != "time signature"]
-    ts = sorted(analysis.time_signatures) or [(0, 4, 4)]
-    by_measure: dict[int, list[Segment]] = {}
-    for s in analysis.segments:
-        by_measure.setdefault(s.measure, []).append(s)
-    current: tuple[int, int] | None = None
-    key: str | None = None
-    for measure in sorted(by_measure):
-        segs = by_measure[measure]
-        tick = analysis.measures.get(measure, segs[0].tick)
-        meter = next(((n, d) for t, n, d in reversed(ts) if t <= max(tick, 0)), ts[0][1:])
-        if meter != current:
-            lines.append(f"Time Signature: {meter[0]}/{meter[1]}")
-            current = meter
-        toks = [f"m{measure}"]
-        for j, s in enumerate(segs):
-            if j or abs(s.beat - 1.0) > 1e-6:
-                toks.append(f"b{_beat_text(s.beat)}")
-            if s.key != key:
-                toks.append(f"{s.key}:")
-                key = s.key
-            toks.append(s.numeral)
-        lines.append(" ".join(toks))
-    return "\n".join(lines) + "\n"
+    """RomanText of an analysis (``Analysis.to_romantext``, which holds the writer so that
+    the model needs no import of this reader)."""
+    return analysis.to_romantext()
 
 
 __all__ = ["RomanTextError", "read_romantext", "write_romantext"]

@@ -148,10 +148,34 @@ class Analysis:
         return json.dumps(self.records())
 
     def to_romantext(self) -> str:
-        """The analysis as RomanText (``m3 G: I b2 V6 b3 I``), measures as in the score."""
-        from mos_lab.theory.romantext import write_romantext
-
-        return write_romantext(self)
+        """The analysis as RomanText (``m3 G: I b2 V6 b3 I``), measures as in the score:
+        header, time signatures where they change, one line a bar (``read_romantext``
+        reads it back)."""
+        lines = [f"{k}: {v2}" for k, v in self.metadata.items() for v2 in v.split("\n")
+                 if k.lower() != "time signature"]
+        ts = sorted(self.time_signatures) or [(0, 4, 4)]
+        by_measure: dict[int, list[Segment]] = {}
+        for s in self.segments:
+            by_measure.setdefault(s.measure, []).append(s)
+        current: tuple[int, int] | None = None
+        key: str | None = None
+        for measure in sorted(by_measure):
+            segs = by_measure[measure]
+            tick = self.measures.get(measure, segs[0].tick)
+            meter = next(((n, d) for t, n, d in reversed(ts) if t <= max(tick, 0)), ts[0][1:])
+            if meter != current:
+                lines.append(f"Time Signature: {meter[0]}/{meter[1]}")
+                current = meter
+            toks = [f"m{measure}"]
+            for j, s in enumerate(segs):
+                if j or abs(s.beat - 1.0) > 1e-6:
+                    toks.append("b" + f"{s.beat:.2f}".rstrip("0").rstrip("."))
+                if s.key != key:
+                    toks.append(f"{s.key}:")
+                    key = s.key
+                toks.append(s.numeral)
+            lines.append(" ".join(toks))
+        return "\n".join(lines) + "\n"
 
     def frames(self, ticks: np.ndarray) -> dict[str, np.ndarray]:
         """Labels at many ticks: key tonic pc and minor flag, chord pc mask, bass pc (-1: none)."""
