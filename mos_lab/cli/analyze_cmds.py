@@ -60,7 +60,9 @@ def analyze(args: argparse.Namespace) -> int:
         else:
             for f in findings:
                 voices = ", ".join(str(v) for v in f.get("voices", []))
-                print(f"m{f.get('measure')} b{f.get('beat')}: {f.get('rule')} ({voices})")
+                beat = f.get("beat")
+                beat = f"{beat:g}" if isinstance(beat, float) else beat
+                print(f"m{f.get('measure')} b{beat}: {f.get('rule')} ({voices})")
         return EXIT_OK
     if path.suffix.lower() in _ROMANTEXT_SUFFIXES:
         try:
