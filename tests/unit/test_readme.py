@@ -35,8 +35,7 @@ def folder(tmp_path: Path) -> tuple[Path, dict[str, str]]:
         shutil.copytree(ROOT / shipped, tmp_path / shipped,
                         ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     (tmp_path / "notebooks").mkdir()
-    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-               PYTHONPATH=str(ROOT), MOS_LAB_NO_AUTOLOAD="1")
+    env = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     return tmp_path, env
 
 
