@@ -322,3 +322,8 @@ class Synth:
                 self._sync_channel(channel)
             if num == ev.CC_SUSTAIN and was and not ch.sustain:
                 self.voices.sustain_off(channel)
+            if num == 66:  # sostenuto: holds the notes down when it is pressed
+                if val >= 64:
+                    self.voices.sostenuto_on(channel)
+                else:
+                    self.voices.sostenuto_off(channel, ch.sustain)

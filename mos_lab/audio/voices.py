@@ -45,9 +45,29 @@ _MIN_SCRATCH = 64  # scratch rows hold at least the kernels' lane tables (K.LANE
 class Voice:
     """One sounding note: its slot in the state matrices plus the allocator's bookkeeping."""
 
-    __slots__ = ("_alloc", "alive", "cache_key", "channel", "data_slot", "entry", "env",
-                 "exclusive", "gain", "ignore_off", "kind", "onset", "pan", "pitch", "serial",
-                 "slot", "source", "stolen", "sustained", "velocity")
+    __slots__ = (
+        "_alloc",
+        "alive",
+        "cache_key",
+        "channel",
+        "data_slot",
+        "entry",
+        "env",
+        "exclusive",
+        "gain",
+        "ignore_off",
+        "kind",
+        "onset",
+        "pan",
+        "pitch",
+        "serial",
+        "slot",
+        "sostenuto",
+        "source",
+        "stolen",
+        "sustained",
+        "velocity",
+    )
 
     def __init__(self, alloc: VoiceAllocator, spec: NoteSpec, channel: int, pitch: int,
                  velocity: int, serial: int, slot: int, onset: int) -> None:
@@ -65,6 +85,7 @@ class Voice:
         self.slot = slot
         self.onset = onset  # absolute frame of note-on
         self.sustained = False
+        self.sostenuto = False  # held by the sostenuto pedal (CC66) since it went down
         self.stolen = False
         self.kind = K.K_EXT
         self.data_slot = -1
@@ -431,7 +452,7 @@ class VoiceAllocator:
         if not held:
             return
         for v in list(held):
-            if sustain:
+            if sustain or v.sostenuto:
                 v.sustained = True
             else:
                 self._release(v)
@@ -439,8 +460,22 @@ class VoiceAllocator:
     def sustain_off(self, channel: int) -> None:
         """Pedal up: release the voices the pedal was holding."""
         for v in self.voices:
-            if v.channel == channel and v.sustained:
+            if v.channel == channel and v.sustained and not v.sostenuto:
                 self._release(v)
+
+    def sostenuto_on(self, channel: int) -> None:
+        """Sostenuto down: the notes held now keep sounding after their note-off."""
+        for v in self.voices:
+            if v.channel == channel and v.held and not v.ignore_off:
+                v.sostenuto = True
+
+    def sostenuto_off(self, channel: int, sustain: bool) -> None:
+        """Sostenuto up: release the notes it held whose keys are up (unless sustained)."""
+        for v in list(self.voices):
+            if v.channel == channel and v.sostenuto:
+                v.sostenuto = False
+                if v.sustained and not sustain:
+                    self._release(v)
 
     def release(self, v: Voice, frames: int | None = None) -> None:
         """Release one voice now (``frames`` overrides its release length)."""

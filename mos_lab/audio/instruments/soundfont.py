@@ -27,7 +27,7 @@ from mos_lab.audio.instruments.sf2 import Region, SF2File
 from mos_lab.audio.instruments.sf2voice import SF2Source, controllers, voice_row
 
 SF2_HEADROOM = 0.5
-NOISE_FLOOR = 3e-5  # FluidSynth's FLUID_NOISE_FLOOR: a voice below it has ended
+NOISE_FLOOR = 1e-6  # a voice this far under full scale at its own gain has ended (-120 dB)
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
 _NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
 _Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None"]
@@ -75,7 +75,7 @@ class SoundFontInstrument:
                 continue
             row, ratio, gain, pan, release = voice_row(r, pitch, velocity, sample_rate,
                                                        controls)
-            # FluidSynth's end of a voice: below its noise floor at the voice's own gain.
+            # The end of a voice: -100 dB under the note, or -120 dB of full scale.
             row[K.S_FLOOR] = min(0.1, max(K.SF2_FLOOR, NOISE_FLOOR / max(gain * SF2_HEADROOM,
                                                                          1e-9)))
             row.flags.writeable = False
