@@ -150,6 +150,8 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
     staff = np.zeros(len(rows), dtype=np.int64)
     if needs_grand_staff(pitch, track.program, track.drums):
         staff = split_hands(q.start[rows], pitch)
+        if staff.min() == staff.max():  # the hands never parted: one staff after all
+            staff[:] = 0
     n_staves = int(staff.max()) + 1
     clefs = []
     for s in range(n_staves):

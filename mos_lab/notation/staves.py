@@ -15,7 +15,7 @@ SPLITS = np.arange(48, 73)
 #: Staff span per clef as diatonic numbers (octave * 7 + letter), bottom and top lines.
 CLEF_LINES = {"treble": (30, 38), "bass": (18, 26), "treble8vb": (23, 31)}
 #: Ledger lines a clef must save per note before it replaces the plain treble or bass.
-CLEF_BIAS = {"treble": 0.0, "bass": 0.0, "treble8vb": 0.25}
+CLEF_BIAS = {"treble": 0.0, "bass": 0.0, "treble8vb": 0.75}
 _PIANOS = set(range(0, 8)) | set(range(16, 24)) | {46}  # pianos, organs, harp
 _DIATONIC = np.array([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6])  # letter of each pitch class
 

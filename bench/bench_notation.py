@@ -1,0 +1,271 @@
+"""Engraving benchmarks (issue 14's figures), against music21 as the oracle, in one run.
+
+- Every Bach chorale of music21's corpus (its MusicXML files) loads as a Score and
+  engraves: errors, and noteheads in the SVG pages against the notes music21 counts in the
+  same (repeat-expanded) MusicXML, tied notes as separate heads;
+- MIDI-only: each chorale rendered to MIDI by music21 and engraved back: every Score note
+  engraved, and the share of onsets at the bar and beat where the MusicXML put them (plus
+  the pickup found against music21's);
+- a 200-bar piano piece (Joplin's Maple Leaf Rag, repeats expanded and tiled to 200 bars;
+  and the first 200 bars of a performed piano MIDI from shared/corpus) engraved to every
+  SVG page, against music21's MusicXML export of the same score (what ``show()`` needs
+  before any engraver runs) as the anchor.
+
+music21's parses are cached under ~/.cache/mos_lab/bench/notation (the first run parses
+410 files: minutes). Run: python bench/bench_notation.py [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CACHE = Path(os.environ.get("MOS_LAB_BENCH_CACHE",
+                            Path.home() / ".cache" / "mos_lab" / "bench")) / "notation"
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "midi" / "one_track"
+
+
+def chorale_paths() -> list[Path]:
+    """The MusicXML files of Bach in music21's corpus (the chorales)."""
+    from music21 import corpus
+
+    return sorted(Path(p) for p in corpus.getComposer("bach")
+                  if str(p).endswith((".mxl", ".xml", ".musicxml")))
+
+
+def _oracle(path: Path) -> dict[str, Any]:
+    """What music21 says about one file (cached as JSON): notes, pickup, onsets, MIDI."""
+    import music21
+
+    from mos_lab.score import load
+
+    out = CACHE / f"{path.stem}.json"
+    if out.exists():
+        return dict(json.loads(out.read_text()))
+    s = music21.converter.parse(str(path))
+    try:
+        ex = s.expandRepeats()
+        repeats = len(ex.flatten().notes) != len(s.flatten().notes)
+    except Exception:
+        ex, repeats = s, False
+    heads = graces = 0
+    onsets = []
+    for pi, part in enumerate(ex.parts):
+        for mi, m in enumerate(part.getElementsByClass("Measure")):
+            for n in m.recurse().notes:
+                if n.duration.isGrace:
+                    graces += len(n.pitches)
+                    continue
+                heads += len(n.pitches)
+                if n.tie is not None and n.tie.type in ("stop", "continue"):
+                    continue
+                off = float(n.getOffsetInHierarchy(m))
+                onsets += [[pi, mi, off, int(p.midi)] for p in n.pitches]
+    first = s.parts[0].getElementsByClass("Measure")[0]
+    pickup = float(first.duration.quarterLength) if first.paddingLeft else 0.0
+    midi = music21.midi.translate.streamToMidiFile(s).writestr()
+    score = load(path)
+    data = {"file": path.name, "heads": heads, "graces": graces, "repeats": repeats,
+            "pickup": pickup, "onsets": onsets, "midi": base64.b64encode(midi).decode(),
+            "nvx1": score.to_nvx1()}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(data))
+    return data
+
+
+def oracles(paths: list[Path]) -> list[dict[str, Any]]:
+    """music21's view of every file, parsed once and then read from the cache."""
+    todo = [p for p in paths if not (CACHE / f"{p.stem}.json").exists()]
+    if todo:
+        print(f"parsing {len(todo)} files with music21 (cached in {CACHE}) ...", flush=True)
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            list(pool.map(_oracle, todo, chunksize=4))
+    return [_oracle(p) for p in paths]
+
+
+def heads_in(pages: list[str]) -> int:
+    return sum(svg.count('class="notehead"') for svg in pages)
+
+
+def engraved_onsets(engraving: Any) -> Counter[tuple[int, int, float, int]]:
+    """(part, bar ordinal, quarters into the bar, MIDI) of each engraved note start."""
+    from mos_lab.notation.model import UNITS
+
+    pitch = engraving.score.notes["pitch"]
+    out: Counter[tuple[int, int, float, int]] = Counter()
+    for pi, part in enumerate(engraving.notated.parts):
+        for mi, m in enumerate(part.measures):
+            for v in m.voices:
+                for ev in v.events:
+                    for h in ev.heads:
+                        if not h.tie_stop:
+                            out[(pi, mi, round((ev.start - m.start) / UNITS, 4),
+                                 int(pitch[h.note]))] += 1
+    return out
+
+
+def bench_chorales(data: list[dict[str, Any]]) -> None:
+    from mos_lab.notation import engrave
+    from mos_lab.score import nvx1
+
+    errors, equal, diffs, secs = [], 0, [], []
+    for d in data:
+        score = nvx1.from_nvx1(d["nvx1"])
+        t = time.perf_counter()
+        try:
+            pages = list(engrave(score).pages())
+        except Exception as exc:
+            errors.append(f"{d['file']}: {type(exc).__name__}: {exc}")
+            continue
+        secs.append(time.perf_counter() - t)
+        n = heads_in(pages)
+        equal += n == d["heads"]
+        if n != d["heads"]:
+            diffs.append((d["file"], n, d["heads"]))
+    total = len(data)
+    print(f"MusicXML chorales: {total} files, {len(errors)} errors, noteheads equal to "
+          f"music21's count in {equal}/{total - len(errors)} "
+          f"({100 * equal / max(total - len(errors), 1):.1f} %); engrave + all pages "
+          f"median {1000 * float(np.median(secs)):.0f} ms")
+    for e in errors[:5]:
+        print("  error:", e)
+    for f, n, m in diffs[:8]:
+        print(f"  {f}: {n} heads engraved, music21 counts {m}")
+
+
+def bench_midi(data: list[dict[str, Any]]) -> None:
+    from mos_lab.notation import engrave
+    from mos_lab.notation.model import UNITS
+    from mos_lab.score import load
+
+    all_notes = complete = 0
+    matched = total = 0
+    pickups_right = 0
+    worst: list[tuple[float, str]] = []
+    for d in data:
+        score = load(base64.b64decode(d["midi"]))
+        e = engrave(score)
+        svg = "".join(e.pages())
+        ids = {f'id="n{i}"' for i in range(score.n_notes)}
+        found = sum(1 for i in ids if i in svg)
+        all_notes += score.n_notes
+        complete += found == score.n_notes
+        want = Counter(tuple(o) for o in d["onsets"])
+        want = Counter({(k[0], k[1], round(k[2], 4), k[3]): v for k, v in want.items()})
+        got = engraved_onsets(e)
+        hit = sum((want & got).values())
+        matched += hit
+        total += sum(want.values())
+        pickups_right += abs(e.notated.pickup / UNITS - d["pickup"]) < 1e-6
+        worst.append((hit / max(sum(want.values()), 1), d["file"]))
+    n = len(data)
+    print(f"MIDI-only chorales (music21 -> MIDI -> engrave): {complete}/{n} with every note "
+          f"engraved; onsets at the MusicXML's bar and beat: {100 * matched / total:.1f} % "
+          f"({matched}/{total}); pickup as music21's in {pickups_right}/{n}")
+    worst.sort()
+    print("  lowest:", ", ".join(f"{f} {100 * r:.0f} %" for r, f in worst[:5]))
+
+
+def _tiled(score: Any, bars: int) -> Any:
+    """The score repeated until it has ``bars`` bars of its first meter, cut there."""
+    from mos_lab.score import Score
+
+    ts = score.time_signatures[0]
+    bar = score.tpq * 4 * ts.numerator // ts.denominator
+    length = -(-score.end_tick // bar) * bar
+    copies = -(-bars * bar // length)
+    notes = np.concatenate([score.notes.copy() for _ in range(copies)])
+    for k in range(copies):
+        notes["start"][k * score.n_notes:(k + 1) * score.n_notes] += k * length
+    notes = notes[notes["start"] < bars * bar]
+    return Score(notes, score.tracks, score.tempo, time_signatures=score.time_signatures[:1],
+                 key_signatures=score.key_signatures[:1], title=score.title)
+
+
+def _first_bars(score: Any, bars: int) -> Any:
+    ts = score.time_signatures[0]
+    bar = score.tpq * 4 * ts.numerator // ts.denominator
+    return score.replace(notes=score.notes[score.notes["start"] < bars * bar])
+
+
+def _time(fn: Any, runs: int = 5) -> float:
+    fn()
+    return float(np.median([_timed(fn) for _ in range(runs)]))
+
+
+def _timed(fn: Any) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def bench_piano() -> None:
+    import music21
+
+    from mos_lab.notation import engrave
+    from mos_lab.score import load
+    from mos_lab.score.notation import to_music21
+
+    rag = music21.corpus.parse("joplin/maple_leaf_rag").expandRepeats()
+    rag_score = load(music21.midi.translate.streamToMidiFile(rag).writestr())
+    pieces = [("Maple Leaf Rag tiled to 200 bars (2/4)", _tiled(rag_score, 200))]
+    maestro = SHARED / "Maestro_1.mid"
+    if maestro.exists():
+        pieces.append(("Maestro_1.mid, first 200 bars (performed)",
+                       _first_bars(load(maestro), 200)))
+    for name, score in pieces:
+        def run(score: Any = score) -> None:
+            list(engrave(score).pages())
+
+        def first(score: Any = score) -> None:
+            engrave(score).svg(1)
+
+        ours = _time(run)
+        shown = _time(first)
+        e = engrave(score)
+        anchor_text = ""
+        if "Rag" in name:  # music21 takes minutes on the performed piece: anchor once
+            stream = to_music21(score)
+            from music21.musicxml.m21ToXml import GeneralObjectExporter
+
+            anchor = _time(lambda stream=stream: GeneralObjectExporter(stream).parse(), runs=1)
+            anchor_text = (f"; music21's MusicXML export alone {1000 * anchor:.0f} ms "
+                           f"(ratio {anchor / ours:.1f}x)")
+        print(f"{name}: {score.n_notes} notes, {len(e.notated.parts[0].measures)} bars, "
+              f"{e.page_count} pages: engrave + first page {1000 * shown:.0f} ms, + all SVG "
+              f"pages {1000 * ours:.0f} ms ({'within' if ours <= 1.0 else 'OVER'} the 1 s "
+              f"target){anchor_text}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--limit", type=int, default=0, help="only the first N chorales")
+    ap.add_argument("--only", choices=["chorales", "midi", "piano"], default=None)
+    args = ap.parse_args(argv)
+    paths = chorale_paths()
+    if args.limit:
+        paths = paths[: args.limit]
+    if args.only in (None, "piano"):
+        bench_piano()
+    if args.only == "piano":
+        return 0
+    data = oracles(paths)
+    if args.only in (None, "chorales"):
+        bench_chorales(data)
+    if args.only in (None, "midi"):
+        bench_midi(data)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
