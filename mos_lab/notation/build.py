@@ -7,6 +7,7 @@ beams); here they are put together with the spelling, keys, accidentals and dyna
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -127,8 +128,10 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
     fifths = _spelling(score)
     from mos_lab.theory.pitch import Pitch
 
-    spelled = [Pitch.from_midi(int(m), int(f)) for m, f in zip(notes["pitch"], fifths,
-                                                                  strict=True)]
+    pairs = notes["pitch"].astype(np.int64) * 1000 + fifths + 100  # few distinct spellings
+    uniq, inverse = np.unique(pairs, return_inverse=True)
+    made = [Pitch.from_midi(int(u) // 1000, int(u) % 1000 - 100) for u in uniq]
+    spelled = [made[k] for k in inverse.ravel().tolist()]
     parts: list[Part] = []
     for ti in np.unique(notes["track"]).tolist():
         parts.append(_part(score, q, ti, bars, starts, spelled))
@@ -153,6 +156,7 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
         if staff.min() == staff.max():  # the hands never parted: one staff after all
             staff[:] = 0
     n_staves = int(staff.max()) + 1
+    bar_starts = starts.tolist()
     clefs = []
     for s in range(n_staves):
         sel = rows[staff == s]
@@ -176,8 +180,8 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
         for vi, chords in enumerate(voices):
             per_bar: dict[int, list[tuple[int, int, Chord]]] = {}
             for c in chords:
-                b0 = int(np.searchsorted(starts, c.start, "right")) - 1
-                b1 = int(np.searchsorted(starts, c.end - 1, "right")) - 1
+                b0 = bisect.bisect_right(bar_starts, c.start) - 1
+                b1 = bisect.bisect_right(bar_starts, c.end - 1) - 1
                 for b in range(b0, b1 + 1):
                     bs, bl, _ = bars[b]
                     per_bar.setdefault(b, []).append((max(c.start, bs), min(c.end, bs + bl), c))
@@ -258,7 +262,8 @@ def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
               starts: np.ndarray) -> None:
     """Dynamics where a part's loudness changes (a part at one velocity shows none)."""
     vel = score.notes["velocity"][rows].astype(np.float64)
-    if len({_bucket(v) for v in vel.tolist()}) < 2:
+    tops = [top for top, _ in _DYNAMICS]
+    if len(np.unique(np.searchsorted(tops, vel, side="right"))) < 2:
         return
     bar_of = np.searchsorted(starts, q.start[rows], "right") - 1
     bars = np.unique(bar_of).tolist()
