@@ -149,12 +149,13 @@ def bench_midi(data: list[dict[str, Any]]) -> None:
     from mos_lab.score import load
 
     all_notes = complete = 0
-    matched = total = 0
+    matched = total = given = 0
     pickups_right = 0
     worst: list[tuple[float, str]] = []
     for d in data:
         score = load(base64.b64decode(d["midi"]))
         e = engrave(score)
+        told = engrave(score, pickup=round(d["pickup"] * score.tpq))
         svg = "".join(e.pages())
         ids = {f'id="n{i}"' for i in range(score.n_notes)}
         found = sum(1 for i in ids if i in svg)
@@ -164,6 +165,7 @@ def bench_midi(data: list[dict[str, Any]]) -> None:
         want = Counter({(k[0], k[1], round(k[2], 4), k[3]): v for k, v in want.items()})
         got = engraved_onsets(e)
         hit = sum((want & got).values())
+        given += sum((want & engraved_onsets(told)).values())
         matched += hit
         total += sum(want.values())
         pickups_right += abs(e.notated.pickup / UNITS - d["pickup"]) < 1e-6
@@ -171,7 +173,8 @@ def bench_midi(data: list[dict[str, Any]]) -> None:
     n = len(data)
     print(f"MIDI-only chorales (music21 -> MIDI -> engrave): {complete}/{n} with every note "
           f"engraved; onsets at the MusicXML's bar and beat: {100 * matched / total:.1f} % "
-          f"({matched}/{total}); pickup as music21's in {pickups_right}/{n}")
+          f"({matched}/{total}); pickup as music21's in {pickups_right}/{n}; with "
+          f"music21's pickup given: {100 * given / total:.1f} %")
     worst.sort()
     print("  lowest:", ", ".join(f"{f} {100 * r:.0f} %" for r, f in worst[:5]))
 
