@@ -1,0 +1,4 @@
+"""Generation models in torch, each a subpackage: ``notagen`` (NotaGen's architecture).
+
+Importing this package needs no torch; loading a model does (``pip install 'mos_lab[ai]'``).
+"""

@@ -1,0 +1,348 @@
+"""Sampling NotaGen patch by patch, with key/value caches at both levels, streamed bar by bar.
+
+The filters are NotaGen's (its ``samplings`` package): top-k, then top-p (the smallest
+set of most likely characters whose mass passes p, the first always kept), then
+temperature (``p ** (1/T)`` renormalised), each renormalising. The loop is NotaGen's
+inference loop: a patch's characters are sampled until its EOS or its 16th character;
+the pair BOS, EOS ends the piece; a first tune-body patch that starts ``[r:`` is
+sampled again from the forced prefix ``[r:0/``; when the context is full, the text is
+cut to the header and the last half of the tune-body lines and re-encoded. Two
+departures, neither changing what is sampled in distribution: a patch stops at its
+EOS (NotaGen samples the rest and throws it away), and a tune-body line that fails
+its check is sampled again from the caches as they were at its start.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mos_lab.ai.models.notagen import patchilizer as P
+from mos_lab.ai.models.notagen.model import Cache, NotaGenNet
+
+#: NotaGen's own limit on the characters of one piece
+MAX_CHARS = 102_400
+_R_START = [ord(c) for c in "[r:"]
+
+
+def _is_r_start(chars: list[int]) -> bool:
+    return chars == _R_START
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """NotaGen's sampling settings (its inference defaults: top-k 9, top-p 0.9, T 1.2)."""
+
+    top_k: int = 9
+    top_p: float = 0.9
+    temperature: float = 1.2
+
+    def __post_init__(self) -> None:
+        if self.top_k < 0:
+            raise ValueError(f"notagen: top_k {self.top_k} must be 0 (off) or more")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"notagen: top_p {self.top_p} must be in (0, 1]")
+        if self.temperature < 0:
+            raise ValueError(f"notagen: temperature {self.temperature} must be 0 (greedy) "
+                             "or more")
+
+
+def filter_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
+    """``probs`` after top-k, top-p and temperature, as NotaGen's samplings apply them."""
+    p = np.nan_to_num(np.asarray(probs, dtype=np.float64), nan=0.0).clip(0, None)
+    p /= p.sum()
+    if s.top_k > 0:
+        p[np.argsort(p)[::-1][s.top_k:]] = 0.0
+        p /= p.sum()
+    if s.top_p < 1:
+        order = np.argsort(p)[::-1]
+        drop = np.cumsum(p[order]) > s.top_p
+        drop[1:] = drop[:-1].copy()
+        drop[0] = False
+        p[order[drop]] = 0.0
+        p /= p.sum()
+    if s.temperature == 0:
+        q = np.zeros_like(p)
+        q[int(np.argmax(p))] = 1.0
+        return q
+    if s.temperature != 1:
+        nz = p > 0
+        p[nz] = np.exp(np.log(p[nz]) / s.temperature)
+        p /= p.sum()
+    return p
+
+
+class PatchContext:
+    """The patch level: full patches in context, their hidden states and (cached) keys."""
+
+    def __init__(self, net: NotaGenNet, use_cache: bool = True) -> None:
+        self.net = net
+        self.use_cache = use_cache
+        self.patches: list[list[int]] = []
+        self.hidden: torch.Tensor | None = None  # (n, hidden)
+        self.cache: Cache | None = None
+
+    def __len__(self) -> int:
+        return len(self.patches)
+
+    def reset(self, patches: list[list[int]]) -> None:
+        """Encode ``patches`` from scratch."""
+        self.patches = [list(p) for p in patches]
+        h, cache = self.net.patch_level_decoder(torch.tensor([self.patches]))
+        self.hidden, self.cache = h[0], (cache if self.use_cache else None)
+
+    def push(self, patch: list[int]) -> None:
+        """Add one full patch (with the cache one step; without, all patches again)."""
+        if not self.use_cache or self.cache is None or self.hidden is None:
+            self.reset([*self.patches, patch])
+            return
+        h, self.cache = self.net.patch_level_decoder(torch.tensor([[patch]]), self.cache)
+        self.patches.append(list(patch))
+        self.hidden = torch.cat((self.hidden, h[0]), dim=0)
+
+    def truncate(self, n: int) -> None:
+        """Forget every patch after the first ``n`` (the caches cut back, nothing recomputed)."""
+        assert self.hidden is not None
+        self.patches = self.patches[:n]
+        self.hidden = self.hidden[:n]
+        if self.cache is not None:
+            self.cache = [(k[:, :, :n], v[:, :, :n]) for k, v in self.cache]
+
+    def last(self) -> torch.Tensor:
+        """The hidden state of the last patch: the character decoder's first position."""
+        assert self.hidden is not None
+        return self.hidden[-1:]
+
+
+def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sampling,
+                 rng: np.random.Generator, use_cache: bool = True,
+                 stop: Callable[[list[int]], bool] | None = None) -> list[int]:
+    """One patch's characters: ``prefix`` then sampled ones, up to EOS or the patch size
+    (or until ``stop`` says so). With the cache each character costs one position."""
+    size = net.config.patch_size
+    chars = list(prefix)
+    dec = net.char_level_decoder
+    logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
+    while True:
+        probs = torch.softmax(logits[0], dim=-1).numpy()
+        c = int(rng.choice(len(probs), p=filter_probs(probs, s)))
+        chars.append(c)
+        if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
+            return chars
+        if use_cache:
+            logits, cache = dec(None, torch.tensor([[c]]), cache)
+        else:
+            logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
+
+
+def _pad(chars: list[int], size: int) -> list[int]:
+    """A sampled patch as NotaGen feeds it back: pad after its EOS, to the patch size."""
+    out = list(chars)
+    if P.EOS in out:
+        out = out[: out.index(P.EOS) + 1]
+    return out + [P.PAD] * (size - len(out))
+
+
+def _header_voices(header: str) -> set[str]:
+    return {ln.split()[0][2:] for ln in header.split("\n")
+            if ln.startswith("V:") and ln[2:].strip()}
+
+
+def check_line(header: str, line: str) -> list[str]:
+    """Problems that keep a generated tune-body line from parsing: characters outside
+    printable ASCII, unbalanced brackets or quotes, no ``[V:n]`` voice segment, a voice
+    the header does not declare or twice in one line, no barline. [] when it is fine."""
+    problems: list[str] = []
+    body = line.rstrip("\n")
+    if any(not 32 <= ord(c) < 127 for c in body):
+        problems.append("a character outside printable ASCII")
+    if body.startswith("[r:"):
+        body = body[body.find("]") + 1:] if "]" in body else ""
+    if not body.startswith("[V:"):
+        return [*problems, "no [V:n] voice segment at the start"]
+    declared = _header_voices(header)
+    seen: set[str] = set()
+    for seg in body.split("[V:")[1:]:
+        voice, _, music = seg.partition("]")
+        if not _:
+            problems.append("an unclosed [V: field")
+            continue
+        if declared and voice not in declared:
+            problems.append(f"voice {voice} is not in the header")
+        if voice in seen:
+            problems.append(f"voice {voice} twice in one bar")
+        seen.add(voice)
+        if not any(d in music for d in P.DELIMITERS):
+            problems.append(f"voice {voice} has no barline")
+        depth = {"[": 0, "(": 0, "{": 0}
+        pairs = {"]": "[", ")": "(", "}": "{"}
+        for c in music:
+            if c in depth:
+                depth[c] += 1
+            elif c in pairs:
+                depth[pairs[c]] -= 1
+                if depth[pairs[c]] < 0:
+                    problems.append(f"voice {voice}: {c!r} closes nothing")
+                    break
+        if any(v > 0 for v in depth.values()):
+            problems.append(f"voice {voice}: a bracket is left open")
+        if music.count('"') % 2:
+            problems.append(f"voice {voice}: a quote is left open")
+    return problems
+
+
+class BarStream:
+    """NotaGen's generation as an iterator of tune-body lines (one bar of every voice each).
+
+    ``text`` holds the prompt and everything accepted so far; ``stopped`` says why it
+    ended ("end", "bars", "chars", "time", "cancelled", "out of memory", "failed: …").
+    """
+
+    def __init__(self, net: NotaGenNet, prompt: str, *, sampling: Sampling,
+                 seed: int | None = None, bars: int | None = None, use_cache: bool = True,
+                 max_chars: int = MAX_CHARS, time_limit: float | None = None,
+                 cancel: Callable[[], bool] | None = None,
+                 check: Callable[[str, str], list[str]] = check_line, tries: int = 8) -> None:
+        P.check_text(prompt)
+        self.net = net
+        self.sampling = sampling
+        self.rng = np.random.default_rng(seed)
+        self.max_bars = bars
+        self.use_cache = use_cache
+        self.max_chars = max_chars
+        self.deadline = None if time_limit is None else time.monotonic() + time_limit
+        self.cancel = cancel
+        self.check = check
+        self.tries = tries
+        self.size = net.config.patch_size
+        self.length = net.config.patch_length
+        self.ctx = PatchContext(net, use_cache)
+        parts = P.split_text(prompt)
+        self.text = prompt if parts.body else "".join(parts.header)
+        self.header = "".join(parts.header)
+        self.in_body = bool(parts.body)
+        self.bars: list[str] = []
+        self.rejected = 0
+        self.chars = 0  # characters sampled, rejected lines included
+        self.stopped: str | None = None
+        self.cuts = 0
+        self._keep: int | None = None
+        self._prefix: list[int] = []
+        self._rebuild(self.text)
+        self._mark()
+
+    # -- context ---------------------------------------------------------------------
+    def _rebuild(self, text: str) -> None:
+        """Encode ``text`` from scratch (cut as NotaGen's stream cut when it is too long)."""
+        patches = P.encode(text, self.size)
+        while sum(len(p) == self.size for p in patches) >= self.length:
+            cut = P.stream_cut(text, self._keep)
+            if cut is None or cut[0] == text:
+                raise ValueError("notagen: the text fills the model's context and has no "
+                                 "tune-body line to cut at")
+            text, self._keep = cut
+            self.cuts += 1
+            patches = P.encode(text, self.size, self.length)
+            if sum(len(p) == self.size for p in patches) >= self.length:
+                self._keep = max(1, self._keep // 2)
+        full = [p for p in patches if len(p) == self.size]
+        self._prefix = patches[-1] if len(patches[-1]) < self.size else []
+        self.ctx.reset(full)
+        self._epoch = self.cuts
+
+    def _mark(self) -> None:
+        self._line = (len(self.text), len(self.ctx), self._epoch, list(self._prefix))
+
+    def _rollback(self) -> None:
+        n_text, n_patches, epoch, prefix = self._line
+        self.text = self.text[:n_text]
+        if epoch == self._epoch:
+            self.ctx.truncate(n_patches)
+            self._prefix = prefix
+        else:
+            self._rebuild(self.text)
+            self._mark()
+
+    # -- iteration -------------------------------------------------------------------
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def _stop(self) -> str | None:
+        if self.max_bars is not None and len(self.bars) >= self.max_bars:
+            return "bars"
+        if self.cancel is not None and self.cancel():
+            return "cancelled"
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            return "time"
+        if len(self.text) > self.max_chars:
+            return "chars"
+        return None
+
+    def __next__(self) -> str:
+        if self.stopped:
+            raise StopIteration
+        try:
+            line = self._next_line()
+        except torch.OutOfMemoryError:
+            line, self.stopped = None, "out of memory"
+        if line is None:
+            raise StopIteration
+        return line
+
+    def _next_line(self) -> str | None:
+        """Sample patches until a tune-body line is complete and passes its check."""
+        tries = 0
+        while True:
+            why = self._stop()
+            if why:
+                self.stopped = why
+                return None
+            if len(self.ctx) >= self.length:
+                try:
+                    self._rebuild(self.text)
+                except ValueError:  # NotaGen's loop gives up here too
+                    self.stopped = "failed: the header fills the model's context"
+                    return None
+            prefix = self._prefix
+            self._prefix = []
+            at_line_start = not prefix and (not self.text or self.text.endswith("\n"))
+            watch = (not self.in_body and at_line_start)
+            chars = sample_patch(self.net, self.ctx.last(), prefix, self.sampling, self.rng,
+                                 self.use_cache,
+                                 _is_r_start if watch else None)
+            if watch and chars == _R_START:
+                chars = sample_patch(self.net, self.ctx.last(), [ord(c) for c in "[r:0/"],
+                                     self.sampling, self.rng, self.use_cache)
+                prefix = []
+            self.chars += len(chars) - len(prefix)
+            if not prefix and len(chars) > 1 and chars[0] == P.BOS and chars[1] == P.EOS:
+                self.stopped = "end"
+                return None
+            piece = P.decode([chars[len(prefix):]])
+            if not self.in_body and at_line_start and P.is_body_line(piece):
+                self.in_body = True
+                self.header = self.text
+                self._mark()
+            self.text += piece
+            self.ctx.push(_pad(chars, self.size))
+            if not self.in_body or "\n" not in piece:
+                continue
+            line = self.text[self._line[0]:]
+            problems = self.check(self.header, line)
+            if not piece.endswith("\n") or line.count("\n") != 1:
+                problems.append("a line ends inside a patch")
+            if not problems:
+                self.bars.append(line)
+                self._mark()
+                return line
+            self.rejected += 1
+            tries += 1
+            if tries >= self.tries:
+                self._rollback()
+                self.stopped = f"failed: bar {len(self.bars) + 1} {problems[0]} ({tries} tries)"
+                return None
+            self._rollback()
