@@ -109,3 +109,13 @@ def test_save_names_one_page_plainly_and_several_with_numbers(tmp_path):
     assert [p.name for p in paths] == [f"b-{i}.png" for i in range(1, many.page_count + 1)]
     assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert re.search(rb"IHDR", paths[0].read_bytes()[:40])
+
+
+def test_without_verovio_the_error_names_the_extra(monkeypatch):
+    import sys
+
+    from mos_lab.score import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "verovio", None)  # import verovio -> ImportError
+    with pytest.raises(MissingDependencyError, match=r"pip install 'mos_lab\[notation\]'"):
+        engrave(make_score([(0, 480, 60, 0)]))
