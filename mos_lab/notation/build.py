@@ -60,8 +60,9 @@ def to_units(ticks: int, tpq: int) -> int:
 
 
 def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score) -> int:
-    """Pickup length in units: the theory layer's strong-beat estimate, unless another beat
-    phase of the bar lines ties clearly fewer notes over a bar line."""
+    """Pickup length in units: the theory layer's strong-beat estimate; one of half a bar
+    or more gives way to the phase half a bar earlier (strong beats cannot tell the two
+    apart) unless that one ties clearly more notes over bar lines: upbeats are short."""
     if len(meters) != 1:
         return 0
     bar = bar_units(meters[0][1], meters[0][2])
@@ -71,12 +72,14 @@ def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Sc
         return 0
     from mos_lab.theory.analysis.meter import infer_pickup as theory_pickup
 
-    hint = to_units(theory_pickup(score), score.tpq) % bar
+    pickup = to_units(theory_pickup(score), score.tpq) % bar
     crossing = {p: int(np.count_nonzero((q.start - p) // bar != (q.end - 1 - p) // bar))
                 for p in range(0, bar, beat)}
-    best = min(crossing, key=lambda p: (crossing[p], p))
-    margin = 2 + crossing.get(hint, 0) // 4
-    return hint if hint in crossing and crossing[hint] <= crossing[best] + margin else best
+    shorter = pickup - bar // 2
+    if bar % 2 == 0 and shorter in crossing and pickup in crossing and \
+            crossing[shorter] <= crossing[pickup] + 2 + crossing[pickup] // 4:
+        return shorter
+    return pickup
 
 
 def _key_signatures(score: Score, q: Quantized) -> list[tuple[int, int, bool]]:
