@@ -67,8 +67,9 @@ class SpellingParams:
     rounds: int = 4
 
 
-#: Frames a long note counts in, at most, for the local key.
-MAX_SPAN = 16
+#: Frames (beats) a note counts in for the local key, at most: a held note, or one whose
+#: note-off a MIDI file lost, cannot decide the key for long.
+MAX_SPAN = 2
 
 
 def _pc(fifths: np.ndarray) -> np.ndarray:
@@ -122,7 +123,7 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     frame = max(round(p.frame_beats * tpq), 1)
     end = start + np.maximum(dur, 1)
     f0 = start // frame
-    f1 = np.minimum((end - 1) // frame, f0 + MAX_SPAN - 1)  # a drone counts 16 frames
+    f1 = np.minimum((end - 1) // frame, f0 + MAX_SPAN - 1)
     # every (note, frame) pair the note sounds in, weighted by its overlap in beats
     span = (f1 - f0 + 1).astype(np.int64)
     idx = np.repeat(np.arange(len(pc)), span)
