@@ -180,15 +180,23 @@ class Engraving:
         """Note id -> onset seconds on the Score's tempo map (every engraved note)."""
         return {i: e.seconds for e in self.events for i in e.on}
 
+    @cached_property
+    def _sounding(self) -> tuple[list[float], list[tuple[str, ...]]]:
+        """Times of the timemap's moments and the ids sounding from each (built once)."""
+        times: list[float] = []
+        sets: list[tuple[str, ...]] = []
+        now: set[str] = set()
+        for e in self.events:
+            now = (now - set(e.off)) | set(e.on)
+            times.append(e.seconds)
+            sets.append(tuple(sorted(now)))
+        return times, sets
+
     def ids_at(self, seconds: float) -> list[str]:
         """Ids of the engraved notes sounding at ``seconds`` (what a follower highlights)."""
-        times = [e.seconds for e in self.events]
+        times, sets = self._sounding
         k = bisect.bisect_right(times, seconds)
-        sounding: set[str] = set()
-        for e in self.events[:k]:
-            sounding.difference_update(e.off)
-            sounding.update(e.on)
-        return sorted(sounding)
+        return list(sets[k - 1]) if k else []
 
     # -- files ----------------------------------------------------------------------
     def save(self, path: str | Path, *, scale: float = 2.0) -> list[Path]:
