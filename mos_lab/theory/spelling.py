@@ -59,6 +59,7 @@ class SpellingParams:
     frame_beats: float = 1.0  # key frames, in beats
     key_change: float = 6.0  # cost of moving to another key between frames
     key_distance: float = 0.4  # extra cost per fifth the tonic moves
+    remote_key: float = 0.5  # per frame and accidental beyond seven in the key signature
     harmony: float = 0.55  # per fifth from the centre of the notes sounding around
     harmony_beats: float = 1.0  # half-width of that window, in beats
     chromatic_out: float = 5.0  # leaving an altered note by a chromatic semitone
@@ -137,6 +138,9 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     hist = np.zeros((len(used), 12))
     np.add.at(hist, (row, pc[idx]), w)
     emit = hist @ _state_costs().T  # (frames, states)
+    # keys beyond seven accidentals are written enharmonically (F# minor, not Gb minor)
+    signature = np.abs(STATES[:, 0] - 3 * STATES[:, 1])
+    emit += p.remote_key * np.maximum(signature - 7, 0)[None, :]
     path = _viterbi(emit, p.key_change, p.key_distance)
     # a note takes the key of the frame it starts in
     return path[np.searchsorted(used, f0)]
