@@ -119,23 +119,29 @@ def bench_chorales(data: list[dict[str, Any]]) -> None:
     from mos_lab.score import nvx1
 
     errors, equal, diffs, secs = [], 0, [], []
+    ours = theirs = given_equal = 0
     for d in data:
         score = nvx1.from_nvx1(d["nvx1"])
         t = time.perf_counter()
         try:
             pages = list(engrave(score).pages())
+            told = list(engrave(score, pickup=round(d["pickup"] * score.tpq)).pages())
         except Exception as exc:
             errors.append(f"{d['file']}: {type(exc).__name__}: {exc}")
             continue
         secs.append(time.perf_counter() - t)
         n = heads_in(pages)
+        ours, theirs = ours + n, theirs + d["heads"]
+        given_equal += heads_in(told) == d["heads"]
         equal += n == d["heads"]
         if n != d["heads"]:
             diffs.append((d["file"], n, d["heads"]))
     total = len(data)
     print(f"MusicXML chorales: {total} files, {len(errors)} errors, noteheads equal to "
           f"music21's count in {equal}/{total - len(errors)} "
-          f"({100 * equal / max(total - len(errors), 1):.1f} %); engrave + all pages "
+          f"({100 * equal / max(total - len(errors), 1):.1f} %; with music21's pickup given: "
+          f"{given_equal}); noteheads in all: {ours} engraved, {theirs} counted by music21 "
+          f"({100 * (ours - theirs) / max(theirs, 1):+.2f} %); engrave + all pages twice "
           f"median {1000 * float(np.median(secs)):.0f} ms")
     for e in errors[:5]:
         print("  error:", e)
