@@ -12,7 +12,7 @@ STAMP := $(VENV)/.installed
 # System packages: PortAudio + JACK (real-time audio without a sound card), a GM SoundFont,
 # Mesa's software Vulkan (wgpu without a GPU), FFmpeg-free: imageio-ffmpeg ships its own;
 # bubblewrap: the sandbox of untrusted plugins.
-APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs bubblewrap
+APT_PACKAGES := libportaudio2 jackd2 timgm6mb-soundfont musescore-general-soundfont-small fluidsynth libsndfile1 libvulkan1 mesa-vulkan-drivers chromium fonts-dejavu-core nodejs bubblewrap
 PYTEST_ARGS ?=
 LAB_IP ?= 127.0.0.1
 LAB_PORT ?= 8888

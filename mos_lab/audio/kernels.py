@@ -34,6 +34,7 @@ import numba
 import numpy as np
 
 from mos_lab._jit import jit
+from mos_lab.audio.effects import process as fx_process
 
 # fastmath without nnan/ninf: NaN from a custom source must survive to the limiter.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
@@ -121,6 +122,7 @@ SINE = np.ascontiguousarray(_SIN_PTS)
 SINE_DELTA = np.zeros(SINE_SIZE + 1)
 SINE_DELTA[:-1] = SINE[1:] - SINE[:-1]
 SINE.flags.writeable = False
+NO_FX = np.zeros(1)  # no master effects (``effects.make_state`` makes a real state)
 SINE_DELTA.flags.writeable = False
 
 
@@ -707,6 +709,13 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
     first = int(F[v, F_RLEN])  # first frame of the sample (F_RLEN is unused by K_SF2)
     ml = mix[0]
     mr = mix[1]
+    sends = mix.shape[0] >= 4  # reverb and chorus send rows (``effects.process``)
+    srow = mix[2] if sends else mix[0]
+    crow = mix[3] if sends else mix[0]
+    sv = level * F[v, F_GAIN]
+    srev = sv * F[v, S_SEND_REV] if sends else 0.0
+    scho = sv * F[v, S_SEND_CHO] if sends else 0.0
+    sends = srev != 0.0 or scho != 0.0
     x1 = F[v, S_X1]
     x2 = F[v, S_X2]
     y1 = F[v, S_Y1]
@@ -735,6 +744,8 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         last = pos + r * (n - 1)
         o_l = ml[i:e]
         o_r = mr[i:e]
+        o_s = srow[i:e]
+        o_c = crow[i:e]
         plain = da1 == 0.0 and da2 == 0.0 and db02 == 0.0 and db1 == 0.0
         if plain and int(pos) - 1 >= first and int(last) + 2 < top:
             # The common case in one pass: no sample edge, no loop wrap, no coefficient
@@ -757,6 +768,9 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
                 y1 = y
                 o_l[k] += (g * gl) * y
                 o_r[k] += (g * gr) * y
+                if sends:
+                    o_s[k] += (g * srev) * y
+                    o_c[k] += (g * scho) * y
                 g += damp
             pos += r * n
             while looping and pos >= le:
@@ -816,6 +830,9 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
                 g = (amp0 + damp * (j0 + k)) * y
                 o_l[k] += g * gl
                 o_r[k] += g * gr
+                if sends:
+                    o_s[k] += g * srev
+                    o_c[k] += g * scho
         else:
             for k in range(n):
                 x = buf[k]
@@ -831,6 +848,9 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
                 g = (amp0 + damp * (j0 + k)) * y
                 o_l[k] += g * gl
                 o_r[k] += g * gr
+                if sends:
+                    o_s[k] += g * srev
+                    o_c[k] += g * scho
         if fin:
             break
         t += e - i
@@ -1304,8 +1324,10 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
 
 @_jit(FAST)
 def _finish_block(n: int, mix: np.ndarray, out: np.ndarray, ev: np.ndarray, nev: int,
-                  chan: np.ndarray, lim: np.ndarray) -> None:
-    """Keep the block's last channel state for the next block, then limit ``mix``."""
+                  chan: np.ndarray, lim: np.ndarray, fx: np.ndarray) -> None:
+    """Keep the block's last channel state for the next block, add the master effects
+    (``effects.process``: reverb and chorus of the send rows), then limit ``mix``."""
+    fx_process(mix, n, fx)
     for e in range(nev):
         if int(ev[e, 1]) == EV_CHAN:
             c = int(ev[e, 2])
@@ -1324,7 +1346,7 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
                  d0: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray,
                  ext: np.ndarray, scratch: np.ndarray, lim: np.ndarray, max_note: int,
                  report: np.ndarray, arena: np.ndarray, etab: np.ndarray,
-                 E: np.ndarray) -> None:
+                 E: np.ndarray, fx: np.ndarray) -> None:
     """Render one block: every active voice with its in-block events, then the limiter.
 
     ``mix`` is planar float64 ``(2, >= n)`` scratch; ``out`` gets ``(n, 2)`` float32.
@@ -1334,9 +1356,9 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
     unlimited and ``out`` untouched (tests). ``arena``/``etab``/``E`` are the note
     cache (``notecache.NoteCache``): samples, chunk table, (length, capacity) per entry.
     """
-    for i in range(n):
-        mix[0, i] = 0.0
-        mix[1, i] = 0.0
+    for c in range(min(mix.shape[0], 4)):  # stereo, and the reverb/chorus send rows
+        for i in range(n):
+            mix[c, i] = 0.0
     for i in range(4):
         report[i] = 0
     for v in range(nslots):
@@ -1344,7 +1366,7 @@ def render_block(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray, Iv: np
             continue
         _voice(n, v, mix, F, Iv, rng, ev, nev, chan, tab, sine, sdelta, d0, d1, d2, d3,
                ext, scratch, max_note, report, arena, etab, E)
-    _finish_block(n, mix, out, ev, nev, chan, lim)
+    _finish_block(n, mix, out, ev, nev, chan, lim, fx)
 
 
 def _par_jit(fn: Callable[..., Any]) -> Any:
@@ -1359,7 +1381,7 @@ def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
                      d0: np.ndarray, d1: np.ndarray, d2: np.ndarray, d3: np.ndarray,
                      ext: np.ndarray, tscratch: np.ndarray, lim: np.ndarray, max_note: int,
                      report: np.ndarray, arena: np.ndarray, etab: np.ndarray, E: np.ndarray,
-                     tmix: np.ndarray, treport: np.ndarray) -> None:
+                     tmix: np.ndarray, treport: np.ndarray, fx: np.ndarray) -> None:
     """:func:`render_block` with voices split over ``tmix.shape[0]`` threads (offline).
 
     Why: an offline render may use every core. Voices are dealt to the workers by a
@@ -1391,9 +1413,9 @@ def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
     for w in numba.prange(T):
         part = tmix[w]
         rep = treport[w]
-        for i in range(n):
-            part[0, i] = 0.0
-            part[1, i] = 0.0
+        for c in range(min(part.shape[0], 4)):
+            for i in range(n):
+                part[c, i] = 0.0
         for i in range(4):
             rep[i] = 0
         for q in range(count[w]):
@@ -1402,9 +1424,10 @@ def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
                    d3, ext, tscratch[w], max_note, rep, arena, etab, E)
     for i in range(4):
         report[i] = 0
-    for i in range(n):
-        mix[0, i] = 0.0
-        mix[1, i] = 0.0
+    rows = min(mix.shape[0], tmix.shape[1], 4)
+    for c in range(min(mix.shape[0], 4)):
+        for i in range(n):
+            mix[c, i] = 0.0
     for w in range(T):  # counts add up; the lists are concatenated (first NLIST kept)
         for c, base in ((0, R_DONE), (2, R_WANT)):
             for j in range(min(treport[w, c], NLIST)):
@@ -1412,10 +1435,10 @@ def render_block_par(n: int, mix: np.ndarray, out: np.ndarray, F: np.ndarray,
                     report[base + report[c] + j] = treport[w, base + j]
         for i in range(4):
             report[i] += treport[w, i]
-        for i in range(n):
-            mix[0, i] += tmix[w, 0, i]
-            mix[1, i] += tmix[w, 1, i]
-    _finish_block(n, mix, out, ev, nev, chan, lim)
+        for c in range(rows):
+            for i in range(n):
+                mix[c, i] += tmix[w, c, i]
+    _finish_block(n, mix, out, ev, nev, chan, lim, fx)
 
 
 @_jit(False, nogil=False)
@@ -1465,7 +1488,10 @@ def _compile_all() -> None:
     report = np.zeros(NREPORT, np.int64)
     arena, etab, E = empty_note_cache()
     render_block(n, mix, out, F, Iv, rng, 0, ev, 0, chan, tab, SINE, SINE_DELTA,
-                 data, data, data, data, ext, scratch, lim, 0, report, arena, etab, E)
+                 data, data, data, data, ext, scratch, lim, 0, report, arena, etab, E, NO_FX)
+    render_block(n, np.zeros((4, n)), out, F, Iv, rng, 0, ev, 0, chan, tab, SINE,
+                 SINE_DELTA, data, data, data, data, ext, scratch, lim, 0, report, arena,
+                 etab, E, NO_FX)
     limit(mix, out, n, lim)
     copy_frames(out, 0, out, 0, n)
     zero_frames(out, 0, n)
@@ -1501,8 +1527,8 @@ def warm_up_parallel() -> None:
                         0, np.zeros((1, EV_COLS)), 0, np.ones((16, 4)), np.zeros((8, 2)),
                         SINE, SINE_DELTA, data, data, data, data, np.zeros((1, n)),
                         np.zeros((2, 4, n)), np.array([1.0, 0.9, 0.8, 12000.0, 1.0, 24.0]), 0,
-                        np.zeros(NREPORT, np.int64), *empty_note_cache(), np.zeros((2, 2, n)),
-                        np.zeros((2, NREPORT), np.int64))
+                        np.zeros(NREPORT, np.int64), *empty_note_cache(), np.zeros((2, 4, n)),
+                        np.zeros((2, NREPORT), np.int64), NO_FX)
         _par_warm = True
 
 

@@ -22,6 +22,7 @@ import numpy as np
 from mos_lab.audio import events as ev
 from mos_lab.audio import kernels
 from mos_lab.audio.channels import ChannelState
+from mos_lab.audio.effects import make_state
 from mos_lab.audio.events import DRUM_CHANNEL as DRUM
 from mos_lab.audio.events import NOTE_OFF, NOTE_ON, Event, check_event, check_events
 from mos_lab.audio.instruments.base import InstrumentBank
@@ -39,8 +40,11 @@ class Synth:
     def __init__(self, sample_rate: int = 48000, max_voices: int = 64,
                  instrument_bank: InstrumentBank | None = None, *, max_block: int = 1024,
                  max_note_s: float = 60.0, steal_fade_s: float = 0.005,
-                 render_threads: int = 1, note_cache_bytes: int = 64 << 20) -> None:
+                 render_threads: int = 1, note_cache_bytes: int = 64 << 20,
+                 effects: bool = True) -> None:
         self._lock = threading.RLock()
+        # Master reverb and chorus (``effects.py``), fed by SoundFont voices' sends.
+        self._effects = bool(effects)
         # > 1 splits voices over that many threads: for offline renders only (the real-time
         # path stays one single-threaded nogil call per block).
         self.render_threads = max(1, int(render_threads))
@@ -77,10 +81,24 @@ class Synth:
                                          threads=self.render_threads,
                                          note_cache_bytes=self.note_cache_bytes)
             self.limiter = Limiter(sample_rate)
-            self._mix = np.zeros((2, self.max_block))  # planar: what the kernel sums into
+            # planar: what the kernel sums into (stereo, then the reverb and chorus sends)
+            self._mix = np.zeros((4, self.max_block))
+            self.voices.fx = make_state(sample_rate) if self._effects else kernels.NO_FX
             self._out = np.zeros((self.max_block, 2), np.float32)
             for ch in range(16):
                 self._sync_channel(ch)
+
+    @property
+    def effects(self) -> bool:
+        """Master reverb and chorus on (the default, for listening) or off (dry)."""
+        return self._effects
+
+    @effects.setter
+    def effects(self, on: bool) -> None:
+        with self._lock:
+            self._effects = bool(on)
+            self.voices.fx = (make_state(self.sample_rate) if self._effects
+                              else kernels.NO_FX)
 
     def warm_up(self) -> None:
         """Compile (or load from cache) the kernels and render the drum samples now.
@@ -264,7 +282,7 @@ class Synth:
                         keep.append(e)
                 evs = keep
             if n > self._mix.shape[1]:  # bigger blocks than prepared: grow the scratch once
-                self._mix = np.zeros((2, n))
+                self._mix = np.zeros((4, n))
                 self._out = np.zeros((n, 2), np.float32)
             mix = self._mix
             direct = out.dtype == np.float32 and out.flags.c_contiguous

@@ -156,7 +156,8 @@ class VoiceAllocator:
         self._ext = np.zeros((1, 1))
         self._scratch = np.zeros((4, _MIN_SCRATCH))
         self._report = np.zeros(K.NREPORT, np.int64)
-        self._tmix = np.zeros((self.threads, 2, 8))  # per-thread mixes (threads > 1)
+        self._tmix = np.zeros((self.threads, 4, 8))  # per-thread mixes (threads > 1)
+        self.fx = K.NO_FX  # master effects state (``effects.make_state``), set by the synth
         self._tscratch = np.zeros((self.threads, 4, _MIN_SCRATCH))
         self._treport = np.zeros((self.threads, K.NREPORT), np.int64)
         # Built-in notes rendered once and read back (0 bytes: every note renders live).
@@ -531,7 +532,8 @@ class VoiceAllocator:
 
     def render(self, mix: np.ndarray, n: int, out: np.ndarray | None = None,
                limiter: np.ndarray | None = None) -> None:
-        """Render the next ``n`` frames of every voice into planar ``mix`` (2, >= n) float64.
+        """Render the next ``n`` frames of every voice into planar ``mix`` (2, >= n) float64
+        (4 rows: also the reverb and chorus sends, which ``fx`` turns into sound).
 
         With ``limiter`` (``Limiter.state``) the kernel also limits ``mix`` into ``out``
         (float32). Events queued since the last render apply at their frames; then the
@@ -549,18 +551,18 @@ class VoiceAllocator:
             lim, target = limiter, out if out is not None else np.zeros((n, 2), np.float32)
         if self.threads > 1 and self._high > 1:
             if self._tmix.shape[2] < n:
-                self._tmix = np.zeros((self.threads, 2, n))
+                self._tmix = np.zeros((self.threads, 4, n))
                 self._tscratch = np.zeros((self.threads, 4, max(n, _MIN_SCRATCH)))
             K.render_parallel(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
                               self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
                               d[1], d[2], d[3], self._ext, self._tscratch, lim,
                               self.max_note_frames, self._report, *self._nc, self._tmix,
-                              self._treport)
+                              self._treport, self.fx)
         else:
             K.render_block(n, mix, target, self.F, self.I, self.rng, self._high, self._ev,
                            self._nev, self.chan, TABLES.pairs, K.SINE, K.SINE_DELTA, d[0],
                            d[1], d[2], d[3], self._ext, self._scratch, lim,
-                           self.max_note_frames, self._report, *self._nc)
+                           self.max_note_frames, self._report, *self._nc, self.fx)
         self._nev = 0
         self.offset = 0
         self.clock += n

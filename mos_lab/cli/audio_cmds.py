@@ -30,7 +30,11 @@ def register(sub: Any) -> None:
     r.add_argument("file")
     r.add_argument("-o", "--output", required=True, help="OUT.wav or OUT.flac")
     r.add_argument("--sample-rate", type=int, default=48_000, help="Hz (default 48000)")
-    r.add_argument("--soundfont", help="an .sf2 file for the instruments (default: built-in)")
+    r.add_argument("--soundfont", help="an .sf2/.sf3 file for the instruments (default: the "
+                   "GM set of mos-lab info --sound)")
+    r.add_argument("--dry", action="store_true", help="no reverb or chorus")
+    r.add_argument("--format", choices=("float", "pcm24", "pcm16"), default="pcm24",
+                   help="samples: 32-bit float, 24-bit, or 16-bit dithered (default pcm24)")
     r.add_argument("--tempo", type=float, default=1.0, help="tempo scale (2.0 = twice as fast)")
     r.add_argument("--max-hours", type=float, default=MAX_HOURS,
                    help=f"refuse renders longer than this (default {MAX_HOURS:g}); "
@@ -42,20 +46,21 @@ def register(sub: Any) -> None:
                     "Ctrl-C. Exits 2 with a message when there is no device or the device "
                     "takes no audio.")
     p.add_argument("file")
-    p.add_argument("--soundfont", help="an .sf2 file for the instruments (default: built-in)")
+    p.add_argument("--soundfont", help="an .sf2/.sf3 file for the instruments (default: the "
+                   "GM set of mos-lab info --sound)")
     p.add_argument("--start", type=float, default=0.0, help="start at this time (seconds)")
     p.add_argument("--device", type=int, help="PortAudio output device index")
     p.set_defaults(run=play)
 
 
 def _bank(soundfont: str | None) -> Any:
-    if not soundfont:
-        return None
-    from mos_lab.audio import SoundFontBank
-    from mos_lab.cli.errors import input_file
+    from mos_lab.audio.instruments.defaults import load_bank
 
-    input_file(soundfont)
-    return SoundFontBank.load(soundfont)
+    if soundfont:
+        from mos_lab.cli.errors import input_file
+
+        input_file(soundfont)
+    return load_bank(soundfont)
 
 
 def render(args: argparse.Namespace) -> int:
@@ -70,15 +75,21 @@ def render(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.max_hours) and args.max_hours > 0):
         raise CliError(f"--max-hours: {args.max_hours:g} must be more than 0")
     score = load_input(args.file)
+    bank = _bank(args.soundfont)
+    if args.dry and bank is not None:
+        bank.dry = True  # the voices send nothing to the reverb and chorus
+    if args.format == "float" and out.suffix.lower() == ".flac":
+        raise CliError("--format float: FLAC stores integers (use pcm24, or a .wav file)")
     try:
         job = engine.render(score, sample_rate=args.sample_rate, tempo=args.tempo,
-                            bank=_bank(args.soundfont), max_seconds=args.max_hours * 3600)
+                            bank=bank, max_seconds=args.max_hours * 3600)
     except ValueError as exc:  # over the length limit: says how to raise it
         raise CliError(str(exc).removeprefix("render: ").replace("max_seconds=, ", "")) from None
     bar = ProgressBar(f"rendering {Path(args.file).name}")
     t0 = time.perf_counter()
     try:
-        job.write(out, progress=bar)
+        job.write(out, progress=bar, subtype={"float": "FLOAT", "pcm24": "PCM_24",
+                                              "pcm16": "PCM_16"}[args.format])
     finally:
         bar.close()
     took = time.perf_counter() - t0
@@ -115,8 +126,8 @@ def play(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.start) and 0 <= args.start <= score.duration):
         raise CliError(f"--start: {args.start:g} is not in 0..{score.duration:.2f} s "
                        "(the score's length)")
+    where = _check_devices(args.device)  # (before a SoundFont takes seconds to load)
     bank = _bank(args.soundfont)
-    where = _check_devices(args.device)
     output = SoundDeviceOutput(48_000, 512, device=args.device, lookahead_s=0.15)
     done = threading.Event()
     with Engine(output=output) as eng:

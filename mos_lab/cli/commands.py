@@ -23,8 +23,10 @@ def register(sub: Any) -> None:
         description="Summarise a score: notes, tracks, duration, tempo changes, time and key "
                     "signatures, and what the loader repaired. Channels are numbered 0-15 "
                     "as in the file and in --json (General MIDI drums: channel 9).")
-    info_p.add_argument("file")
+    info_p.add_argument("file", nargs="?")
     info_p.add_argument("--json", action="store_true", help="print one JSON object")
+    info_p.add_argument("--sound", action="store_true",
+                        help="say which instrument set (SoundFont) plays")
     info_p.set_defaults(run=info)
     val = sub.add_parser(
         "validate", help="check a score; exit 1 listing every problem",
@@ -57,6 +59,14 @@ def _key_name(name: str) -> str:
 
 def info(args: argparse.Namespace) -> int:
     """Print a summary of a score (``--json`` for one machine-readable object)."""
+    if getattr(args, "sound", False):
+        from mos_lab.audio.instruments.defaults import describe
+
+        print(describe())
+        if not args.file:
+            return EXIT_OK
+    if not args.file:
+        raise CliError("info: give a score file (or --sound)")
     score = load_input(args.file)
     data = score.info()
     if args.json:

@@ -609,9 +609,14 @@ class OfflineRender:
             fmt = "RF64"  # 32-bit float or long PCM would overflow the RIFF size field
         part = target.with_name(f".{target.name}.part")
         try:
+            # 16 bits: TPDF dither of one LSB, so quiet tails fade into noise, not steps.
+            rng = np.random.default_rng(0) if subtype == "PCM_16" else None
             with sf.SoundFile(os.fspath(part), "w", self.sample_rate, 2, subtype=subtype,
                               format=fmt) as f:
                 for blk in self.blocks(progress):
+                    if rng is not None:
+                        blk = blk + ((rng.random(blk.shape, np.float32)
+                                      - rng.random(blk.shape, np.float32)) / 32768.0)
                     f.write(blk)
             os.replace(part, target)
         except RuntimeError as exc:  # libsndfile's errors name the file being written

@@ -139,8 +139,16 @@ def _chunks(data: bytes, start: int, end: int) -> dict[str, tuple[int, int]]:
             raise SF2Error(f"SoundFont truncated: chunk {key!r} needs {size} bytes at "
                            f"offset {body}, the file has {end - body}")
         out[key] = (body, body + size)
-        pos = body + size + (size & 1)
+        pos = body + size
+        if size & 1 and not _chunk_id(data, pos) and _chunk_id(data, pos + 1):
+            pos += 1  # the RIFF pad byte (some writers, MuseScore's SF3, leave it out)
     return out
+
+
+def _chunk_id(data: bytes, pos: int) -> bool:
+    """Four printable ASCII bytes at ``pos`` (a chunk id can start there)."""
+    cid = data[pos:pos + 4]
+    return len(cid) == 4 and all(32 <= b < 127 for b in cid)
 
 
 def _timecents(tc: int) -> float:

@@ -27,6 +27,7 @@ ALT_ATTENUATION = 0.4  # EMU/FluidSynth: initialAttenuation counts 0.4 cB per un
 # FluidSynth 2.3 (the oracle) gives it no effect (measured: a note's spectrum is the same
 # at velocity 40, 100 and 127), so by default neither do we; True plays it as the spec.
 VELOCITY_TO_CUTOFF = False
+GM_DEFAULTS = {91: 40}  # GM2: a channel's reverb send (CC91) starts at 40, chorus at 0
 
 
 class SF2Source(SampleSource):
@@ -97,7 +98,7 @@ def _source(src: int, key: int, vel: int, cc: Mapping[int, int]) -> float | None
     if src & 0x80:  # a MIDI controller
         if index in (0, 6, 32, 38, 98, 99, 100, 101) or index >= 120:
             return None  # the spec forbids these as sources
-        return cc.get(index, 0) / 128.0
+        return cc.get(index, GM_DEFAULTS.get(index, 0)) / 128.0
     if index == 0:
         return 1.0  # "no controller": a constant 1
     if index == 2:

@@ -44,6 +44,18 @@ class SoundFontInstrument:
         # (key, velocity, controllers read) -> each layer's row, pitch, gain, pan, envelope
         self._memo: dict[tuple[int, int, tuple[int, ...]], list[_Layer]] = {}
         self._rate = 0.0
+        self._dry = False
+
+    @property
+    def dry(self) -> bool:
+        """True: no reverb or chorus sends."""
+        return self._dry
+
+    @dry.setter
+    def dry(self, on: bool) -> None:
+        if bool(on) != self._dry:
+            self._dry = bool(on)
+            self._memo.clear()
 
     def start(self, pitch: int, velocity: int, sample_rate: float) -> list[NoteSpec]:
         """The note's layers with the channel's controllers at their defaults."""
@@ -78,6 +90,8 @@ class SoundFontInstrument:
             # The end of a voice: -100 dB under the note, or -120 dB of full scale.
             row[K.S_FLOOR] = min(0.1, max(K.SF2_FLOOR, NOISE_FLOOR / max(gain * SF2_HEADROOM,
                                                                          1e-9)))
+            if self._dry:
+                row[K.S_SEND_REV] = row[K.S_SEND_CHO] = 0.0
             row.flags.writeable = False
             loop = (r.loop_start, r.loop_end) if r.loops else None
             # The allocator's own bookkeeping (stealing order, release length in frames).
@@ -100,6 +114,20 @@ class SoundFontBank:
         self.fallback = fallback if fallback is not None else BuiltinBank()
         self._lock = threading.Lock()
         self._cache: dict[tuple[int, int], Instrument] = {}
+        self._dry = False
+
+    @property
+    def dry(self) -> bool:
+        """True: voices send nothing to the master reverb and chorus (``render --dry``)."""
+        return self._dry
+
+    @dry.setter
+    def dry(self, on: bool) -> None:
+        self._dry = bool(on)
+        with self._lock:
+            for inst in self._cache.values():
+                if isinstance(inst, SoundFontInstrument):
+                    inst.dry = self._dry
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, progress: Callable[[float], None] | None
@@ -142,6 +170,7 @@ class SoundFontBank:
         if idx is None:
             return None
         inst = SoundFontInstrument(self.sf2.preset_name(idx), self.sf2.regions(idx), self.data)
+        inst.dry = self._dry
         with self._lock:
             self._cache[key] = inst
         return inst

@@ -25,9 +25,10 @@ def bank_of(blob: bytes) -> SoundFontBank:
 
 
 def play(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
-         off: float | None = None, extra: list | None = None, block: int = 1024) -> np.ndarray:
-    """Render one note of the tiny SoundFont (stereo float64)."""
-    synth = Synth(SR, 16, bank_of(blob), max_block=block)
+         off: float | None = None, extra: list | None = None, block: int = 1024,
+         effects: bool = False) -> np.ndarray:
+    """Render one note of the tiny SoundFont (stereo float64; dry unless ``effects``)."""
+    synth = Synth(SR, 16, bank_of(blob), max_block=block, effects=effects)
     total = int(seconds * SR)
     ev = [(0, "note_on", 0, key, vel), *(extra or [])]
     if off is not None:
@@ -335,3 +336,35 @@ def test_sf3_decodes_like_its_sf2_twin() -> None:
     b = play(sf3, seconds=0.4)
     err = np.sqrt(((a - b) ** 2).mean()) / np.sqrt((a ** 2).mean())
     assert err < 0.05, err  # Vorbis is lossy: within its error
+
+
+def test_reverb_rt60_from_an_impulse() -> None:
+    from mos_lab.audio import effects
+
+    t = effects.rt60(SR)
+    assert 0.8 < t < 1.6, t  # Freeverb, room 0.5: about 1.1 s
+    small = effects.make_state(SR, room=0.2)
+    assert effects.rt60(SR, state=small) < t
+
+
+def test_sends_feed_reverb_and_chorus_and_dry_turns_them_off() -> None:
+    blob = make_sf2(LOOPED, loop=(0, len(LOOPED)), gens={16: 500, 15: 500, 38: -2400})
+    wet = play(blob, seconds=2.0, off=0.5, effects=True)
+    dry = play(blob, seconds=2.0, off=0.5)
+    assert not dry[int(1.2 * SR):].any()
+    assert np.abs(wet[int(1.2 * SR):]).max() > 1e-4, "the room rings on after the note"
+    assert np.abs(wet[:, 0] - wet[:, 1]).max() > 1e-3, "reverb and chorus are stereo"
+    b = bank_of(blob)
+    b.dry = True
+    synth = Synth(SR, 16, b)
+    out = np.zeros((2 * SR, 2), np.float32)
+    synth.process(out[:SR // 2], [(0, "note_on", 0, 69, 100)])
+    synth.process(out[SR // 2:], [(0, "note_off", 0, 69, 0)])
+    assert not out[int(1.2 * SR):].any()
+
+
+def test_effects_are_block_size_independent() -> None:
+    blob = make_sf2(NOISE, loop=(0, len(NOISE)), gens={16: 700, 15: 700, 8: 9000})
+    a = play(blob, seconds=1.0, off=0.3, block=4096, effects=True)
+    b = play(blob, seconds=1.0, off=0.3, block=113, effects=True)
+    np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
