@@ -63,7 +63,7 @@ function observeVisible(sc, el, model) {
 // is extrapolated here, or read from the audio host when the browser plays the audio.
 function kernelClock(model) {
   const c = { k: model.get("clock") || {}, t: performance.now(), hold: null };
-  c.update = () => { c.k = model.get("clock") || {}; c.t = performance.now(); };
+  c.update = () => { c.k = model.get("clock") || {}; c.t = performance.now(); c.last = -1; };
   // What a view draws: the scrubbed time while the user drags (and briefly after, until
   // the kernel's seek has reached the audio), else the clock.
   c.shown = () => {
@@ -72,15 +72,33 @@ function kernelClock(model) {
     c.hold = null;
     return c.now();
   };
+  // The heard position: while this page hosts the audio, the audio host's played position,
+  // extrapolated on the audio clock itself (ctx.currentTime, which a busy page still
+  // reads right, where its reports may arrive late), and never the kernel's
+  // extrapolation, which runs on from the play click ahead of audio that starts late or
+  // stalls. Only as far past the last report as the audio then queued in the worklet
+  // (it plays on at least that long; +20 ms): audio that stalls holds there. While
+  // playing it never steps back a little (a stall after an overshoot holds, no flicker);
+  // a jump (seek, loop, a new kernel clock) moves it anywhere. With the worklet's buffer
+  // empty while the engine plays, it holds: at what was last heard, or where playback
+  // will start.
+  c.last = -1;
   c.now = () => {
     const k = c.k, sid = model.get("session_id"), a = MOS.audio[sid];
     const t = performance.now();
+    const host = k.engine && k.output === "browser" && a && !a.gone;
     let pos;
-    if (k.engine && k.output === "browser" && a && a.running && t - a.t < 400) {
-      pos = a.pos + a.rate * (t - a.t) / 1000;
+    if (host && a.running) {
+      const ahead = a.clock ? a.clock() - a.time : (t - a.t) / 1000;
+      pos = a.pos + a.rate * Math.min(Math.max(ahead, 0), (a.buffered || 0) + 0.02);
+      if (k.state === "playing" && pos < c.last && c.last - pos < 0.15) pos = c.last;
+    } else if (host && k.state === "playing") {
+      pos = (a.ranAt || 0) > c.t ? a.pos : (k.pos || 0);
+      if (pos < c.last && c.last - pos < 0.15) pos = c.last;
     } else {
       pos = (k.pos || 0) + (k.rate || 0) * (t - c.t) / 1000;
     }
+    c.last = pos;
     if (k.loop && (k.rate || 0) > 0 && pos >= k.loop[1] && k.loop[1] > k.loop[0]) {
       pos = k.loop[0] + ((pos - k.loop[0]) % (k.loop[1] - k.loop[0]));
     }

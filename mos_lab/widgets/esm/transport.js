@@ -13,6 +13,16 @@ const STATE_TEXT = {
 };
 const OUTPUT_TEXT = { browser: "browser audio", local: "local speakers", null: "silent (null)" };
 
+// The page time (performance.now) at which audio-clock second `time` is output: the
+// audio clock plus the smallest arrival delay among the last 256 reports (~6 s), so a
+// report delivered late by a busy main thread is still placed when it was played.
+function audioTime(lat, time, now) {
+  if (typeof time !== "number") return now;
+  const off = now - time * 1000;
+  if (lat.offs.length < 256) lat.offs.push(off); else lat.offs[lat.i++ % 256] = off;
+  return time * 1000 + Math.min(...lat.offs);
+}
+
 function iconButton(cls, icon, title) {
   const b = h("button", "mos-btn " + cls);
   b.innerHTML = icon; b.title = title; b.type = "button";
@@ -83,6 +93,7 @@ export default {
       await ctx.audioWorklet.addModule(a.url);
       await resumed;
       if (audio !== a) return;  // stopped meanwhile
+      const lat = { offs: [], i: 0 };  // recent (arrival - audio clock) offsets, ms
       const node = new AudioWorkletNode(ctx, "mos-lab-pcm", {
         numberOfInputs: 0, outputChannelCount: [2],
         processorOptions: { ratio: sr / ctx.sampleRate, prebuffer: Math.round(0.06 * sr),
@@ -92,8 +103,21 @@ export default {
       a.node = node;
       node.port.onmessage = (e) => {
         const d = e.data, st = stats();
-        MOS.audio[sid()] = { pos: d.pos, rate: d.rate, t: performance.now(), running: d.running };
+        const now = performance.now(), was = MOS.audio[sid()];
+        // When the report's position is heard, on the page's clock: the audio clock plus
+        // the least message delay seen lately (a busy page delivers reports late; their
+        // arrival time is not when the music was heard).
+        const at = audioTime(lat, d.time, now);
+        MOS.audio[sid()] = { pos: d.pos, rate: d.rate, t: at, running: d.running,
+                             ranAt: d.running ? at : (was && was.ranAt) || 0,
+                             time: d.time, clock: () => ctx.currentTime,
+                             buffered: (d.queued || 0) / sr };
         st.played = d.played; st.under = d.under; st.view = viewId;
+        // the engine's timestamps as heard: [ring frame played, its score time, arrival
+        // time, audio-clock seconds] (for tests: heard instants from the audio clock)
+        const rep = (st.reports ??= []);
+        rep.push([d.played, d.pos, now, d.time]);
+        if (rep.length > 8192) rep.splice(0, rep.length - 8192);
         dispatch({ type: "ack", view: viewId, played: d.played, underruns: d.under });
       };
       ctx.onstatechange = () => {
@@ -116,7 +140,7 @@ export default {
       a.ctx.close().catch(() => {});
       if (a.url) URL.revokeObjectURL(a.url);
       MOS.live.contexts--;
-      if (MOS.audio[sid()]) MOS.audio[sid()].running = false;
+      if (MOS.audio[sid()]) { MOS.audio[sid()].running = false; MOS.audio[sid()].gone = true; }
       refresh();
     }
     sc.add(() => stopAudio(true));

@@ -65,8 +65,10 @@ class MosLabPcm extends AudioWorkletProcessor {
     if (this.since >= this.every) {
       this.since = 0;
       const playing = this.started && this.q.length > 0;
+      // time: the audio clock (context seconds) when this quantum's last frame is output
       this.port.postMessage({ played: this.idx, pos: this.pos, rate: playing ? this.rate : 0,
-                              under: this.under, running: playing, queued: this.queued });
+                              under: this.under, running: playing, queued: this.queued,
+                              time: currentTime + n / sampleRate });
     }
     return this.alive;
   }
