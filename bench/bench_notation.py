@@ -149,13 +149,37 @@ def bench_chorales(data: list[dict[str, Any]]) -> None:
         print(f"  {f}: {n} heads engraved, music21 counts {m}")
 
 
+def in_order(onsets: Counter[tuple[int, int, float, int]] | list[list[Any]]
+             ) -> dict[int, list[tuple[float, int]]]:
+    """Per part, (quarters into the bar, MIDI) of each onset in bar and time order."""
+    rows = sorted(tuple(o) for o in (onsets.elements() if isinstance(onsets, Counter)
+                                      else onsets))
+    out: dict[int, list[tuple[float, int]]] = {}
+    for part, _, off, pitch in rows:
+        out.setdefault(int(part), []).append((round(float(off), 4), int(pitch)))
+    return out
+
+
+def same_beats(want: list[list[Any]], got: Counter[tuple[int, int, float, int]]) -> int:
+    """Onsets at the same beat of the bar, matched in order (difflib), so a bar that
+    music21 splits in two at a repeat shifts no bar number after it."""
+    import difflib
+
+    a, b = in_order(want), in_order(got)
+    n = 0
+    for part, seq in a.items():
+        sm = difflib.SequenceMatcher(None, seq, b.get(part, []), autojunk=False)
+        n += sum(m.size for m in sm.get_matching_blocks())
+    return n
+
+
 def bench_midi(data: list[dict[str, Any]]) -> None:
     from mos_lab.notation import engrave
     from mos_lab.notation.model import UNITS
     from mos_lab.score import load
 
     all_notes = complete = 0
-    matched = total = given = 0
+    matched = total = given = beats = 0
     pickups_right = 0
     worst: list[tuple[float, str]] = []
     for d in data:
@@ -171,16 +195,19 @@ def bench_midi(data: list[dict[str, Any]]) -> None:
         want = Counter({(k[0], k[1], round(k[2], 4), k[3]): v for k, v in want.items()})
         got = engraved_onsets(e)
         hit = sum((want & got).values())
-        given += sum((want & engraved_onsets(told)).values())
+        beats += same_beats(d["onsets"], got)
+        given += same_beats(d["onsets"], engraved_onsets(told))
         matched += hit
         total += sum(want.values())
         pickups_right += abs(e.notated.pickup / UNITS - d["pickup"]) < 1e-6
         worst.append((hit / max(sum(want.values()), 1), d["file"]))
     n = len(data)
     print(f"MIDI-only chorales (music21 -> MIDI -> engrave): {complete}/{n} with every note "
-          f"engraved; onsets at the MusicXML's bar and beat: {100 * matched / total:.1f} % "
-          f"({matched}/{total}); pickup as music21's in {pickups_right}/{n}; with "
-          f"music21's pickup given: {100 * given / total:.1f} %")
+          f"engraved; onsets on the MusicXML's beat of the bar (in order): "
+          f"{100 * beats / total:.1f} % ({beats}/{total}); with music21's pickup given: "
+          f"{100 * given / total:.1f} %; also in the same bar number: "
+          f"{100 * matched / total:.1f} % (music21 splits bars at repeats); pickup as "
+          f"music21's in {pickups_right}/{n}")
     worst.sort()
     print("  lowest:", ", ".join(f"{f} {100 * r:.0f} %" for r, f in worst[:5]))
 
