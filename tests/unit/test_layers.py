@@ -30,6 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "plugins": {"bus"},
     "widgets": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
                 "plugins"},
+    "lessons": {"score", "theory", "notation", "bus", "audio", "engine", "widgets"},
     "kernel": {
         "score", "theory", "notation", "bus", "audio", "engine", "theater", "ai", "plugins",
         "widgets",

@@ -1,0 +1,28 @@
+"""Lessons and exercises: seeded generators, graders, progress (built on theory and notation).
+
+Map of the API::
+
+    ex = interval_id(seed=7, level=2, qualities=["M3", "m3", "P5"])
+    ex.prompt                  # a spelled Score (save() keeps the spelling in MusicXML)
+    ex.answer                  # "M3": music21's interval name, lower note to upper
+    ex.check("m3")             # Feedback(correct, score 0..1, message)
+    chord_id(seed=1, level=2)  # .answer a chord symbol: "F#m/A", "G7/B", "Bdim"
+    interval_build(...)        # write the note an interval above/below a given note
+    Progress("course/progress.sqlite").record(student, ex, response, feedback)
+"""
+
+from mos_lab.lessons.chords import chord_id
+from mos_lab.lessons.exercise import Exercise, Feedback
+from mos_lab.lessons.intervals import interval_build, interval_id
+from mos_lab.lessons.progress import Attempt, Progress, ProgressError
+
+__all__ = [
+    "Attempt",
+    "Exercise",
+    "Feedback",
+    "Progress",
+    "ProgressError",
+    "chord_id",
+    "interval_build",
+    "interval_id",
+]

@@ -1,0 +1,246 @@
+"""Interval identification and construction: seeded generators and their graders.
+
+Answers are music21's interval names (``M3``, ``P5``, ``A4``, ``m10``) measured from the
+lower note to the upper. A wrong answer is told what was right about it: the size, the
+sound (an enharmonic name such as ``d5`` for ``A4``), or the simple form of a compound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+
+from mos_lab.lessons._rng import Rng
+from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
+from mos_lab.theory import Interval, IntervalError, Pitch, PitchError
+
+_ORD = {1: "unison", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth",
+        7: "seventh", 8: "octave"}
+_QUALITY = {"P": "perfect", "M": "major", "m": "minor", "A": "augmented", "d": "diminished",
+            "AA": "doubly augmented", "dd": "doubly diminished"}
+
+#: Interval names each level draws from (lower levels are subsets).
+LEVEL_QUALITIES: dict[int, tuple[str, ...]] = {
+    1: ("m2", "M2", "m3", "M3", "P4", "P5", "m6", "M6", "m7", "M7", "P8"),
+    2: ("m2", "M2", "m3", "M3", "P4", "A4", "d5", "P5", "m6", "M6", "m7", "M7", "P8",
+        "A2", "d7", "A5", "d4", "A6", "d3"),
+}
+LEVEL_QUALITIES[3] = LEVEL_QUALITIES[2] + (
+    "P1", "A1", "m9", "M9", "m10", "M10", "P11", "A11", "d12", "P12", "m13", "M13", "m14",
+    "M14", "P15")
+#: Largest accidental (in semitones) either note may carry, per level.
+LEVEL_ALTER = {1: 1, 2: 1, 3: 2}
+#: Default lower/upper note of the range for each clef.
+CLEF_RANGE = {"treble": ("C4", "A5"), "bass": ("E2", "C4"), "grand": ("C2", "C6"),
+              None: ("C3", "C6")}
+
+EXPECTED = ("an interval name: quality P, M, m, A or d, then the size, "
+            "as in M3, P5, A4, m10")
+
+
+def size_name(number: int) -> str:
+    """``3 -> 'third'``, ``10 -> 'tenth'`` (compounds as 'ninth', 'tenth', ...)."""
+    extra = {9: "ninth", 10: "tenth", 11: "eleventh", 12: "twelfth", 13: "thirteenth",
+             14: "fourteenth", 15: "fifteenth"}
+    return _ORD.get(number) or extra.get(number) or f"{number}th"
+
+
+def article(text: str) -> str:
+    """``'augmented fifth' -> 'an augmented fifth'``."""
+    return ("an " if text[:1] in "aeiou" else "a ") + text
+
+
+def describe(iv: Interval) -> str:
+    """``Interval('M3') -> 'major third (M3, 4 semitones)'``."""
+    q = _QUALITY.get(iv.quality, iv.quality)
+    return f"{q} {size_name(iv.number)} ({iv.name}, {abs(iv.semitones)} semitones)"
+
+
+def parse_interval(response: object) -> Interval | str:
+    """A response read as an ascending Interval, or the message saying why it is not one."""
+    if not isinstance(response, str):
+        return f"expected {EXPECTED}; got {type(response).__name__}"
+    return _parse_interval(response)
+
+
+@lru_cache(maxsize=4096)
+def _parse_interval(response: str) -> Interval | str:
+    text = response.strip()
+    if len(text) > 16:
+        return f"expected {EXPECTED}; got {text[:16]!r}..."
+    try:
+        iv = Interval.parse(text)
+    except (IntervalError, ValueError):
+        return f"expected {EXPECTED}; could not read {text!r}"
+    return iv if iv.steps >= 0 else iv.reverse()
+
+
+def grade_interval(answer: Interval, response: object) -> Feedback:
+    """Grade a named interval against the right one (lower to upper)."""
+    got = parse_interval(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got == answer:
+        return Feedback(True, 1.0, f"right: {describe(answer)}")
+    if got.number == answer.number:
+        return Feedback(False, 0.5, f"right size, wrong quality: it is "
+                                    f"{article(describe(answer))}, not {got.name}")
+    if got.semitones == answer.semitones:
+        return Feedback(False, 0.5, f"right sound, wrong spelling: the letters make it a "
+                                    f"{size_name(answer.number)}, so {answer.name}, "
+                                    f"not {got.name}")
+    if got.simple == answer.simple:
+        return Feedback(False, 0.5, f"right interval, wrong octave: it is "
+                                    f"{article(describe(answer))}, not {got.name}")
+    return Feedback(False, 0.0, f"it is {article(describe(answer))}, not {got.name}")
+
+
+@lru_cache(maxsize=256)
+def _range(clef: str | None, low: str | None, high: str | None) -> tuple[int, int]:
+    if clef not in CLEF_RANGE:
+        raise ValueError(f"clef {clef!r} is not one of {sorted(c for c in CLEF_RANGE if c)}")
+    dlow, dhigh = CLEF_RANGE[clef]
+    return Pitch.parse(low or dlow).midi, Pitch.parse(high or dhigh).midi
+
+
+def _check_level(level: int) -> int:
+    if level not in LEVEL_QUALITIES:
+        raise ValueError(f"level {level} is not one of {sorted(LEVEL_QUALITIES)}")
+    return level
+
+
+Pair = tuple[Pitch, Pitch, Interval]
+
+
+@lru_cache(maxsize=512)
+def _plan(level: int, qualities: tuple[str, ...] | None, clef: str | None, low: str | None,
+          high: str | None) -> tuple[tuple[tuple[Pair, ...], tuple[Pair, ...]], ...]:
+    """Per interval, every (lower, upper) pair in range: lower note natural, or altered.
+
+    Made once per parameter set, so a drill of thousands draws from it in microseconds.
+    """
+    _check_level(level)
+    lo, hi = _range(clef, low, high)
+    ivs = _intervals(qualities, level)
+    max_alter = LEVEL_ALTER[level]
+    out = []
+    for iv in ivs:
+        natural: list[Pair] = []
+        altered: list[Pair] = []
+        for octave in range(-1, 10):
+            for step in range(7):
+                for alter in range(-max_alter, max_alter + 1):
+                    lower = Pitch(step, alter, octave)
+                    if lower.midi < lo or lower.midi + iv.semitones > hi:
+                        continue
+                    upper = lower.transpose(iv)
+                    if abs(upper.alter) <= max_alter:
+                        (altered if alter else natural).append((lower, upper, iv))
+        if natural or altered:
+            out.append((tuple(natural), tuple(altered)))
+    if not out:
+        raise ValueError("no interval of those qualities fits the range; widen low/high")
+    return tuple(out)
+
+
+def _pick_pair(seed: int, level: int, qualities: Sequence[str] | None, clef: str | None,
+               low: str | None, high: str | None) -> Pair:
+    """An interval of the level's or the given qualities (each equally likely), then a lower
+    note for it in range (a natural one half the time), accidentals as the level allows."""
+    rng = Rng(seed)
+    natural, altered = rng.choice(_plan(level, tuple(qualities) if qualities else None,
+                                        clef, low, high))
+    if not altered or (natural and rng.random() < 0.5):
+        return rng.choice(natural)
+    return rng.choice(altered)
+
+
+def _intervals(qualities: Sequence[str] | None, level: int) -> tuple[Interval, ...]:
+    return _intervals_of(tuple(qualities) if qualities is not None else LEVEL_QUALITIES[level])
+
+
+@lru_cache(maxsize=256)
+def _intervals_of(names: tuple[str, ...]) -> tuple[Interval, ...]:
+    if not names:
+        raise ValueError("qualities is empty")
+    out = []
+    for n in names:
+        iv = Interval.parse(n)
+        if iv.steps < 0:
+            raise ValueError(f"{n!r}: give ascending interval names")
+        out.append(iv)
+    return tuple(out)
+
+
+def interval_id(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | None = None,
+                clef: str | None = None, low: str | None = None, high: str | None = None,
+                harmonic: bool = False) -> Exercise:
+    """Name the interval between two written notes (melodic, or ``harmonic=True``).
+
+    ``level`` 1: common intervals, at most one accidental; 2: augmented and diminished
+    too; 3: compounds to two octaves and double accidentals. ``qualities`` (names such as
+    ``["M3", "m3", "P5"]``) overrides the level's set; ``clef`` or ``low``/``high`` set
+    the range.
+    """
+    a, b, iv = _pick_pair(seed, level, qualities, clef, low, high)
+    events = ((a, 0, TPQ), (b, 0, TPQ)) if harmonic else ((a, 0, TPQ), (b, TPQ, TPQ))
+    answer = iv.name
+    return Exercise(
+        kind="interval_id", seed=seed, level=level,
+        question="Name the interval, from the lower note to the upper",
+        answer=answer, events=events,
+        grader=lambda r: grade_interval(iv, r),
+        params={"qualities": qualities, "clef": clef,
+                "low": low, "high": high, "harmonic": harmonic},
+        skill=f"interval {answer}")
+
+
+EXPECTED_NOTE = "a note name with octave, such as F#4, Bb3 or C5"
+
+
+def parse_note(response: object) -> Pitch | str:
+    """A response read as a Pitch with an octave, or the message saying why not."""
+    if not isinstance(response, str) or len(response) > 12:
+        return f"expected {EXPECTED_NOTE}"
+    try:
+        p = Pitch.parse(response.replace("♯", "#").replace("♭", "b"))
+    except (PitchError, ValueError):
+        return f"expected {EXPECTED_NOTE}; could not read {response.strip()!r}"
+    if p.octave is None:
+        return f"expected {EXPECTED_NOTE}; {response.strip()!r} has no octave"
+    return p
+
+
+def grade_note(answer: Pitch, response: object, what: str = "the note") -> Feedback:
+    """Grade a spelled note with octave: the spelling must match, not only the key."""
+    got = parse_note(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    right = answer.name_with_octave
+    if got == answer:
+        return Feedback(True, 1.0, f"right: {right}")
+    if got.midi == answer.midi:
+        return Feedback(False, 0.5, f"right key, wrong spelling: {what} is {right}, "
+                                    f"not {got.name_with_octave}")
+    if got.name == answer.name:
+        return Feedback(False, 0.5, f"right letter, wrong octave: {what} is {right}, "
+                                    f"not {got.name_with_octave}")
+    return Feedback(False, 0.0, f"{what} is {right}, not {got.name_with_octave}")
+
+
+def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | None = None,
+                   below: bool = False, clef: str | None = None, low: str | None = None,
+                   high: str | None = None) -> Exercise:
+    """Write the note an interval above (or ``below=True``: below) a given note."""
+    a, b, iv = _pick_pair(seed, level, qualities, clef, low, high)
+    given, target = (b, a) if below else (a, b)
+    where = "below" if below else "above"
+    return Exercise(
+        kind="interval_build", seed=seed, level=level,
+        question=f"Write the note {article(describe(iv).split(' (')[0])} ({iv.name}) {where} "
+                 f"{given.name_with_octave}",
+        answer=target.name_with_octave, events=((given, 0, 2 * TPQ),),
+        grader=lambda r: grade_note(target, r, f"a {iv.name} {where} {given}"),
+        params={"qualities": qualities, "below": below,
+                "clef": clef, "low": low, "high": high},
+        skill=f"build {iv.name}")
