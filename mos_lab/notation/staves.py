@@ -21,14 +21,15 @@ _DIATONIC = np.array([0, 0, 1, 2, 2, 3, 3, 4, 4, 5, 6, 6])  # letter of each pit
 
 
 def needs_grand_staff(pitches: np.ndarray, program: int, drums: bool) -> bool:
-    """Two staves when one cannot hold the part: its best clef would need more than one
-    ledger line per note on average (half that for a keyboard reaching across middle C)."""
+    """Two staves when one cannot hold the part: its best clef would need more than 1.2
+    ledger lines per note on average (0.8 for a keyboard reaching across middle C; a
+    ragtime left hand, bass and chords, still fits one bass staff)."""
     if drums or len(pitches) < 2:
         return False
     dia = (pitches.astype(np.int64) // 12 - 1) * 7 + _DIATONIC[pitches.astype(np.int64) % 12]
     ledgers = min(float(_ledgers(dia, lo, hi).mean()) for lo, hi in CLEF_LINES.values())
     keyboard = program in _PIANOS and pitches.min() < 55 and pitches.max() > 65
-    return ledgers > (0.5 if keyboard else 1.0)
+    return ledgers > (0.8 if keyboard else 1.2)
 
 
 def _ledgers(diatonic: np.ndarray, lo: int, hi: int) -> np.ndarray:
