@@ -60,6 +60,7 @@ class SpellingParams:
     key_change: float = 6.0  # cost of moving to another key between frames
     key_distance: float = 0.4  # extra cost per fifth the tonic moves
     remote_key: float = 0.5  # per frame and accidental beyond seven in the key signature
+    far_key: float = 0.5  # per frame and fifth beyond six from the piece's key signature
     harmony: float = 0.55  # per fifth from the centre of the notes sounding around
     harmony_beats: float = 1.0  # half-width of that window, in beats
     chromatic_out: float = 5.0  # leaving an altered note by a chromatic semitone
@@ -141,6 +142,12 @@ def _key_path(pc: np.ndarray, start: np.ndarray, dur: np.ndarray, tpq: int,
     # keys beyond seven accidentals are written enharmonically (F# minor, not Gb minor)
     signature = np.abs(STATES[:, 0] - 3 * STATES[:, 1])
     emit += p.remote_key * np.maximum(signature - 7, 0)[None, :]
+    # and a piece keeps to one side of the line of fifths: keys whose signature lies more
+    # than six fifths from the piece's own key (found over all frames) cost per frame
+    sig = STATES[:, 0] - 3 * STATES[:, 1]
+    whole = emit.sum(axis=0)
+    home = int(sig[np.argmin(whole + 1e-6 * np.abs(sig))])
+    emit += p.far_key * np.maximum(np.abs(sig - home) - 6, 0)[None, :]
     path = _viterbi(emit, p.key_change, p.key_distance)
     # a note takes the key of the frame it starts in
     return path[np.searchsorted(used, f0)]
