@@ -13,6 +13,11 @@ Schubert, Joplin...). music21's parses are slow, so each score is converted once
 under ``~/.cache/mos_lab/bench/spelling`` (MIDI bytes, the composer's spelling, music21's).
 
 Run: python bench/bench_spelling.py [--set chorales|chromatic|all] [--limit N] [--jobs N]
+
+Measured (music21 10.5; the first run converts for ~30 min, later runs take seconds):
+Bach chorales (371, 102,933 notes matched): mos_lab 99.96 %, music21 97.67 %;
+chromatic set (43 pieces, 101,681 notes): mos_lab 99.35 %, music21 94.88 %;
+spelling speed ~130,000 notes/s on one core.
 """
 
 from __future__ import annotations
