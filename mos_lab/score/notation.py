@@ -8,6 +8,7 @@ the ``notation`` extra (music21); without it the error says how to install it.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import re
 import tempfile
@@ -118,16 +119,45 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     """A Score from a music21 Stream (through its own MIDI translation: tempo, meter, keys),
     with the stream's spelling of every note kept in ``Score.spelling``."""
     m21 = music21()
-    mf = m21.midi.translate.streamToMidiFile(stream)
-    score = read_midi(mf.writestr(), source)
     title = ""
     md = getattr(stream, "metadata", None)
     if md is not None and md.title:
         title = str(md.title)
-    with contextlib.suppress(Exception):  # the MIDI writer expands repeats: so must we
+    try:  # as the MIDI writer would (and a copy: the caller's stream is left alone)
         stream = stream.expandRepeats()
+    except Exception:  # repeats music21 cannot expand are played once
+        stream = copy.deepcopy(stream)
+    with contextlib.suppress(Exception):  # a tied note is one note (its written length)
+        _merge_ties(stream)
+    mf = m21.midi.translate.streamToMidiFile(stream)
+    score = read_midi(mf.writestr(), source)
     spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
     return score.replace(title=title or score.title, spelling=spelling)
+
+
+def _merge_ties(stream: Any) -> None:
+    """Join every chain of tied notes into its first note, in place (music21's own
+    ``stripTies`` leaves chains of three or more split)."""
+    parts = list(getattr(stream, "parts", [])) or [stream]
+    for part in parts:
+        open_: dict[int, tuple[Any, float]] = {}  # MIDI -> (head note, where it ends)
+        notes = sorted(part.recurse().getElementsByClass("Note"),
+                       key=lambda n: float(n.getOffsetInHierarchy(part)))
+        for n in notes:
+            at = float(n.getOffsetInHierarchy(part))
+            kind = n.tie.type if n.tie is not None else None
+            head = open_.get(n.pitch.midi)
+            if head is not None and kind in ("continue", "stop") and abs(head[1] - at) < 1e-6:
+                first = head[0]
+                first.quarterLength = first.quarterLength + n.quarterLength
+                n.activeSite.remove(n)
+                if kind == "stop":
+                    first.tie = None
+                    del open_[n.pitch.midi]
+                else:
+                    open_[n.pitch.midi] = (first, at + float(n.quarterLength))
+            elif kind == "start":
+                open_[n.pitch.midi] = (n, at + float(n.quarterLength))
 
 
 # -- spelling: line-of-fifths positions (C = 0, G = 1, F = -1); theory.pitch explains them

@@ -184,3 +184,15 @@ def test_convert_midi_to_musicxml_writes_the_inferred_spelling(tmp_path, capsys)
     assert set(note_names(back)) >= {"Db4", "F4", "Ab4", "C5", "Bb4", "Db3", "Ab3"}
     read = load(mid)
     assert (back.notes["start"] * read.tpq // back.tpq).tolist() == read.notes["start"].tolist()
+
+
+def test_musicxml_long_notes_come_back_whole(tmp_path) -> None:
+    import pytest
+
+    pytest.importorskip("music21")
+    from mos_lab.score import load
+
+    s = score_of([62], beat=Q * 10)  # ten beats: tied over three bars when written
+    back = load(s.save(tmp_path / "long.musicxml"))
+    assert back.n_notes == 1
+    assert back.notes["duration"][0] * Q // back.tpq == Q * 10
