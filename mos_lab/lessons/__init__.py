@@ -8,12 +8,23 @@ Map of the API::
     ex.check("m3")             # Feedback(correct, score 0..1, message)
     chord_id(seed=1, level=2)  # .answer a chord symbol: "F#m/A", "G7/B", "Bdim"
     interval_build(...)        # write the note an interval above/below a given note
+    note_reading, key_signature, scale_id       # "F#4", "D major", "D dorian"
+    roman_analysis(seed=3, level=3)             # "I vi ii6/5 V7 I" (V65 = V6/5)
+    dictation(...), rhythm_tap(...)             # notes by alignment; taps in ms
     Progress("course/progress.sqlite").record(student, ex, response, feedback)
 """
 
 from mos_lab.lessons.chords import chord_id
 from mos_lab.lessons.exercise import Exercise, Feedback
 from mos_lab.lessons.intervals import interval_build, interval_id
+from mos_lab.lessons.kinds import (
+    dictation,
+    key_signature,
+    note_reading,
+    rhythm_tap,
+    roman_analysis,
+    scale_id,
+)
 from mos_lab.lessons.progress import Attempt, Progress, ProgressError
 
 __all__ = [
@@ -23,6 +34,12 @@ __all__ = [
     "Progress",
     "ProgressError",
     "chord_id",
+    "dictation",
     "interval_build",
     "interval_id",
+    "key_signature",
+    "note_reading",
+    "rhythm_tap",
+    "roman_analysis",
+    "scale_id",
 ]

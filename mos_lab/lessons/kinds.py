@@ -1,0 +1,431 @@
+"""The other drill kinds: note reading, key signatures, scales and modes, Roman-numeral
+analysis, melodic dictation and rhythm tapping (generator and grader each).
+
+Every generator is seeded and makes its candidates once per parameter set (``lru_cache``),
+so a drill draws an exercise in microseconds. Graders read untrusted text and answer
+with a Feedback whose message says what was wrong, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+from mos_lab.lessons._rng import Rng
+from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
+from mos_lab.lessons.intervals import grade_note, parse_note
+from mos_lab.theory import Key, Pitch, PitchError, Scale
+from mos_lab.theory.analysis.numeral import NumeralError, parse_numeral
+from mos_lab.theory.scale import SCALES, scale_kind
+
+Events = tuple[tuple[Pitch, int, int], ...]
+
+
+def _level(level: int, allowed: Sequence[int]) -> None:
+    if level not in allowed:
+        raise ValueError(f"level {level} is not one of {list(allowed)}")
+
+
+# -- note reading --------------------------------------------------------------------
+#: Staff range (no ledger lines) and the range with two ledger lines, per clef.
+STAFF = {"treble": ("E4", "F5", "A3", "D6"), "bass": ("G2", "A3", "C2", "F4")}
+
+
+@lru_cache(maxsize=64)
+def _notes(level: int, clef: str) -> tuple[Pitch, ...]:
+    _level(level, (1, 2, 3))
+    if clef not in STAFF:
+        raise ValueError(f"clef {clef!r} is not one of {sorted(STAFF)}")
+    lo_s, hi_s, lo_l, hi_l = (Pitch.parse(n) for n in STAFF[clef])
+    lo, hi = (lo_s, hi_s) if level == 1 else (lo_l, hi_l)
+    alters = (0,) if level == 1 else (-1, 0, 1) if level == 2 else (-2, -1, 0, 1, 2)
+    return tuple(Pitch(step, alter, octave) for octave in range(0, 9) for step in range(7)
+                 for alter in alters
+                 if lo.diatonic <= Pitch(step, 0, octave).diatonic <= hi.diatonic)
+
+
+def note_reading(seed: int = 0, level: int = 1, *, clef: str = "treble") -> Exercise:
+    """Name a written note with its octave (``F#4``): level 1 on the staff, naturals;
+    2 with two ledger lines and sharps or flats; 3 with double sharps and flats."""
+    p = Rng(seed).choice(_notes(level, clef))
+    return Exercise(
+        kind="note_reading", seed=seed, level=level,
+        question=f"Name the note ({clef} clef), with its octave: C4 is middle C",
+        answer=p.name_with_octave, events=((p, 0, 2 * TPQ),),
+        grader=lambda r: grade_note(p, r), params={"clef": clef},
+        skill=f"read {clef} clef")
+
+
+# -- key signatures ------------------------------------------------------------------
+EXPECTED_KEY = "a key such as D major, Bb major, F# minor (or D, f#)"
+
+
+def _parse_key(response: object) -> Key | str:
+    if not isinstance(response, str) or len(response) > 24:
+        return f"expected {EXPECTED_KEY}"
+    text = response.strip().replace("♯", "#").replace("♭", "b")
+    m = re.match(r"^([A-Ga-g][#b]*)\s*(m|maj|min|major|minor)?$", text)
+    try:
+        if m and m.group(2):
+            mode = "minor" if m.group(2) in ("m", "min", "minor") else "major"
+            return Key(Pitch.parse(m.group(1).capitalize()), mode)
+        return Key.parse(text)
+    except (ValueError, PitchError):
+        return f"expected {EXPECTED_KEY}; could not read {text!r}"
+
+
+def grade_key(answer: Key, response: object) -> Feedback:
+    """Grade a key name: tonic (spelled) and mode."""
+    got = _parse_key(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got == answer or (got.tonic == answer.tonic and got.mode == answer.mode):
+        return Feedback(True, 1.0, f"right: {answer.name}")
+    if got.sharps == answer.sharps:
+        return Feedback(False, 0.5, f"{got.name} has this signature too, but the question "
+                                    f"asks for the {answer.mode} key: {answer.name}")
+    n = answer.sharps
+    sig = f"{abs(n)} {'sharp' if n > 0 else 'flat'}{'s' if abs(n) != 1 else ''}" if n else \
+        "no sharps or flats"
+    return Feedback(False, 0.0, f"{sig} is {answer.name}, not {got.name}")
+
+
+def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exercise:
+    """Name the key (in ``mode``: major, minor, or either) of a written key signature:
+    level 1 up to three sharps or flats, 2 up to five, 3 all seven."""
+    _level(level, (1, 2, 3))
+    if mode not in ("major", "minor", "either"):
+        raise ValueError(f"mode {mode!r} is not major, minor or either")
+    rng = Rng(seed)
+    most = {1: 3, 2: 5, 3: 7}[level]
+    sharps = rng.randint(-most, most)
+    m = mode if mode != "either" else rng.choice(("major", "minor"))
+    key = Key.from_signature(sharps, m)
+    # a neutral note, spelled by the signature (the key is read from the signature)
+    b4 = Pitch(6, key.alter_of("B"), 4)
+    return Exercise(
+        kind="key_signature", seed=seed, level=level,
+        question=f"Name the {m} key with this key signature",
+        answer=key.name, events=((b4, 0, 4 * TPQ),),
+        grader=lambda r: grade_key(key, r), params={"mode": mode},
+        skill=f"key signature {m}", key_signature=sharps)
+
+
+# -- scales and modes ----------------------------------------------------------------
+LEVEL_SCALES = {
+    1: ("major", "natural minor", "harmonic minor", "melodic minor"),
+    2: ("major", "dorian", "phrygian", "lydian", "mixolydian", "natural minor", "locrian"),
+    3: ("major pentatonic", "minor pentatonic", "blues", "whole-tone", "octatonic",
+        "harmonic minor", "melodic minor"),
+}
+EXPECTED_SCALE = "a tonic and a scale, such as D dorian, F# harmonic minor, Bb major"
+
+
+def grade_scale(answer: Scale, response: object) -> Feedback:
+    """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart."""
+    if not isinstance(response, str) or len(response) > 40:
+        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}")
+    text = " ".join(response.replace("♯", "#").replace("♭", "b").split())
+    m = re.match(r"^([A-Ga-g][#b]*)\s+(.+)$", text)
+    try:
+        if not m:
+            raise ValueError(text)
+        got = Scale(Pitch.parse(m.group(1).capitalize()), scale_kind(m.group(2)))
+    except (ValueError, PitchError):
+        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}; could not read {text!r}")
+    right = f"{answer.tonic.name} {answer.kind}"
+    same = SCALES[got.kind] == SCALES[answer.kind]
+    if got.tonic == answer.tonic and same:
+        return Feedback(True, 1.0, f"right: {right}")
+    if got.tonic == answer.tonic:
+        return Feedback(False, 0.5, f"right tonic, wrong scale: it is {right}, "
+                                    f"not {got.kind}")
+    if {p.name for p in got.pitches()} == {p.name for p in answer.pitches()}:
+        return Feedback(False, 0.5, f"the same notes as {got.tonic.name} {got.kind}, but "
+                                    f"the scale starts on {answer.tonic.name}: {right}")
+    return Feedback(False, 0.0, f"it is {right}, not {got.tonic.name} {got.kind}")
+
+
+@lru_cache(maxsize=64)
+def _scales(level: int, kinds: tuple[str, ...] | None) -> tuple[tuple[Scale, Events], ...]:
+    _level(level, (1, 2, 3))
+    names = [scale_kind(k) for k in (kinds or LEVEL_SCALES[level])]
+    out = []
+    for kind in names:
+        for f in range(-5, 6):
+            sc = Scale(Pitch.from_fifths(f), kind)
+            ps = sc.pitches(4 if Pitch.from_fifths(f).step < 3 else 3)
+            if any(abs(p.alter) > 1 for p in ps):
+                continue
+            top = ps[0].with_octave(ps[0].octave + 1)  # type: ignore[operator]
+            out.append((sc, tuple((p, i * TPQ, TPQ) for i, p in enumerate([*ps, top]))))
+    return tuple(out)
+
+
+def scale_id(seed: int = 0, level: int = 1, *, kinds: Sequence[str] | None = None) -> Exercise:
+    """Name a written scale (tonic and kind): level 1 major and the minors, 2 the church
+    modes, 3 pentatonics, blues, whole-tone and octatonic; ``kinds`` overrides."""
+    sc, events = Rng(seed).choice(_scales(level, tuple(kinds) if kinds else None))
+    return Exercise(
+        kind="scale_id", seed=seed, level=level, question="Name the scale (tonic and kind)",
+        answer=f"{sc.tonic.name} {sc.kind}", events=events,
+        grader=lambda r: grade_scale(sc, r), params={"kinds": kinds},
+        skill=f"scale {sc.kind}")
+
+
+# -- Roman-numeral analysis ----------------------------------------------------------
+PROGRESSIONS = {
+    1: ("I IV V I", "I V I", "I ii V I", "I vi IV V", "I IV I V I", "i iv V i", "i V i",
+        "i VI iv V"),
+    2: ("I vi ii6 V I", "I IV6/4 I V6 I", "I V6 vi IV6 V", "i iio6 V i", "i iv6 V i",
+        "I ii6 I6/4 V I", "i VI iio6 V i"),
+    3: ("I vi ii6/5 V7 I", "I IV V4/3 I6", "i iv6 V6/5 i", "I V4/2 I6 ii6/5 V7 I",
+        "I V7/V V7 I", "i viio7 i6 ii/o6/5 V7 i", "I vi V6/5/V V I"),
+}
+EXPECTED_RN = ("Roman numerals separated by spaces, one per chord, with figures: "
+               "I V6 ii6/5 V7 (or V65)")
+
+
+def _spelled(tonic: Pitch, fifths: int, octave: int) -> Pitch:
+    return Pitch.from_fifths(tonic.fifths + fifths, octave)
+
+
+def _numeral_chord(key: Key, text: str) -> tuple[frozenset[int], int]:
+    """(members as line-of-fifths positions, bass) of a numeral in a key."""
+    n = parse_numeral(text, key.mode == "minor")
+    t = key.tonic.fifths
+    return frozenset(t + f for f in n.members), t + n.bass
+
+
+def _voice(key: Key, text: str) -> tuple[Pitch, ...]:
+    """Bass in the bass clef, the other members in close position from G3 up."""
+    members, bass = _numeral_chord(key, text)
+    b = Pitch.from_fifths(bass, 3)
+    if b.midi > 55:
+        b = b.with_octave(2)
+    upper = sorted((Pitch.from_fifths(f, 4) for f in members), key=lambda p: p.midi)
+    upper = [p if p.midi >= 60 else p.with_octave(5) for p in upper]
+    return (b, *sorted(upper, key=lambda p: p.midi))
+
+
+def grade_numerals(key: Key, answer: Sequence[str], response: object) -> Feedback:
+    """Grade Roman numerals chord by chord by the chords they name (so V65 = V6/5)."""
+    if not isinstance(response, str) or len(response) > 200:
+        return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
+    tokens = response.replace(",", " ").replace("|", " ").split()
+    if not tokens:
+        return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
+    minor = key.mode == "minor"
+    wrong: list[str] = []
+    right = 0
+    for i, want in enumerate(answer):
+        if i >= len(tokens):
+            wrong.append(f"chord {i + 1}: missing ({want})")
+            continue
+        try:
+            got = parse_numeral(tokens[i], minor)
+        except NumeralError:
+            return Feedback(False, 0.0, f"expected {EXPECTED_RN}; could not read "
+                                        f"{tokens[i][:20]!r} (chord {i + 1})")
+        w = parse_numeral(want, minor)
+        if set(got.members) == set(w.members) and got.bass == w.bass:
+            right += 1
+        elif set(got.members) == set(w.members):
+            wrong.append(f"chord {i + 1}: right chord, wrong inversion: {want}, "
+                         f"not {tokens[i]}")
+        else:
+            wrong.append(f"chord {i + 1}: {want}, not {tokens[i]}")
+    if len(tokens) > len(answer):
+        wrong.append(f"{len(tokens) - len(answer)} numeral(s) more than the "
+                     f"{len(answer)} chords")
+    score = right / max(len(answer), len(tokens))
+    if not wrong:
+        return Feedback(True, 1.0, f"right: {' '.join(answer)} in {key.name}")
+    return Feedback(False, round(score, 3), "; ".join(wrong))
+
+
+@lru_cache(maxsize=64)
+def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], Events], ...]:
+    _level(level, (1, 2, 3))
+    out = []
+    for prog in PROGRESSIONS[level]:
+        numerals = tuple(prog.split())
+        minor = numerals[0][0] == "i"
+        for f in range(-3, 4):
+            key = Key(Pitch.from_fifths(f + 3 if minor else f), "minor" if minor else "major")
+            events = tuple((p, i * 2 * TPQ, 2 * TPQ) for i, n in enumerate(numerals)
+                           for p in _voice(key, n))
+            out.append((key, numerals, events))
+    return tuple(out)
+
+
+def roman_analysis(seed: int = 0, level: int = 1) -> Exercise:
+    """Write the Roman numeral of each chord of a short passage (key given): level 1
+    triads in root position, 2 inversions, 3 seventh chords and applied dominants.
+    Graded by the chords the numerals name, so equivalent labels (V65, V6/5) count."""
+    key, numerals, events = Rng(seed).choice(_passages(level))
+    return Exercise(
+        kind="roman_analysis", seed=seed, level=level,
+        question=f"Write a Roman numeral for each chord (key: {key.name})",
+        answer=" ".join(numerals), events=events,
+        grader=lambda r: grade_numerals(key, numerals, r), params={},
+        skill=f"roman numerals level {level}", key_signature=key.sharps)
+
+
+# -- melodic dictation ---------------------------------------------------------------
+EXPECTED_NOTES = "note names with octaves separated by spaces, such as C4 D4 E4 G4"
+
+
+def grade_melody(answer: Sequence[Pitch], response: object) -> Feedback:
+    """Grade a written melody by note alignment (edit distance on MIDI numbers)."""
+    if isinstance(response, str):
+        tokens = response.replace(",", " ").split()
+    elif isinstance(response, list | tuple) and all(isinstance(t, str | int) for t in response):
+        tokens = [str(t) for t in response]
+    else:
+        return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
+    if not tokens or len(tokens) > 4 * len(answer) + 8:
+        return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
+    got: list[Pitch] = []
+    for i, t in enumerate(tokens):
+        p = Pitch.from_midi(int(t)) if t.isdigit() and int(t) < 128 else parse_note(t)
+        if isinstance(p, str):
+            return Feedback(False, 0.0, f"note {i + 1}: {p}")
+        got.append(p)
+    a = [p.midi for p in answer]
+    b = [p.midi for p in got]
+    # Levenshtein with a traceback: which notes were wrong, missing or extra
+    n, m = len(a), len(b)
+    d = [[0] * (m + 1) for _ in range(n + 1)]
+    for i in range(n + 1):
+        d[i][0] = i
+    for j in range(m + 1):
+        d[0][j] = j
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
+                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+    notes: list[str] = []
+    i, j = n, m
+    while i or j:
+        if i and j and d[i][j] == d[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
+            if a[i - 1] != b[j - 1]:
+                notes.append(f"note {i}: {answer[i - 1]}, not {got[j - 1]}")
+            i, j = i - 1, j - 1
+        elif i and d[i][j] == d[i - 1][j] + 1:
+            notes.append(f"note {i} ({answer[i - 1]}) is missing")
+            i -= 1
+        else:
+            notes.append(f"{got[j - 1]} (after note {i}) is extra")
+            j -= 1
+    score = max(0.0, 1 - d[n][m] / max(n, m))
+    if not notes:
+        spelled = all(x.name == y.name for x, y in zip(answer, got, strict=True))
+        return Feedback(True, 1.0, "right" + ("" if spelled else
+                                              " (spelled " + " ".join(map(str, answer)) + ")"))
+    return Feedback(False, round(score, 3), "; ".join(reversed(notes)))
+
+
+def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
+              key: str | None = None) -> Exercise:
+    """Hear a melody, write its notes: level 1 five notes by step in a major key, 2 eight
+    notes with leaps within the tonic triad, 3 ten notes with any leap up to a sixth."""
+    _level(level, (1, 2, 3))
+    rng = Rng(seed)
+    k = Key.parse(key) if key else Key.from_signature(rng.randint(-3, 3),
+                                                       "major" if level < 3 or rng.random()
+                                                       < 0.5 else "minor")
+    count = length or {1: 5, 2: 8, 3: 10}[level]
+    scale = k.scale.pitches(4)
+    degree = 0 if rng.random() < 0.7 else 2 * rng.randint(0, 2)  # start on 1, 3 or 5
+    melody = []
+    for _ in range(count):
+        octave, idx = divmod(degree, 7)
+        p = scale[idx]
+        melody.append(p.with_octave(p.octave + octave))  # type: ignore[operator]
+        step = rng.choice((-1, 1, -1, 1, 0)) if level == 1 else \
+            rng.choice((-1, 1, -2, 2, 1, -1)) if level == 2 else rng.randint(-5, 5)
+        degree = max(-3, min(9, degree + step))
+    return Exercise(
+        kind="dictation", seed=seed, level=level,
+        question=f"Write the melody you hear ({count} notes, key {k.name}, first note "
+                 f"{melody[0]})",
+        answer=" ".join(map(str, melody)),
+        events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
+        grader=lambda r: grade_melody(melody, r),
+        params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
+
+
+# -- rhythm tapping -------------------------------------------------------------------
+RHYTHMS = {
+    1: ((1, 1, 1, 1), (2, 1, 1), (1, 1, 2), (2, 2), (1, 2, 1)),
+    2: ((0.5, 0.5, 1, 1, 1), (1, 0.5, 0.5, 2), (1.5, 0.5, 1, 1), (0.5, 0.5, 0.5, 0.5, 2)),
+    3: ((0.75, 0.25, 1, 1, 1), (0.5, 1, 0.5, 2), (0.25, 0.25, 0.5, 1, 2),
+        (1 / 3, 1 / 3, 1 / 3, 1, 2)),
+}
+EXPECTED_TAPS = "tap times in milliseconds on the audio clock, first beat at 0: 0 500 1000"
+
+
+def grade_taps(onsets_ms: Sequence[float], response: object, tolerance_ms: float
+               ) -> Feedback:
+    """Grade taps against the rhythm's onsets: each onset matched to the nearest free tap
+    within ``tolerance_ms``; late or early taps named with their offset."""
+    if isinstance(response, str):
+        try:
+            taps = [float(t) for t in response.replace(",", " ").split()]
+        except ValueError:
+            return Feedback(False, 0.0, f"expected {EXPECTED_TAPS}")
+    elif isinstance(response, list | tuple) and all(
+            isinstance(t, int | float) and not isinstance(t, bool) for t in response):
+        taps = [float(t) for t in response]
+    else:
+        return Feedback(False, 0.0, f"expected {EXPECTED_TAPS}")
+    if not taps or len(taps) > 4 * len(onsets_ms) + 8 or any(t != t for t in taps):
+        return Feedback(False, 0.0, f"expected {EXPECTED_TAPS}")
+    taps.sort()
+    free = list(taps)
+    problems: list[str] = []
+    hit = 0
+    for i, on in enumerate(onsets_ms):
+        if not free:
+            problems.append(f"beat {i + 1} was not tapped")
+            continue
+        near = min(free, key=lambda t: abs(t - on))
+        off = near - on
+        if abs(off) <= tolerance_ms:
+            hit += 1
+            free.remove(near)
+        elif abs(off) <= 3 * tolerance_ms:
+            free.remove(near)
+            problems.append(f"tap {i + 1} was {abs(off):.0f} ms {'late' if off > 0 else 'early'}")
+        else:
+            problems.append(f"note {i + 1} (at {on:.0f} ms) was not tapped")
+    if free:
+        problems.append(f"{len(free)} extra tap(s)")
+    score = hit / max(len(onsets_ms), len(taps))
+    if not problems:
+        return Feedback(True, 1.0, f"right: every tap within {tolerance_ms:g} ms")
+    return Feedback(False, round(score, 3), "; ".join(problems))
+
+
+def rhythm_tap(seed: int = 0, level: int = 1, *, bpm: float = 100.0,
+               tolerance_ms: float = 60.0) -> Exercise:
+    """Tap a heard rhythm; graded by onset time in ms on the audio clock (first note at 0)."""
+    _level(level, (1, 2, 3))
+    beats = Rng(seed).choice(RHYTHMS[level])
+    beat_ms = 60_000.0 / bpm
+    onsets, t = [], 0.0
+    for b in beats:
+        onsets.append(round(t * beat_ms, 3))
+        t += b
+    ticks = [round(sum(beats[:i]) * TPQ) for i in range(len(beats))]
+    c5 = Pitch(0, 0, 5)
+    events = tuple((c5, tk, round(b * TPQ)) for tk, b in zip(ticks, beats, strict=True))
+    return Exercise(
+        kind="rhythm_tap", seed=seed, level=level,
+        question=f"Tap the rhythm ({len(beats)} notes at {bpm:g} BPM)",
+        answer=" ".join(f"{o:g}" for o in onsets), events=events,
+        grader=lambda r: grade_taps(onsets, r, tolerance_ms),
+        params={"bpm": bpm, "tolerance_ms": tolerance_ms}, skill=f"rhythm level {level}",
+        bpm=bpm)
