@@ -114,9 +114,9 @@ def _source(src: int, key: int, vel: int, cc: Mapping[int, int]) -> float | None
     return None
 
 
-def modulated(mods: tuple[Modulator, ...], key: int, vel: int,
-              cc: Mapping[int, int]) -> dict[int, float]:
-    """Sum of the note-start modulator outputs per destination generator."""
+def modulated(mods: tuple[Modulator, ...], key: int, vel: int, cc: Mapping[int, int],
+              skip: tuple[Modulator, ...] = ()) -> dict[int, float]:
+    """Sum of the note-start modulator outputs per destination generator (but ``skip``)."""
     out: dict[int, float] = {}
     linked: dict[int, float] = {}
     for m in mods:  # linked ones first: they feed other modulators
@@ -124,7 +124,8 @@ def modulated(mods: tuple[Modulator, ...], key: int, vel: int,
             val = _value(m, key, vel, cc, 0.0)
             linked[m[1] & 0x7FFF] = linked.get(m[1] & 0x7FFF, 0.0) + val
     for i, m in enumerate(mods):
-        if m[1] & 0x8000 or m in _LIVE or (m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF):
+        if m[1] & 0x8000 or m in _LIVE or (m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF) \
+                or m in skip:
             continue
         val = _value(m, key, vel, cc, linked.get(i, 0.0))
         out[m[1]] = out.get(m[1], 0.0) + val
@@ -146,12 +147,33 @@ def _value(m: Modulator, key: int, vel: int, cc: Mapping[int, int], link: float)
     return abs(v) if trans == 2 else v
 
 
-def voice_row(r: Region, key: int, vel: int, sample_rate: float,
-              cc: Mapping[int, int]) -> tuple[np.ndarray, float, float, float, float]:
-    """The K_SF2 row of region ``r`` at ``key``/``vel``: (row, pitch ratio, gain, pan,
-    release seconds)."""
+def velocity_cb(vel: int) -> float:
+    """Attenuation (cB) of the default velocity modulator: 960 x concave(1 - vel/128)."""
+    return 960.0 * _map(DEFAULT_MODS[0][0], vel / 128.0)
+
+
+def reads_velocity(r: Region) -> bool:
+    """Some modulator of ``r`` other than the default velocity-to-attenuation reads the
+    velocity (so a note's row depends on it)."""
+    for m in r.mods:
+        if m == DEFAULT_MODS[0] or (m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF):
+            continue
+        if m in _LIVE:
+            continue
+        for src in (m[0], m[3]):
+            if not src & 0x80 and src & 0x7F == 2:
+                return True
+    return False
+
+
+def voice_row(r: Region, key: int, vel: int, sample_rate: float, cc: Mapping[int, int],
+              *, velocity_gain: bool = True) -> tuple[np.ndarray, float, float, float, float]:
+    """The K_SF2 row of region ``r`` at ``key``/``vel``: (row, pitch ratio, attenuation
+    in cB, pan, release seconds). ``velocity_gain=False`` leaves the default velocity
+    modulator out of the attenuation (the caller adds :func:`velocity_cb`)."""
     g = dict(r.gens)
-    for dest, v in modulated(r.mods, key, vel, cc).items():
+    skip = () if velocity_gain else (DEFAULT_MODS[0],)
+    for dest, v in modulated(r.mods, key, vel, cc, skip).items():
         g[dest] = g.get(dest, 0) + v  # type: ignore[assignment]
     if g.get(46, -1) >= 0:
         key = int(g[46])  # keynum override
@@ -194,9 +216,8 @@ def voice_row(r: Region, key: int, vel: int, sample_rate: float,
     row[K.S_SR] = sr
     # Attenuation: the file's value at 0.4 per unit, the modulators' (velocity) in cB.
     att = ALT_ATTENUATION * r.gens.get(48, 0) + (g[48] - r.gens.get(48, 0))
-    gain = 10.0 ** (-max(0.0, att) / 200.0)
     cents = (key - r.root_key) * g[56] + 100.0 * g[51] + g[52] + (
         r.tune_cents - 100.0 * r.gens.get(51, 0) - r.gens.get(52, 0))
     ratio = 2.0 ** (cents / 1200.0) * r.sample_rate / sr
     pan = min(500.0, max(-500.0, g[17])) / 500.0
-    return row, ratio, gain, pan, release
+    return row, ratio, att, pan, release

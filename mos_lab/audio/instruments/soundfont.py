@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -24,7 +25,13 @@ from mos_lab.audio.cache import SampleCache
 from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec
 from mos_lab.audio.instruments.sf2 import Region, SF2File
-from mos_lab.audio.instruments.sf2voice import SF2Source, controllers, voice_row
+from mos_lab.audio.instruments.sf2voice import (
+    SF2Source,
+    controllers,
+    reads_velocity,
+    velocity_cb,
+    voice_row,
+)
 
 SF2_HEADROOM = 0.5
 NOISE_FLOOR = 1e-6  # a voice this far under full scale at its own gain has ended (-120 dB)
@@ -41,7 +48,12 @@ class SoundFontInstrument:
         self.regions = regions
         self.data = data
         self._ccs = sorted(set().union(*(controllers(r) for r in regions)))
-        # (key, velocity, controllers read) -> each layer's row, pitch, gain, pan, envelope
+        # A note's rows depend on its velocity only through the velocity ranges and the
+        # default velocity-to-attenuation modulator, unless a modulator reads it: then the
+        # memo is keyed by the velocity layer and the attenuation is added per note.
+        self._velmods = any(reads_velocity(r) for r in regions)
+        self._vsplits = sorted({r.vel_lo for r in regions} | {r.vel_hi + 1 for r in regions})
+        # (key, velocity or its layer, controllers read) -> each layer's row, pitch, ...
         self._memo: dict[tuple[int, int, tuple[int, ...]], list[_Layer]] = {}
         self._rate = 0.0
         self._dry = False
@@ -67,17 +79,20 @@ class SoundFontInstrument:
         if sample_rate != self._rate:
             self._memo.clear()
             self._rate = sample_rate
-        key = (pitch, velocity, tuple(controls.get(c, 0) for c in self._ccs))
+        vk = velocity if self._velmods else -1 - bisect_right(self._vsplits, velocity)
+        key = (pitch, vk, tuple(controls.get(c, 0) for c in self._ccs))
         layers = self._memo.get(key)
         if layers is None:
             layers = self._layers(pitch, velocity, sample_rate, controls)
             if len(self._memo) >= 4096:
                 self._memo.clear()
             self._memo[key] = layers
+        vcb = 0.0 if self._velmods else velocity_cb(velocity)
         return [NoteSpec(SF2Source(self.data, ratio, row, start=r.start, end=r.end,
-                                   loop=loop, loop_mode=r.loop_mode), env, gain, pan,
-                         exclusive=r.exclusive)
-                for r, row, ratio, gain, pan, env, loop in layers]
+                                   loop=loop, loop_mode=r.loop_mode), env,
+                         SF2_HEADROOM * 10.0 ** (-min(1440.0, max(0.0, att + vcb)) / 200.0),
+                         pan, exclusive=r.exclusive)
+                for r, row, ratio, att, pan, env, loop in layers]
 
     def _layers(self, pitch: int, velocity: int, sample_rate: float,
                 controls: Mapping[int, int]) -> list[_Layer]:
@@ -85,11 +100,12 @@ class SoundFontInstrument:
         for r in self.regions:
             if not (r.key_lo <= pitch <= r.key_hi and r.vel_lo <= velocity <= r.vel_hi):
                 continue
-            row, ratio, gain, pan, release = voice_row(r, pitch, velocity, sample_rate,
-                                                       controls)
-            # The end of a voice: -100 dB under the note, or -120 dB of full scale.
-            row[K.S_FLOOR] = min(0.1, max(K.SF2_FLOOR, NOISE_FLOOR / max(gain * SF2_HEADROOM,
-                                                                         1e-9)))
+            row, ratio, att, pan, release = voice_row(r, pitch, velocity, sample_rate,
+                                                      controls, velocity_gain=self._velmods)
+            # The end of a voice: -100 dB under the note, or -120 dB of full scale (at
+            # its loudest velocity layer's gain, so one row serves the layer).
+            loud = SF2_HEADROOM * 10.0 ** (-max(0.0, att) / 200.0)
+            row[K.S_FLOOR] = min(0.1, max(K.SF2_FLOOR, NOISE_FLOOR / max(loud, 1e-9)))
             if self._dry:
                 row[K.S_SEND_REV] = row[K.S_SEND_CHO] = 0.0
             row.flags.writeable = False
@@ -98,7 +114,7 @@ class SoundFontInstrument:
             env = ADSR(attack=max(0.001, r.attack), hold=r.hold,
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
                        release=max(0.001, release))
-            out.append((r, row, ratio, gain * SF2_HEADROOM, pan, env, loop))
+            out.append((r, row, ratio, att, pan, env, loop))
         return out
 
 
