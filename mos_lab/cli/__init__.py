@@ -15,6 +15,7 @@ from mos_lab.cli import (
     audio_cmds,
     commands,
     engrave_cmds,
+    metrics_cmds,
     plugin_cmds,
     theater_cmds,
 )
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugin_cmds.register(sub)
     analyze_cmds.register(sub)
     engrave_cmds.register(sub)
+    metrics_cmds.register(sub)
     return p
 
 
