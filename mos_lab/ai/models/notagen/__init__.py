@@ -10,8 +10,8 @@ Needs torch (``pip install 'mos_lab[ai]'``). Map::
     notagen.random(NotaGenConfig(hidden=128, ...))  an untrained model (tests, benches)
 
 Modules: ``patchilizer`` (text to patches, no torch), ``model`` (the network),
-``load`` (checkpoints), ``sampling`` (filters, caches, the bar stream), ``abc`` (to a
-Score), ``core`` (the NotaGen class).
+``checkpoint`` (reading and writing .pth files), ``sampling`` (filters, caches, the bar
+stream), ``abc`` (to a Score), ``core`` (the NotaGen class), ``train`` (its loss).
 """
 
 from __future__ import annotations
@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 from mos_lab.ai.models.notagen import patchilizer
 
 if TYPE_CHECKING:
+    from mos_lab.ai.models.notagen.checkpoint import CheckpointError
     from mos_lab.ai.models.notagen.core import Generated, NotaGen, load, random
-    from mos_lab.ai.models.notagen.load import CheckpointError
     from mos_lab.ai.models.notagen.model import NotaGenConfig
     from mos_lab.ai.models.notagen.sampling import BarStream, Sampling
 
 _LAZY = {"NotaGen": "core", "Generated": "core", "load": "core", "random": "core",
-         "CheckpointError": "load", "NotaGenConfig": "model", "BarStream": "sampling",
+         "CheckpointError": "checkpoint", "NotaGenConfig": "model", "BarStream": "sampling",
          "Sampling": "sampling"}
 
 

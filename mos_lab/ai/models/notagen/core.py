@@ -13,9 +13,9 @@ import torch
 
 from mos_lab.ai.models.notagen import patchilizer as P
 from mos_lab.ai.models.notagen.abc import playable, to_score
-from mos_lab.ai.models.notagen.load import build, read_state_dict, save_checkpoint
+from mos_lab.ai.models.notagen.checkpoint import build, read_state_dict, save_checkpoint
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
-from mos_lab.ai.models.notagen.sampling import BarStream, Sampling, check_line
+from mos_lab.ai.models.notagen.sampling import MAX_CHARS, BarStream, Sampling, check_line
 from mos_lab.score import Score
 
 
@@ -100,7 +100,8 @@ class NotaGen:
                bars: int | None = None, seed: int | None = None, top_k: int = 9,
                top_p: float = 0.9, temperature: float = 1.2, use_cache: bool = True,
                time_limit: float | None = None, cancel: Callable[[], bool] | None = None,
-               check: Callable[[str, str], list[str]] = check_line) -> BarStream:
+               check: Callable[[str, str], list[str]] = check_line,
+               max_chars: int = MAX_CHARS) -> BarStream:
         """Generation as an iterator of bars (tune-body lines), each yielded once sampled
         and checked; ``prompt`` is ABC to continue (after the period/composer/
         instrumentation lines when given)."""
@@ -108,7 +109,8 @@ class NotaGen:
             return _InferenceStream(
                 self.net, prompt_lines(period, composer, instrumentation) + prompt,
                 sampling=Sampling(top_k, top_p, temperature), seed=seed, bars=bars,
-                use_cache=use_cache, time_limit=time_limit, cancel=cancel, check=check)
+                use_cache=use_cache, time_limit=time_limit, cancel=cancel, check=check,
+                max_chars=max_chars)
 
     def generate(self, prompt: str = "", *, score: bool = True, **options: object) -> Generated:
         """Generate to the end (or ``bars=``, ``time_limit=``); the result keeps what was
