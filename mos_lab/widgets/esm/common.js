@@ -73,8 +73,8 @@ function kernelClock(model) {
     return c.now();
   };
   // The heard position: while this page hosts the audio, the audio host's played position,
-  // extrapolated on the audio clock itself (ctx.currentTime, which a busy page still
-  // reads right, where its reports may arrive late), and never the kernel's
+  // extrapolated from when the worklet played it (its audio-clock time put on the page's
+  // clock, so a report a busy page receives late is not taken as new), and never the kernel's
   // extrapolation, which runs on from the play click ahead of audio that starts late or
   // stalls. Only as far past the last report as the audio then queued in the worklet
   // (it plays on at least that long; +20 ms): audio that stalls holds there. While
@@ -89,8 +89,8 @@ function kernelClock(model) {
     const host = k.engine && k.output === "browser" && a && !a.gone;
     let pos;
     if (host && a.running) {
-      const ahead = a.clock ? a.clock() - a.time : (t - a.t) / 1000;
-      pos = a.pos + a.rate * Math.min(Math.max(ahead, 0), (a.buffered || 0) + 0.02);
+      const ahead = Math.min(Math.max(t - a.t, 0) / 1000, (a.buffered || 0) + 0.02);
+      pos = a.pos + a.rate * ahead;
       if (k.state === "playing" && pos < c.last && c.last - pos < 0.15) pos = c.last;
     } else if (host && k.state === "playing") {
       pos = (a.ranAt || 0) > c.t ? a.pos : (k.pos || 0);

@@ -110,7 +110,6 @@ export default {
         const at = audioTime(lat, d.time, now);
         MOS.audio[sid()] = { pos: d.pos, rate: d.rate, t: at, running: d.running,
                              ranAt: d.running ? at : (was && was.ranAt) || 0,
-                             time: d.time, clock: () => ctx.currentTime,
                              buffered: (d.queued || 0) / sr };
         st.played = d.played; st.under = d.under; st.view = viewId;
         // the engine's timestamps as heard: [ring frame played, its score time, arrival
