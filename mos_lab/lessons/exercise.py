@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -21,9 +21,9 @@ from mos_lab.theory import Pitch
 TPQ = 480
 
 
-@dataclass(frozen=True, slots=True)
-class Feedback:
-    """A graded response: right or not, a score 0..1, and a message saying what was wrong."""
+class Feedback(NamedTuple):
+    """A graded response: right or not, a score 0..1, and a message saying what was wrong
+    (a NamedTuple: graders make one per response, and a drill makes many)."""
 
     correct: bool
     score: float

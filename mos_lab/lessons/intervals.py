@@ -228,6 +228,12 @@ def grade_note(answer: Pitch, response: object, what: str = "the note") -> Feedb
     return Feedback(False, 0.0, f"{what} is {right}, not {got.name_with_octave}")
 
 
+@lru_cache(maxsize=256)
+def _spoken(iv: Interval) -> str:
+    """``'a major third (M3)'``."""
+    return f"{article(describe(iv).split(' (')[0])} ({iv.name})"
+
+
 def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | None = None,
                    below: bool = False, clef: str | None = None, low: str | None = None,
                    high: str | None = None) -> Exercise:
@@ -237,8 +243,7 @@ def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | 
     where = "below" if below else "above"
     return Exercise(
         kind="interval_build", seed=seed, level=level,
-        question=f"Write the note {article(describe(iv).split(' (')[0])} ({iv.name}) {where} "
-                 f"{given.name_with_octave}",
+        question=f"Write the note {_spoken(iv)} {where} {given.name_with_octave}",
         answer=target.name_with_octave, events=((given, 0, 2 * TPQ),),
         grader=lambda r: grade_note(target, r, f"a {iv.name} {where} {given}"),
         params={"qualities": qualities, "below": below,

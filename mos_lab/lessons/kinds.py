@@ -64,6 +64,11 @@ EXPECTED_KEY = "a key such as D major, Bb major, F# minor (or D, f#)"
 def _parse_key(response: object) -> Key | str:
     if not isinstance(response, str) or len(response) > 24:
         return f"expected {EXPECTED_KEY}"
+    return _read_key(response)
+
+
+@lru_cache(maxsize=4096)
+def _read_key(response: str) -> Key | str:
     text = response.strip().replace("♯", "#").replace("♭", "b")
     m = re.match(r"^([A-Ga-g][#b]*)\s*(m|maj|min|major|minor)?$", text)
     try:
@@ -91,6 +96,13 @@ def grade_key(answer: Key, response: object) -> Feedback:
     return Feedback(False, 0.0, f"{sig} is {answer.name}, not {got.name}")
 
 
+@lru_cache(maxsize=64)
+def _signature_key(sharps: int, mode: str) -> tuple[Key, Pitch]:
+    """The key, and a neutral note (B4) spelled by its signature."""
+    key = Key.from_signature(sharps, mode)
+    return key, Pitch(6, key.alter_of("B"), 4)
+
+
 def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exercise:
     """Name the key (in ``mode``: major, minor, or either) of a written key signature:
     level 1 up to three sharps or flats, 2 up to five, 3 all seven."""
@@ -101,9 +113,7 @@ def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exer
     most = {1: 3, 2: 5, 3: 7}[level]
     sharps = rng.randint(-most, most)
     m = mode if mode != "either" else rng.choice(("major", "minor"))
-    key = Key.from_signature(sharps, m)
-    # a neutral note, spelled by the signature (the key is read from the signature)
-    b4 = Pitch(6, key.alter_of("B"), 4)
+    key, b4 = _signature_key(sharps, m)
     return Exercise(
         kind="key_signature", seed=seed, level=level,
         question=f"Name the {m} key with this key signature",
@@ -126,14 +136,10 @@ def grade_scale(answer: Scale, response: object) -> Feedback:
     """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart."""
     if not isinstance(response, str) or len(response) > 40:
         return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}")
-    text = " ".join(response.replace("♯", "#").replace("♭", "b").split())
-    m = re.match(r"^([A-Ga-g][#b]*)\s+(.+)$", text)
-    try:
-        if not m:
-            raise ValueError(text)
-        got = Scale(Pitch.parse(m.group(1).capitalize()), scale_kind(m.group(2)))
-    except (ValueError, PitchError):
-        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}; could not read {text!r}")
+    got = _read_scale(response)
+    if got is None:
+        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}; could not read "
+                                    f"{response.strip()!r}")
     right = f"{answer.tonic.name} {answer.kind}"
     same = SCALES[got.kind] == SCALES[answer.kind]
     if got.tonic == answer.tonic and same:
@@ -141,10 +147,27 @@ def grade_scale(answer: Scale, response: object) -> Feedback:
     if got.tonic == answer.tonic:
         return Feedback(False, 0.5, f"right tonic, wrong scale: it is {right}, "
                                     f"not {got.kind}")
-    if {p.name for p in got.pitches()} == {p.name for p in answer.pitches()}:
+    if _names(got) == _names(answer):
         return Feedback(False, 0.5, f"the same notes as {got.tonic.name} {got.kind}, but "
                                     f"the scale starts on {answer.tonic.name}: {right}")
     return Feedback(False, 0.0, f"it is {right}, not {got.tonic.name} {got.kind}")
+
+
+@lru_cache(maxsize=4096)
+def _read_scale(response: str) -> Scale | None:
+    text = " ".join(response.replace("♯", "#").replace("♭", "b").split())
+    m = re.match(r"^([A-Ga-g][#b]*)\s+(.+)$", text)
+    try:
+        if not m:
+            return None
+        return Scale(Pitch.parse(m.group(1).capitalize()), scale_kind(m.group(2)))
+    except (ValueError, PitchError):
+        return None
+
+
+@lru_cache(maxsize=4096)
+def _names(sc: Scale) -> frozenset[str]:
+    return frozenset(p.name for p in sc.pitches())
 
 
 @lru_cache(maxsize=64)
@@ -187,8 +210,14 @@ EXPECTED_RN = ("Roman numerals separated by spaces, one per chord, with figures:
                "I V6 ii6/5 V7 (or V65)")
 
 
-def _spelled(tonic: Pitch, fifths: int, octave: int) -> Pitch:
-    return Pitch.from_fifths(tonic.fifths + fifths, octave)
+@lru_cache(maxsize=8192)
+def _numeral(text: str, minor: bool) -> tuple[frozenset[int], int] | None:
+    """(members, bass) as fifths above the tonic of a numeral (None if unreadable)."""
+    try:
+        n = parse_numeral(text, minor)
+    except NumeralError:
+        return None
+    return frozenset(n.members), n.bass
 
 
 def _numeral_chord(key: Key, text: str) -> tuple[frozenset[int], int]:
@@ -223,15 +252,14 @@ def grade_numerals(key: Key, answer: Sequence[str], response: object) -> Feedbac
         if i >= len(tokens):
             wrong.append(f"chord {i + 1}: missing ({want})")
             continue
-        try:
-            got = parse_numeral(tokens[i], minor)
-        except NumeralError:
+        got = _numeral(tokens[i], minor)
+        if got is None:
             return Feedback(False, 0.0, f"expected {EXPECTED_RN}; could not read "
                                         f"{tokens[i][:20]!r} (chord {i + 1})")
-        w = parse_numeral(want, minor)
-        if set(got.members) == set(w.members) and got.bass == w.bass:
+        w = _numeral(want, minor)
+        if got == w:
             right += 1
-        elif set(got.members) == set(w.members):
+        elif w is not None and got[0] == w[0]:
             wrong.append(f"chord {i + 1}: right chord, wrong inversion: {want}, "
                          f"not {tokens[i]}")
         else:
@@ -289,12 +317,17 @@ def grade_melody(answer: Sequence[Pitch], response: object) -> Feedback:
         return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
     got: list[Pitch] = []
     for i, t in enumerate(tokens):
-        p = Pitch.from_midi(int(t)) if t.isdigit() and int(t) < 128 else parse_note(t)
+        p = _note(t) if len(t) < 12 else parse_note(t)
         if isinstance(p, str):
             return Feedback(False, 0.0, f"note {i + 1}: {p}")
         got.append(p)
     a = [p.midi for p in answer]
     b = [p.midi for p in got]
+    if a == b:
+        spelled = all(x.step == y.step and x.alter == y.alter
+                      for x, y in zip(answer, got, strict=True))
+        return Feedback(True, 1.0, "right" + ("" if spelled else
+                                              " (spelled " + " ".join(map(str, answer)) + ")"))
     # Levenshtein with a traceback: which notes were wrong, missing or extra
     n, m = len(a), len(b)
     d = [[0] * (m + 1) for _ in range(n + 1)]
@@ -321,10 +354,34 @@ def grade_melody(answer: Sequence[Pitch], response: object) -> Feedback:
             j -= 1
     score = max(0.0, 1 - d[n][m] / max(n, m))
     if not notes:
-        spelled = all(x.name == y.name for x, y in zip(answer, got, strict=True))
+        spelled = all(x.step == y.step and x.alter == y.alter
+                      for x, y in zip(answer, got, strict=True))
         return Feedback(True, 1.0, "right" + ("" if spelled else
                                               " (spelled " + " ".join(map(str, answer)) + ")"))
     return Feedback(False, round(score, 3), "; ".join(reversed(notes)))
+
+
+@lru_cache(maxsize=64)
+def _degrees(key: Key) -> dict[int, tuple[Pitch, str]]:
+    """Scale degree (0 = the tonic in octave 4, -3 .. 9) -> its pitch and name."""
+    scale = key.scale.pitches(4)
+    out = {}
+    for degree in range(-3, 10):
+        octave, idx = divmod(degree, 7)
+        p = scale[idx].with_octave(scale[idx].octave + octave)  # type: ignore[operator]
+        out[degree] = (p, p.name_with_octave)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _key_of(sharps: int, mode: str) -> Key:
+    return Key.from_signature(sharps, mode)
+
+
+@lru_cache(maxsize=4096)
+def _note(token: str) -> Pitch | str:
+    return Pitch.from_midi(int(token)) if token.isdigit() and int(token) < 128 \
+        else parse_note(token)
 
 
 def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
@@ -333,17 +390,16 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
     notes with leaps within the tonic triad, 3 ten notes with any leap up to a sixth."""
     _level(level, (1, 2, 3))
     rng = Rng(seed)
-    k = Key.parse(key) if key else Key.from_signature(rng.randint(-3, 3),
-                                                       "major" if level < 3 or rng.random()
-                                                       < 0.5 else "minor")
+    k = Key.parse(key) if key else _key_of(rng.randint(-3, 3), "major" if level < 3 or
+                                           rng.random() < 0.5 else "minor")
     count = length or {1: 5, 2: 8, 3: 10}[level]
-    scale = k.scale.pitches(4)
+    table = _degrees(k)
     degree = 0 if rng.random() < 0.7 else 2 * rng.randint(0, 2)  # start on 1, 3 or 5
-    melody = []
+    melody, names = [], []
     for _ in range(count):
-        octave, idx = divmod(degree, 7)
-        p = scale[idx]
-        melody.append(p.with_octave(p.octave + octave))  # type: ignore[operator]
+        p, name = table[degree]
+        melody.append(p)
+        names.append(name)
         step = rng.choice((-1, 1, -1, 1, 0)) if level == 1 else \
             rng.choice((-1, 1, -2, 2, 1, -1)) if level == 2 else rng.randint(-5, 5)
         degree = max(-3, min(9, degree + step))
@@ -351,7 +407,7 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {k.name}, first note "
                  f"{melody[0]})",
-        answer=" ".join(map(str, melody)),
+        answer=" ".join(names),
         events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
         grader=lambda r: grade_melody(melody, r),
         params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
@@ -409,23 +465,32 @@ def grade_taps(onsets_ms: Sequence[float], response: object, tolerance_ms: float
     return Feedback(False, round(score, 3), "; ".join(problems))
 
 
+@lru_cache(maxsize=64)
+def _rhythms(level: int, bpm: float) -> tuple[tuple[tuple[float, ...], str, Events], ...]:
+    """Each rhythm of a level: onsets in ms, the answer text and the prompt's events."""
+    _level(level, (1, 2, 3))
+    if not 20 <= bpm <= 300:
+        raise ValueError(f"bpm {bpm} is not in 20..300")
+    beat_ms = 60_000.0 / bpm
+    c5 = Pitch(0, 0, 5)
+    out = []
+    for beats in RHYTHMS[level]:
+        starts = [sum(beats[:i]) for i in range(len(beats))]
+        onsets = tuple(round(t * beat_ms, 3) for t in starts)
+        events = tuple((c5, round(t * TPQ), round(b * TPQ))
+                       for t, b in zip(starts, beats, strict=True))
+        out.append((onsets, " ".join(f"{o:g}" for o in onsets), events))
+    return tuple(out)
+
+
 def rhythm_tap(seed: int = 0, level: int = 1, *, bpm: float = 100.0,
                tolerance_ms: float = 60.0) -> Exercise:
     """Tap a heard rhythm; graded by onset time in ms on the audio clock (first note at 0)."""
-    _level(level, (1, 2, 3))
-    beats = Rng(seed).choice(RHYTHMS[level])
-    beat_ms = 60_000.0 / bpm
-    onsets, t = [], 0.0
-    for b in beats:
-        onsets.append(round(t * beat_ms, 3))
-        t += b
-    ticks = [round(sum(beats[:i]) * TPQ) for i in range(len(beats))]
-    c5 = Pitch(0, 0, 5)
-    events = tuple((c5, tk, round(b * TPQ)) for tk, b in zip(ticks, beats, strict=True))
+    onsets, answer, events = Rng(seed).choice(_rhythms(level, bpm))
     return Exercise(
         kind="rhythm_tap", seed=seed, level=level,
-        question=f"Tap the rhythm ({len(beats)} notes at {bpm:g} BPM)",
-        answer=" ".join(f"{o:g}" for o in onsets), events=events,
+        question=f"Tap the rhythm ({len(events)} notes at {bpm:g} BPM)",
+        answer=answer, events=events,
         grader=lambda r: grade_taps(onsets, r, tolerance_ms),
         params={"bpm": bpm, "tolerance_ms": tolerance_ms}, skill=f"rhythm level {level}",
         bpm=bpm)
