@@ -37,6 +37,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -172,6 +173,20 @@ def check_voice_leading(
     _Checker(score, voices, names, chosen, strictness, key, ranges or {}, report).run()
     report.findings.sort(key=lambda f: (f.tick, RULES.index(f.rule), f.voices))
     return report
+
+
+@lru_cache(maxsize=4096)
+def _seventh(pcs: frozenset[int]) -> tuple[int, str] | None:
+    """Pitch class of the chordal seventh of a sonority (and its symbol), or None."""
+    from mos_lab.theory.chord import Chord
+
+    if len(pcs) < 3:
+        return None
+    chord = Chord.from_midi([60 + pc for pc in sorted(pcs)])
+    seventh = chord.member_pitch(7) if chord.root is not None else None
+    if seventh is None or chord.quality in ("major sixth", "minor sixth"):
+        return None
+    return seventh.pc, chord.symbol.split("/")[0]
 
 
 class _Bars:
@@ -331,8 +346,6 @@ class _Checker:
 
     def resolutions(self, t: int) -> None:
         """Leading tone and chordal seventh of the chord at t-1, followed into sample t."""
-        from mos_lab.theory.chord import Chord
-
         p0, p1 = self.pitch[t - 1], self.pitch[t]
         w0 = self.which[t - 1]
         n = len(p0)
@@ -351,22 +364,22 @@ class _Checker:
                     self.add("unresolved leading tone", t, [v],
                              f"leading tone {Pitch.from_midi(int(p0[v])).name} does not rise "
                              "to the tonic")
-        chord = Chord.from_midi([int(x) for x in p0 if x >= 0])
-        seventh = chord.member_pitch(7) if chord.root is not None else None
-        if seventh is None or chord.quality in ("major sixth", "minor sixth"):
+        found = _seventh(frozenset(int(x) % 12 for x in p0 if x >= 0))
+        if found is None:
             return
+        seventh, symbol = found
         next_pcs = {int(x) % 12 for x in p1 if x >= 0}
         if next_pcs == {int(x) % 12 for x in p0 if x >= 0}:
             return  # the same chord goes on
         for v in range(n):
-            if p0[v] < 0 or p1[v] < 0 or p0[v] % 12 != seventh.pc or self.which[t][v] == w0[v]:
+            if p0[v] < 0 or p1[v] < 0 or p0[v] % 12 != seventh or self.which[t][v] == w0[v]:
                 continue
             step = int(p1[v]) - int(p0[v])
             if self._passing(v, int(w0[v])) and not self.strict:
                 continue  # a passing or neighbour note, not a chordal seventh
             if step not in (-1, -2) and not (step == 0 and self.lenient):
                 self.add("unresolved seventh", t, [v],
-                         f"seventh {seventh.name} of {chord.symbol} moves by {step:+d} semitones")
+                         f"seventh of {symbol} moves by {step:+d} semitones")
 
     def _passing(self, v: int, note: int) -> bool:
         """True when a voice's note is reached by step and left by step (a non-chord tone)."""
