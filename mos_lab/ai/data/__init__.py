@@ -3,9 +3,35 @@
 Map::
 
     muspy_metrics(score) -> {"pitch_range": .., "polyphony": .., ...}   None where undefined
-    pitch_range, polyphony, scale_consistency, groove_consistency(score, ticks), ...
+    metrics.pitch_range / polyphony / scale_consistency / groove_consistency(score, ticks) ...
+    theory_metrics(score) -> key_clarity, chord_vocabulary, cadence_rate
+    compare(a, b) -> Comparison  .table()  .plot()  (notebooks show it as a table)
+    Tokenizer("REMI"|"TSD"|"Structured"|"MIDILike").encode(score) -> Encoding(ids, tokens,
+        dropped)   .decode(ids, tpq=) -> Score                    (miditok: the ai extra)
+    Corpus(folder, "REMI", validation=0.1).arrays("train") / .windows(...) /
+        .torch_dataset("validation", length=512)     split by piece, streamed file by file
+
+Example::
+
+    from mos_lab.ai.data import compare, Tokenizer
+    print(compare(score, generated, names=("bach", "model")))
+    enc = Tokenizer("REMI").encode(score); print(len(enc), enc.dropped)
 """
 
+from mos_lab.ai.data.compare import THEORY_METRICS, Comparison, compare, theory_metrics
+from mos_lab.ai.data.corpus import Corpus
 from mos_lab.ai.data.metrics import MUSPY_METRICS, muspy_metrics
+from mos_lab.ai.data.tokens import TOKENIZATIONS, Encoding, Tokenizer
 
-__all__ = ["MUSPY_METRICS", "muspy_metrics"]
+__all__ = [
+    "MUSPY_METRICS",
+    "THEORY_METRICS",
+    "TOKENIZATIONS",
+    "Comparison",
+    "Corpus",
+    "Encoding",
+    "Tokenizer",
+    "compare",
+    "muspy_metrics",
+    "theory_metrics",
+]
