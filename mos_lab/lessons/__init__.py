@@ -11,11 +11,13 @@ Map of the API::
     note_reading, key_signature, scale_id       # "F#4", "D major", "D dorian"
     roman_analysis(seed=3, level=3)             # "I vi ii6/5 V7 I" (V65 = V6/5)
     dictation(...), rhythm_tap(...)             # notes by alignment; taps in ms
+    harmonisation(seed=2, level=3)  # SATB over a bass, graded by check_voice_leading
     Progress("course/progress.sqlite").record(student, ex, response, feedback)
 """
 
 from mos_lab.lessons.chords import chord_id
 from mos_lab.lessons.exercise import Exercise, Feedback
+from mos_lab.lessons.harmony import harmonisation
 from mos_lab.lessons.intervals import interval_build, interval_id
 from mos_lab.lessons.kinds import (
     dictation,
@@ -35,6 +37,7 @@ __all__ = [
     "ProgressError",
     "chord_id",
     "dictation",
+    "harmonisation",
     "interval_build",
     "interval_id",
     "key_signature",

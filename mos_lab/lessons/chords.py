@@ -15,8 +15,10 @@ from typing import NamedTuple
 
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
-from mos_lab.theory import Interval, Pitch, SymbolError, parse_symbol
 from mos_lab.theory.chord import QUALITIES
+from mos_lab.theory.interval import Interval
+from mos_lab.theory.pitch import Pitch
+from mos_lab.theory.symbols import SymbolError, parse_symbol
 
 #: Symbol suffix that both theory and music21 read, per quality.
 SUFFIX = {"major": "", "minor": "m", "diminished": "dim", "augmented": "+",

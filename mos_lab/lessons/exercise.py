@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mos_lab.score import KeySignature, Score
-from mos_lab.theory import Pitch
+from mos_lab.theory.pitch import Pitch
 
 #: Ticks per quarter of prompt scores.
 TPQ = 480

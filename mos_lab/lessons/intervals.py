@@ -12,7 +12,8 @@ from functools import lru_cache
 
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
-from mos_lab.theory import Interval, IntervalError, Pitch, PitchError
+from mos_lab.theory.interval import Interval, IntervalError
+from mos_lab.theory.pitch import Pitch, PitchError
 
 _ORD = {1: "unison", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth",
         7: "seventh", 8: "octave"}

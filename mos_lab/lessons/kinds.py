@@ -15,9 +15,10 @@ from functools import lru_cache
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.lessons.intervals import grade_note, parse_note
-from mos_lab.theory import Key, Pitch, PitchError, Scale
 from mos_lab.theory.analysis.numeral import NumeralError, parse_numeral
-from mos_lab.theory.scale import SCALES, scale_kind
+from mos_lab.theory.key import Key
+from mos_lab.theory.pitch import Pitch, PitchError
+from mos_lab.theory.scale import SCALES, Scale, scale_kind
 
 Events = tuple[tuple[Pitch, int, int], ...]
 

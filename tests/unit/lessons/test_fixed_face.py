@@ -10,7 +10,8 @@ from mos_lab import lessons  # noqa: E402
 from mos_lab.lessons.chords import SUFFIX, chord_symbol, readings  # noqa: E402
 from mos_lab.lessons.chords import m21_name as m21  # noqa: E402
 from mos_lab.lessons.intervals import LEVEL_QUALITIES  # noqa: E402
-from mos_lab.theory import Pitch, parse_symbol  # noqa: E402
+from mos_lab.theory.pitch import Pitch  # noqa: E402
+from mos_lab.theory.symbols import parse_symbol  # noqa: E402
 
 N = 1000
 

@@ -9,7 +9,7 @@ music21 = pytest.importorskip("music21")
 
 from mos_lab import lessons  # noqa: E402
 from mos_lab.lessons import kinds  # noqa: E402
-from mos_lab.theory import Pitch  # noqa: E402
+from mos_lab.theory.pitch import Pitch  # noqa: E402
 
 ALL = [lessons.note_reading, lessons.key_signature, lessons.scale_id, lessons.roman_analysis,
        lessons.dictation, lessons.rhythm_tap, lessons.interval_build]

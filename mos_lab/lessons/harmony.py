@@ -1,0 +1,236 @@
+"""Four-part harmonisation of a Roman-numeral line: generator, model answer and grader.
+
+The student writes one chord per bar, four notes each (soprano to bass, ``|`` between
+chords): ``E5 C5 G4 C3 | F5 C5 A4 F3 | ...``. The grader checks each chord against the
+numeral (all of its notes, the fifth may be left out, and the bass the numeral's) and runs
+theory's ``check_voice_leading`` on the whole, naming each broken rule with its bar.
+
+The model answer is found by a small dynamic programme over close and open voicings
+(least total motion, no parallels, no doubled leading tone, sevenths falling by step) and
+kept only if ``check_voice_leading`` finds nothing in it: every right answer the generator
+gives is one its grader accepts.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from functools import lru_cache
+
+from mos_lab.lessons._rng import Rng
+from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
+from mos_lab.lessons.intervals import parse_note
+from mos_lab.theory.analysis.numeral import parse_numeral
+from mos_lab.theory.key import Key
+from mos_lab.theory.pitch import Pitch
+from mos_lab.theory.voice_leading import SATB_RANGES, check_voice_leading
+
+BAR = 4 * TPQ
+PROGRESSIONS = {
+    1: ("I IV V I", "I V vi IV I", "I ii V I", "i iv V i", "I vi IV V I", "i VI iv V i"),
+    2: ("I IV6 V I", "I ii6 V I", "I V6 I IV V I", "i iv6 V i", "I vi ii6 V I"),
+    3: ("I IV V7 I", "I ii6/5 V7 I", "I vi ii6 V7 I", "i iv V7 i", "I V6/5 I IV V7 I"),
+}
+EXPECTED = ("four notes per chord, soprano to bass, chords separated by |: "
+            "E5 C5 G4 C3 | F5 C5 A4 F3")
+Voicing = tuple[Pitch, Pitch, Pitch, Pitch]  # soprano, alto, tenor, bass
+
+
+def _chord(key: Key, numeral: str) -> tuple[list[int], int, int | None]:
+    """(member fifths, bass fifths, seventh's fifths or None) of a numeral in a key."""
+    n = parse_numeral(numeral, key.mode == "minor")
+    t = key.tonic.fifths
+    members = [t + f for f in n.members]
+    return members, t + n.bass, members[3] if len(members) == 4 else None
+
+
+def _voicings(key: Key, numeral: str) -> list[Voicing]:
+    """Every voicing in SATB ranges with spacing kept, complete or without its fifth (root
+    doubled), leading tone never doubled."""
+    members, bass_f, seventh = _chord(key, numeral)
+    lt_pc = (key.tonic.pc + 11) % 12
+    ranges = [SATB_RANGES[v] for v in ("soprano", "alto", "tenor", "bass")]
+
+    def options(f: int, lo: int, hi: int) -> list[Pitch]:
+        out = []
+        for octave in range(1, 7):
+            p = Pitch.from_fifths(f, octave)
+            if lo <= p.midi <= hi:
+                out.append(p)
+        return out
+
+    basses = options(bass_f, *ranges[3])
+    out: list[Voicing] = []
+    uppers = [options(f, ranges[2][0], ranges[0][1]) for f in members]
+    pool = sorted({p for ps in uppers for p in ps}, key=lambda p: p.midi)
+    need = set(members) - ({members[2]} if len(members) >= 3 else set())
+    for b in basses:
+        for t, a, s in itertools.combinations(pool, 3):
+            if not (b.midi < t.midi < a.midi < s.midi):
+                continue
+            if not (ranges[2][0] <= t.midi <= ranges[2][1] and
+                    ranges[1][0] <= a.midi <= ranges[1][1] and
+                    ranges[0][0] <= s.midi <= ranges[0][1]):
+                continue
+            if s.midi - a.midi > 12 or a.midi - t.midi > 12:
+                continue
+            fs = [s.fifths, a.fifths, t.fifths, b.fifths]
+            if not need <= set(fs):
+                continue
+            if sum(p.pc == lt_pc for p in (s, a, t, b)) > 1:
+                continue
+            if seventh is not None and fs.count(seventh) > 1:
+                continue
+            if len(set(fs)) < len(members) - 1 or \
+                    (len(set(fs)) < len(members) and fs.count(members[0]) < 2):
+                continue
+            out.append((s, a, t, b))
+    return out
+
+
+def _moves_ok(x: Voicing, y: Voicing, seventh: int | None) -> bool:
+    """No parallel or direct fifths/octaves, no overlap, the seventh falling by step."""
+    for i, j in itertools.combinations(range(4), 2):
+        a0, a1 = x[i].midi, y[i].midi
+        b0, b1 = x[j].midi, y[j].midi
+        iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
+        if a0 != a1 and b0 != b1 and iv0 == iv1 and iv0 in (0, 7):
+            return False
+        if i == 0 and j == 3 and iv1 in (0, 7) and (a1 - a0) * (b1 - b0) > 0 \
+                and abs(a1 - a0) > 2:
+            return False
+    for i in range(3):  # overlap: a voice past where its neighbour just was
+        if y[i].midi <= x[i + 1].midi or y[i + 1].midi >= x[i].midi:
+            return False
+    if seventh is not None:
+        for v in range(4):
+            if x[v].fifths == seventh and y[v].midi != x[v].midi and \
+                    not 1 <= x[v].midi - y[v].midi <= 2:
+                return False
+    return all(abs(y[v].midi - x[v].midi) <= (12 if v == 3 else 7) for v in range(4))
+
+
+def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
+    """The voicing path with the least motion that the part-writing rules allow (None
+    when there is none)."""
+    layers = [_voicings(key, n) for n in numerals]
+    sevenths = [_chord(key, n)[2] for n in numerals]
+    if not all(layers):
+        return None
+    cost: list[float] = [abs(v[0].midi - 72) * 0.2 for v in layers[0]]
+    back: list[list[int]] = []
+    for k in range(1, len(layers)):
+        new_cost, new_back = [], []
+        for y in layers[k]:
+            best, arg = float("inf"), -1
+            for i, x in enumerate(layers[k - 1]):
+                if cost[i] == float("inf") or not _moves_ok(x, y, sevenths[k - 1]):
+                    continue
+                c = cost[i] + sum(abs(y[v].midi - x[v].midi) for v in range(3)) \
+                    + 0.3 * abs(y[3].midi - x[3].midi)
+                if c < best:
+                    best, arg = c, i
+            new_cost.append(best)
+            new_back.append(arg)
+        cost, back = new_cost, [*back, new_back]
+    end = min(range(len(cost)), key=cost.__getitem__)
+    if cost[end] == float("inf"):
+        return None
+    path = [end]
+    for b in reversed(back):
+        path.append(b[path[-1]])
+    path.reverse()
+    return [layers[k][i] for k, i in enumerate(path)]
+
+
+def _events(chords: Sequence[Sequence[Pitch]]) -> tuple[tuple[Pitch, int, int], ...]:
+    return tuple((p, k * BAR, BAR) for k, ch in enumerate(chords) for p in ch)
+
+
+def _text(chords: Sequence[Voicing]) -> str:
+    return " | ".join(" ".join(p.name_with_octave for p in ch) for ch in chords)
+
+
+def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
+                        strictness: str = "textbook") -> Feedback:
+    """Grade a four-part realisation: chords against the numerals, then the part-writing
+    rules by theory's check_voice_leading (each finding named with its bar)."""
+    if not isinstance(response, str) or len(response) > 40 * len(numerals) + 40:
+        return Feedback(False, 0.0, f"expected {EXPECTED}")
+    groups = [g.split() for g in response.replace(",", "|").split("|") if g.strip()]
+    if len(groups) != len(numerals):
+        return Feedback(False, 0.0, f"expected {EXPECTED}; got {len(groups)} chord(s) for "
+                                    f"{len(numerals)} numerals")
+    chords: list[list[Pitch]] = []
+    for k, g in enumerate(groups):
+        if len(g) != 4:
+            return Feedback(False, 0.0, f"expected {EXPECTED}; bar {k + 1} has {len(g)} "
+                                        "note(s)")
+        ps = [parse_note(t) for t in g]
+        bad = next((p for p in ps if isinstance(p, str)), None)
+        if bad is not None:
+            return Feedback(False, 0.0, f"bar {k + 1}: {bad}")
+        chords.append(sorted(ps, key=lambda p: -p.midi))  # type: ignore[arg-type]
+    problems: list[str] = []
+    right = 0
+    for k, (ch, n) in enumerate(zip(chords, numerals, strict=True)):
+        members, bass_f, _ = _chord(key, n)
+        pcs = {p.pc for p in ch}
+        want = {(7 * f) % 12 for f in members}
+        need = want - {(7 * members[2]) % 12}
+        if not pcs <= want:
+            extra = sorted({p.name for p in ch if p.pc not in want})
+            problems.append(f"bar {k + 1}: {', '.join(extra)} is not in {n}")
+        elif not need <= pcs:
+            problems.append(f"bar {k + 1}: {n} needs its root, third"
+                            f"{' and seventh' if len(members) == 4 else ''}")
+        elif ch[-1].pc != (7 * bass_f) % 12:
+            problems.append(f"bar {k + 1}: the bass of {n} is "
+                            f"{Pitch.from_fifths(bass_f).name}, not {ch[-1].name}")
+        else:
+            right += 1
+    report = check_voice_leading(_prompt_score(_events(chords), 60.0, ""), key=key,
+                                 strictness=strictness)
+    for f in report.findings:
+        bar = f.tick // BAR + 1
+        where = " and ".join(f.voices)
+        problems.append(f"bar {bar}: {f.rule} ({where})" + (f": {f.detail}" if f.detail
+                                                            else ""))
+    if not problems:
+        return Feedback(True, 1.0, "right: every chord fits its numeral and no part-writing "
+                                   "rule is broken")
+    rules_ok = max(0.0, 1 - len(report.findings) / len(numerals))
+    score = 0.5 * right / len(numerals) + 0.5 * rules_ok
+    return Feedback(False, round(score, 3), "; ".join(problems))
+
+
+@lru_cache(maxsize=16)
+def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], tuple[Voicing, ...]], ...]:
+    if level not in PROGRESSIONS:
+        raise ValueError(f"level {level} is not one of {sorted(PROGRESSIONS)}")
+    out = []
+    for prog in PROGRESSIONS[level]:
+        numerals = tuple(prog.split())
+        minor = numerals[0][0] == "i"
+        for f in (-2, -1, 0, 1, 2):
+            key = Key(Pitch.from_fifths(f + 3 if minor else f), "minor" if minor else "major")
+            path = model_answer(key, numerals)
+            if path is None:
+                continue
+            if check_voice_leading(_prompt_score(_events(path), 60.0, ""), key=key).findings:
+                continue
+            out.append((key, numerals, tuple(path)))
+    return tuple(out)
+
+
+def harmonisation(seed: int = 0, level: int = 1) -> Exercise:
+    """Write four parts (SATB) for a Roman-numeral line, one chord per bar; the prompt
+    is the bass line. Level 1 root-position triads, 2 inversions, 3 seventh chords."""
+    key, numerals, path = Rng(seed).choice(_passages(level))
+    bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
+    return Exercise(
+        kind="harmonisation", seed=seed, level=level,
+        question=f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}",
+        answer=_text(path), events=bass,
+        grader=lambda r: grade_harmonisation(key, numerals, r), params={},
+        skill=f"four-part writing level {level}", key_signature=key.sharps, bpm=60.0)
