@@ -55,11 +55,11 @@ def filter_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
     """``probs`` after top-k, top-p and temperature, as NotaGen's samplings apply them."""
     p = np.nan_to_num(np.asarray(probs, dtype=np.float64), nan=0.0).clip(0, None)
     p /= p.sum()
+    order = np.argsort(p)[::-1]  # one order serves both cuts: renormalising keeps it
     if s.top_k > 0:
-        p[np.argsort(p)[::-1][s.top_k:]] = 0.0
+        p[order[s.top_k:]] = 0.0
         p /= p.sum()
     if s.top_p < 1:
-        order = np.argsort(p)[::-1]
         drop = np.cumsum(p[order]) > s.top_p
         drop[1:] = drop[:-1].copy()
         drop[0] = False
@@ -67,13 +67,19 @@ def filter_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
         p /= p.sum()
     if s.temperature == 0:
         q = np.zeros_like(p)
-        q[int(np.argmax(p))] = 1.0
+        q[order[0]] = 1.0
         return q
     if s.temperature != 1:
         nz = p > 0
         p[nz] = np.exp(np.log(p[nz]) / s.temperature)
         p /= p.sum()
     return p
+
+
+def draw(p: np.ndarray, rng: np.random.Generator) -> int:
+    """One index drawn with probabilities ``p`` (which sum to 1)."""
+    c = np.cumsum(p)
+    return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
 
 
 class PatchContext:
@@ -129,7 +135,7 @@ def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sam
     logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
     while True:
         probs = torch.softmax(logits[0], dim=-1).numpy()
-        c = int(rng.choice(len(probs), p=filter_probs(probs, s)))
+        c = draw(filter_probs(probs, s), rng)
         chars.append(c)
         if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
             return chars
@@ -180,7 +186,7 @@ def check_line(header: str, line: str) -> list[str]:
             problems.append(f"voice {voice} has no barline")
         depth = {"[": 0, "(": 0, "{": 0}
         pairs = {"]": "[", ")": "(", "}": "{"}
-        for c in music:
+        for c in music.replace("[|", "|").replace("|]", "|"):  # barlines are no brackets
             if c in depth:
                 depth[c] += 1
             elif c in pairs:
