@@ -13,7 +13,10 @@ Map of the API::
     dictation(...), rhythm_tap(...)             # notes by alignment; taps in ms
     harmonisation(seed=2, level=3)  # SATB over a bass, graded by check_voice_leading
     Progress("course/progress.sqlite").record(student, ex, response, feedback)
+    show(ex, progress=p, student="ada")  # the exercise widget (+ on-screen keyboard)
 """
+
+from typing import TYPE_CHECKING, Any
 
 from mos_lab.lessons.chords import chord_id
 from mos_lab.lessons.exercise import Exercise, Feedback
@@ -29,9 +32,13 @@ from mos_lab.lessons.kinds import (
 )
 from mos_lab.lessons.progress import Attempt, Progress, ProgressError
 
+if TYPE_CHECKING:
+    from mos_lab.lessons.widget import ExerciseWidget, show
+
 __all__ = [
     "Attempt",
     "Exercise",
+    "ExerciseWidget",
     "Feedback",
     "Progress",
     "ProgressError",
@@ -45,4 +52,14 @@ __all__ = [
     "rhythm_tap",
     "roman_analysis",
     "scale_id",
+    "show",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """The widgets load anywidget (~0.5 s): imported when first asked for."""
+    if name in ("ExerciseWidget", "show"):
+        from mos_lab.lessons import widget
+
+        return getattr(widget, name)
+    raise AttributeError(f"module 'mos_lab.lessons' has no attribute {name!r}")

@@ -1,0 +1,80 @@
+"""ExerciseWidget: answers graded and recorded, keyboard notes spelled, play, clean close."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from mos_lab import lessons
+from mos_lab.kernel.session import Session
+from mos_lab.lessons.widget import ExerciseWidget, show, spell_in_key
+from mos_lab.testing import ManualOutput
+from mos_lab.theory.pitch import Pitch
+from mos_lab.widgets import set_provider
+
+
+@pytest.fixture
+def session() -> Iterator[Session]:
+    s = Session(output=ManualOutput())
+    s.engine.wait_ready(10)
+    set_provider(lambda: s)
+    yield s
+    set_provider(None)
+    s.close()
+
+
+def test_typed_answers_are_graded_shown_and_recorded(session, tmp_path):
+    p = lessons.Progress(tmp_path / "p.sqlite")
+    ex = lessons.interval_id(seed=3, level=2)
+    w = ExerciseWidget(ex, progress=p, student="ada", session=session, engrave=False)
+    assert w.keyboard is None and w.text_prompt == " ".join(ex.notes)
+    w._on_msg(w, {"type": "answer", "text": "not an interval"}, [])
+    assert w.feedback["correct"] is False and "expected" in w.feedback["message"]
+    w._on_msg(w, {"type": "answer", "text": ex.answer}, [])
+    assert w.feedback["correct"] is True
+    w._on_msg(w, "garbage", [])
+    w._on_msg(w, {"type": "answer", "text": {"x": 1}}, [])
+    rows = p.attempts("ada")
+    assert [a.correct for a in rows] == [False, True, False]
+    assert rows[0].time_taken is not None
+    w.close()
+
+
+def test_keyboard_notes_fill_the_answer_spelled_in_the_key(session, tmp_path):
+    before = session.bus.subscriber_count()
+    ex = lessons.dictation(seed=2, level=1, key="Bb")
+    w = ExerciseWidget(ex, session=session)
+    assert w.keyboard is not None and w.svg == ""  # heard only: no notation
+    for name in ex.answer.split():
+        midi = Pitch.parse(name).midi
+        w.keyboard._cmd_note_on(midi, 90)
+        w.keyboard._cmd_note_off(midi)
+    assert " ".join(w.entered) == ex.answer
+    fb = w.answer(" ".join(w.entered))
+    assert fb.correct and w.entered == []
+    w.close()
+    assert session.bus.subscriber_count() == before
+
+
+def test_spelling_follows_the_signature():
+    assert spell_in_key(70, -2).name == "Bb" and spell_in_key(70, 4).name == "A#"
+    assert spell_in_key(61, None).name == "C#"
+
+
+def test_play_loads_the_prompt_into_the_sessions_engine(session):
+    ex = lessons.chord_id(seed=5, level=2)
+    box = show(ex, session=session, engrave=False)
+    w = box.exercise_widget
+    w._on_msg(w, {"type": "play"}, [])
+    assert session.engine.score is not None
+    assert session.engine.score.notes["pitch"].tolist() == ex.prompt.notes["pitch"].tolist()
+    assert session.engine.state == "playing"
+    w.close()
+
+
+def test_the_prompt_is_engraved_when_verovio_is_here(session):
+    pytest.importorskip("verovio")
+    w = ExerciseWidget(lessons.interval_id(seed=1), session=session)
+    assert w.svg.startswith("<svg") or "<svg" in w.svg[:200]
+    w.close()
