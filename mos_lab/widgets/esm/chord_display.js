@@ -23,7 +23,7 @@ export default {
     const lane = h("div", "mos-lane");
     const bandBox = h("div", "mos-lane-bands"), labelBox = h("div", "mos-lane-labels");
     const playhead = h("div", "mos-lane-playhead");
-    lane.append(bandBox, labelBox, playhead);
+    lane.append(bandBox, labelBox, h("div", "mos-lane-gutter"), playhead);
     lane.title = "click a numeral: play from there";
     card.append(head, lane);
     el.appendChild(card);
@@ -81,19 +81,20 @@ export default {
       model.send({ type: "seek", seconds: t });
     });
 
-    // keep one element per visible band and label; move them every frame
+    // One element per visible band and label, placed once on a strip at `scale` px per
+    // second; a frame only slides the two strips (two style writes, whatever the count).
+    let scale = 0;
     function place(list, els, t0, t1, make, box) {
       const lo = Math.max(0, before(list, t0)), hi = before(list, t1);
       for (const [i, e] of els) if (i < lo || i > hi) { e.remove(); els.delete(i); }
       for (let i = lo; i <= hi && i < list.length; i++) {
-        let e = els.get(i);
-        if (!e) { e = make(i); els.set(i, e); box.appendChild(e); }
-        const x0 = xOf(list[i][0], t0), x1 = xOf(list[i][1], t0);
-        const a = Math.max(GUTTER, x0);
-        e.style.transform = `translateX(${a.toFixed(1)}px)`;
-        e.style.width = Math.max(0, x1 - a - 1).toFixed(1) + "px";
-        e.style.display = x1 <= GUTTER ? "none" : "";
+        if (els.has(i)) continue;
+        const e = make(i);
+        e.style.left = (list[i][0] * scale).toFixed(1) + "px";
+        e.style.width = Math.max(1, (list[i][1] - list[i][0]) * scale - 1).toFixed(1) + "px";
+        els.set(i, e); box.appendChild(e);
       }
+      box.style.transform = `translateX(${(GUTTER - t0 * scale).toFixed(1)}px)`;
     }
     const makeBand = (i) => {
       const [, , k, name, colour] = bands[i];
@@ -118,9 +119,12 @@ export default {
     const vis = observeVisible(sc, card, model);
     frameLoop(sc, () => {
       const pos = clock.shown(), t0 = t0Of(pos), t1 = t0 + span();
+      const k = (W - GUTTER) / span();
+      if (k !== scale) { clear(); scale = k; }  // zoom or resize: lay the strips out again
       place(bands, bandEls, t0, t1, makeBand, bandBox);
       place(rows, shownEls, t0, t1, makeLabel, labelBox);
-      playhead.style.transform = `translateX(${xOf(pos, t0).toFixed(1)}px)`;
+      const ph = `translateX(${xOf(pos, t0).toFixed(1)}px)`;
+      if (ph !== playhead.style.transform) playhead.style.transform = ph;
       const live = model.get("live") || {};
       const showLive = live.symbol && clock.k.state !== "playing" && performance.now() - liveAt < 5000;
       const i = showLive ? -3 : find(pos);
