@@ -195,12 +195,13 @@ def bench_midi(data: list[dict[str, Any]]) -> None:
         want = Counter({(k[0], k[1], round(k[2], 4), k[3]): v for k, v in want.items()})
         got = engraved_onsets(e)
         hit = sum((want & got).values())
-        beats += same_beats(d["onsets"], got)
+        on_beat = same_beats(d["onsets"], got)
+        beats += on_beat
         given += same_beats(d["onsets"], engraved_onsets(told))
         matched += hit
         total += sum(want.values())
         pickups_right += abs(e.notated.pickup / UNITS - d["pickup"]) < 1e-6
-        worst.append((hit / max(sum(want.values()), 1), d["file"]))
+        worst.append((on_beat / max(sum(want.values()), 1), d["file"]))
     n = len(data)
     print(f"MIDI-only chorales (music21 -> MIDI -> engrave): {complete}/{n} with every note "
           f"engraved; onsets on the MusicXML's beat of the bar (in order): "
