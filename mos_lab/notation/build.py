@@ -283,7 +283,9 @@ def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
 
 def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quantized,
              starts: np.ndarray) -> None:
-    """Chord symbols and Roman numerals of an analysis under the part's lowest staff."""
+    """Chord symbols and Roman numerals of an analysis under the part's lowest staff: as
+    text lines under the note starting there (the page makes room for them, as for
+    lyrics), else as words at that time."""
     staff = len(part.clefs)
     note_starts = score.notes["start"]
     last_key = None
@@ -294,9 +296,17 @@ def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quan
         if b < 0:
             continue
         m = part.measures[b]
+        lines = []
         if harmony in ("symbols", "both") and seg.chord:
-            m.directions.append(Direction(staff, t, "words", seg.chord))
+            lines.append(seg.chord)
         if harmony in ("roman", "both") and seg.numeral:
-            text = seg.numeral if seg.key == last_key else f"{seg.key}: {seg.numeral}"
-            m.directions.append(Direction(staff, t, "words", text))
+            lines.append(seg.numeral if seg.key == last_key else f"{seg.key}: {seg.numeral}")
             last_key = seg.key
+        host = next((ev for v in m.voices if v.staff == staff and v.number == (staff - 1) * 4 + 1
+                     for ev in v.events if ev.start == t and ev.heads
+                     and not ev.heads[0].tie_stop), None)
+        for n, text in enumerate(lines, start=1):
+            if host is not None:
+                host.lyrics[n] = text
+            else:
+                m.directions.append(Direction(staff, t, "words", text))

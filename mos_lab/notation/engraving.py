@@ -51,7 +51,7 @@ class PageOptions:
         clamp = lambda v: int(min(max(v * 100 / scale, 100), 60_000))  # noqa: E731
         return {"scale": scale, "pageWidth": clamp(self.page_width),
                 "pageHeight": clamp(self.page_height), "adjustPageHeight": self.fit_height,
-                "footer": "none", "breaks": "auto", "pageMarginLeft": 50,
+                "footer": "none", "breaks": "auto", "lyricSize": 3.2, "pageMarginLeft": 50,
                 "pageMarginRight": 50, "pageMarginTop": 50, "pageMarginBottom": 50}
 
 

@@ -40,6 +40,7 @@ class Event:
     tuplet_mark: str | None = None  # "start" / "stop"
     beam: str | None = None  # "begin" / "continue" / "end"
     whole_measure: bool = False
+    lyrics: dict[int, str] = field(default_factory=dict)  # line number -> text under it
 
 
 @dataclass(slots=True)

@@ -129,6 +129,9 @@ def _event(out: list[str], voice: Voice, ev: Event, staves: bool) -> None:
         acc = f"<accidental>{h.accidental}</accidental>" if h.accidental else ""
         marks = tied + (tuplet if i == 0 else "")
         notations = f"<notations>{marks}</notations>" if marks else ""
+        lyrics = "".join(f'<lyric number="{n}"><syllabic>single</syllabic>'
+                         f"<text>{escape(t)}</text></lyric>"
+                         for n, t in sorted(ev.lyrics.items())) if i == 0 else ""
         out.append(f'<note id="{h.id}">{chord}{pitch}<duration>{ev.duration}</duration>{ties}'
                    f"<voice>{voice.number}</voice>{typ}{dots}{acc}{tm}{staff}"
-                   f"{beam if i == 0 else ''}{notations}</note>")
+                   f"{beam if i == 0 else ''}{notations}{lyrics}</note>")

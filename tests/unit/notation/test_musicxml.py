@@ -115,9 +115,14 @@ def test_analysis_prints_chord_symbols_and_roman_numerals_below():
     c, f, g = [60, 64, 67], [60, 65, 69], [59, 62, 67]
     rows = [(i * 960, 960, p, 0) for i, ch in enumerate([c, f, g, c]) for p in ch]
     s = make_score(rows)
-    words = [w.text for w in xml_of(s, analysis=analyze(s)).iter("words") if w.text]
-    # each chord as a symbol, then its numeral (the key named where it starts)
-    assert words == ["C", "C: I", "F/C", "IV6/4", "G/B", "V6", "C", "I"]
+    root = xml_of(s, analysis=analyze(s))
+    lines = [(ly.get("number"), ly.findtext("text")) for ly in root.iter("lyric")]
+    # each chord as a symbol (line 1) over its numeral (line 2, the key named where it
+    # starts), under the notes of the lowest staff so the page makes room for them
+    assert lines == [("1", "C"), ("2", "C: I"), ("1", "F/C"), ("2", "IV6/4"), ("1", "G/B"),
+                     ("2", "V6"), ("1", "C"), ("2", "I")]
+    assert xml_of(s, analysis=analyze(s), harmony="roman").find(".//lyric[@number='2']") \
+        is None
 
 
 def test_the_score_is_not_changed_by_quantising_a_performance():
