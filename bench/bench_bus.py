@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from psygnal import Signal
 
-from mos_lab.bus import Event, EventBus, EventRegistry
+from mos_lab.bus import Event, EventBus
+from mos_lab.bus._events import EventRegistry
 
 NUMBER = 20_000  # calls per timing
 ROUNDS = 15  # interleaved repetitions; the best of each is kept

@@ -20,7 +20,9 @@ import numpy as np
 
 import mos_lab
 from mos_lab.audio import Synth
-from mos_lab.engine import Scheduler, Timeline, render
+from mos_lab.engine import render
+from mos_lab.engine.scheduler import Scheduler
+from mos_lab.engine.timeline import Timeline
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "midi" / "multitrack"
 SR = 48_000
@@ -98,7 +100,9 @@ def bench_contention() -> None:
 
 def bench_seek() -> None:
     """Seek on a 1,000,000-note score: voices reset, programs/controllers restored."""
-    from mos_lab.score import CONTROL_DTYPE, NOTE_DTYPE, Score, TempoMap, Track
+    from mos_lab.score import NOTE_DTYPE, Score, Track
+    from mos_lab.score._types import CONTROL_DTYPE
+    from mos_lab.score.tempo import TempoMap
 
     rng = np.random.default_rng(0)
     n = 1_000_000

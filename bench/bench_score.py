@@ -19,7 +19,9 @@ from pathlib import Path
 import numpy as np
 
 import mos_lab
-from mos_lab.score import NOTE_DTYPE, SeekIndex
+from mos_lab.score import NOTE_DTYPE
+from mos_lab.score.seek import SeekIndex
+from mos_lab.score.tempo import TempoMap
 
 
 def best_of(fn: Callable[[], object], repeat: int) -> float:
@@ -48,7 +50,7 @@ def write_big_midi(path: Path) -> None:
     """The 100,000-note file: 8 parts, written by mos_lab itself."""
     notes = make_notes(100_000, 8)
     tracks = tuple(mos_lab.score.Track(f"p{i}", i * 8, i, False) for i in range(8))
-    mos_lab.Score(notes, tracks, mos_lab.score.TempoMap(480)).save(path)
+    mos_lab.Score(notes, tracks, TempoMap(480)).save(path)
 
 
 def bench_load(runs: int = 60) -> float:

@@ -27,8 +27,10 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 from mos_lab.score import Score, load  # noqa: E402
-from mos_lab.theater import CPURenderer, Scene, View, open_renderer  # noqa: E402
+from mos_lab.theater import View, open_renderer  # noqa: E402
+from mos_lab.theater.cpu import CPURenderer  # noqa: E402
 from mos_lab.theater.geometry import NoteGeometry  # noqa: E402
+from mos_lab.theater.scene import Scene  # noqa: E402
 
 CORPUS = Path(os.environ.get("MOS_LAB_CORPUS", ROOT.parent / "shared" / "corpus")) / "midi" \
     / "multitrack"
@@ -261,7 +263,7 @@ def kernel_cpu(score: Score, seconds: float, with_view: bool) -> None:
     """Kernel CPU while a piece plays in real time (NullOutput's clock), with or without a
     visible TheaterView whose page asks for its pages as theater_view.js does."""
     from mos_lab.audio import NullOutput
-    from mos_lab.kernel import Session
+    from mos_lab.kernel.session import Session
     from mos_lab.widgets import TheaterView, set_provider
 
     s = Session(output=NullOutput(48_000, 256, lookahead_s=0.1))

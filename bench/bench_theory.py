@@ -32,8 +32,10 @@ from pathlib import Path
 import numpy as np
 
 from mos_lab._jit import jit
-from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, TimeSignature, Track
-from mos_lab.theory.analysis import Params, analyze
+from mos_lab.score import NOTE_DTYPE, Score, TimeSignature, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
+from mos_lab.theory.analysis import analyze
+from mos_lab.theory.analysis.harmony import Params
 from mos_lab.theory.romantext import RomanTextError, read_romantext
 
 ROMAN = Path(os.environ.get("MOS_LAB_ROMAN", "/work/shared/corpus/roman/bach-chorales"))

@@ -19,9 +19,9 @@ import numpy as np
 
 from mos_lab.audio import BrowserOutput
 from mos_lab.engine import Engine
-from mos_lab.kernel import Session
-from mos_lab.score import NOTE_DTYPE, Score, TempoMap, Track
-from mos_lab.score.tempo import TempoChange
+from mos_lab.kernel.session import Session
+from mos_lab.score import NOTE_DTYPE, Score, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
 from mos_lab.testing import FakePage, ManualOutput
 from mos_lab.theory import analyze
 from mos_lab.widgets import ChordDisplay, Keyboard, PianoRoll, Player, Transport, set_provider

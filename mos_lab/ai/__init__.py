@@ -26,7 +26,10 @@ Map::
 
 Example::
 
-    from mos_lab.ai import GenerationService, GenerationRequest, MarkovBackend, RenderBackend
+    from mos_lab.ai.backends.markov import MarkovBackend
+    from mos_lab.ai.backends.render import RenderBackend
+    from mos_lab.ai.service import GenerationService
+    from mos_lab.ai.types import GenerationRequest
     markov = MarkovBackend()
     with GenerationService([markov, RenderBackend(markov)]) as svc:
         res = svc.generate(GenerationRequest(key="D minor", bars=8, seed=1))
@@ -35,72 +38,11 @@ Example::
         audio = job.result(timeout=30).audio          # (frames, 2) float32
 """
 
-from mos_lab.ai._runner import abandoned
-from mos_lab.ai.assistant import Assistant, ChatBackend, Reply, count_tokens
-from mos_lab.ai.audioio import (
-    StreamResult,
-    align_to_score,
-    collect_stream,
-    conform_audio,
-    decode_audio,
-    export_audio,
-    onset_offsets,
-)
-from mos_lab.ai.backends import (
-    Backend,
-    BaseBackend,
-    FunctionBackend,
-    HttpRequest,
-    HttpResponse,
-    MarkovBackend,
-    RemoteBackend,
-    RenderBackend,
-    make_backend,
-)
-from mos_lab.ai.errors import (
-    AIError,
-    BackendError,
-    GenerationCancelled,
-    GenerationTimeout,
-    InvalidOutputError,
-    InvalidRequestError,
-    InvalidResponseError,
-    MissingAIDependencyError,
-    ModelMismatchError,
-    OutOfMemoryError,
-    QueueFullError,
-    RateLimitedError,
-    TransientBackendError,
-)
-from mos_lab.ai.images import ImageError, validate_image
-from mos_lab.ai.jam import InstantJam, JamBusyError, JamJob, JamResult
-from mos_lab.ai.merge import MergeError, merge_parts, merge_problems
-from mos_lab.ai.pool import ModelPool
-from mos_lab.ai.ratelimit import RateLimiter
-from mos_lab.ai.rules import ChatResponse, Message, RuleBackend, ToolCall
-from mos_lab.ai.service import GenerationService, Job, RetryPolicy
-from mos_lab.ai.tools import Tool, ToolContext, default_tools
-from mos_lab.ai.types import (
-    CancelToken,
-    GenerationRequest,
-    GenerationResult,
-    ModelInfo,
-    Provenance,
-)
-from mos_lab.ai.validate import audio_problems, score_problems, validate_request
+from mos_lab.ai.assistant import Assistant
+from mos_lab.ai.tools import Tool, default_tools
 
 __all__ = [
-    "AIError", "Assistant", "Backend", "BackendError", "BaseBackend", "CancelToken",
-    "ChatBackend", "ChatResponse", "FunctionBackend", "GenerationCancelled",
-    "GenerationRequest", "GenerationResult", "GenerationService", "GenerationTimeout",
-    "HttpRequest", "HttpResponse", "ImageError", "InstantJam", "InvalidOutputError",
-    "InvalidRequestError", "InvalidResponseError", "JamBusyError", "JamJob", "JamResult",
-    "Job", "MarkovBackend", "MergeError", "Message", "MissingAIDependencyError", "ModelInfo",
-    "ModelMismatchError", "ModelPool", "OutOfMemoryError", "Provenance", "QueueFullError",
-    "RateLimitedError", "RateLimiter", "RemoteBackend", "RenderBackend", "Reply",
-    "RetryPolicy", "RuleBackend", "StreamResult", "Tool", "ToolCall", "ToolContext",
-    "TransientBackendError", "abandoned", "align_to_score", "audio_problems",
-    "collect_stream", "conform_audio", "count_tokens", "decode_audio", "default_tools",
-    "export_audio", "make_backend", "merge_parts", "merge_problems", "onset_offsets",
-    "score_problems", "validate_image", "validate_request",
+    "Assistant",
+    "Tool",
+    "default_tools",
 ]

@@ -30,48 +30,24 @@ Apollo never imports ``mos_lab.score`` or ``mos_lab.engine``; progress goes thro
 optional ``emit(topic, payload)`` callback.
 """
 
-from mos_lab.audio.cache import DiskCache, MemoryCache, SampleCache
 from mos_lab.audio.devices import (
     BrowserOutput,
     NullOutput,
-    OfflineOutput,
     Output,
     OutputError,
-    OutputState,
-    RingBuffer,
     SoundDeviceOutput,
     write_audio,
 )
-from mos_lab.audio.envelope import ADSR
-from mos_lab.audio.events import (
-    CONTROL,
-    DRUM_CHANNEL,
-    NOTE_OFF,
-    NOTE_ON,
-    PITCH_BEND,
-    PROGRAM,
-    Event,
-    validate_velocity,
-)
-from mos_lab.audio.instruments import (
-    FAMILY_NAMES,
-    BuiltinBank,
-    DrumKit,
-    Instrument,
-    InstrumentBank,
-    NoteSpec,
-    SF2Error,
-    SoundFontBank,
-)
-from mos_lab.audio.loading import load_async
-from mos_lab.audio.singleton import get_synth, reset_synth
+from mos_lab.audio.instruments import SoundFontBank
 from mos_lab.audio.synth import Synth
 
 __all__ = [
-    "ADSR", "CONTROL", "DRUM_CHANNEL", "FAMILY_NAMES", "NOTE_OFF", "NOTE_ON", "PITCH_BEND",
-    "PROGRAM", "BrowserOutput", "BuiltinBank", "DiskCache", "DrumKit", "Event", "Instrument",
-    "InstrumentBank", "MemoryCache", "NoteSpec", "NullOutput", "OfflineOutput", "Output",
-    "OutputError", "OutputState", "RingBuffer", "SF2Error", "SampleCache",
-    "SoundDeviceOutput", "SoundFontBank", "Synth", "get_synth", "load_async", "reset_synth",
-    "validate_velocity", "write_audio",
+    "BrowserOutput",
+    "NullOutput",
+    "Output",
+    "OutputError",
+    "SoundDeviceOutput",
+    "SoundFontBank",
+    "Synth",
+    "write_audio",
 ]

@@ -48,42 +48,12 @@ Example::
         bus.dispose_owner(widget)                        # or just drop the widget
 """
 
-from ._bus import BusMetrics, EventBus, HandlerFailure, HandlerTiming, Subscription
-from ._errors import (
-    BusError,
-    EmitDepthError,
-    EventValidationError,
-    FieldTypeError,
-    PayloadTooLargeError,
-    UnknownEventTypeError,
-)
-from ._events import (
-    DEFAULT_REGISTRY,
-    TRANSPORT_STATES,
-    Event,
-    EventRegistry,
-    EventType,
-    Field,
-    register_event_type,
-)
+from ._bus import EventBus
+from ._events import DEFAULT_REGISTRY, Event, register_event_type
 
 __all__ = [
     "DEFAULT_REGISTRY",
-    "TRANSPORT_STATES",
-    "BusError",
-    "BusMetrics",
-    "EmitDepthError",
     "Event",
     "EventBus",
-    "EventRegistry",
-    "EventType",
-    "EventValidationError",
-    "Field",
-    "FieldTypeError",
-    "HandlerFailure",
-    "HandlerTiming",
-    "PayloadTooLargeError",
-    "Subscription",
-    "UnknownEventTypeError",
     "register_event_type",
 ]

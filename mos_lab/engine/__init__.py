@@ -13,20 +13,10 @@ Map::
     Timeline, Scheduler                                    the parts, for tests and tools
 """
 
-from mos_lab.engine.engine import (
-    MAX_RENDER_S,
-    SAMPLE_RATE,
-    Engine,
-    OfflineRender,
-    make_output,
-    render,
-)
-from mos_lab.engine.loader import LoadQueue
-from mos_lab.engine.scheduler import Anchor, Scheduler
-from mos_lab.engine.timeline import Timeline
-from mos_lab.engine.transport import TRANSITIONS, EngineTimeout, TransportError
+from mos_lab.engine.engine import SAMPLE_RATE, Engine, render
 
 __all__ = [
-    "MAX_RENDER_S", "SAMPLE_RATE", "TRANSITIONS", "Anchor", "Engine", "EngineTimeout", "LoadQueue",
-    "OfflineRender", "Scheduler", "Timeline", "TransportError", "make_output", "render",
+    "SAMPLE_RATE",
+    "Engine",
+    "render",
 ]

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from mos_lab.kernel._singleton import current, session, shutdown
-from mos_lab.kernel.session import Session
+from mos_lab.kernel._singleton import session, shutdown
 
-__all__ = ["Session", "current", "load_ipython_extension", "session", "shutdown",
-           "unload_ipython_extension"]
+__all__ = [
+    "load_ipython_extension",
+    "session",
+    "unload_ipython_extension",
+]
 
 
 def load_ipython_extension(ip: Any) -> None:

@@ -56,4 +56,7 @@ def _score_engrave(score: Score, **options: Any) -> Engraving:
 
 model.FORMATS.engrave = _score_engrave  # Score.engrave(); the model knows no notation
 
-__all__ = ["EngraveError", "Engraving", "engrave"]
+__all__ = [
+    "EngraveError",
+    "engrave",
+]

@@ -13,49 +13,27 @@ Map of the API::
 """
 
 from mos_lab.score import interop, model, nvx1
-from mos_lab.score._types import (
-    CONTROL_DTYPE,
-    NOTE_DTYPE,
-    PITCH_BEND,
-    PROGRAM,
-    Frames,
-    Seconds,
-    Ticks,
-)
+from mos_lab.score._types import NOTE_DTYPE, PITCH_BEND, PROGRAM
 from mos_lab.score.errors import MissingDependencyError, ScoreError
-from mos_lab.score.io import SUPPORTED, load, save
+from mos_lab.score.io import load, save
 from mos_lab.score.midi import write_midi
-from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
-from mos_lab.score.seek import SeekIndex
-from mos_lab.score.slot import ScoreSlot
-from mos_lab.score.tempo import TempoChange, TempoMap
+from mos_lab.score.model import Chord, KeySignature, Score, TimeSignature, Track
 
 # The model knows no format; its conveniences (Score.save, .to_nvx1, ...) call these.
 model.FORMATS = model.Formats(save=save, to_nvx1=nvx1.to_nvx1, to_midi_bytes=write_midi,
                               to_mido=interop.to_mido)
 
 __all__ = [
-    "CONTROL_DTYPE",
     "NOTE_DTYPE",
     "PITCH_BEND",
     "PROGRAM",
-    "SUPPORTED",
     "Chord",
-    "Frames",
     "KeySignature",
-    "Marker",
     "MissingDependencyError",
     "Score",
     "ScoreError",
-    "ScoreSlot",
-    "Seconds",
-    "SeekIndex",
-    "TempoChange",
-    "TempoMap",
-    "Ticks",
     "TimeSignature",
     "Track",
-    "interop",
     "load",
     "nvx1",
     "save",

@@ -27,38 +27,18 @@ Example::
 ``import mos_lab.theater`` never imports wgpu: the GPU renderer loads on first use.
 """
 
-from mos_lab.theater.cpu import CPURenderer
-from mos_lab.theater.encode import encode, encode_jpeg, encode_png, save_png
-from mos_lab.theater.export import AudioStream, VideoError, export_frame, export_video, render_frame
-from mos_lab.theater.render import Renderer, RendererUnavailable, RenderStats, open_renderer
-from mos_lab.theater.scene import NAMED_SIZES, Scene, SceneState, View
-from mos_lab.theater.sinks import CallbackSink, EncodedFrame, FrameSink, MemorySink
+from mos_lab.theater.encode import encode
+from mos_lab.theater.export import render_frame
+from mos_lab.theater.render import open_renderer
+from mos_lab.theater.scene import View
 from mos_lab.theater.stage import Theater
 from mos_lab.theater.stream import MJPEGStream
 
 __all__ = [
-    "NAMED_SIZES",
-    "AudioStream",
-    "CPURenderer",
-    "CallbackSink",
-    "EncodedFrame",
-    "FrameSink",
     "MJPEGStream",
-    "MemorySink",
-    "RenderStats",
-    "Renderer",
-    "RendererUnavailable",
-    "Scene",
-    "SceneState",
     "Theater",
-    "VideoError",
     "View",
     "encode",
-    "encode_jpeg",
-    "encode_png",
-    "export_frame",
-    "export_video",
     "open_renderer",
     "render_frame",
-    "save_png",
 ]

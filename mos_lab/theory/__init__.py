@@ -16,53 +16,30 @@ Map of the API::
     check_voice_leading(score) -> findings         # part-writing rules (RULES), SATB/2-voice
 """
 
-from mos_lab.theory.analysis import Analysis, NonChordTone, Segment, analyze
-from mos_lab.theory.chord import (
-    PC_TEMPLATES,
-    QUALITIES,
-    TEMPLATES,
-    Chord,
-    ChordQuality,
-    format_symbol,
-)
+from mos_lab.theory.analysis import Analysis, Segment, analyze
+from mos_lab.theory.chord import Chord
 from mos_lab.theory.interval import Interval, IntervalError
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
-from mos_lab.theory.romantext import RomanTextError, read_romantext, write_romantext
-from mos_lab.theory.scale import SCALES, Scale
-from mos_lab.theory.spelling import SpellingParams, note_names, spell, spell_notes
-from mos_lab.theory.symbols import ChordSymbol, SymbolError, parse_symbol
-from mos_lab.theory.voice_leading import Finding, VoiceLeadingReport, check_voice_leading
+from mos_lab.theory.romantext import RomanTextError, read_romantext
+from mos_lab.theory.scale import Scale
+from mos_lab.theory.spelling import spell
+from mos_lab.theory.symbols import SymbolError, parse_symbol
 
 __all__ = [
-    "PC_TEMPLATES",
-    "QUALITIES",
-    "SCALES",
-    "TEMPLATES",
     "Analysis",
     "Chord",
-    "ChordQuality",
-    "ChordSymbol",
-    "Finding",
     "Interval",
     "IntervalError",
     "Key",
-    "NonChordTone",
     "Pitch",
     "PitchError",
     "RomanTextError",
     "Scale",
     "Segment",
-    "SpellingParams",
     "SymbolError",
-    "VoiceLeadingReport",
     "analyze",
-    "check_voice_leading",
-    "format_symbol",
-    "note_names",
     "parse_symbol",
     "read_romantext",
     "spell",
-    "spell_notes",
-    "write_romantext",
 ]

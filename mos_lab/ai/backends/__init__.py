@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mos_lab.ai.backends.base import Backend, BaseBackend, FunctionBackend
-from mos_lab.ai.backends.markov import MarkovBackend, MarkovModel
-from mos_lab.ai.backends.remote import HttpRequest, HttpResponse, RemoteBackend, urllib_transport
+from mos_lab.ai.backends.base import Backend
+from mos_lab.ai.backends.markov import MarkovBackend
+from mos_lab.ai.backends.remote import RemoteBackend
 from mos_lab.ai.backends.render import RenderBackend
 
 
@@ -34,6 +34,4 @@ def make_backend(name: str, **options: Any) -> Backend:
     raise ValueError(f"backend: {name!r} is not markov, render, remote or musicgen")
 
 
-__all__ = ["Backend", "BaseBackend", "FunctionBackend", "HttpRequest", "HttpResponse",
-           "MarkovBackend", "MarkovModel", "RemoteBackend", "RenderBackend", "make_backend",
-           "urllib_transport"]
+__all__: list[str] = []

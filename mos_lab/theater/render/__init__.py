@@ -11,7 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Literal
 
-from mos_lab.theater.render.base import Renderer, RenderStats
+from mos_lab.theater.render.base import Renderer
 from mos_lab.theater.render.device import AdapterFactory, RendererUnavailable, quiet_mesa
 
 Prefer = Literal["auto", "gpu", "cpu"]
@@ -53,4 +53,7 @@ def open_renderer(prefer: Prefer = "auto", *, timeout: float = 10.0,
                            if str(exc).strip() else f"GPU unavailable: {type(exc).__name__}")
 
 
-__all__ = ["RenderStats", "Renderer", "RendererUnavailable", "open_renderer"]
+__all__ = [
+    "Renderer",
+    "open_renderer",
+]

@@ -10,19 +10,10 @@ Map::
 """
 
 from mos_lab.theory.analysis.analyze import analyze
-from mos_lab.theory.analysis.harmony import Params
-from mos_lab.theory.analysis.meter import Meter
-from mos_lab.theory.analysis.model import Analysis, NonChordTone, Segment
-from mos_lab.theory.analysis.numeral import Numeral, NumeralError, parse_numeral
+from mos_lab.theory.analysis.model import Analysis, Segment
 
 __all__ = [
     "Analysis",
-    "Meter",
-    "NonChordTone",
-    "Numeral",
-    "NumeralError",
-    "Params",
     "Segment",
     "analyze",
-    "parse_numeral",
 ]

@@ -12,10 +12,8 @@ from pathlib import Path
 import pytest
 from ai_fakes import tiny_corpus
 
-from mos_lab.ai import (
-    MarkovBackend,
-)
 from mos_lab.ai._runner import abandoned
+from mos_lab.ai.backends.markov import MarkovBackend
 from mos_lab.bus import EventBus
 
 

@@ -11,17 +11,11 @@ import zlib
 import numpy as np
 import pytest
 
-from mos_lab.ai import (
-    Assistant,
-    ChatResponse,
-    GenerationService,
-    RateLimiter,
-    RuleBackend,
-    ToolCall,
-    validate_image,
-)
-from mos_lab.ai.images import ImageError
-from mos_lab.ai.rules import parse_intent
+from mos_lab.ai import Assistant
+from mos_lab.ai.images import ImageError, validate_image
+from mos_lab.ai.ratelimit import RateLimiter
+from mos_lab.ai.rules import ChatResponse, RuleBackend, ToolCall, parse_intent
+from mos_lab.ai.service import GenerationService
 from mos_lab.score import Score
 
 SONG = Score.from_notes([(0, 1920, p, 80) for p in (60, 64, 67)] +

@@ -9,25 +9,15 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from mos_lab.ai import (
-    CancelToken,
-    FunctionBackend,
-    GenerationRequest,
-    GenerationResult,
-    GenerationService,
-    InvalidOutputError,
-    InvalidRequestError,
-    InvalidResponseError,
-    ModelInfo,
-    RenderBackend,
-    RetryPolicy,
-    audio_problems,
-    collect_stream,
-    conform_audio,
-    export_audio,
-    onset_offsets,
-)
-from mos_lab.score import Score, TempoChange, TempoMap
+from mos_lab.ai.audioio import collect_stream, conform_audio, export_audio, onset_offsets
+from mos_lab.ai.backends.base import FunctionBackend
+from mos_lab.ai.backends.render import RenderBackend
+from mos_lab.ai.errors import InvalidOutputError, InvalidRequestError, InvalidResponseError
+from mos_lab.ai.service import GenerationService, RetryPolicy
+from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo
+from mos_lab.ai.validate import audio_problems
+from mos_lab.score import Score
+from mos_lab.score.tempo import TempoChange, TempoMap
 
 SR = 16_000
 REQ = GenerationRequest(prompt="piano", key="A minor", bars=2, bpm=120, seed=4, sample_rate=SR)

@@ -5,18 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mos_lab.ai import (
-    CancelToken,
-    GenerationCancelled,
-    GenerationRequest,
-    MarkovBackend,
-    MissingAIDependencyError,
-    make_backend,
-    score_problems,
-)
-from mos_lab.ai.backends.markov import scale_of
+from mos_lab.ai.backends import make_backend
+from mos_lab.ai.backends.markov import MarkovBackend, scale_of
+from mos_lab.ai.errors import GenerationCancelled, MissingAIDependencyError
 from mos_lab.ai.tools import chord_name
-from mos_lab.ai.validate import request_key
+from mos_lab.ai.types import CancelToken, GenerationRequest
+from mos_lab.ai.validate import request_key, score_problems
 from mos_lab.score import Score
 
 

@@ -13,19 +13,17 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from mos_lab.ai import (
+from mos_lab.ai.backends.remote import HttpResponse, RemoteBackend
+from mos_lab.ai.errors import (
     BackendError,
-    GenerationRequest,
-    GenerationService,
     GenerationTimeout,
-    HttpResponse,
     InvalidOutputError,
     InvalidResponseError,
-    RateLimiter,
-    RemoteBackend,
-    RetryPolicy,
     TransientBackendError,
 )
+from mos_lab.ai.ratelimit import RateLimiter
+from mos_lab.ai.service import GenerationService, RetryPolicy
+from mos_lab.ai.types import GenerationRequest
 from mos_lab.score import Score
 
 REQ = GenerationRequest(key="C", bars=2, seed=5, sample_rate=16_000)

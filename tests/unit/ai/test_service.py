@@ -9,21 +9,19 @@ import numpy as np
 import pytest
 from ai_fakes import Hang, melody_result, tiny_corpus
 
-from mos_lab.ai import (
-    FunctionBackend,
-    GenerationRequest,
-    GenerationResult,
-    GenerationService,
+from mos_lab.ai.backends.base import FunctionBackend
+from mos_lab.ai.backends.markov import MarkovBackend
+from mos_lab.ai.errors import (
     GenerationTimeout,
     InvalidOutputError,
     InvalidRequestError,
-    MarkovBackend,
-    ModelInfo,
     ModelMismatchError,
     OutOfMemoryError,
     QueueFullError,
-    validate_request,
 )
+from mos_lab.ai.service import GenerationService
+from mos_lab.ai.types import GenerationRequest, GenerationResult, ModelInfo
+from mos_lab.ai.validate import validate_request
 from mos_lab.score import Score
 
 REQ = GenerationRequest(key="D minor", bars=4, seed=1)

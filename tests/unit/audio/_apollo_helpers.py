@@ -6,7 +6,9 @@ import threading
 
 import numpy as np
 
-from mos_lab.audio import ADSR, NoteSpec, Synth
+from mos_lab.audio import Synth
+from mos_lab.audio.envelope import ADSR
+from mos_lab.audio.instruments.base import NoteSpec
 
 SR = 48000
 

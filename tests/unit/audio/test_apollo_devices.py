@@ -14,14 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mos_lab.audio.devices.sounddevice_out as sdo
-from mos_lab.audio import (
-    NullOutput,
-    OfflineOutput,
-    OutputError,
-    RingBuffer,
-    SoundDeviceOutput,
-    Synth,
-)
+from mos_lab.audio import NullOutput, OutputError, SoundDeviceOutput, Synth
+from mos_lab.audio.devices.offline import OfflineOutput
+from mos_lab.audio.devices.ring import RingBuffer
 
 
 @given(st.lists(st.tuples(st.integers(0, 40), st.integers(0, 40)), max_size=60))

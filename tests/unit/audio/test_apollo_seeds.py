@@ -14,16 +14,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mos_lab.audio.singleton as singleton
-from mos_lab.audio import (
-    BuiltinBank,
-    DiskCache,
-    MemoryCache,
-    SampleCache,
-    Synth,
-    get_synth,
-    reset_synth,
-    validate_velocity,
-)
+from mos_lab.audio import Synth
+from mos_lab.audio.cache import DiskCache, MemoryCache, SampleCache
+from mos_lab.audio.events import validate_velocity
+from mos_lab.audio.instruments.builtin import BuiltinBank
+from mos_lab.audio.singleton import get_synth, reset_synth
 
 
 def _collect() -> tuple[list[tuple[str, dict]], object]:

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from _apollo_helpers import SR, peak_hz, render
 
-from mos_lab.audio import SampleCache, SF2Error, SoundFontBank, Synth
-from mos_lab.audio.instruments.sf2 import SF2File
+from mos_lab.audio import SoundFontBank, Synth
+from mos_lab.audio.cache import SampleCache
+from mos_lab.audio.instruments.sf2 import SF2Error, SF2File
 
 SF2 = "/usr/share/sounds/sf2/TimGM6mb.sf2"
 pytestmark = pytest.mark.skipif(not os.path.exists(SF2),

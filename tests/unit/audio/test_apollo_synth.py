@@ -15,8 +15,8 @@ from _apollo_helpers import (
     run_blocks,
 )
 
-from mos_lab.audio import FAMILY_NAMES, Synth
-from mos_lab.audio.instruments.builtin import BuiltinBank
+from mos_lab.audio import Synth
+from mos_lab.audio.instruments.builtin import FAMILY_NAMES, BuiltinBank
 
 
 def test_a4_is_440_hz_by_fft() -> None:

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 from _apollo_helpers import SR, SineInstrument
 
-from mos_lab.audio import BuiltinBank, SoundFontBank, Synth
+from mos_lab.audio import SoundFontBank, Synth
 from mos_lab.audio import kernels as K
 from mos_lab.audio.channels import ChannelState
+from mos_lab.audio.instruments.builtin import BuiltinBank
 from mos_lab.audio.instruments.sources import clone_source, lookup
 from mos_lab.audio.limiter import Limiter
 from mos_lab.audio.voices import VoiceAllocator

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from _sf2_make import SR, make_sf2, noise, sine
 
-from mos_lab.audio import SF2Error, SoundFontBank, Synth
-from mos_lab.audio.instruments.sf2 import SF2File
+from mos_lab.audio import SoundFontBank, Synth
+from mos_lab.audio.instruments.sf2 import SF2Error, SF2File
 
 FLUID = shutil.which("fluidsynth")
 

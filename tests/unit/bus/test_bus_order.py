@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mos_lab.bus import EmitDepthError, Event, EventBus, EventRegistry
+from mos_lab.bus import Event, EventBus
+from mos_lab.bus._errors import EmitDepthError
+from mos_lab.bus._events import EventRegistry
 
 
 @pytest.fixture

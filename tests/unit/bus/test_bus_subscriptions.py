@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from mos_lab.bus import Event, EventBus, EventRegistry
+from mos_lab.bus import Event, EventBus
+from mos_lab.bus._events import EventRegistry
 
 
 @pytest.fixture

@@ -7,16 +7,15 @@ from typing import Any
 
 import pytest
 
-from mos_lab.bus import (
+from mos_lab.bus import EventBus
+from mos_lab.bus._errors import (
     BusError,
-    EventBus,
-    EventRegistry,
     EventValidationError,
-    Field,
     FieldTypeError,
     PayloadTooLargeError,
     UnknownEventTypeError,
 )
+from mos_lab.bus._events import EventRegistry, Field
 
 
 @pytest.fixture

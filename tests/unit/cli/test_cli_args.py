@@ -152,7 +152,7 @@ def test_render_refuses_a_score_longer_than_the_limit_at_once(tmp_path, capsys):
     assert main(["render", str(small), "-o", str(tmp_path / "x.mp3")]) == 2
     assert "cannot write audio as '.mp3'" in capsys.readouterr().err
     from mos_lab.cli.audio_cmds import MAX_HOURS
-    from mos_lab.engine import MAX_RENDER_S
+    from mos_lab.engine.engine import MAX_RENDER_S
 
     assert MAX_HOURS * 3600 == MAX_RENDER_S
 

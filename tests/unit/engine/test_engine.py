@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 
 import mos_lab
-from mos_lab.engine import Engine, EngineTimeout, TransportError, render
-from mos_lab.score import CONTROL_DTYPE, Score, ScoreError, TempoChange, TempoMap
+from mos_lab.engine import Engine, render
+from mos_lab.engine.transport import EngineTimeout, TransportError
+from mos_lab.score import Score, ScoreError
+from mos_lab.score._types import CONTROL_DTYPE
+from mos_lab.score.tempo import TempoChange, TempoMap
 from tests.unit.engine.conftest import ManualOutput, thread_names
 
 SR = 48_000

@@ -11,7 +11,8 @@ import pytest
 import soundfile as sf
 
 from mos_lab.audio import OutputError
-from mos_lab.engine import MAX_RENDER_S, Engine, render
+from mos_lab.engine import Engine, render
+from mos_lab.engine.engine import MAX_RENDER_S
 from mos_lab.score import Score
 
 SR = 8_000

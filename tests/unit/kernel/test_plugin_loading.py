@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from mos_lab.ai import ToolContext
-from mos_lab.ai.tools import check_arguments
-from mos_lab.kernel import Session
+from mos_lab.ai.tools import ToolContext, check_arguments
+from mos_lab.kernel.session import Session
 
 EXTENSIONS = Path(__file__).resolve().parents[3] / "extensions"
 

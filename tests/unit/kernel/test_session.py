@@ -9,7 +9,9 @@ import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
 import mos_lab
-from mos_lab.kernel import Session, _singleton, current, session, shutdown
+from mos_lab.kernel import _singleton, session
+from mos_lab.kernel._singleton import current, shutdown
+from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 
 

@@ -7,8 +7,9 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 
-from mos_lab.score import KeySignature, Score, TempoChange, TempoMap, TimeSignature, Track
+from mos_lab.score import KeySignature, Score, TimeSignature, Track
 from mos_lab.score._types import NOTE_DTYPE
+from mos_lab.score.tempo import TempoChange, TempoMap
 
 pytest.importorskip("verovio")
 

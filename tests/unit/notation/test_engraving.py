@@ -10,8 +10,9 @@ import pytest
 import mos_lab.notation  # noqa: F401  (registers Score.engrave)
 from mos_lab.notation import EngraveError, engrave
 from mos_lab.notation.build import MAX_PARTS
-from mos_lab.score import Score, TempoChange, TempoMap, Track
+from mos_lab.score import Score, Track
 from mos_lab.score._types import NOTE_DTYPE
+from mos_lab.score.tempo import TempoChange, TempoMap
 from tests.unit.notation.conftest import make_score
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import mos_lab
-from mos_lab.score import MissingDependencyError, ScoreError, notation
+from mos_lab.score import MissingDependencyError, ScoreError, interop, notation
 from tests.conftest import corpus_files
 
 ABC = corpus_files("abc", pattern="*.abc")
@@ -46,9 +46,9 @@ def test_musicxml_round_trip_through_music21(tmp_path):
 def test_music21_corpus_chorale_and_stream_interop():
     m21 = pytest.importorskip("music21")
     stream = m21.corpus.parse("bach/bwv66.6")
-    score = mos_lab.score.interop.from_music21(stream)
+    score = interop.from_music21(stream)
     assert len(score.tracks) == 4 and score.n_notes > 100
-    again = mos_lab.score.interop.to_music21(score)
+    again = interop.to_music21(score)
     assert len(again.parts) == 4
 
 

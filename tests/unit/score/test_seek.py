@@ -3,7 +3,9 @@ import time
 import numpy as np
 import pytest
 
-from mos_lab.score import CONTROL_DTYPE, NOTE_DTYPE, PROGRAM, SeekIndex
+from mos_lab.score import NOTE_DTYPE, PROGRAM
+from mos_lab.score._types import CONTROL_DTYPE
+from mos_lab.score.seek import SeekIndex
 
 
 def random_notes(n: int, seed: int = 0) -> np.ndarray:

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mos_lab
-from mos_lab.score import TempoChange, TempoMap
+from mos_lab.score.tempo import TempoChange, TempoMap
 
 
 def test_constant_tempo_conversions():

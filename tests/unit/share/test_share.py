@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mos_lab.share import Hub, JitterBuffer, JoinRefused
+from mos_lab.share.hub import Hub, JoinRefused
+from mos_lab.share.jitter import JitterBuffer
 
 
 class FakeClock:

@@ -16,8 +16,11 @@ from typing import Any
 import pytest
 
 from mos_lab.score import Score
-from mos_lab.theater import Scene, View
-from mos_lab.theater.render import Renderer, RendererUnavailable, RenderStats, open_renderer
+from mos_lab.theater import View
+from mos_lab.theater.render import Renderer, open_renderer
+from mos_lab.theater.render.base import RenderStats
+from mos_lab.theater.render.device import RendererUnavailable
+from mos_lab.theater.scene import Scene
 
 if not os.environ.get("XDG_RUNTIME_DIR"):  # Mesa warns once per process without it
     _xdg = os.path.join(tempfile.gettempdir(), f"mos-lab-xdg-{os.getuid()}")

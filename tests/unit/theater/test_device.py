@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 from _theater_helpers import known_score, random_score
 
-from mos_lab.theater import CPURenderer, RendererUnavailable, Scene, View, open_renderer
+from mos_lab.theater import View, open_renderer
+from mos_lab.theater.cpu import CPURenderer
+from mos_lab.theater.render.device import RendererUnavailable
+from mos_lab.theater.scene import Scene
 
 VIEW = View(640, 360)
 

@@ -15,9 +15,11 @@ from _theater_helpers import known_score
 import mos_lab
 from mos_lab.cli import theater_cmds
 from mos_lab.cli.progress import ProgressBar
-from mos_lab.theater import CPURenderer, Scene, View, export_frame, export_video
-from mos_lab.theater.export import AudioStream, VideoError
+from mos_lab.theater import View
+from mos_lab.theater.cpu import CPURenderer
+from mos_lab.theater.export import AudioStream, VideoError, export_frame, export_video
 from mos_lab.theater.geometry import PALETTE
+from mos_lab.theater.scene import Scene
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "midi" / "multitrack"
 FILES = sorted(CORPUS.glob("*.mid"))

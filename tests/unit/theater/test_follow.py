@@ -9,7 +9,8 @@ import pytest
 from _theater_helpers import known_score
 
 from mos_lab.engine import Engine
-from mos_lab.theater import MemorySink, Theater, View
+from mos_lab.theater import Theater, View
+from mos_lab.theater.sinks import MemorySink
 
 
 class Clock:

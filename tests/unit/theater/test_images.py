@@ -10,8 +10,10 @@ import pytest
 from _theater_helpers import known_score, random_score
 
 import mos_lab
-from mos_lab.theater import CPURenderer, Scene, Theater, View
+from mos_lab.theater import Theater, View
+from mos_lab.theater.cpu import CPURenderer
 from mos_lab.theater.geometry import BACKGROUND, PALETTE, make_layout
+from mos_lab.theater.scene import Scene
 
 CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "midi" / "multitrack"
 BG = np.array(BACKGROUND[:3])
@@ -181,7 +183,8 @@ def test_tiles_above_the_texture_limit_match_one_texture(gpu):
 @pytest.mark.gpu
 @pytest.mark.seed("THR-10")
 def test_8k_frame_in_tiles(gpu, tmp_path):
-    from mos_lab.theater import render_frame, save_png
+    from mos_lab.theater import render_frame
+    from mos_lab.theater.encode import save_png
 
     score = mos_lab.load(CORPUS / "Funkytown.mid")
     limit = gpu.max_texture

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 from _theater_helpers import random_score
 
-from mos_lab.theater import Scene, View
+from mos_lab.theater import View
 from mos_lab.theater.render import gpu as gpu_module
+from mos_lab.theater.scene import Scene
 
 
 @pytest.mark.gpu

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mos_lab.score import Score
-from mos_lab.theater import CPURenderer, Scene
+from mos_lab.theater.cpu import CPURenderer
 from mos_lab.theater.geometry import NoteGeometry
 from mos_lab.theater.roll import (
     PAGE_LEAD,
@@ -22,6 +22,7 @@ from mos_lab.theater.roll import (
     pitch_range,
     scroll_window,
 )
+from mos_lab.theater.scene import Scene
 
 PKG = Path(__file__).resolve().parents[3] / "mos_lab"
 
@@ -53,7 +54,7 @@ def test_the_rows_shown_are_the_same_for_every_drawer(monkeypatch) -> None:
     _, info = TheaterLayer(lambda: sc, renderer=CPURenderer("t"), overlays=False)(
         Request(0.0, 4.0, 200, 100))
     assert (info["lo"], info["hi"]) == rows  # the roll's kernel strip
-    from mos_lab.kernel import Session
+    from mos_lab.kernel.session import Session
     from mos_lab.testing import ManualOutput
 
     s = Session(output=ManualOutput())

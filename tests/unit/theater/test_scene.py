@@ -10,8 +10,9 @@ import pytest
 from _theater_helpers import known_score
 
 from mos_lab.score import Score
-from mos_lab.theater import Scene, View
+from mos_lab.theater import View
 from mos_lab.theater.geometry import NoteGeometry, make_layout
+from mos_lab.theater.scene import Scene
 
 
 def test_import_does_not_load_wgpu():
@@ -134,7 +135,7 @@ def _label_ink_rows(img, lay) -> int:
 @pytest.mark.parametrize("size", [(848, 320), (1280, 900)])
 def test_landscape_labels_are_legible_and_scale_with_the_view(size):
     """Labels were 8 px (about 6 px of ink) in a notebook cell; now at least 13 px."""
-    from mos_lab.theater import CPURenderer
+    from mos_lab.theater.cpu import CPURenderer
     from mos_lab.widgets._theater_frames import static_state
 
     chords = [(i * 480, 480, p, 80) for i in range(16) for p in (48, 60, 64, 67, 84)]

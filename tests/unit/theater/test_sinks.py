@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 from _theater_helpers import known_score
 
-from mos_lab.theater import CallbackSink, MemorySink, MJPEGStream, Scene, Theater, View
+from mos_lab.theater import MJPEGStream, Theater, View
+from mos_lab.theater.scene import Scene
+from mos_lab.theater.sinks import CallbackSink, MemorySink
 
 
 @pytest.fixture

@@ -25,7 +25,9 @@ import pytest
 import websocket
 from _theater_helpers import known_score
 
-from mos_lab.theater import CPURenderer, MJPEGStream, Scene, Theater, View
+from mos_lab.theater import MJPEGStream, Theater, View
+from mos_lab.theater.cpu import CPURenderer
+from mos_lab.theater.scene import Scene
 from mos_lab.theater.stream import accept_key
 
 VIEW = View(320, 180)

@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, TimeSignature, Track
+from mos_lab.score import NOTE_DTYPE, Score, TimeSignature, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
 from mos_lab.theory import Analysis, analyze, read_romantext
 
 C = [48, 64, 67, 72]

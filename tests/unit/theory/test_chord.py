@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from mos_lab.theory import QUALITIES, Chord, SymbolError, parse_symbol
+from mos_lab.theory import Chord, SymbolError, parse_symbol
+from mos_lab.theory.chord import QUALITIES
 
 
 @pytest.mark.parametrize(

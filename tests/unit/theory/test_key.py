@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mos_lab.theory import SCALES, Key, Scale
+from mos_lab.theory import Key, Scale
 from mos_lab.theory.key import KeyError_
+from mos_lab.theory.scale import SCALES
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from mos_lab.score import Score
 from mos_lab.theory import Analysis, RomanTextError, read_romantext
-from mos_lab.theory.analysis import parse_numeral
+from mos_lab.theory.analysis.numeral import parse_numeral
 
 CHORALE = """Composer: J. S. Bach
 Title: Aus meines Herzens Grunde

@@ -6,7 +6,8 @@ import time
 
 import numpy as np
 
-from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, Track
+from mos_lab.score import NOTE_DTYPE, Score, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
 from mos_lab.theory import spell
 from mos_lab.theory.spelling import note_names
 

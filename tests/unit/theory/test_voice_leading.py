@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mos_lab.score import NOTE_DTYPE, Score, TempoChange, TempoMap, Track
-from mos_lab.theory import Pitch, check_voice_leading
-from mos_lab.theory.voice_leading import RULES
+from mos_lab.score import NOTE_DTYPE, Score, Track
+from mos_lab.score.tempo import TempoChange, TempoMap
+from mos_lab.theory import Pitch
+from mos_lab.theory.voice_leading import RULES, check_voice_leading
 
 Q = 480
 

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mos_lab.theory import QUALITIES, Chord, Interval, Key, Pitch, Scale, parse_symbol
+from mos_lab.theory import Chord, Interval, Key, Pitch, Scale, parse_symbol
+from mos_lab.theory.chord import QUALITIES
 
 m21 = pytest.importorskip("music21")
 

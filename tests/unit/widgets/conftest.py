@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mos_lab.kernel import Session
+from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 from mos_lab.testing import ManualOutput
 from mos_lab.widgets import set_provider

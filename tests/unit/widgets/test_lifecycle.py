@@ -13,17 +13,10 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 
 from mos_lab.audio import BrowserOutput
-from mos_lab.kernel import Session
-from mos_lab.widgets import (
-    ChordDisplay,
-    Keyboard,
-    Lifecycle,
-    MosWidget,
-    PianoRoll,
-    Player,
-    Transport,
-    set_provider,
-)
+from mos_lab.kernel.session import Session
+from mos_lab.widgets import ChordDisplay, Keyboard, PianoRoll, Player, Transport, set_provider
+from mos_lab.widgets._base import MosWidget
+from mos_lab.widgets._lifecycle import Lifecycle
 from tests.unit.widgets.conftest import progression
 
 KINDS = [Transport, Keyboard, ChordDisplay, PianoRoll]

@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mos_lab.theater import CPURenderer, Scene, View
-from mos_lab.theater.render import Renderer, RendererUnavailable, open_renderer
+from mos_lab.theater import View
+from mos_lab.theater.cpu import CPURenderer
+from mos_lab.theater.render import Renderer, open_renderer
+from mos_lab.theater.render.device import RendererUnavailable
 from mos_lab.theater.roll import pitch_range
+from mos_lab.theater.scene import Scene
 from mos_lab.widgets import PianoRoll, TheaterView
 from mos_lab.widgets._theater_frames import (
     THEATER_COLORS,

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from mos_lab.audio import NullOutput
-from mos_lab.kernel import Session
+from mos_lab.kernel.session import Session
 from mos_lab.score import Score
-from mos_lab.theater import CPURenderer, View
+from mos_lab.theater import View
+from mos_lab.theater.cpu import CPURenderer
 from mos_lab.widgets import PianoRoll, TheaterView, set_provider
 from mos_lab.widgets._theater_frames import set_renderer
 from tests.unit.widgets.conftest import Sent, progression

@@ -11,8 +11,9 @@ import traitlets
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mos_lab.kernel import Session
-from mos_lab.widgets import ChordDisplay, Keyboard, MosWidget, PianoRoll, Player, Transport, _base
+from mos_lab.kernel.session import Session
+from mos_lab.widgets import ChordDisplay, Keyboard, PianoRoll, Player, Transport, _base
+from mos_lab.widgets._base import MosWidget
 from tests.unit.widgets.conftest import Sent, progression
 
 ALL = [Transport, Keyboard, ChordDisplay, PianoRoll, Player]
