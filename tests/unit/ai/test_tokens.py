@@ -86,3 +86,35 @@ def test_unknown_kind_and_missing_extra(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setitem(sys.modules, "miditok", None)
     with pytest.raises(MissingDependencyError, match=r"mos_lab\[ai\]"):
         Tokenizer("REMI")
+
+
+# -- NotaGen's interleaved ABC (its patchilizer from mos_lab.ai.models.notagen) ---------
+
+
+def _two_voices() -> Score:
+    tracks = (Track("melody", 0, 0), Track("bass", 32, 1))
+    rows = [(i * 240, 240, 72 + (i * 5) % 12, 80, 0, 0) for i in range(32)]
+    rows += [(i * 960, 960, 40 + (i * 7) % 12, 70, 1, 1) for i in range(6)]  # rests at the end
+    return Score(np.array(sorted(rows), dtype=NOTE_DTYPE), tracks,
+                 TempoMap(480, [TempoChange(0, 500_000)]))
+
+
+@pytest.mark.parametrize("name", ["midi/issue78_dump_abc.mid", "abc/rising_sun.abc", "two"])
+def test_notagen_patches_round_trip_the_abc_export(name: str) -> None:
+    from mos_lab.ai.data.abc_tokens import abc_patches, interleaved_abc, score_from_patches
+    from mos_lab.ai.models.notagen import patchilizer
+    from mos_lab.score.notation import write_abc
+
+    s = _two_voices() if name == "two" else load(CORPUS / name)
+    text = interleaved_abc(s)
+    body = [ln for ln in text.splitlines() if ln.startswith("[V:")]
+    assert body and all(ln.endswith("|") or ln.endswith("]") for ln in body)  # a bar a line
+    patches = abc_patches(s)
+    assert patches[0] == patchilizer.bos_patch()
+    assert all(len(p) <= patchilizer.PATCH_SIZE and max(p) < 128 for p in patches)
+    back = score_from_patches(patches)
+    ref = load(write_abc(s).encode(), format="abc")  # what any ABC export keeps
+    assert len(back.tracks) == len(ref.tracks) == len(s.tracks)
+    assert sorted(r[1:] for r in _rows(back)) == sorted(r[1:] for r in _rows(ref))  # no programs
+    if name == "two":
+        assert "[V:1]" in body[-1] and "[V:2]" not in body[-1]  # a resting voice is left out
