@@ -32,9 +32,9 @@ import traitlets as t
 from mos_lab.notation import EngraveError, engrave
 from mos_lab.notation.engraving import Engraving
 from mos_lab.score import Score
-from mos_lab.widgets import _esm
 from mos_lab.widgets._base import AUTO, MosWidget
 from mos_lab.widgets._context import SessionLike
+from mos_lab.widgets._esm import css, read
 from mos_lab.widgets._messages import Arg, Spec
 
 MIN_WIDTH, MAX_WIDTH = 200, 4000
@@ -339,4 +339,4 @@ class Notation(MosWidget):
             self.player.close()
 
 
-Notation._css = _esm.css() + "\n" + _esm.read("notation.css")
+Notation._css = css() + "\n" + read("notation.css")
