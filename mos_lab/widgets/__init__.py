@@ -18,20 +18,25 @@ the cell again closes the widgets of its previous run. The page moves playheads 
 from the audio position (``requestAnimationFrame``); the kernel only sends state changes.
 """
 
-from mos_lab.widgets._base import MosWidget, clock_state
-from mos_lab.widgets._context import SessionLike, current_session, set_provider
-from mos_lab.widgets._lifecycle import Lifecycle, Registry
+from mos_lab.widgets._context import set_provider
+from mos_lab.widgets._lifecycle import Registry
 from mos_lab.widgets.chord_display import ChordDisplay, live_chord
 from mos_lab.widgets.keyboard import Keyboard
 from mos_lab.widgets.notation import Notation
 from mos_lab.widgets.piano_roll import PianoRoll
 from mos_lab.widgets.player import Player
-from mos_lab.widgets.static import piano_roll_png, text_summary
 from mos_lab.widgets.theater_view import TheaterView
 from mos_lab.widgets.transport import Transport
 
 __all__ = [
-    "ChordDisplay", "Keyboard", "Lifecycle", "MosWidget", "Notation", "PianoRoll", "Player",
-    "Registry", "SessionLike", "TheaterView", "Transport", "clock_state", "current_session",
-    "live_chord", "piano_roll_png", "set_provider", "text_summary",
+    "ChordDisplay",
+    "Keyboard",
+    "Notation",
+    "PianoRoll",
+    "Player",
+    "Registry",
+    "TheaterView",
+    "Transport",
+    "live_chord",
+    "set_provider",
 ]
