@@ -116,3 +116,20 @@ def test_check_line_names_the_problem() -> None:
     assert sampling.check_line(HEAD, "[V:1]abc\n") == ["voice 1 has no barline"]
     assert "a bracket is left open" in sampling.check_line(HEAD, "[V:1][ab|\n")[0]
     assert sampling.check_line(HEAD, "abc|\n") == ["no [V:n] voice segment at the start"]
+
+
+def test_backend_in_the_generation_service(model: notagen.NotaGen,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from mos_lab.ai.models.notagen.backend import NotaGenBackend, prompt_fields
+    from mos_lab.ai.service import GenerationService
+    from mos_lab.ai.types import GenerationRequest
+
+    assert prompt_fields("Baroque_Bach, Johann Sebastian_Choral") == {
+        "period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}
+    scripted(monkeypatch, bars_of(LINE1) + bars_of(LINE2))
+    with GenerationService([NotaGenBackend(model=model)]) as svc:
+        job = svc.submit(GenerationRequest(bars=2, seed=1, params={"abc": HEAD}),
+                         backend="notagen")
+        res = job.result(timeout=60)
+    assert res.score is not None and len(res.score.notes) == 10
+    assert res.meta["stopped"] == "bars" and not res.partial

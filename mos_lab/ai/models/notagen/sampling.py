@@ -82,6 +82,20 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
 
 
+def choose(probs: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:
+    """A character drawn as ``filter_probs`` then a draw would, working on the top-k
+    candidates only (the per-character cost that caches leave)."""
+    p = np.asarray(probs, dtype=np.float64)
+    if 0 < s.top_k < len(p):
+        cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
+        q = p[cand]
+        order = np.argsort(q)[::-1]
+        cand, q = cand[order], q[order]
+        q = filter_probs(q, Sampling(0, s.top_p, s.temperature))
+        return int(cand[draw(q, rng)])
+    return draw(filter_probs(p, s), rng)
+
+
 class PatchContext:
     """The patch level: full patches in context, their hidden states and (cached) keys."""
 
@@ -135,7 +149,7 @@ def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sam
     logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
     while True:
         probs = torch.softmax(logits[0], dim=-1).numpy()
-        c = draw(filter_probs(probs, s), rng)
+        c = choose(probs, s, rng)
         chars.append(c)
         if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
             return chars

@@ -1,0 +1,89 @@
+"""NotaGen behind the GenerationService: a symbolic backend on a local checkpoint.
+
+``GenerationService([NotaGenBackend("weights.pth")])``; the request's ``prompt`` is
+NotaGen-X's ``period_composer_instrumentation`` (as its prompts.txt writes them, e.g.
+``Baroque_Bach, Johann Sebastian_Choral``) or empty; ``params`` may hold ``abc`` (ABC to
+continue), ``top_k``, ``top_p``, ``temperature``. Bars are reported as progress as they
+come; running out of time or memory returns what was made, marked partial.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from mos_lab.ai.backends.base import BaseBackend
+from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
+from mos_lab.ai.models.notagen.core import NotaGen, load
+from mos_lab.ai.models.notagen.sampling import Sampling
+from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
+
+
+def prompt_fields(prompt: str) -> dict[str, str]:
+    """``period_composer_instrumentation`` as NotaGen-X's three prompt fields ({} if not)."""
+    parts = prompt.split("_")
+    if len(parts) != 3 or not all(p.strip() for p in parts):
+        return {}
+    return dict(zip(("period", "composer", "instrumentation"), (p.strip() for p in parts),
+                    strict=True))
+
+
+class NotaGenBackend(BaseBackend):
+    """NotaGen's architecture on a checkpoint (or a loaded ``model``), as a service backend."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *,
+                 model: NotaGen | None = None, name: str = "notagen") -> None:
+        if path is None and model is None:
+            raise ValueError("NotaGenBackend: give the checkpoint path (or a loaded model=)")
+        self.path = None if path is None else Path(path)
+        self.model = model
+        version = self.path.name if self.path is not None else "in-memory"
+        self.info = ModelInfo(name, version, "", "symbolic")
+
+    def load(self) -> None:
+        """Read the checkpoint (once) and record its sha256 for provenance."""
+        if self.model is None and self.path is not None:
+            file = find_checkpoint(self.path)
+            self.model = load(file)
+            digest = hashlib.sha256(file.read_bytes()).hexdigest()
+            self.info = ModelInfo(self.info.name, file.name, digest, "symbolic")
+
+    def unload(self) -> None:
+        if self.path is not None:
+            self.model = None
+
+    def memory_bytes(self) -> int:
+        if self.model is None:
+            return 0
+        return sum(p.numel() * p.element_size() for p in self.model.net.parameters())
+
+    def generate(self, request: GenerationRequest, progress: Progress,
+                 cancel: CancelToken) -> GenerationResult:
+        self.load()
+        assert self.model is not None
+        params: dict[str, Any] = dict(request.params)
+        s = Sampling(int(params.get("top_k", 9)), float(params.get("top_p", 0.9)),
+                     float(params.get("temperature", 1.2)))
+        limit = None if cancel.deadline is None else max(0.0, cancel.deadline - time.monotonic())
+        fields = prompt_fields(request.prompt)
+        st = self.model.stream(str(params.get("abc", "")), period=fields.get("period"),
+                               composer=fields.get("composer"),
+                               instrumentation=fields.get("instrumentation"),
+                               bars=request.bars, seed=request.seed, top_k=s.top_k,
+                               top_p=s.top_p, temperature=s.temperature, time_limit=limit,
+                               cancel=lambda: cancel.cancelled)
+        for n, _ in enumerate(st, 1):
+            progress(n, request.bars)
+        if st.stopped == "cancelled":
+            cancel.check()
+        from mos_lab.ai.models.notagen.abc import to_score
+
+        partial = st.stopped not in ("end", "bars")
+        score = to_score(st.text) if st.bars else None
+        return GenerationResult(score=score, partial=partial,
+                                missing=(f"stopped: {st.stopped}",) if partial else (),
+                                meta={"abc": st.text, "stopped": st.stopped,
+                                      "rejected_bars": st.rejected})
