@@ -8,6 +8,8 @@ Map::
     compare(a, b) -> Comparison  .table()  .plot()  (notebooks show it as a table)
     Tokenizer("REMI"|"TSD"|"Structured"|"MIDILike").encode(score) -> Encoding(ids, tokens,
         dropped)   .decode(ids, tpq=) -> Score                    (miditok: the ai extra)
+    abc_tokens.interleaved_abc(score) / abc_patches(score) / score_from_patches(patches)
+                                              NotaGen's interleaved ABC (its patchilizer)
     Corpus(folder, "REMI", validation=0.1).arrays("train") / .windows(...) /
         .torch_dataset("validation", length=512)     split by piece, streamed file by file
 
@@ -18,20 +20,5 @@ Example::
     enc = Tokenizer("REMI").encode(score); print(len(enc), enc.dropped)
 """
 
-from mos_lab.ai.data.compare import THEORY_METRICS, Comparison, compare, theory_metrics
-from mos_lab.ai.data.corpus import Corpus
-from mos_lab.ai.data.metrics import MUSPY_METRICS, muspy_metrics
-from mos_lab.ai.data.tokens import TOKENIZATIONS, Encoding, Tokenizer
 
-__all__ = [
-    "MUSPY_METRICS",
-    "THEORY_METRICS",
-    "TOKENIZATIONS",
-    "Comparison",
-    "Corpus",
-    "Encoding",
-    "Tokenizer",
-    "compare",
-    "muspy_metrics",
-    "theory_metrics",
-]
+__all__: list[str] = []
