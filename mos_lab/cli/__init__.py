@@ -22,7 +22,6 @@ from mos_lab.cli import (
 from mos_lab.cli.errors import (
     EXIT_CODES_HELP,
     EXIT_INTERRUPTED,
-    EXIT_INVALID,
     EXIT_OK,
     EXIT_USAGE,
     CliError,
@@ -67,4 +66,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-__all__ = ["EXIT_INVALID", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+__all__ = [
+    "main",
+]

@@ -18,9 +18,8 @@ Map of the API::
 
 from mos_lab.theory.analysis import Analysis, Segment, analyze
 from mos_lab.theory.chord import Chord
-from mos_lab.theory.interval import Interval, IntervalError
 from mos_lab.theory.key import Key
-from mos_lab.theory.pitch import Pitch, PitchError
+from mos_lab.theory.pitch import Pitch
 from mos_lab.theory.romantext import RomanTextError, read_romantext
 from mos_lab.theory.scale import Scale
 from mos_lab.theory.spelling import spell
@@ -29,11 +28,8 @@ from mos_lab.theory.symbols import SymbolError, parse_symbol
 __all__ = [
     "Analysis",
     "Chord",
-    "Interval",
-    "IntervalError",
     "Key",
     "Pitch",
-    "PitchError",
     "RomanTextError",
     "Scale",
     "Segment",

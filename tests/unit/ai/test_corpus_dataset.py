@@ -12,7 +12,8 @@ import pytest
 from tests.conftest import CORPUS
 
 pytest.importorskip("miditok")
-from mos_lab.ai.data import Corpus, Tokenizer
+from mos_lab.ai.data.corpus import Corpus
+from mos_lab.ai.data.tokens import Tokenizer
 from mos_lab.score import load
 
 warnings.filterwarnings("ignore", module="miditok")

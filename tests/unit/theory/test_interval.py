@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mos_lab.theory import Interval, IntervalError, Pitch
+from mos_lab.theory import Pitch
+from mos_lab.theory.interval import Interval, IntervalError
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mos_lab.theory import Interval, Pitch, PitchError
-from mos_lab.theory.pitch import DEFAULT_FIFTHS, fifths_name, fifths_to_pc
+from mos_lab.theory import Pitch
+from mos_lab.theory.interval import Interval
+from mos_lab.theory.pitch import DEFAULT_FIFTHS, PitchError, fifths_name, fifths_to_pc
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from mos_lab.theory import Chord, Interval, Key, Pitch, Scale, parse_symbol
+from mos_lab.theory import Chord, Key, Pitch, Scale, parse_symbol
 from mos_lab.theory.chord import QUALITIES
+from mos_lab.theory.interval import Interval
 
 m21 = pytest.importorskip("music21")
 
