@@ -14,10 +14,13 @@ Map of the API::
     harmonisation(seed=2, level=3)  # SATB over a bass, graded by check_voice_leading
     Progress("course/progress.sqlite").record(student, ex, response, feedback)
     show(ex, progress=p, student="ada")  # the exercise widget (+ on-screen keyboard)
+    make("chord_id", seed=3, level=2); grade(kind, params, seed, response)
+    Lesson.load("intervals.md").to_notebook(path) / .to_nbgrader(path) / .preview()
 """
 
 from typing import TYPE_CHECKING, Any
 
+from mos_lab.lessons.authoring import KINDS, Drill, Lesson, LessonError, grade, make
 from mos_lab.lessons.chords import chord_id
 from mos_lab.lessons.exercise import Exercise, Feedback
 from mos_lab.lessons.harmony import harmonisation
@@ -36,18 +39,24 @@ if TYPE_CHECKING:
     from mos_lab.lessons.widget import ExerciseWidget, show
 
 __all__ = [
+    "KINDS",
     "Attempt",
+    "Drill",
     "Exercise",
     "ExerciseWidget",
     "Feedback",
+    "Lesson",
+    "LessonError",
     "Progress",
     "ProgressError",
     "chord_id",
     "dictation",
+    "grade",
     "harmonisation",
     "interval_build",
     "interval_id",
     "key_signature",
+    "make",
     "note_reading",
     "rhythm_tap",
     "roman_analysis",
