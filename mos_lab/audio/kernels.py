@@ -747,9 +747,9 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         o_s = srow[i:e]
         o_c = crow[i:e]
         plain = da1 == 0.0 and da2 == 0.0 and db02 == 0.0 and db1 == 0.0
-        if plain and int(pos) - 1 >= first and int(last) + 2 < top:
-            # The common case in one pass: no sample edge, no loop wrap, no coefficient
-            # ramp (interpolation, filter and mix overlap in the CPU's pipeline).
+        if int(pos) - 1 >= first and int(last) + 2 < top:
+            # The common case in one pass: no sample edge, no loop wrap (interpolation,
+            # filter with its coefficient ramp, and mix overlap in the CPU's pipeline).
             g = amp0 + damp * j0
             for k in range(n):
                 p = pos + r * k
@@ -766,6 +766,10 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
                 x1 = x
                 y2 = y1
                 y1 = y
+                c_a1 += da1
+                c_a2 += da2
+                c_b02 += db02
+                c_b1 += db1
                 o_l[k] += (g * gl) * y
                 o_r[k] += (g * gr) * y
                 if sends:
