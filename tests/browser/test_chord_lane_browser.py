@@ -149,15 +149,22 @@ def test_clicking_a_label_seeks_there(lab: Lab, browser_context: Any) -> None:
     page, player = _open(lab, browser_context)
     try:
         kernel_json(page, "session.engine.pause() or session.engine.seek(0.0) or True")
-        label = player.locator(".mos-lane-label").nth(3)
-        i = int(label.get_attribute("data-i") or -1)
+        lane = player.locator(".mos-chords")
+
+        def still() -> bool:  # the lane stands at 0 (a clock from before has settled)
+            a = lane.get_attribute("data-pos")
+            page.wait_for_timeout(150)
+            return a == lane.get_attribute("data-pos") == "0.000"
+
+        wait_until(still, 20, what="the lane to stand at 0")
+        label = player.locator(".mos-lane-label[data-i='3']")
+        i = 3
         rows = kernel_json(page, "lane_player.chords.segments")
         label.click()
         wait_until(lambda: list(kernel_json(page, "list(lane_player.chords.seeks)"))[-1:]
-                   == [rows[i][0]], 10, what="the seek in the kernel")
+                   == [rows[i][0]], 20, what="the seek in the kernel")
         pos = kernel_json(page, "session.engine.position")
         assert pos == pytest.approx(rows[i][0], abs=1e-3)
-        lane = player.locator(".mos-chords")
         wait_until(lambda: lane.get_attribute("data-index") == str(i), 5,
                    what="the clicked label under the playhead")
         assert lane.get_attribute("data-numeral") == rows[i][2]
