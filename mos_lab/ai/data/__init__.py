@@ -1,6 +1,6 @@
 """mos_lab.ai.data — research data: metrics (muspy's, plus theory-based), tokens, corpora.
 
-Map::
+Map (the rest lives in the submodules: metrics, compare, tokens, abc_tokens, corpus)::
 
     muspy_metrics(score) -> {"pitch_range": .., "polyphony": .., ...}   None where undefined
     metrics.pitch_range / polyphony / scale_consistency / groove_consistency(score, ticks) ...
@@ -20,5 +20,8 @@ Example::
     enc = Tokenizer("REMI").encode(score); print(len(enc), enc.dropped)
 """
 
+from mos_lab.ai.data.compare import compare
+from mos_lab.ai.data.corpus import Corpus
+from mos_lab.ai.data.tokens import Tokenizer
 
-__all__: list[str] = []
+__all__ = ["Corpus", "Tokenizer", "compare"]
