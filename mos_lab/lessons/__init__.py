@@ -16,12 +16,15 @@ Map of the API::
     show(ex, progress=p, student="ada")  # the exercise widget (+ on-screen keyboard)
     make("chord_id", seed=3, level=2); grade(kind, params, seed, response)
     Lesson.load("intervals.md").to_notebook(path) / .to_nbgrader(path) / .preview()
+    skills(p, "ada"), weakest(p, "ada"), practice(p, "ada"), Dashboard(p, "ada")
+    p.to_csv("attempts.csv")  # for the instructor
 """
 
 from typing import TYPE_CHECKING, Any
 
 from mos_lab.lessons.authoring import KINDS, Drill, Lesson, LessonError, grade, make
 from mos_lab.lessons.chords import chord_id
+from mos_lab.lessons.dashboard import SkillStats, dashboard_html, practice, skills, weakest
 from mos_lab.lessons.exercise import Exercise, Feedback
 from mos_lab.lessons.harmony import harmonisation
 from mos_lab.lessons.intervals import interval_build, interval_id
@@ -36,11 +39,13 @@ from mos_lab.lessons.kinds import (
 from mos_lab.lessons.progress import Attempt, Progress, ProgressError
 
 if TYPE_CHECKING:
+    from mos_lab.lessons.dashboard import Dashboard
     from mos_lab.lessons.widget import ExerciseWidget, show
 
 __all__ = [
     "KINDS",
     "Attempt",
+    "Dashboard",
     "Drill",
     "Exercise",
     "ExerciseWidget",
@@ -49,7 +54,9 @@ __all__ = [
     "LessonError",
     "Progress",
     "ProgressError",
+    "SkillStats",
     "chord_id",
+    "dashboard_html",
     "dictation",
     "grade",
     "harmonisation",
@@ -58,10 +65,13 @@ __all__ = [
     "key_signature",
     "make",
     "note_reading",
+    "practice",
     "rhythm_tap",
     "roman_analysis",
     "scale_id",
     "show",
+    "skills",
+    "weakest",
 ]
 
 
@@ -71,4 +81,8 @@ def __getattr__(name: str) -> Any:
         from mos_lab.lessons import widget
 
         return getattr(widget, name)
+    if name == "Dashboard":
+        from mos_lab.lessons.dashboard import Dashboard
+
+        return Dashboard
     raise AttributeError(f"module 'mos_lab.lessons' has no attribute {name!r}")
