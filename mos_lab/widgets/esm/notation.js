@@ -228,7 +228,7 @@ export default {
       lit = now_;
       card.dataset.lit = [...now_].join(" ");
       card.dataset.pos = pos.toFixed(3);
-      log.lit.push({ t: now, pos, on, page: shown, n: now_.size });
+      log.lit.push({ t: now, pos, on, ids: [...now_], page: shown });
       if (log.lit.length > LOG) log.lit.splice(0, log.lit.length - LOG);
     }
     const vis = observeVisible(sc, card, model);
