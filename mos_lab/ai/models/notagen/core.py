@@ -59,6 +59,11 @@ class NotaGen:
                 f"{c.patch_layers}+{c.char_layers} layers, patches {c.patch_size}x"
                 f"{c.patch_length}{', ' + self.source if self.source else ''})")
 
+    def to(self, device: str | torch.device) -> NotaGen:
+        """Move the network to ``device`` ("cuda", "cpu"); sampling follows it."""
+        self.net.to(device)
+        return self
+
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the weights as NotaGen's checkpoints are written (``{"model": state}``)."""
         save_checkpoint(self.net, path)
@@ -90,10 +95,9 @@ class NotaGen:
         """The 128 probabilities of the character after ABC ``text`` (softmax, before
         top-k, top-p and temperature), as NotaGen's own code computes them."""
         full, chars = self.patches(text)
-        h, _ = self.net.patch_level_decoder(torch.tensor([full]))
-        logits, _ = self.net.char_level_decoder(h[:, -1], torch.tensor([chars],
-                                                                       dtype=torch.long))
-        return torch.softmax(logits[0], dim=-1).numpy()
+        h, _ = self.net.patch_level_decoder(self.net.ids([full]))
+        logits, _ = self.net.char_level_decoder(h[:, -1], self.net.ids([chars]))
+        return torch.softmax(logits[0], dim=-1).cpu().numpy()
 
     def stream(self, prompt: str = "", *, period: str | None = None,
                composer: str | None = None, instrumentation: str | None = None,

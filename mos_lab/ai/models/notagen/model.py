@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -194,6 +195,11 @@ class CharLevelDecoder(nn.Module):
 
 class NotaGenNet(nn.Module):
     """Both levels, named as NotaGen's checkpoints name them."""
+
+    def ids(self, rows: list[Any]) -> Tensor:
+        """Character codes as a long tensor on the network's device."""
+        return torch.tensor(rows, dtype=torch.long, device=self.patch_level_decoder.
+                            patch_embedding.weight.device)
 
     def __init__(self, cfg: NotaGenConfig) -> None:
         super().__init__()

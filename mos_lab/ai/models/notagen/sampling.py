@@ -112,7 +112,7 @@ class PatchContext:
     def reset(self, patches: list[list[int]]) -> None:
         """Encode ``patches`` from scratch."""
         self.patches = [list(p) for p in patches]
-        h, cache = self.net.patch_level_decoder(torch.tensor([self.patches]))
+        h, cache = self.net.patch_level_decoder(self.net.ids([self.patches]))
         self.hidden, self.cache = h[0], (cache if self.use_cache else None)
 
     def push(self, patch: list[int]) -> None:
@@ -120,7 +120,7 @@ class PatchContext:
         if not self.use_cache or self.cache is None or self.hidden is None:
             self.reset([*self.patches, patch])
             return
-        h, self.cache = self.net.patch_level_decoder(torch.tensor([[patch]]), self.cache)
+        h, self.cache = self.net.patch_level_decoder(self.net.ids([[patch]]), self.cache)
         self.patches.append(list(patch))
         self.hidden = torch.cat((self.hidden, h[0]), dim=0)
 
@@ -146,17 +146,17 @@ def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sam
     size = net.config.patch_size
     chars = list(prefix)
     dec = net.char_level_decoder
-    logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
+    logits, cache = dec(first, net.ids([chars]))
     while True:
-        probs = torch.softmax(logits[0], dim=-1).numpy()
+        probs = torch.softmax(logits[0], dim=-1).cpu().numpy()
         c = choose(probs, s, rng)
         chars.append(c)
         if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
             return chars
         if use_cache:
-            logits, cache = dec(None, torch.tensor([[c]]), cache)
+            logits, cache = dec(None, net.ids([[c]]), cache)
         else:
-            logits, cache = dec(first, torch.tensor([chars], dtype=torch.long))
+            logits, cache = dec(first, net.ids([chars]))
 
 
 def _pad(chars: list[int], size: int) -> list[int]:
