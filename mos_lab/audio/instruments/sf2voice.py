@@ -186,20 +186,34 @@ def voice_row(r: Region, key: int, vel: int, sample_rate: float, cc: Mapping[int
     def frames(tc: float) -> float:
         return secs(tc) * sr
 
+    C = K.SF2_CHUNK
+
+    # Envelope stages last whole 64-frame chunks, counted as FluidSynth counts them
+    # (delay truncated, attack one more than rounded, hold/decay/release rounded), so
+    # layers that a pitch envelope moves apart keep FluidSynth's phase relation.
+    def delay(tc: float) -> float:
+        return math.floor(secs(tc) * sr / C) * C
+
+    def attack(tc: float) -> float:
+        return (1 + math.floor(secs(tc) * sr / C + 0.5)) * C if tc > -12000 else 0.0
+
+    def stage(tc: float) -> float:
+        return math.floor(secs(tc) * sr / C + 0.5) * C
+
     kd = 60 - key
-    row[K.S_VDEL] = frames(g[33])
-    row[K.S_VATT] = frames(g[34])
-    row[K.S_VHOLD] = frames(g[35] + g[39] * kd)
-    row[K.S_VDEC] = frames(g[36] + g[40] * kd)
+    row[K.S_VDEL] = delay(g[33])
+    row[K.S_VATT] = attack(g[34])
+    row[K.S_VHOLD] = stage(g[35] + g[39] * kd)
+    row[K.S_VDEC] = stage(g[36] + g[40] * kd)
     row[K.S_VSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[37]))
     release = secs(g[38])
     row[K.S_VREL] = max(1.0, release * sr)
-    row[K.S_MDEL] = frames(g[25])
-    row[K.S_MATT] = frames(g[26])
-    row[K.S_MHOLD] = frames(g[27] + g[31] * kd)
-    row[K.S_MDEC] = frames(g[28] + g[32] * kd)
+    row[K.S_MDEL] = delay(g[25])
+    row[K.S_MATT] = attack(g[26])
+    row[K.S_MHOLD] = stage(g[27] + g[31] * kd)
+    row[K.S_MDEC] = stage(g[28] + g[32] * kd)
     row[K.S_MSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[29]))
-    row[K.S_MREL] = max(1.0, frames(g[30]))
+    row[K.S_MREL] = max(1.0, (1 + math.floor(secs(g[30]) * sr / C + 0.5)) * C)
     row[K.S_MLDEL] = frames(g[21])
     row[K.S_MLINC] = 8.175798915643707 * 2.0 ** (g[22] / 1200.0) / sr
     row[K.S_VLDEL] = frames(g[23])
