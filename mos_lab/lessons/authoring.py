@@ -224,6 +224,14 @@ class Lesson:
                         f"progress.record(student, lessons.make({args.split(', ', 1)[0]}, "
                         f"{seed}, **{json.dumps(c.params)}), answer_{n}, feedback)\n"
                         "print(feedback.message)"))
+        if mode != "nbgrader":
+            nb.cells.append(new_markdown_cell(
+                "## Your progress\nAccuracy per skill, the weakest marked; then one more "
+                "exercise from your weakest skill."))
+            nb.cells.append(new_code_cell(
+                "display(lessons.Dashboard(progress, student))\n"
+                "nxt = lessons.practice(progress, student)\n"
+                "if nxt is not None:\n    print(nxt.question)"))
         nbformat.validate(nb)
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
