@@ -76,13 +76,14 @@ def test_mos_magic(ip, capsys):
     assert "usage" in capsys.readouterr().out
 
 
-def test_a_score_displays_as_a_player_with_static_fallbacks(ip):
+def test_a_score_displays_engraved_with_a_player_and_static_fallbacks(ip):
     ip.run_line_magic("load_ext", "mos_lab")
     score = Score.from_notes([(0, 480, 60, 90), (480, 480, 67, 90)], title="shown")
     data, _ = ip.display_formatter.format(score)
     assert "application/vnd.jupyter.widget-view+json" in data
     assert "image/png" in data and "shown" in data["text/plain"]
-    assert session().doctor()["widgets"] == 3  # a compact Player: itself, transport, roll
+    # the engraved page (Notation) with its compact Player: itself, transport, roll
+    assert session().doctor()["widgets"] == 4
 
 
 def test_switching_the_output_keeps_score_and_widgets(fresh):
