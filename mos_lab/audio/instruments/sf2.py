@@ -221,7 +221,12 @@ class SF2File:
             if self.compressed:
                 from mos_lab.audio.instruments.sf3 import decode_sf3
 
-                self.samples, self.sample_spans = decode_sf3(self)
+                s0, s1 = self._smpl
+                try:
+                    self.samples, self.sample_spans = decode_sf3(
+                        memoryview(self._blob)[s0:s1], self.shdr)
+                except ValueError as exc:
+                    raise SF2Error(str(exc)) from None
             else:
                 self.samples = (self.raw_samples.astype(np.float32) / 32768.0)
         return self.samples

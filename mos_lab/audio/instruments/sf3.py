@@ -3,42 +3,39 @@ Vorbis stream in ``smpl``, decoded here with libsndfile (``soundfile``) into one
 array, once per file (``SoundFontBank.load`` keeps the result in a ``SampleCache``).
 
 In SF3 a sample header's ``start``/``end`` are byte offsets of its stream in ``smpl``
-and its loop points count decoded frames from the sample's own start.
+and its loop points count decoded frames from the sample's own start. ``sf2.SF2File``
+calls this with its ``smpl`` bytes and sample headers and turns a ``ValueError`` into its
+``SF2Error`` (this module imports nothing from ``sf2``: no import circle).
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from mos_lab.audio.instruments.sf2 import SF2File
 
 GUARD = 46  # silent frames between samples (the cubic interpolator reads past the end)
 
 
-def decode_sf3(sf: SF2File) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
-    """All samples of ``sf`` decoded: (float32 data, {sample index: (first frame, frames)})."""
+def decode_sf3(blob: memoryview, shdr: np.ndarray
+               ) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
+    """All samples decoded from ``blob`` (the ``smpl`` chunk) as the sample headers
+    ``shdr`` place them: (float32 data, {sample index: (first frame, frames)}).
+    Raises ValueError naming the sample that cannot be read."""
     import soundfile
 
-    from mos_lab.audio.instruments.sf2 import SF2Error
-
-    s0, s1 = sf._smpl
-    blob = memoryview(sf._blob)[s0:s1]
     parts: list[np.ndarray] = [np.zeros(GUARD, np.float32)]
     spans: dict[int, tuple[int, int]] = {}
     pos = GUARD
-    for i in range(len(sf.shdr) - 1):
-        h = sf.shdr[i]
+    for i in range(len(shdr) - 1):
+        h = shdr[i]
         a, b = int(h["start"]), int(h["end"])
         if int(h["type"]) & 0x8000 or b <= a:
             continue
         if b > len(blob):
             name = bytes(h["name"]).split(b"\0")[0].decode("latin-1")
-            raise SF2Error(f"SF3 sample {name!r}: field end = {b} is past the sample data "
-                           f"({len(blob)} bytes)")
+            raise ValueError(f"SF3 sample {name!r}: field end = {b} is past the sample data "
+                             f"({len(blob)} bytes)")
         if int(h["type"]) & 0x10 == 0:  # an uncompressed 16-bit sample in an SF3 file
             x = np.frombuffer(blob[a:b], "<i2").astype(np.float32) / 32768.0
         else:
@@ -47,8 +44,8 @@ def decode_sf3(sf: SF2File) -> tuple[np.ndarray, dict[int, tuple[int, int]]]:
                                       always_2d=True)
             except Exception as exc:
                 name = bytes(h["name"]).split(b"\0")[0].decode("latin-1")
-                raise SF2Error(f"SF3 sample {name!r}: Ogg Vorbis data does not decode "
-                               f"({exc})") from None
+                raise ValueError(f"SF3 sample {name!r}: Ogg Vorbis data does not decode "
+                                 f"({exc})") from None
             x = x[:, 0]
         spans[i] = (pos, len(x))
         parts.append(x)
