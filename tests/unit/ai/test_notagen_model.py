@@ -178,3 +178,19 @@ def test_filters_are_notagens() -> None:
     np.testing.assert_allclose(q, np.sqrt(p) / np.sqrt(p).sum())
     with pytest.raises(ValueError, match="top_p"):
         sampling.Sampling(top_p=0)
+
+
+def test_train_mode_patches_and_the_loss_going_down() -> None:
+    from mos_lab.ai.models.notagen.train import encode_train, fit, loss
+
+    patches = encode_train("K:G\n[V:1]ab|\n[V:1]c|]\n")
+    texts = [P.decode([p]) for p in patches[1:-1]]
+    assert patches[0] == P.bos_patch() and patches[-1] == P.end_patch()
+    assert texts == ["K:G\n", "[r:0/1][V:1]ab|\n", "[r:1/0][V:1]c|]\n"]
+    m = notagen.random(NotaGenConfig(hidden=64, patch_layers=1, char_layers=1,
+                                     patch_length=16), seed=0)
+    with torch.no_grad():
+        before = float(loss(m.net, torch.tensor([patches])))
+    fit(m.net, ["K:G\n[V:1]ab|\n[V:1]c|]\n"], steps=15, lr=1e-2)
+    with torch.no_grad():
+        assert float(loss(m.net, torch.tensor([patches]))) < before
