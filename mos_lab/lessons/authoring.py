@@ -229,6 +229,7 @@ class Lesson:
                 "## Your progress\nAccuracy per skill, the weakest marked; then one more "
                 "exercise from your weakest skill."))
             nb.cells.append(new_code_cell(
+                "from IPython.display import display\n\n"
                 "display(lessons.Dashboard(progress, student))\n"
                 "nxt = lessons.practice(progress, student)\n"
                 "if nxt is not None:\n    print(nxt.question)"))

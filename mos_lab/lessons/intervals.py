@@ -51,6 +51,7 @@ def article(text: str) -> str:
     return ("an " if text[:1] in "aeiou" else "a ") + text
 
 
+@lru_cache(maxsize=512)
 def describe(iv: Interval) -> str:
     """``Interval('M3') -> 'major third (M3, 4 semitones)'``."""
     q = _QUALITY.get(iv.quality, iv.quality)
@@ -203,6 +204,11 @@ def parse_note(response: object) -> Pitch | str:
     """A response read as a Pitch with an octave, or the message saying why not."""
     if not isinstance(response, str) or len(response) > 12:
         return f"expected {EXPECTED_NOTE}"
+    return _parse_note(response)
+
+
+@lru_cache(maxsize=4096)
+def _parse_note(response: str) -> Pitch | str:
     try:
         p = Pitch.parse(response.replace("♯", "#").replace("♭", "b"))
     except (PitchError, ValueError):

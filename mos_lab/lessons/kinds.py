@@ -306,8 +306,10 @@ def roman_analysis(seed: int = 0, level: int = 1) -> Exercise:
 EXPECTED_NOTES = "note names with octaves separated by spaces, such as C4 D4 E4 G4"
 
 
-def grade_melody(answer: Sequence[Pitch], response: object) -> Feedback:
-    """Grade a written melody by note alignment (edit distance on MIDI numbers)."""
+def grade_melody(answer: Sequence[Pitch], response: object,
+                 names: Sequence[str] | None = None) -> Feedback:
+    """Grade a written melody by note alignment (edit distance on MIDI numbers); ``names``
+    are the answer's note names when the caller has them already."""
     if isinstance(response, str):
         tokens = response.replace(",", " ").split()
     elif isinstance(response, list | tuple) and all(isinstance(t, str | int) for t in response):
@@ -322,43 +324,38 @@ def grade_melody(answer: Sequence[Pitch], response: object) -> Feedback:
         if isinstance(p, str):
             return Feedback(False, 0.0, f"note {i + 1}: {p}")
         got.append(p)
+    want = names if names is not None else [p.name_with_octave for p in answer]
+    if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
+                                                                         strict=True)):
+        return Feedback(True, 1.0, "right")
     a = [p.midi for p in answer]
     b = [p.midi for p in got]
     if a == b:
-        spelled = all(x.step == y.step and x.alter == y.alter
-                      for x, y in zip(answer, got, strict=True))
-        return Feedback(True, 1.0, "right" + ("" if spelled else
-                                              " (spelled " + " ".join(map(str, answer)) + ")"))
+        if all(x.step == y.step and x.alter == y.alter
+               for x, y in zip(answer, got, strict=True)):
+            return Feedback(True, 1.0, "right")
+        return Feedback(True, 1.0, "right (spelled " + " ".join(want) + ")")
     # Levenshtein with a traceback: which notes were wrong, missing or extra
     n, m = len(a), len(b)
-    d = [[0] * (m + 1) for _ in range(n + 1)]
-    for i in range(n + 1):
-        d[i][0] = i
-    for j in range(m + 1):
-        d[0][j] = j
+    d = [list(range(m + 1))] + [[i] + [0] * m for i in range(1, n + 1)]
     for i in range(1, n + 1):
+        row, prev, ai = d[i], d[i - 1], a[i - 1]
         for j in range(1, m + 1):
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1,
-                          d[i - 1][j - 1] + (a[i - 1] != b[j - 1]))
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ai != b[j - 1]))
     notes: list[str] = []
     i, j = n, m
     while i or j:
         if i and j and d[i][j] == d[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
             if a[i - 1] != b[j - 1]:
-                notes.append(f"note {i}: {answer[i - 1]}, not {got[j - 1]}")
+                notes.append(f"note {i}: {want[i - 1]}, not {tokens[j - 1]}")
             i, j = i - 1, j - 1
         elif i and d[i][j] == d[i - 1][j] + 1:
-            notes.append(f"note {i} ({answer[i - 1]}) is missing")
+            notes.append(f"note {i} ({want[i - 1]}) is missing")
             i -= 1
         else:
-            notes.append(f"{got[j - 1]} (after note {i}) is extra")
+            notes.append(f"{tokens[j - 1]} (after note {i}) is extra")
             j -= 1
     score = max(0.0, 1 - d[n][m] / max(n, m))
-    if not notes:
-        spelled = all(x.step == y.step and x.alter == y.alter
-                      for x, y in zip(answer, got, strict=True))
-        return Feedback(True, 1.0, "right" + ("" if spelled else
-                                              " (spelled " + " ".join(map(str, answer)) + ")"))
     return Feedback(False, round(score, 3), "; ".join(reversed(notes)))
 
 
@@ -385,6 +382,10 @@ def _note(token: str) -> Pitch | str:
         else parse_note(token)
 
 
+#: Melodic steps (in scale degrees) each level draws from.
+_STEPS = {1: (-1, 1, -1, 1, 0), 2: (-1, 1, -2, 2, 1, -1), 3: tuple(range(-5, 6))}
+
+
 def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
               key: str | None = None) -> Exercise:
     """Hear a melody, write its notes: level 1 five notes by step in a major key, 2 eight
@@ -394,23 +395,29 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
     k = Key.parse(key) if key else _key_of(rng.randint(-3, 3), "major" if level < 3 or
                                            rng.random() < 0.5 else "minor")
     count = length or {1: 5, 2: 8, 3: 10}[level]
+    if not 1 <= count <= 64:
+        raise ValueError(f"length {count} is not in 1..64")
     table = _degrees(k)
     degree = 0 if rng.random() < 0.7 else 2 * rng.randint(0, 2)  # start on 1, 3 or 5
+    steps = _STEPS[level]
+    n = len(steps)
+    bits = rng.next64() | rng.next64() << 64  # 128 random bits: ~35 steps of 3.5 bits
     melody, names = [], []
-    for _ in range(count):
+    for i in range(count):
+        if i and i % 30 == 0:
+            bits = rng.next64() | rng.next64() << 64
         p, name = table[degree]
         melody.append(p)
         names.append(name)
-        step = rng.choice((-1, 1, -1, 1, 0)) if level == 1 else \
-            rng.choice((-1, 1, -2, 2, 1, -1)) if level == 2 else rng.randint(-5, 5)
-        degree = max(-3, min(9, degree + step))
+        bits, r = divmod(bits, n)
+        degree = max(-3, min(9, degree + steps[r]))
     return Exercise(
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {k.name}, first note "
-                 f"{melody[0]})",
+                 f"{names[0]})",
         answer=" ".join(names),
         events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
-        grader=lambda r: grade_melody(melody, r),
+        grader=lambda r: grade_melody(melody, r, names),
         params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
 
 
