@@ -51,10 +51,7 @@ def analyze(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if args.voice_leading:
-        check = getattr(theory, "check_voice_leading", None)
-        if check is None:
-            raise CliError("part-writing checks are not available in this version")
-        findings = [_finding(f) for f in check(load_input(args.file))]
+        findings = [_finding(f) for f in theory.check_voice_leading(load_input(args.file))]
         if args.json:
             print(json.dumps(findings, indent=1))
         else:

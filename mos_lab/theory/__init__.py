@@ -18,16 +18,19 @@ Map of the API::
 
 from mos_lab.theory.analysis import Analysis, Segment, analyze
 from mos_lab.theory.chord import Chord
+from mos_lab.theory.interval import Interval
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch
 from mos_lab.theory.romantext import RomanTextError, read_romantext
 from mos_lab.theory.scale import Scale
-from mos_lab.theory.spelling import spell
+from mos_lab.theory.spelling import note_names, spell
 from mos_lab.theory.symbols import SymbolError, parse_symbol
+from mos_lab.theory.voice_leading import check_voice_leading
 
 __all__ = [
     "Analysis",
     "Chord",
+    "Interval",
     "Key",
     "Pitch",
     "RomanTextError",
@@ -35,6 +38,8 @@ __all__ = [
     "Segment",
     "SymbolError",
     "analyze",
+    "check_voice_leading",
+    "note_names",
     "parse_symbol",
     "read_romantext",
     "spell",
