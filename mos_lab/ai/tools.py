@@ -1,4 +1,5 @@
-"""The assistant's tools: load, transpose, chord_at, analyse_chords, generate, info.
+"""The assistant's tools: load, transpose, chord_at, analyse_chords, key, generate, info,
+and, with a transport (the session's engine), play, pause, seek, loop, tempo; engrave.
 
 Each tool has a JSON Schema for its arguments; :func:`check_arguments` validates a call
 against it (jsonschema) before the tool runs, so a model that invents a parameter or
@@ -25,6 +26,15 @@ class ToolContext:
     score: Score | None = None
     service: Any = None  # GenerationService; Any to keep this module light
     generator: Any = None  # a Backend used when there is no service
+    transport: Any = None  # the engine (play, pause, seek, set_loop, tempo); None: no audio
+    on_score: Callable[[Score], None] | None = None  # told when a tool replaces the score
+    engraving: Any = None  # the last engraving made by the engrave tool
+
+    def set_score(self, score: Score) -> None:
+        """Make ``score`` current and tell the session (so playback follows it)."""
+        self.score = score
+        if self.on_score is not None:
+            self.on_score(score)
 
 
 @dataclass(frozen=True)
@@ -79,13 +89,15 @@ def _summary(s: Score) -> str:
 
 
 def _load(ctx: ToolContext, a: dict[str, Any]) -> str:
-    ctx.score = load(a["path"])
+    ctx.set_score(load(a["path"]))
+    assert ctx.score is not None
     return f"loaded {_summary(ctx.score)}"
 
 
 def _transpose(ctx: ToolContext, a: dict[str, Any]) -> str:
     n = int(a["semitones"])
-    ctx.score = _need(ctx).transpose(n)
+    ctx.set_score(_need(ctx).transpose(n))
+    assert ctx.score is not None
     return f"transposed {'up' if n >= 0 else 'down'} {abs(n)} semitones: {_summary(ctx.score)}"
 
 
@@ -133,7 +145,8 @@ def _generate(ctx: ToolContext, a: dict[str, Any]) -> str:
             ctx.generator = MarkovBackend()
         from mos_lab.ai.types import CancelToken
         res = ctx.generator.generate(req, lambda d, t: None, CancelToken.with_timeout(30))
-    ctx.score = res.score
+    ctx.set_score(res.score)
+    assert ctx.score is not None
     return f"generated {req.bars} bars in {req.key} at {req.bpm:g} bpm: {_summary(ctx.score)}"
 
 
@@ -143,9 +156,112 @@ def _info(ctx: ToolContext, a: dict[str, Any]) -> str:
     return f"{_summary(s)}, {len(s.tracks)} tracks, {keys}, {s.tempo.bpm_at(0):.0f} bpm"
 
 
+def bar_seconds(s: Score, bar: int) -> float:
+    """Seconds at the start of bar ``bar`` (1-based), following the time signatures."""
+    if bar < 1:
+        raise ValueError(f"bar {bar}: bars are numbered from 1")
+    sigs = sorted((t.tick, t.numerator, t.denominator) for t in s.time_signatures) or [
+        (0, 4, 4)]
+    tick, i = 0, 0
+    for _ in range(bar - 1):
+        while i + 1 < len(sigs) and sigs[i + 1][0] <= tick:
+            i += 1
+        tick += s.tpq * 4 * sigs[i][1] // sigs[i][2]
+        if tick > s.end_tick:
+            raise ValueError(f"bar {bar} is after the end of the score")
+    return float(s.tempo.ticks_to_seconds(tick))
+
+
+def _time(ctx: ToolContext, a: dict[str, Any]) -> float | None:
+    """The time ``bar`` or ``seconds`` names, or None when neither is given."""
+    if "bar" in a:
+        return bar_seconds(_need(ctx), int(a["bar"]))
+    if "seconds" in a:
+        return float(a["seconds"])
+    return None
+
+
+def _engine(ctx: ToolContext) -> Any:
+    if ctx.transport is None:
+        raise ValueError("no playback here: ask from a session (mos_lab.session().assistant())")
+    if (ctx.score is not None and ctx.on_score is not None
+            and getattr(ctx.transport, "score", None) is not ctx.score):
+        ctx.on_score(ctx.score)  # a score the engine has not got yet: load it first
+    return ctx.transport
+
+
+def _play(ctx: ToolContext, a: dict[str, Any]) -> str:
+    eng = _engine(ctx)
+    at = _time(ctx, a)
+    if at is not None:
+        eng.seek(at)
+    eng.play()
+    where = f" from bar {a['bar']}" if "bar" in a else (f" from {at:g} s" if at else "")
+    return f"playing{where}"
+
+
+def _pause(ctx: ToolContext, a: dict[str, Any]) -> str:
+    eng = _engine(ctx)
+    if a.get("rewind"):
+        eng.stop()
+        return "stopped"
+    eng.pause()
+    return "paused"
+
+
+def _seek(ctx: ToolContext, a: dict[str, Any]) -> str:
+    at = _time(ctx, a)
+    if at is None:
+        raise ValueError("seek needs a bar or seconds")
+    _engine(ctx).seek(at)
+    return f"at {'bar ' + str(a['bar']) if 'bar' in a else f'{at:g} s'}"
+
+
+def _loop(ctx: ToolContext, a: dict[str, Any]) -> str:
+    eng = _engine(ctx)
+    if a.get("off"):
+        eng.set_loop(None)
+        return "loop off"
+    s = _need(ctx)
+    start, end = int(a["from_bar"]), int(a.get("to_bar", a["from_bar"]))
+    if end < start:
+        start, end = end, start
+    t0 = bar_seconds(s, start)
+    try:
+        t1 = min(bar_seconds(s, end + 1), s.duration)
+    except ValueError:  # the last bar: loop to the end
+        t1 = s.duration
+    eng.set_loop(t0, t1)
+    return f"looping bars {start} to {end}"
+
+
+def _tempo(ctx: ToolContext, a: dict[str, Any]) -> str:
+    eng = _engine(ctx)
+    factor = float(a["factor"]) if "factor" in a else float(eng.tempo) * float(a["scale"])
+    eng.tempo = min(10.0, max(0.1, factor))
+    return f"tempo x{eng.tempo:.2f} of the written tempo"
+
+
+def _key(ctx: ToolContext, a: dict[str, Any]) -> str:
+    res = analyze(_need(ctx))
+    if res.key is None:
+        return f"no key found: {res.message or 'too few notes'}"
+    return f"the key is {res.key} (confidence {res.confidence:.2f})"
+
+
+def _engrave(ctx: ToolContext, a: dict[str, Any]) -> str:
+    ctx.engraving = _need(ctx).engrave()
+    pages = getattr(ctx.engraving, "page_count", None)
+    return "engraved the score" + (f": {pages} pages" if pages is not None else "")
+
+
 def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
     return {"type": "object", "properties": props, "required": list(required),
             "additionalProperties": False}
+
+
+_BAR = {"type": "integer", "minimum": 1, "maximum": 100_000}
+_SEC = {"type": "number", "minimum": 0}
 
 
 def default_tools() -> dict[str, Tool]:
@@ -167,5 +283,24 @@ def default_tools() -> dict[str, Tool]:
                    "seed": {"type": "integer", "minimum": 0},
                    "prompt": {"type": "string", "maxLength": 500}}), _generate),
         Tool("info", "Describe the current score.", _obj({}), _info),
+        Tool("key", "Find the key of the current score (harmonic analysis).", _obj({}), _key),
+        Tool("play", "Start playback, optionally from a bar (1-based) or a time in seconds.",
+             _obj({"bar": _BAR, "seconds": _SEC}), _play),
+        Tool("pause", "Pause playback; rewind=true stops and goes back to the start.",
+             _obj({"rewind": {"type": "boolean"}}), _pause),
+        Tool("seek", "Move the playhead to a bar (1-based) or a time in seconds.",
+             {**_obj({"bar": _BAR, "seconds": _SEC}), "minProperties": 1}, _seek),
+        Tool("loop", "Loop bars from_bar to to_bar (inclusive); off=true clears the loop.",
+             {"type": "object", "additionalProperties": False,
+              "properties": {"from_bar": _BAR, "to_bar": _BAR, "off": {"type": "boolean"}},
+              "anyOf": [{"required": ["from_bar"]}, {"required": ["off"]}]}, _loop),
+        Tool("tempo", "Playback speed: factor (1 = as written) or scale (times the current).",
+             {"type": "object", "additionalProperties": False,
+              "properties": {"factor": {"type": "number", "minimum": 0.1, "maximum": 10},
+                             "scale": {"type": "number", "exclusiveMinimum": 0,
+                                       "maximum": 10}},
+              "oneOf": [{"required": ["factor"]}, {"required": ["scale"]}]}, _tempo),
+        Tool("engrave", "Engrave the current score as staff notation pages.", _obj({}),
+             _engrave),
     ]
     return {t.name: t for t in tools}
