@@ -175,7 +175,7 @@ def test_the_highlight_follows_the_heard_note_within_20_ms(lab: Lab,
         page.close()
 
 
-def test_clicking_a_note_seeks_there(lab: Lab, browser_context: Any) -> None:
+def test_clicking_a_note_seeks_there_and_shift_click_loops(lab: Lab, browser_context: Any) -> None:
     page, _player, notation = _open(lab, browser_context)
     try:
         kernel_json(page, "session.engine.pause() or session.engine.seek(0.0) or True")
@@ -190,6 +190,19 @@ def test_clicking_a_note_seeks_there(lab: Lab, browser_context: Any) -> None:
         assert kernel_json(page, "session.engine.position") == pytest.approx(onset, abs=1e-3)
         wait_until(lambda: nid in (notation.get_attribute("data-lit") or "").split(), 5,
                    what="the clicked note lit")
+        # shift-click a later note: the passage from the first click to it loops
+        other = notation.locator(".mos-notation-view svg g.note").nth(30)
+        oid = other.get_attribute("id")
+        other.locator("use, path, ellipse").first.click(modifiers=["Shift"])
+        a, b = times[ids.index(nid)], times[ids.index(oid)]
+        want = [min(a[0], b[0]), max(a[1], b[1])]
+        loop = wait_until(lambda: kernel_json(page, "session.engine.loop"), 10,
+                          what="the loop in the engine")
+        assert loop == pytest.approx(want, abs=1e-3)
+        wait_until(lambda: notation.locator("g.note.mos-sel").count() >= 2, 5,
+                   what="the looped passage marked")
+        notation.screenshot(path=str(SHOTS / "notation_loop.png"))
+        kernel_json(page, "nt._cmd_loop(None, None) or True")
     finally:
         page.close()
 
