@@ -14,19 +14,24 @@ cancel) -> ChatResponse``; optional ``stream`` and ``warm_up``); the offline
 - images are checked by magic bytes and size (RKY-07);
 - answers are cut at ``max_response_chars``; ``stream()`` yields long answers in pieces
   and stops reading at the limit (RKY-08);
-- ``warm_up()`` primes the backend; first-call latency is measured (RKY-09).
+- ``warm_up()`` primes the backend; first-call latency is measured (RKY-09);
+- with ``fallback=`` (e.g. the RuleBackend behind an LLM server), a backend that fails
+  (down, refusing, out of retries) hands the turn to the fallback and the reply says so;
+- a backend with ``streams_text`` (``mos_lab.ai.llm``) streams text through ``stream()``
+  while tool calls still run, round after round.
 """
 
 from __future__ import annotations
 
+import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from mos_lab.ai._runner import run_with_deadline
-from mos_lab.ai.errors import GenerationTimeout, RateLimitedError
+from mos_lab.ai.errors import BackendError, GenerationTimeout, RateLimitedError
 from mos_lab.ai.images import ImageError, validate_image
 from mos_lab.ai.ratelimit import RateLimiter
 from mos_lab.ai.rules import ChatResponse, Message, RuleBackend, ToolCall
@@ -73,8 +78,10 @@ class Assistant:
                  max_messages: int = 200, context_tokens: int = 4000,
                  max_response_chars: int = 20_000, max_input_chars: int = 20_000,
                  max_tool_rounds: int = 4, max_pending: int = 100,
-                 system: str = SYSTEM) -> None:
+                 system: str = SYSTEM, fallback: ChatBackend | None = None) -> None:
         self.backend: ChatBackend = backend or RuleBackend()
+        self.fallback = fallback
+        self._notice = ""
         self.context = ToolContext(score=score, service=service)
         self.tools = tools if tools is not None else default_tools()
         self.rate_limiter = rate_limiter or RateLimiter(rate=10, burst=10, max_waiting=100)
@@ -107,13 +114,30 @@ class Assistant:
             self._history.clear()
 
     # -- the model call ------------------------------------------------------------------
-    def _call(self, messages: list[Message]) -> ChatResponse:
+    def _call(self, messages: list[Message],
+              on_text: Callable[[str], None] | None = None) -> ChatResponse:
         self.rate_limiter.acquire(timeout=self.timeout)
         specs = [t.spec() for t in self.tools.values()]
         t0 = time.monotonic()
-        resp = run_with_deadline(lambda tok: self.backend.respond(messages, specs, tok),
-                                 CancelToken.with_timeout(self.timeout), grace=0.2,
-                                 name=f"assistant:{self.backend.name}")
+        backend = self.backend
+        streams = on_text is not None and getattr(backend, "streams_text", False)
+
+        def call(tok: CancelToken) -> ChatResponse:
+            if streams:
+                return backend.respond(messages, specs, tok, on_text=on_text)  # type: ignore[call-arg]
+            return backend.respond(messages, specs, tok)
+
+        try:
+            resp = run_with_deadline(call, CancelToken.with_timeout(self.timeout), grace=0.2,
+                                     name=f"assistant:{backend.name}")
+        except BackendError as exc:
+            if self.fallback is None:
+                raise
+            fb = self.fallback
+            self._notice = f"({backend.name} unavailable: {exc}; answered offline by {fb.name})"
+            resp = run_with_deadline(lambda tok: fb.respond(messages, specs, tok),
+                                     CancelToken.with_timeout(self.timeout), grace=0.2,
+                                     name=f"assistant:{fb.name}")
         dt = time.monotonic() - t0
         self.stats["calls"] += 1
         self.stats["last_latency_s"] = dt
@@ -147,7 +171,8 @@ class Assistant:
                 if not out:  # the newest message alone is too long: keep its head and tail
                     keep = max(0, budget - 8) * 4
                     out.append(Message(m.role, m.content[: keep // 2] + "\n[...]\n" +
-                                       m.content[-keep // 2:], m.name, m.tool_calls, m.images))
+                                       m.content[-keep // 2:], m.name, m.tool_calls, m.images,
+                                       m.tool_call_id))
                 break
             out.append(m)
             budget -= cost
@@ -161,7 +186,8 @@ class Assistant:
             del self._history[: len(self._history) - self.max_messages]
 
     # -- asking --------------------------------------------------------------------------
-    def ask(self, text: str, *, image: bytes | None = None) -> Reply:
+    def ask(self, text: str, *, image: bytes | None = None,
+            on_text: Callable[[str], None] | None = None) -> Reply:
         """Answer ``text`` (with an optional image); never raises for backend trouble."""
         t0 = time.monotonic()
         with self._pending_lock:
@@ -171,14 +197,18 @@ class Assistant:
             self._pending += 1
         try:
             with self._lock:
-                reply = self._ask(text, image)
+                self._notice = ""
+                reply = self._ask(text, image, on_text)
+                if self._notice and reply.ok:
+                    reply.text = f"{self._notice} {reply.text}".strip()
         finally:
             with self._pending_lock:
                 self._pending -= 1
         reply.latency_s = time.monotonic() - t0
         return reply
 
-    def _ask(self, text: str, image: bytes | None) -> Reply:
+    def _ask(self, text: str, image: bytes | None,
+             on_text: Callable[[str], None] | None = None) -> Reply:
         if not isinstance(text, str) or not text.strip():
             return Reply(error="empty question: ask something, e.g. 'transpose up 2'")
         if len(text) > self.max_input_chars:
@@ -194,13 +224,14 @@ class Assistant:
         calls: list[ToolCall] = []
         try:
             for _ in range(self.max_tool_rounds):
-                resp = self._call(self._window())
+                resp = self._call(self._window(), on_text)
                 if not resp.tool_calls:
                     return self._answer(resp.text, calls)
                 self._append(Message("assistant", resp.text, tool_calls=resp.tool_calls))
                 for call in resp.tool_calls:
                     calls.append(call)
-                    self._append(Message("tool", self._run_tool(call), name=call.name))
+                    self._append(Message("tool", self._run_tool(call), name=call.name,
+                                         tool_call_id=call.id))
             return self._answer("stopped after too many tool rounds", calls)
         except RateLimitedError as exc:
             return self._fail(f"rate limited: {exc}", calls)
@@ -239,6 +270,9 @@ class Assistant:
     def stream(self, text: str, *, chunk_chars: int = 200) -> Iterator[str]:
         """Yield the answer in pieces; with a streaming backend, as it arrives, reading no
         more than ``max_response_chars`` (then the backend's stream is closed)."""
+        if getattr(self.backend, "streams_text", False):
+            yield from self._stream_turns(text)
+            return
         stream = getattr(self.backend, "stream", None)
         if not callable(stream):
             reply = self.ask(text)
@@ -271,3 +305,34 @@ class Assistant:
                 if callable(close):
                     close()
                 self._append(Message("assistant", "".join(got)))
+
+    def _stream_turns(self, text: str) -> Iterator[str]:
+        """``ask`` in a worker with text passed on as it arrives (tool rounds included);
+        at most ``max_response_chars`` are yielded, then the rest is left unread."""
+        pieces: queue.Queue[str | None] = queue.Queue()
+        box: dict[str, Reply] = {}
+
+        def work() -> None:
+            try:
+                box["reply"] = self.ask(text, on_text=pieces.put)
+            finally:
+                pieces.put(None)
+
+        threading.Thread(target=work, name="mos-assistant-stream", daemon=True).start()
+        n = 0
+        while (piece := pieces.get()) is not None:
+            piece = piece[: self.max_response_chars - n]
+            n += len(piece)
+            yield piece
+            if n >= self.max_response_chars:
+                yield " [truncated]"
+                return
+        reply = box.get("reply")
+        if reply is None:
+            yield " (error: the assistant stopped without an answer)"
+        elif not reply.ok:
+            yield f" (error: {reply.error})"
+        elif n == 0 and reply.text:  # answered by a fallback that does not stream
+            yield reply.text[: self.max_response_chars]
+        elif self._notice:
+            yield f" {self._notice}"

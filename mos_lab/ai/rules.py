@@ -37,9 +37,9 @@ class Message:
     role: str
     content: str
     name: str = ""  # tool name for role "tool"
-    tool_call_id: str = ""  # for role "tool": the id of the call it answers
     tool_calls: list[ToolCall] = field(default_factory=list)
     images: list[Any] = field(default_factory=list)  # ImageInfo + bytes, for multimodal models
+    tool_call_id: str = ""  # for role "tool": the id of the call it answers
 
 
 @dataclass

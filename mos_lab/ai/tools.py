@@ -8,6 +8,7 @@ passes text for a number gets a clear error back instead of a crash (RKY-06).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -49,6 +50,14 @@ class Tool:
         return {"name": self.name, "description": self.description, "parameters": self.schema}
 
 
+@dataclass(frozen=True)
+class MalformedArguments:
+    """Tool-call arguments a model sent that are not JSON: kept to answer, never run."""
+
+    raw: str
+    error: str
+
+
 _VALIDATORS: dict[int, tuple[dict[str, Any], Any]] = {}  # id -> (schema kept alive, v)
 
 
@@ -73,9 +82,15 @@ def validator(tool: Tool) -> Any:
 
 def check_arguments(tool: Tool, args: Any) -> list[str]:
     """Problems of ``args`` against the tool's schema, as ``path: message`` lines."""
+    if isinstance(args, MalformedArguments):
+        return [f"arguments: {args.error}: {args.raw[:200]!r}; send a JSON object matching "
+                f"{json.dumps(tool.schema)}"]
     v = validator(tool)
-    return [f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
+    errs = [f"{'.'.join(map(str, e.absolute_path)) or 'arguments'}: {e.message}"
             for e in sorted(v.iter_errors(args), key=lambda e: list(map(str, e.path)))]
+    if errs:  # say what is expected, so the model can correct itself
+        errs.append(f"the schema is {json.dumps(tool.schema)}")
+    return errs
 
 
 def _need(ctx: ToolContext) -> Score:
