@@ -318,6 +318,22 @@ def drop_after_silence(reads: list[TrackRead], division: int, warnings: list[str
         del r.events[k:], r.offsets[k:]
 
 
+def sequence_name(data: bytes, lay: SmfLayout) -> str:
+    """The sequence name (the piece's title): the track-name event of the first track chunk
+    when that track is a conductor track (no note in it) or the file is type 0. "" if none."""
+    if not lay.tracks or (lay.fmt == 1 and len(lay.tracks) > 1 and lay.tracks[0][1] > 65_536):
+        return ""  # a first track that large holds music, not a conductor's metadata
+    off, length = lay.tracks[0]
+    read = parse_track(data, off, length, 0, lay.division, [])
+    if lay.fmt != 0 and len(lay.tracks) > 1 and any(e[1] & 0xF0 == 0x90 for e in read.events):
+        return ""  # a first track with notes: its name names that part, not the piece
+    raw = next((e[5] for e in read.events if e[1] == 0xFF and e[4] == 0x03), b"")
+    try:
+        return raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return raw.decode("latin-1").strip()
+
+
 def _varlen(value: int) -> bytes:
     out = [value & 0x7F]
     value >>= 7

@@ -72,7 +72,8 @@ def read_midi(data: bytes, source: str | None = None) -> Score:
         where = [] if lay.tracks else [f"file: no track chunk before byte {lay.end}"]
         raise ScoreError([*warnings, *where, "file: no note and no complete track could be read"],
                          source)
-    return score
+    title = _smf.sequence_name(data, lay)
+    return score.replace(title=title) if title else score
 
 
 @dataclass

@@ -65,10 +65,20 @@ def read_abc(text: str, source: str | None = None) -> Score:
             raise ScoreError(f"abc: {exc}", source) from None
     warnings = [ln.strip() for ln in out if ln.strip().startswith(("Error", "Warning"))]
     data = sc.dumps_midi()  # type: ignore[attr-defined]
-    score = read_midi(bytes(data), source)
+    score = _abc_on_time(read_midi(bytes(data), source))
     title = next(iter(re.findall(r"^T:\s*(.+)$", text, flags=re.M)), "")
     return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
                          spelling=_abc_spelling(text, score))
+
+
+def _abc_on_time(score: Score) -> Score:
+    """abc2midi sounds every note one tick after its written time (so that the previous
+    note's off comes first); the written time is one tick earlier, the written end the same."""
+    notes = score.notes.copy()
+    late = notes["start"] >= 1
+    notes["start"][late] -= 1
+    notes["duration"][late] += 1
+    return score.replace(notes=notes)
 
 
 def _abc_spelling(text: str, score: Score) -> np.ndarray | None:
@@ -99,7 +109,17 @@ def write_abc(score: Score) -> str:
         except RuntimeError as exc:
             raise ScoreError(f"abc: midi2abc failed: {str(exc).splitlines()[0]}") from None
     text = re.sub(r"^T:.*$", f"T:{score.title or 'untitled'}", text, count=1, flags=re.M)
+    if score.key_signatures:  # midi2abc writes every key as major
+        first = min(score.key_signatures, key=lambda k: k.tick)
+        text = re.sub(r"^K:.*$", f"K:{abc_key(first.key, first.minor)}", text, count=1,
+                      flags=re.M)
     return text
+
+
+def abc_key(sharps: int, minor: bool) -> str:
+    """The ABC name of a key signature: ``abc_key(0, True)`` is ``"Am"``."""
+    names = "Cb Gb Db Ab Eb Bb F C G D A E B F# C# G# D# A# E#".split()
+    return names[sharps + 7 + 3 * minor] + ("m" if minor else "")
 
 
 def read_musicxml(path_or_data: str | Path | bytes, source: str | None = None) -> Score:
@@ -119,10 +139,7 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     """A Score from a music21 Stream (through its own MIDI translation: tempo, meter, keys),
     with the stream's spelling of every note kept in ``Score.spelling``."""
     m21 = music21()
-    title = ""
-    md = getattr(stream, "metadata", None)
-    if md is not None and md.title:
-        title = str(md.title)
+    title = _m21_title(getattr(stream, "metadata", None))
     try:  # as the MIDI writer would (and a copy: the caller's stream is left alone)
         stream = stream.expandRepeats()
     except Exception:  # repeats music21 cannot expand are played once
@@ -133,6 +150,18 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     score = read_midi(mf.writestr(), source)
     spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
     return score.replace(title=title or score.title, spelling=spelling)
+
+
+def _m21_title(md: Any) -> str:
+    """A piece's title from music21 metadata: the work title, else the movement title."""
+    if md is None:
+        return ""
+    for attr in ("title", "movementName"):
+        with contextlib.suppress(Exception):
+            value = getattr(md, attr)
+            if value:
+                return str(value).strip()
+    return ""
 
 
 def _merge_ties(stream: Any) -> None:
@@ -280,7 +309,9 @@ def to_music21(score: Score) -> Any:
 def write_musicxml(score: Score, path: Path) -> None:
     """Write MusicXML (``.mxl`` compressed) through music21, spelled as ``Score.spelling``."""
     stream = to_music21(score)
-    if score.title:
-        stream.insert(0, music21().metadata.Metadata(title=score.title))
+    md = music21().metadata.Metadata()
+    md.title = md.movementName = score.title or None  # work and movement title
+    md.composer = ""  # a composer music21 does not make up ("Music21")
+    stream.insert(0, md)
     fmt = "mxl" if path.suffix.lower() == ".mxl" else "musicxml"
     stream.write(fmt, fp=str(path))
