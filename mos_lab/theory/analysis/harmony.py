@@ -31,6 +31,8 @@ class Params:
 
     Chosen by a coordinate search on every third of the 371 Bach chorales (the rest kept
     to check them); ``home`` and ``key_window`` are off because they did not help there.
+    ``bass_rhythm`` (the unit of time is the harmonic rhythm, read from the bass) is what
+    keeps a song with a chord a bar from hearing every triad as its own tonic.
     """
 
     inside: float = 1.53
@@ -53,6 +55,7 @@ class Params:
     window: float = 8.0  # beats per window when choosing the keys worth decoding
     keys_per_window: int = 3
     key_window: float = 0.0  # beats either side that a slice's key evidence covers
+    bass_rhythm: bool = True  # time unit from the bass's attacks (harmonic rhythm), not all
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Slices:
     bass: np.ndarray  # lowest sounding MIDI pitch, -1 when silent
     onset: np.ndarray  # bool: some note starts here
     top: np.ndarray | None = None  # highest sounding MIDI pitch, -1 when silent
+    bass_onset: np.ndarray | None = None  # bool: the lowest sounding note starts here
 
 
 def slice_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> Slices:
@@ -72,7 +76,7 @@ def slice_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> Sl
     bounds = np.unique(np.concatenate([starts, ends]))
     if len(bounds) < 2:
         z = np.zeros(0, dtype=np.int64)
-        return Slices(z, z, np.zeros((0, 12)), z, np.zeros(0, bool), z)
+        return Slices(z, z, np.zeros((0, 12)), z, np.zeros(0, bool), z, np.zeros(0, bool))
     n = len(bounds) - 1
     si = np.searchsorted(bounds, starts)
     ei = np.searchsorted(bounds, ends)
@@ -89,7 +93,10 @@ def slice_notes(starts: np.ndarray, ends: np.ndarray, pitches: np.ndarray) -> Sl
     top = np.where(any_on, 127 - np.argmax(sounding[:, ::-1], axis=1), -1)
     onset = np.zeros(n, bool)
     onset[np.unique(si)] = True
-    return Slices(bounds[:-1], bounds[1:], counts, bass, onset, top)
+    struck = np.zeros((n + 1, 128), dtype=bool)
+    struck[si, p] = True
+    bass_onset = (bass >= 0) & struck[np.arange(n), np.maximum(bass, 0)]
+    return Slices(bounds[:-1], bounds[1:], counts, bass, onset, top, bass_onset)
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,14 +134,19 @@ def chord_types(vocab: Vocabulary, p: Params) -> Types:
     return Types(table[:12], table[12:], shape, root)
 
 
-def time_unit(sl: Slices, beat: int) -> float:
-    """Ticks that weigh 1 in the decoder: the beat, or the gap between onsets that covers
-    the median moment of the piece when that is longer (block chords in half notes), so a
-    piece scores alike whether its chords move in halves or quarters."""
-    on = sl.start[sl.onset]
-    if len(on) < 3:
+def time_unit(sl: Slices, beat: int, bass: bool = True) -> float:
+    """Ticks that weigh 1 in the decoder: the beat, or the harmonic rhythm when that is
+    slower (up to four beats), so that every score term and penalty counts harmonic
+    events, not ticks, and a piece scores alike whether its chords move in quarters, halves
+    or whole bars. The harmonic rhythm is read from the bass (``bass``): the gap between
+    attacks of the lowest sounding note that covers the median moment of the piece. A
+    tune in quarter notes over a chord a bar would otherwise make every bar four units of
+    evidence, enough for one triad to pass for its own key."""
+    on = sl.onset if not bass or sl.bass_onset is None else sl.bass_onset
+    starts = sl.start[on]
+    if len(starts) < 3:
         return float(beat)
-    gaps = np.sort(np.diff(on).astype(np.float64))
+    gaps = np.sort(np.diff(starts).astype(np.float64))
     cum = np.cumsum(gaps)
     mid = gaps[int(np.searchsorted(cum, cum[-1] / 2))]
     return float(np.clip(mid, beat, 4 * beat))
@@ -198,7 +210,7 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
         z = np.zeros(0, dtype=np.int64)
         return z, z, 0.0
     types = chord_types(vocab, p)
-    dur = (sl.end - sl.start) / time_unit(sl, beat)
+    dur = (sl.end - sl.start) / time_unit(sl, beat, p.bass_rhythm)
     keys = candidate_keys(sl, dur, beat, p)
     nk = len(keys)
     prior = p.prior_weight * vocab.prior[keys // 12]  # (K, J), -inf on padding
