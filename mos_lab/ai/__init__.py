@@ -18,9 +18,13 @@ Map::
       make_backend("musicgen")             needs pip install 'mos_lab[ai]' (torch)
     InstantJam(bus=, timeouts=, max_queue=0).start(request) -> JamJob .result() .cancel()
       JamResult(score, audio, phases, partial, time_to_first_sound_s, total_s)
-    Assistant(backend=RuleBackend(), score=, service=).ask(text, image=) -> Reply
-      .stream(text)  .warm_up()  .history  .stats           tools: load, transpose,
-                                                            chord_at, analyse_chords, generate
+    Assistant(backend=RuleBackend(), score=, service=, fallback=).ask(text, image=) -> Reply
+      .stream(text)  .warm_up()  .history  .stats    tools: load, transpose, chord_at,
+          analyse_chords, key, generate, info, engrave; with context.transport (the
+          session's engine): play, pause, seek, loop, tempo
+    ChatCompletionsBackend(base_url, api_key=, model=) / .from_env()   an OpenAI-compatible
+          server (llama.cpp, vLLM, Ollama): SSE streaming, tool calls, retries, stall
+          timeout; MOS_LAB_LLM_BASE_URL / MOS_LAB_LLM_API_KEY / MOS_LAB_LLM_MODEL
     audioio: conform_audio, decode_audio, export_audio (FLAC), align_to_score, collect_stream
     RateLimiter(rate, burst, max_waiting);  errors: AIError and subclasses
 
@@ -39,10 +43,14 @@ Example::
 """
 
 from mos_lab.ai.assistant import Assistant
+from mos_lab.ai.llm import ChatCompletionsBackend
+from mos_lab.ai.rules import RuleBackend
 from mos_lab.ai.tools import Tool, default_tools
 
 __all__ = [
     "Assistant",
+    "ChatCompletionsBackend",
+    "RuleBackend",
     "Tool",
     "default_tools",
 ]

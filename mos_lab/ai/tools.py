@@ -275,6 +275,36 @@ def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any
             "additionalProperties": False}
 
 
+REGISTERED: dict[str, Tool] = {}  # tools that higher layers add (lessons: "exercise")
+
+
+def register_tool(tool: Tool) -> None:
+    """Add a tool every new assistant gets: how layers above ai (lessons) offer theirs."""
+    validator(tool)  # a broken schema fails here, not at the first call
+    REGISTERED[tool.name] = tool
+
+
+def exercise_tool(make: Callable[..., Any], show: Callable[[Any], Any] | None = None,
+                  kinds: list[str] | None = None) -> Tool:
+    """The "exercise" tool over a maker like ``mos_lab.lessons.make(kind, seed, level=)``;
+    ``show`` displays the exercise (a widget) where there is a notebook."""
+
+    def run(ctx: ToolContext, a: dict[str, Any]) -> str:
+        kind, seed = str(a["kind"]), int(a.get("seed", np.random.default_rng().integers(1000)))
+        params = {"level": int(a["level"])} if "level" in a else {}
+        ex = make(kind, seed, **params)
+        if show is not None:
+            show(ex)
+        return f"made a {kind} exercise (seed {seed}): {getattr(ex, 'question', ex)}"
+
+    kind: dict[str, Any] = {"type": "string"}
+    if kinds:
+        kind["enum"] = list(kinds)
+    return Tool("exercise", "Make an ear-training or theory exercise for the user.",
+                _obj({"kind": kind, "level": {"type": "integer", "minimum": 1, "maximum": 5},
+                      "seed": {"type": "integer", "minimum": 0}}, ("kind",)), run)
+
+
 _BAR = {"type": "integer", "minimum": 1, "maximum": 100_000}
 _SEC = {"type": "number", "minimum": 0}
 
@@ -318,4 +348,4 @@ def default_tools() -> dict[str, Tool]:
         Tool("engrave", "Engrave the current score as staff notation pages.", _obj({}),
              _engrave),
     ]
-    return {t.name: t for t in tools}
+    return {**{t.name: t for t in tools}, **REGISTERED}

@@ -111,10 +111,25 @@ class Session:
         return tools
 
     def assistant(self, backend: Any = None, **options: Any) -> Assistant:
-        """An assistant on the current score with the built-in and the plugins' tools."""
-        from mos_lab.ai import Assistant
+        """An assistant on the current score with the built-in and the plugins' tools; its
+        playback tools drive this session's engine and scores it makes are loaded here.
+        With no backend: the LLM server ``MOS_LAB_LLM_BASE_URL`` names, with the offline
+        interpreter as fallback, or the interpreter alone when none is set."""
+        from mos_lab.ai import Assistant, ChatCompletionsBackend, RuleBackend
 
-        return Assistant(backend, score=self.score, tools=self.assistant_tools(), **options)
+        if backend is None and os.environ.get("MOS_LAB_LLM_BASE_URL"):
+            backend = ChatCompletionsBackend.from_env()
+            options.setdefault("fallback", RuleBackend())
+            options.setdefault("timeout", 120.0)  # a local model can take a while
+
+        def follow(score: Score) -> None:  # a score a tool made or loaded plays here
+            if self.score is not score:
+                self.load(score)
+
+        a = Assistant(backend, score=self.score, tools=self.assistant_tools(), **options)
+        a.context.transport = self.engine
+        a.context.on_score = follow
+        return a
 
     # -- engine and output -------------------------------------------------------------
     def _make_engine(self, kind: str | Output) -> Engine:

@@ -291,3 +291,26 @@ def test_from_env_reads_url_key_and_model(monkeypatch):
     monkeypatch.delenv("MOS_LAB_LLM_BASE_URL")
     with pytest.raises(BackendError, match="set MOS_LAB_LLM_BASE_URL"):
         ChatCompletionsBackend.from_env()
+
+
+def test_a_session_assistant_uses_the_configured_server_and_its_calls_play(serve,
+                                                                           monkeypatch):
+    from mos_lab.kernel.session import Session
+
+    srv = serve(("sse", tool_reply("play", '{"bar": 2}')), ("sse", text_reply("Playing.")))
+    monkeypatch.setenv("MOS_LAB_LLM_BASE_URL", srv.url)
+    monkeypatch.setenv("MOS_LAB_LLM_MODEL", "tiny")
+    s = Session("null", plugins=False)
+    try:
+        s.load(SONG)
+        a = s.assistant()
+        assert isinstance(a.backend, ChatCompletionsBackend)
+        reply = a.ask("start from the second bar")
+        assert reply.ok and reply.text == "Playing.", reply.error
+        assert s.engine.state in ("playing", "waiting_for_audio")
+        assert 2.0 <= s.engine.position < 3.0
+        assert srv.requests[0]["model"] == "tiny"
+        assert {"play", "seek", "loop", "tempo", "key", "engrave"} <= {
+            t["function"]["name"] for t in srv.requests[0]["tools"]}
+    finally:
+        s.close()
