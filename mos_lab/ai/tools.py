@@ -267,7 +267,9 @@ def _key(ctx: ToolContext, a: dict[str, Any]) -> str:
 def _engrave(ctx: ToolContext, a: dict[str, Any]) -> str:
     ctx.engraving = _need(ctx).engrave()
     pages = getattr(ctx.engraving, "page_count", None)
-    return "engraved the score" + (f": {pages} pages" if pages is not None else "")
+    if pages is None:
+        return "engraved the score"
+    return f"engraved the score: {pages} page{'' if pages == 1 else 's'}"
 
 
 def _obj(props: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:

@@ -62,3 +62,12 @@ def test_a_registered_exercise_tool_is_offered_and_run(session):
         assert "Name this interval" in reply.text
     finally:
         REGISTERED.pop("exercise", None)
+
+
+def test_show_me_the_score_engraves_it(session):
+    pytest.importorskip("verovio")
+    a = session.assistant()
+    reply = a.ask("show me the score")
+    assert reply.ok and reply.text.startswith("engraved the score: 1 page"), reply
+    assert a.context.engraving.page_count == 1
+    assert a.context.engraving.svg(1).lstrip().startswith("<svg")
