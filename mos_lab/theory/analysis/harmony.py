@@ -7,6 +7,9 @@ by the slice's length. Changing chord costs a penalty that is lower on strong be
 changing key costs more, and more again for distant keys; entering a numeral adds its
 prior. So the harmony changes where the music says so, not at every onset, and keys
 change only when a passage stays in the new key long enough to pay for the move.
+That length is counted in harmonies, not ticks: the unit of time is the harmonic rhythm
+(the bass's attacks), and a second pass caps the key evidence of each chord the first
+pass found, so one triad held for a bar cannot pay for a move to its own key.
 
 Only the keys that some 8-beat window favours are decoded (a chorale needs 5-9 of 24),
 emissions are computed per chord shape and root (every V7/x is one shape), and the
@@ -32,7 +35,10 @@ class Params:
     Chosen by a coordinate search on every third of the 371 Bach chorales (the rest kept
     to check them); ``home`` and ``key_window`` are off because they did not help there.
     ``bass_rhythm`` (the unit of time is the harmonic rhythm, read from the bass) is what
-    keeps a song with a chord a bar from hearing every triad as its own tonic.
+    keeps a song with a chord a bar from hearing every triad as its own tonic, and
+    ``chord_key_span`` (a second pass in which a chord of the first pass held longer than
+    1.5 units weighs no more on the key than one that long) keeps it so when the bass walks
+    (on every third chorale chosen among 0.75, 1, 1.5 and 2: key 85.0 -> 86.1 %).
     """
 
     inside: float = 1.53
@@ -55,6 +61,7 @@ class Params:
     window: float = 8.0  # beats per window when choosing the keys worth decoding
     keys_per_window: int = 3
     key_window: float = 0.0  # beats either side that a slice's key evidence covers
+    chord_key_span: float = 1.5  # most units of key evidence one held chord gives (0: no cap)
     bass_rhythm: bool = True  # time unit from the bass's attacks (harmonic rhythm), not all
 
 
@@ -229,20 +236,38 @@ def decode(sl: Slices, strength: np.ndarray, beat: int, vocab: Vocabulary,
     keyterm = (p.key_weight * (context @ log_profiles(p.profile)[keys].T + 2.5) + home[None, :])
     keyterm[silent] = 0.0
     keyterm *= dur[:, None]
+    em_all = [emissions(Slices(sl.start[c0:c1], sl.end[c0:c1], sl.counts[c0:c1],
+                               sl.bass[c0:c1], sl.onset[c0:c1]), dur[c0:c1], p, types)
+              for c0, c1 in ((c, min(n, c + chunk)) for c in range(0, n, chunk))]
+    args = (em_all, column, prior, kcost, change, n, nk, j, chunk)
+    states_k, nums, score = _viterbi(keyterm, *args)
+    if p.chord_key_span > 0:
+        # key evidence counts per harmony, not per tick: a chord held longer than
+        # ``chord_key_span`` units says no more about the key than one that long
+        col = column[states_k, nums]
+        cut = np.flatnonzero(np.diff(col) != 0) + 1
+        run = np.repeat(np.arange(len(cut) + 1), np.diff(np.concatenate([[0], cut, [n]])))
+        span = np.bincount(run, weights=dur)[run]
+        scale = np.minimum(1.0, p.chord_key_span / np.maximum(span, 1e-9))
+        states_k, nums, score = _viterbi(keyterm * scale[:, None], *args)
+    return keys[states_k], nums, float(score)
+
+
+def _viterbi(keyterm: np.ndarray, em_all: list[np.ndarray], column: np.ndarray,
+             prior: np.ndarray, kcost: np.ndarray, change: np.ndarray, n: int, nk: int,
+             j: int, chunk: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """One forward and backward pass over all slices, chunk by chunk."""
     choice = np.zeros((n, nk, j), dtype=np.int8)
     arg_in_key = np.zeros((n, nk), dtype=np.int64)
     from_key = np.zeros((n, nk), dtype=np.int64)
     delta = np.zeros((nk, j))
     forward, backward = _kernels()
-    for c0 in range(0, n, chunk):
+    for c0, em in zip(range(0, n, chunk), em_all, strict=True):
         c1 = min(n, c0 + chunk)
-        part = Slices(sl.start[c0:c1], sl.end[c0:c1], sl.counts[c0:c1], sl.bass[c0:c1],
-                      sl.onset[c0:c1])
-        em = emissions(part, dur[c0:c1], p, types)
         forward(em, keyterm[c0:c1], column, delta, prior, kcost, change[c0:c1], choice[c0:c1],
                 arg_in_key[c0:c1], from_key[c0:c1], c0 == 0)
     states_k, nums, score = backward(delta, choice, arg_in_key, from_key)
-    return keys[states_k], nums, float(score)
+    return states_k, nums, float(score)
 
 
 def _forward(em: np.ndarray, keyterm: np.ndarray, column: np.ndarray, delta: np.ndarray,

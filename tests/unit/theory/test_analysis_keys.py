@@ -20,14 +20,20 @@ CHORDS = {
 }
 
 
-def song(chords: list[tuple[int, str]], tonic: int, dur: int, melody: bool = True) -> Score:
-    """Chords given as (tonic offset, numeral): bass on the root, close position above
-    middle C, and (``melody``) a quarter-note line of chord tones on top."""
+def song(chords: list[tuple[int, str]], tonic: int, dur: int, melody: bool = True,
+         walking: bool = False) -> Score:
+    """Chords given as (tonic offset, numeral): bass on the root (``walking``: root,
+    fifth, root, third in quarters), close position above middle C, and (``melody``) a
+    quarter-note line of chord tones on top."""
     rows = []
     for i, (shift, numeral) in enumerate(chords):
         pcs = [(tonic + shift + q) % 12 for q in CHORDS[numeral]]
         t = i * dur
-        rows.append((t, dur, 36 + pcs[0], 80))
+        if walking:
+            rows += [(t + b, 480, 36 + pcs[0] + (pcs[m] - pcs[0]) % 12, 80)
+                     for b, m in zip(range(0, dur, 480), [0, 2, 0, 1] * 2, strict=False)]
+        else:
+            rows.append((t, dur, 36 + pcs[0], 80))
         rows += [(t, dur, 60 + pc, 70) for pc in pcs[:4]]
         if melody:
             tones = sorted(72 + pc for pc in pcs)
@@ -83,6 +89,19 @@ def test_major_loops_stay_in_their_key(idiom: str, tonic: int, dur: int) -> None
     assert keys_of(a, dur, len(chords)) == [home] * len(chords), a.to_romantext()
     assert numerals_of(a, dur, len(chords))[:4] == LOOPS[idiom][:4], a.to_romantext()
     assert a.key == home
+
+
+@pytest.mark.parametrize("dur", [1920, 960])
+@pytest.mark.parametrize("tonic", [0, 7, 2, 10])
+@pytest.mark.parametrize("idiom", sorted(LOOPS))
+def test_major_loops_over_a_walking_bass_stay_in_their_key(idiom: str, tonic: int,
+                                                            dur: int) -> None:
+    """The bass moves every beat, so the harmonic rhythm cannot be read from it: each
+    held chord must still weigh as one harmony, not as four beats of evidence."""
+    chords = [(0, n) for n in LOOPS[idiom]]
+    a = analyze(song(chords, tonic, dur, walking=True))
+    assert keys_of(a, dur, len(chords)) == [name(tonic, False)] * len(chords), \
+        a.to_romantext()
 
 
 @pytest.mark.parametrize("dur", [1920, 960])
