@@ -118,7 +118,8 @@ def write_abc(score: Score) -> str:
 
 def abc_key(sharps: int, minor: bool) -> str:
     """The ABC name of a key signature: ``abc_key(0, True)`` is ``"Am"``."""
-    names = "Cb Gb Db Ab Eb Bb F C G D A E B F# C# G# D# A# E#".split()
+    names = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
+             "G#", "D#", "A#", "E#"]
     return names[sharps + 7 + 3 * minor] + ("m" if minor else "")
 
 
@@ -258,17 +259,29 @@ def _m21_pitch(m21: Any, midi: int, fifths: int | None) -> Any:
     return p
 
 
-def _grid(quarters: float, minimum: Fraction = Fraction(0)) -> Fraction:
-    """The nearest time expressible in notation: a multiple of 1/8 or 1/6 of a quarter."""
-    a = Fraction(round(quarters * 8), 8)
-    b = Fraction(round(quarters * 6), 6)
-    return max(a if abs(a - quarters) <= abs(b - quarters) else b, minimum)
+#: Fractions of a quarter that notation writes exactly: down to 128th notes (1/32), in
+#: plain, triplet, quintuplet, sextuplet and septuplet divisions.
+_DENOMINATORS = tuple(2**k * t for t in (1, 3, 5, 7) for k in range(6) if 2**k * t <= 32 * t)
+
+
+def _grid(quarters: float | Fraction, minimum: Fraction = Fraction(0)) -> Fraction:
+    """The time in quarters as notation writes it: exact where the value is a multiple of
+    one of ``_DENOMINATORS`` (32nds, 64ths, tuplets keep their length), else the nearest
+    multiple of a 1/32 or 1/24 of a quarter (128ths, 64th-note triplets)."""
+    q = Fraction(quarters)
+    exact = q.limit_denominator(32 * 7 * 5 * 3)
+    if exact == q and any(d % exact.denominator == 0 for d in _DENOMINATORS):
+        return max(exact, minimum)
+    a = Fraction(round(q * 32), 32)
+    b = Fraction(round(q * 24), 24)
+    return max(a if abs(a - q) <= abs(b - q) else b, minimum)
 
 
 def to_music21(score: Score) -> Any:
-    """A music21 Score: one part per track, notes at their onsets and durations (to the
-    nearest 1/8 or 1/6 of a quarter, what notation can show), spelled as ``Score.spelling``
-    says (music21's default spelling without one), with meters, keys and tempos."""
+    """A music21 Score: one part per track, notes at their onsets and durations (exact
+    where notation can write them, else to the nearest 128th or 64th-note triplet),
+    spelled as ``Score.spelling`` says (music21's default spelling without one), with
+    meters, keys and tempos."""
     m21 = music21()
     out = m21.stream.Score()
     notes, tpq = score.notes, score.tpq
@@ -283,8 +296,8 @@ def to_music21(score: Score) -> Any:
             part.insert(0, inst)
         groups: dict[tuple[Fraction, Fraction], list[int]] = {}
         for i in idx.tolist():
-            on = _grid(notes["start"][i] / tpq)
-            dur = _grid(notes["duration"][i] / tpq, Fraction(1, 8))
+            on = _grid(Fraction(int(notes["start"][i]), tpq))
+            dur = _grid(Fraction(int(notes["duration"][i]), tpq), Fraction(1, 32))
             groups.setdefault((on, dur), []).append(i)
         for (on, dur), members in groups.items():
             ps = [_m21_pitch(m21, int(notes["pitch"][i]),

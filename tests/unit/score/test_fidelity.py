@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import mos_lab
@@ -50,3 +51,30 @@ def test_abc_notes_start_on_the_beat():
     tpq = score.tpq
     assert score.notes["start"][:4].tolist() == [0, tpq // 2, tpq, 3 * tpq // 2]
     assert score.notes["duration"][:4].tolist() == [tpq // 2] * 4
+
+
+def _seconds(score):
+    n = score.notes
+    order = np.lexsort((n["pitch"], n["start"]))
+    on = score.tempo.ticks_to_seconds(n["start"][order])
+    off = score.tempo.ticks_to_seconds((n["start"] + n["duration"])[order])
+    return n["pitch"][order].tolist(), on, off
+
+
+def test_32nds_64ths_and_tuplets_survive_musicxml(tmp_path):
+    m21 = pytest.importorskip("music21")
+    # 32nd-note triplets (40 ticks), 64ths (30), 16th quintuplets (96), 32nds (60), eighth triplets
+    lens = [40] * 3 + [30] * 4 + [96] * 5 + [60] * 8 + [160] * 3
+    rows, t = [], 0
+    for i, d in enumerate(lens):
+        rows.append((t, d, 60 + i % 12, 80))
+        t += d
+    score = mos_lab.Score.from_notes(rows)
+    path = score.save(tmp_path / "fine.musicxml")
+    back = mos_lab.load(path)
+    p0, on0, off0 = _seconds(score)
+    p1, on1, off1 = _seconds(back)
+    assert p0 == p1
+    assert np.allclose(on0, on1, atol=1e-6) and np.allclose(off0, off1, atol=1e-6)
+    types = [n.duration.type for n in m21.converter.parse(path).flatten().notes]
+    assert types.count("32nd") >= 11 and types.count("64th") == 4
