@@ -67,8 +67,32 @@ def adapter_rank(info: dict[str, Any]) -> tuple[int, int]:
             (0 if backend == "OpenGL" else 1) if cpu else (1 if backend == "OpenGL" else 0))
 
 
+_ADAPTERS: list[Any] | None = None  # the process's adapters, enumerated once
+_ADAPTERS_LOCK = threading.Lock()
+
+
+def process_adapters() -> list[Any]:
+    """The system's adapters, enumerated once per process and shared by every renderer.
+
+    Sharing is what makes two renderers in two threads safe on OpenGL: wgpu-hal gives
+    each *enumerated* GL adapter its own lock around the one EGL context of the process,
+    so devices of two enumerations make that context current in two threads at once and
+    the process aborts (``egl.rs`` ``BadAccess``, a Rust panic that kills the kernel).
+    Devices of the same adapter share its lock, so wgpu serialises their GL work itself.
+    """
+    global _ADAPTERS
+    import wgpu
+
+    with _ADAPTERS_LOCK:
+        if _ADAPTERS is None:
+            _ADAPTERS = list(wgpu.gpu.enumerate_adapters_sync())
+        return _ADAPTERS
+
+
 def default_adapter() -> Any:
-    """The best adapter of the system (wgpu imported only here).
+    """The best adapter of the system (wgpu imported only here), the same object for
+    every call in the process (``process_adapters``): each renderer asks it for a device
+    of its own, so a lost device stays one renderer's.
 
     ``MOS_LAB_WGPU_BACKEND`` (or wgpu's own ``WGPU_BACKEND_TYPE``), e.g. ``Vulkan`` or
     ``OpenGL``, restricts the choice to that backend.
@@ -77,10 +101,14 @@ def default_adapter() -> Any:
 
     forced = (os.environ.get("MOS_LAB_WGPU_BACKEND") or os.environ.get("WGPU_BACKEND_TYPE")
               or "").strip()
-    adapters = [a for a in wgpu.gpu.enumerate_adapters_sync()
-                if not forced or str(a.info.get("backend_type", "")).lower() == forced.lower()]
-    if not adapters:  # let wgpu say why (e.g. "No suitable graphics adapter found")
+    found = process_adapters()
+    if not found:  # let wgpu say why (e.g. "No suitable graphics adapter found")
         return wgpu.gpu.request_adapter_sync(power_preference="high-performance")
+    adapters = [a for a in found
+                if not forced or str(a.info.get("backend_type", "")).lower() == forced.lower()]
+    if not adapters:  # not wgpu's own request: it would enumerate a second GL adapter
+        have = ", ".join(sorted({str(a.info.get("backend_type", "?")) for a in found}))
+        raise RendererUnavailable(f"no {forced} adapter (found: {have})")
     return min(adapters, key=lambda a: adapter_rank(dict(a.info)))
 
 
