@@ -99,7 +99,7 @@ def test_device_loss_does_not_disturb_a_realtime_thread(gpu):
 def test_no_adapter_falls_back_to_cpu_in_a_real_process():
     env = dict(os.environ, VK_ICD_FILENAMES="/nonexistent", WGPU_BACKEND_TYPE="Vulkan")
     code = (
-        "from mos_lab.theater import open_renderer, Scene, View\n"
+        "from mos_lab.theater import open_renderer, View; from mos_lab.theater.scene import Scene\n"
         "from mos_lab.score import Score\n"
         "r = open_renderer(timeout=20)\n"
         "img = r.render(Scene(Score.from_notes([(0, 480, 60, 90)])).snapshot(), View(64, 32))\n"
