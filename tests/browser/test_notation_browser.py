@@ -106,9 +106,10 @@ def _play_and_log(page: Any, player: Any, seconds: float, sid: str) -> dict[str,
 def test_a_chorale_shows_engraved(lab: Lab, browser_context: Any) -> None:
     page, _player, notation = _open(lab, browser_context)
     try:
+        kernel_json(page, "session.engine.pause() or session.engine.seek(0.0) or True")
+        wait_until(lambda: notation.get_attribute("data-page") == "1", 10, what="page 1")
         heads = notation.locator(".mos-notation-view svg g.note")
         assert heads.count() > 20
-        assert notation.get_attribute("data-page") == "1"
         count, status = kernel_json(page, "[nt.page_count, nt.status]")
         assert count >= 2 and status == ""
         assert notation.locator(".mos-notation-pageno").inner_text() == f"1 / {count}"
