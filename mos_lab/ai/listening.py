@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mos_lab.ai.types import Provenance
+from mos_lab.ai.types import GenerationResult, Provenance
 
 CHOICES = ("left", "right", "same")
 
@@ -70,6 +70,15 @@ class Generation:
     audio: np.ndarray
     sample_rate: int
     provenance: Provenance
+
+    @classmethod
+    def from_result(cls, result: GenerationResult) -> Generation:
+        """The audio and provenance of a service result (render symbolic ones first, e.g.
+        with the "render" backend)."""
+        if result.audio is None or result.sample_rate is None or result.provenance is None:
+            raise ValueError("an A/B trial needs audio with its sample rate and provenance; "
+                             "render a symbolic result first (the 'render' backend)")
+        return cls(result.audio, int(result.sample_rate), result.provenance)
 
 
 @dataclass

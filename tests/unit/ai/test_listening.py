@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mos_lab.ai.listening import ABStore, Generation, loudness_db, match_loudness, wilson
-from mos_lab.ai.types import Provenance
+from mos_lab.ai.types import GenerationResult, Provenance
 
 SR = 8000
 
@@ -72,3 +72,11 @@ def test_ties_and_bad_choices():
 def test_wilson_interval_matches_the_textbook_values():
     lo, hi = wilson(7, 10)
     assert (round(lo, 4), round(hi, 4)) == (0.3968, 0.8922)
+
+
+def test_a_generation_comes_from_a_service_result_with_audio_only():
+    p = Provenance("render", "1", "abc", 4, "strings", 0.0)
+    g = Generation.from_result(GenerationResult(audio=tone(0.5), sample_rate=SR, provenance=p))
+    assert g.sample_rate == SR and g.provenance.seed == 4
+    with pytest.raises(ValueError, match="render a symbolic result first"):
+        Generation.from_result(GenerationResult(provenance=p))
