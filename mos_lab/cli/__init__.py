@@ -14,6 +14,7 @@ from mos_lab.cli import (
     analyze_cmds,
     audio_cmds,
     commands,
+    corpus_cmds,
     engrave_cmds,
     metrics_cmds,
     plugin_cmds,
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     analyze_cmds.register(sub)
     engrave_cmds.register(sub)
     metrics_cmds.register(sub)
+    corpus_cmds.register(sub)
     return p
 
 

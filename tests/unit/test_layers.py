@@ -30,13 +30,15 @@ ALLOWED: dict[str, set[str]] = {
     "plugins": {"bus"},
     "widgets": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
                 "plugins"},
+    # corpus: per-file jobs; render needs engine (and so bus, audio), as ai's do
+    "corpus": {"score", "theory", "notation", "ai", "bus", "audio", "engine"},
     "lessons": {"score", "theory", "notation", "bus", "audio", "engine", "widgets"},
     "kernel": {
         "score", "theory", "notation", "bus", "audio", "engine", "theater", "ai", "plugins",
         "widgets",
     },
     "cli": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
-            "plugins"},
+            "plugins", "corpus"},
     "testing": {"score", "bus", "audio", "engine"},
 }
 

@@ -1,0 +1,164 @@
+"""Run a per-file task over a folder or a list of files on Dask and gather one table.
+
+Local worker processes by default (one thread each: the analysis holds the GIL), or an
+existing scheduler's address for a cluster. A file whose task raises, or whose worker
+dies, becomes a row with ``error`` set; the job goes on and keeps every finished row.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from mos_lab.corpus import tasks
+from mos_lab.corpus.errors import CorpusError, need
+from mos_lab.corpus.progress import notebook_bar
+from mos_lab.score.io import SUPPORTED
+
+Progress = Callable[[int, int], None]  # (files done, files in all)
+Inputs = str | os.PathLike[str] | Iterable[str | os.PathLike[str]]
+
+
+def files(inputs: Inputs) -> list[str]:
+    """The score files of a folder (recursively, sorted) or the given list as it stands."""
+    if isinstance(inputs, str | os.PathLike):
+        p = Path(inputs)
+        if p.is_dir():
+            return sorted(str(f) for f in p.rglob("*")
+                          if f.is_file() and f.suffix.lower() in SUPPORTED)
+        return [str(p)]
+    return [str(f) for f in inputs]
+
+
+def _why(exc: BaseException) -> str:
+    """One line naming the failure: its type and the first line of its message."""
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def one_row(path: str, task: Callable[..., dict[str, Any]], extra: tuple[Any, ...]
+            ) -> dict[str, Any]:
+    """The row of one file: ``task``'s columns, or ``error`` saying why it failed."""
+    t0 = time.perf_counter()
+    try:
+        cols, error = task(path, *extra), ""
+    except Exception as exc:  # a bad file is a row, never the end of the job
+        cols, error = {}, _why(exc)
+    return {"path": path, "error": error, "seconds": time.perf_counter() - t0, **cols}
+
+
+def _died(path: str) -> dict[str, Any]:
+    """The row of a file on which every worker that ran it died (a native crash, no memory)."""
+    return {"path": path, "seconds": float("nan"),
+            "error": "KilledWorker: the worker process died on this file "
+                     "(a crash in native code or out of memory)"}
+
+
+@contextmanager
+def _client(workers: int | None, address: str | None, client: Any, timeout: float
+            ) -> Iterator[Any]:
+    """The Dask client to use: the caller's, one connected to ``address``, or a local one."""
+    if client is not None:
+        yield client
+        return
+    distributed = need("distributed")
+    if address is not None:
+        try:
+            c = distributed.Client(address, timeout=f"{timeout}s", set_as_default=False)
+        except (OSError, TimeoutError, ValueError) as exc:
+            raise CorpusError(f"no Dask scheduler answers at {address} "
+                              f"(waited {timeout:g} s: {_why(exc)})") from None
+        try:
+            yield c
+        finally:
+            c.close()
+        return
+    n = workers or os.cpu_count() or 1
+    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    c = distributed.Client(cluster, set_as_default=False)
+    try:
+        yield c
+    finally:
+        c.close()
+        cluster.close()
+
+
+def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
+        workers: int | None = None, address: str | None = None, client: Any = None,
+        progress: Progress | bool | None = None, timeout: float = 5.0) -> Any:
+    """``task(path, *extra)`` on every file on Dask; a pandas DataFrame, one row per file.
+
+    ``workers`` local processes (default: one per core), or the scheduler at ``address``
+    (CorpusError after ``timeout`` seconds if none answers), or an open ``client``.
+    ``progress`` is called with (done, total); None draws a bar in a notebook.
+    """
+    pd = need("pandas")
+    distributed = need("distributed")
+    paths = files(inputs)
+    if not paths:
+        raise CorpusError(f"no score files in {inputs} (looked for {', '.join(SUPPORTED)})")
+    report: Progress | None
+    if progress is None or progress is True:
+        report = notebook_bar(len(paths), getattr(task, "__name__", "corpus"))
+    else:
+        report = progress or None
+    rows: dict[str, dict[str, Any]] = {}
+    fn = partial(one_row, task=task, extra=extra)
+    with _client(workers, address, client, timeout) as c:
+        futures = c.map(fn, paths, pure=False)
+        where = {f.key: p for f, p in zip(futures, paths, strict=True)}
+        try:
+            for done, f in enumerate(distributed.as_completed(futures, loop=c.loop), 1):
+                try:
+                    rows[f.key] = f.result()
+                except distributed.KilledWorker:
+                    rows[f.key] = _died(where[f.key])
+                except Exception as exc:
+                    rows[f.key] = {"path": where[f.key], "error": _why(exc),
+                                   "seconds": float("nan")}
+                if report:
+                    report(done, len(paths))
+        finally:
+            c.cancel([f for f in futures if f.key not in rows])
+    table = pd.DataFrame([rows[f.key] for f in futures if f.key in rows])
+    if "error" in table:
+        table["error"] = table["error"].fillna("").astype(str)
+    return table
+
+
+def write_parquet(table: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a job's table as Parquet with pyarrow; returns the path."""
+    need("pyarrow")
+    table.to_parquet(path, engine="pyarrow", index=False)
+    return Path(path)
+
+
+def analyze(inputs: Inputs, **kw: Any) -> Any:
+    """Harmonic analysis of every file: key, confidence, segments, cadences (one row each)."""
+    return run(tasks.analyze_file, inputs, **kw)
+
+
+def convert(inputs: Inputs, out_dir: str | os.PathLike[str], fmt: str = ".json",
+            **kw: Any) -> Any:
+    """Save every file under ``out_dir`` in the ``fmt`` format (.json, .mid, .musicxml, .abc)."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return run(tasks.convert_file, inputs, str(Path(out_dir).resolve()), fmt, **kw)
+
+
+def render(inputs: Inputs, out_dir: str | os.PathLike[str], **kw: Any) -> Any:
+    """Render every file to ``out_dir/<stem>.wav`` offline with mos_lab's engine."""
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return run(tasks.render_file, inputs, str(Path(out_dir).resolve()), **kw)
+
+
+def tokenize(inputs: Inputs, kind: str = "REMI", **kw: Any) -> Any:
+    """Token count of every file with a miditok tokenizer (needs the ``ai`` extra)."""
+    return run(tasks.tokenize_file, inputs, kind, **kw)

@@ -1,0 +1,124 @@
+"""Corpus jobs on a real local Dask cluster: good and broken files, and no scheduler."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+pd = pytest.importorskip("pandas")
+
+from mos_lab.corpus.errors import CorpusError  # noqa: E402
+from mos_lab.corpus.jobs import analyze, convert, files, run, write_parquet  # noqa: E402
+from mos_lab.score import Score, load  # noqa: E402
+
+
+def cadence_score() -> Score:
+    """I IV V I in C, four voices, one bar each."""
+    chords = [(48, 64, 67, 72), (53, 65, 69, 72), (55, 62, 67, 71), (48, 64, 67, 72)]
+    return Score.from_notes([(i * 1920, 1920, p, 80) for i, ch in enumerate(chords)
+                             for p in ch])
+
+
+@pytest.fixture(scope="module")
+def client():
+    """One local cluster of two worker processes for the whole module."""
+    distributed = pytest.importorskip("distributed")
+    import logging
+
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=":0", silence_logs=logging.ERROR)
+    c = distributed.Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """Two good scores, a truncated MIDI, a text file named .mid and an empty ABC."""
+    s = cadence_score()
+    s.save(tmp_path / "good.mid")
+    (tmp_path / "sub").mkdir()
+    s.save(tmp_path / "sub" / "good.json")
+    (tmp_path / "truncated.mid").write_bytes((tmp_path / "good.mid").read_bytes()[:30])
+    (tmp_path / "text.mid").write_text("not a midi file")
+    (tmp_path / "empty.abc").write_text("")
+    (tmp_path / "notes.txt").write_text("not a score: skipped when a folder is read")
+    return tmp_path
+
+
+def test_folder_gives_one_row_per_file_and_errors_for_bad_ones(folder, client) -> None:
+    table = analyze(folder, client=client, progress=False)
+    names = sorted(Path(p).relative_to(folder).as_posix() for p in table["path"])
+    assert names == ["empty.abc", "good.mid", "sub/good.json", "text.mid", "truncated.mid"]
+    by = {Path(p).name: row for p, row in zip(table["path"], table.itertuples(), strict=True)}
+    for good in ("good.mid", "good.json"):
+        assert by[good].error == ""
+        assert by[good].notes == 16
+        assert by[good].key.startswith("C")
+        assert by[good].segments >= 2
+    for bad in ("truncated.mid", "text.mid", "empty.abc"):
+        assert by[bad].error, bad  # says what is wrong
+        assert ":" in by[bad].error
+    assert list(table.columns[:3]) == ["path", "error", "seconds"]
+
+
+def test_a_list_of_files_keeps_its_order_and_a_missing_one_is_an_error_row(folder, client
+                                                                            ) -> None:
+    paths = [folder / "truncated.mid", folder / "missing.mid", folder / "good.mid"]
+    seen: list[tuple[int, int]] = []
+    table = analyze(paths, client=client, progress=lambda d, n: seen.append((d, n)))
+    assert list(table["path"]) == [str(p) for p in paths]
+    assert [e == "" for e in table["error"]] == [False, False, True]
+    assert "not found" in table["error"][1] or "No such file" in table["error"][1]
+    assert seen[-1] == (3, 3) and len(seen) == 3
+
+
+def test_convert_writes_each_file_and_the_table_reads_back_from_parquet(folder, client,
+                                                                         tmp_path) -> None:
+    out = tmp_path / "out"
+    table = convert([folder / "good.mid", folder / "text.mid"], out, ".json", client=client,
+                    progress=False)
+    assert list(table["error"] == "") == [True, False]
+    assert load(out / "good.json").n_notes == 16
+    back = pd.read_parquet(write_parquet(table, tmp_path / "t.parquet"))
+    assert list(back["path"]) == list(table["path"])
+    assert list(back["error"]) == list(table["error"])
+
+
+def _crash(path: str) -> dict[str, int]:
+    """Kill the worker process on one file, as a segfaulting reader would."""
+    import os
+
+    if path.endswith("crash.mid"):
+        os._exit(1)
+    return {"ok": 1}
+
+
+def test_a_file_that_kills_its_worker_is_an_error_row(folder, tmp_path) -> None:
+    (folder / "crash.mid").write_bytes(b"")
+    paths = [folder / "good.mid", folder / "crash.mid", folder / "text.mid"]
+    table = run(_crash, paths, workers=1, progress=False)
+    assert list(table["path"]) == [str(p) for p in paths]
+    # a file queued on the same worker may be blamed with it (Dask cannot tell them apart)
+    assert table["error"][1].startswith("KilledWorker: the worker process died on this file")
+
+
+def test_a_scheduler_that_does_not_answer_is_a_clear_error_quickly(folder) -> None:
+    t0 = time.monotonic()
+    with pytest.raises(CorpusError, match=r"no Dask scheduler answers at tcp://127\.0\.0\.1:9"):
+        analyze(folder, address="tcp://127.0.0.1:9", timeout=2.0, progress=False)
+    assert time.monotonic() - t0 < 10
+
+
+def test_an_empty_folder_says_so(tmp_path) -> None:
+    with pytest.raises(CorpusError, match="no score files"):
+        analyze(tmp_path, progress=False)
+
+
+def test_files_lists_scores_of_a_folder_sorted(folder) -> None:
+    assert [Path(f).name for f in files(folder)] == [
+        "empty.abc", "good.mid", "good.json", "text.mid", "truncated.mid"]
