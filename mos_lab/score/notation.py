@@ -58,17 +58,31 @@ def read_abc(text: str, source: str | None = None) -> Score:
 
     if not re.search(r"^K:", text, flags=re.M):
         raise ScoreError("abc: no K: (key) field, so no tune body was found", source)
+    failed = ""
     with _captured_stdout() as out:
         try:
             sc = symusic.Score.from_abc(text)
         except RuntimeError as exc:
-            raise ScoreError(f"abc: {exc}", source) from None
-    warnings = [ln.strip() for ln in out if ln.strip().startswith(("Error", "Warning"))]
+            failed = str(exc).splitlines()[0] if str(exc) else "abc2midi failed"
+    warnings = [_abc_message(ln) for ln in out if ln.strip().startswith(("Error", "Warning"))]
+    if failed:  # abcMIDI's own messages say where (line and column) the text went wrong
+        errors = [w for w in warnings if w.startswith("Error")] or warnings
+        raise ScoreError([f"abc: {w}" for w in errors] or [f"abc: {failed}"], source)
     data = sc.dumps_midi()  # type: ignore[attr-defined]
     score = _abc_on_time(read_midi(bytes(data), source))
     title = next(iter(re.findall(r"^T:\s*(.+)$", text, flags=re.M)), "")
     return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
                          spelling=_abc_spelling(text, score))
+
+
+def _abc_message(line: str) -> str:
+    """An abcMIDI message with its place spelled out: ``Error in line-char 4-2 : Bad``
+    becomes ``Error at line 4, column 3: Bad`` (abcMIDI counts columns from 0)."""
+    m = re.match(r"\s*(Error|Warning) in line-char (\d+)-(\d+)\s*:\s*(.*)", line)
+    if not m:
+        return line.strip()
+    kind, ln, col, what = m.groups()
+    return f"{kind} at line {ln}, column {int(col) + 1}: {what.strip()}"
 
 
 def _abc_on_time(score: Score) -> Score:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import mos_lab
-from mos_lab.score import interop, notation
+from mos_lab.score import ScoreError, interop, notation
 from mos_lab.score.midi import read_midi
 
 TUNE = "X:1\nT:{title}\nC:Trad.\nM:4/4\nL:1/8\nK:{key}\nABcd efga|gfed cBAG|\n"
@@ -78,3 +78,12 @@ def test_32nds_64ths_and_tuplets_survive_musicxml(tmp_path):
     assert np.allclose(on0, on1, atol=1e-6) and np.allclose(off0, off1, atol=1e-6)
     types = [n.duration.type for n in m21.converter.parse(path).flatten().notes]
     assert types.count("32nd") >= 11 and types.count("64th") == 4
+
+
+def test_invalid_abc_error_names_line_and_column():
+    with pytest.raises(ScoreError, match=r"line 3, column 1: First K: field"):
+        notation.read_abc("X:1\nT:t\nK:Q\nABC\n")
+    # a recoverable mistake loads, its warning says where (column counted from 1)
+    score = notation.read_abc("X:1\nT:t\nM:4/4\nL:1/8\nK:G\nABcd efgO|\n")
+    assert score.n_notes == 7
+    assert any("line 6, column 9" in w for w in score.warnings)
