@@ -19,6 +19,7 @@ SONG = Score.from_notes([(bar * 1920, 1920, p, 80) for bar, chord in enumerate(
 def session() -> Any:
     s = Session("null", plugins=False)
     s.load(SONG)
+    s.engine.wait_ready()  # play() before the audio side is up is queued, not run
     yield s
     s.close()
 

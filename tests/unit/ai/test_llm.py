@@ -303,11 +303,13 @@ def test_a_session_assistant_uses_the_configured_server_and_its_calls_play(serve
     s = Session("null", plugins=False)
     try:
         s.load(SONG)
+        s.engine.wait_ready()  # play() before the audio side is up is queued, not run
         a = s.assistant()
         assert isinstance(a.backend, ChatCompletionsBackend)
         reply = a.ask("start from the second bar")
         assert reply.ok and reply.text == "Playing.", reply.error
-        assert s.engine.state in ("playing", "waiting_for_audio")
+        assert srv.requests[1]["messages"][-1]["content"] == "playing from bar 2"
+        assert s.engine.state in ("playing", "waiting_for_audio"), s.engine.status()
         assert 2.0 <= s.engine.position < 3.0
         assert srv.requests[0]["model"] == "tiny"
         assert {"play", "seek", "loop", "tempo", "key", "engrave"} <= {
