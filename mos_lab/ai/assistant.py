@@ -220,6 +220,7 @@ class Assistant:
                 images.append((validate_image(image), bytes(image)))
             except ImageError as exc:
                 return Reply(error=str(exc))
+        self.context.sync()  # a score the session loaded since the last question is current
         self._append(Message("user", text, images=images))
         calls: list[ToolCall] = []
         try:

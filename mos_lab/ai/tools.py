@@ -31,6 +31,12 @@ class ToolContext:
     on_score: Callable[[Score], None] | None = None  # told when a tool replaces the score
     engraving: Any = None  # the last engraving made by the engrave tool
 
+    def sync(self) -> None:
+        """Follow a score loaded into the transport meanwhile (the user's newer load wins)."""
+        playing = getattr(self.transport, "score", None)
+        if isinstance(playing, Score):
+            self.score = playing
+
     def set_score(self, score: Score) -> None:
         """Make ``score`` current and tell the session (so playback follows it)."""
         self.score = score

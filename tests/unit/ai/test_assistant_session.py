@@ -45,6 +45,15 @@ def test_a_score_the_assistant_makes_is_loaded_into_the_session(session):
     assert int(session.score.notes["pitch"].min()) == 45
 
 
+def test_a_score_loaded_into_the_session_later_is_the_one_the_assistant_works_on(session):
+    a = session.assistant()
+    session.load(SONG.transpose(2))  # the user loads something else after asking
+    reply = a.ask("what key is this in?")
+    assert reply.ok and reply.text.startswith("the key is D"), reply
+    assert a.ask("play").ok and session.score is a.score
+    assert int(session.score.notes["pitch"].min()) == 45
+
+
 def test_a_registered_exercise_tool_is_offered_and_run(session):
     made: list[tuple[str, int, dict[str, Any]]] = []
 
