@@ -316,3 +316,28 @@ def test_a_session_assistant_uses_the_configured_server_and_its_calls_play(serve
             t["function"]["name"] for t in srv.requests[0]["tools"]}
     finally:
         s.close()
+
+
+def test_two_tool_calls_interleaved_by_index_are_kept_apart(serve):
+    deltas = [
+        {"tool_calls": [{"index": 0, "id": "a", "type": "function",
+                         "function": {"name": "loop", "arguments": '{"from_'}}]},
+        {"tool_calls": [{"index": 1, "id": "b", "type": "function",
+                         "function": {"name": "tempo", "arguments": '{"sca'}}]},
+        {"tool_calls": [{"index": 0, "function": {"arguments": 'bar": 4, "to_bar": 8}'}}]},
+        {"tool_calls": [{"index": 1, "function": {"arguments": 'le": 0.9}'}}]},
+    ]
+    srv = serve(("sse", [chunk(d) for d in deltas] + [chunk({}, "tool_calls")]))
+    resp = backend(srv.url).respond([Message("user", "x")], [], CancelToken.with_timeout(5))
+    assert [(c.id, c.name, c.arguments) for c in resp.tool_calls] == [
+        ("a", "loop", {"from_bar": 4, "to_bar": 8}), ("b", "tempo", {"scale": 0.9})]
+
+
+def test_a_server_that_ignores_stream_and_answers_json_is_understood(serve):
+    srv = serve(("status", 200, {"Content-Type": "application/json"}, {
+        "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+            "role": "assistant", "content": None, "tool_calls": [
+                {"id": "x", "type": "function",
+                 "function": {"name": "key", "arguments": "{}"}}]}}]}))
+    resp = backend(srv.url).respond([Message("user", "x")], [], CancelToken.with_timeout(5))
+    assert [(c.id, c.name, c.arguments) for c in resp.tool_calls] == [("x", "key", {})]
