@@ -25,6 +25,8 @@ Map::
     ChatCompletionsBackend(base_url, api_key=, model=) / .from_env()   an OpenAI-compatible
           server (llama.cpp, vLLM, Ollama): SSE streaming, tool calls, retries, stall
           timeout; MOS_LAB_LLM_BASE_URL / MOS_LAB_LLM_API_KEY / MOS_LAB_LLM_MODEL
+    listening: ABStore(path).trial(a, b) -> Trial(.left, .right).rate("left"|"right"|"same")
+          .tally() (Wilson 95 %)  Generation.from_result(result); widget in widgets.listening
     audioio: conform_audio, decode_audio, export_audio (FLAC), align_to_score, collect_stream
     RateLimiter(rate, burst, max_waiting);  errors: AIError and subclasses
 
