@@ -105,7 +105,11 @@ class Session:
         def call(fn: Callable[[dict[str, Any]], str]) -> Callable[[Any, dict[str, Any]], str]:
             return lambda _ctx, args: str(fn(args))
 
+        from mos_lab.ai.tools import exercise_tool
+        from mos_lab.lessons.authoring import KINDS, make
+
         tools = default_tools()
+        tools["exercise"] = exercise_tool(make, kinds=list(KINDS))  # lessons sit above ai
         for name, spec in self.plugins.tools.items():
             tools[name] = Tool(name, spec.description, dict(spec.schema), call(spec.fn))
         return tools

@@ -35,7 +35,7 @@ ALLOWED: dict[str, set[str]] = {
     "lessons": {"score", "theory", "notation", "bus", "audio", "engine", "widgets"},
     "kernel": {
         "score", "theory", "notation", "bus", "audio", "engine", "theater", "ai", "plugins",
-        "widgets",
+        "widgets", "lessons",
     },
     "cli": {"score", "theory", "notation", "bus", "audio", "engine", "theater", "ai",
             "plugins", "corpus"},
