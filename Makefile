@@ -72,7 +72,7 @@ check: venv
 # In a random order (pytest-randomly; the seed is printed at the top: repeat an order with
 # PYTEST_ARGS=--randomly-seed=N), so a test that leans on another fails where it leans.
 test: sysdeps venv check
-	timeout -k 30 2400 $(PY) -m pytest -p randomly -m "not soak" $(PYTEST_ARGS)
+	timeout -k 30 2400 $(PY) -m pytest -p randomly -m "not soak" --durations=25 $(PYTEST_ARGS)
 
 bench: venv
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
