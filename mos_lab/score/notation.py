@@ -184,24 +184,28 @@ def _merge_ties(stream: Any) -> None:
     ``stripTies`` leaves chains of three or more split)."""
     parts = list(getattr(stream, "parts", [])) or [stream]
     for part in parts:
-        open_: dict[int, tuple[Any, float]] = {}  # MIDI -> (head note, where it ends)
+        # (MIDI, voice) -> (head note, where it ends): overlapping notes of one pitch in
+        # two voices each keep their own chain
+        open_: dict[tuple[int, str], tuple[Any, float]] = {}
         notes = sorted(part.recurse().getElementsByClass("Note"),
                        key=lambda n: float(n.getOffsetInHierarchy(part)))
         for n in notes:
             at = float(n.getOffsetInHierarchy(part))
             kind = n.tie.type if n.tie is not None else None
-            head = open_.get(n.pitch.midi)
+            site = n.activeSite
+            key = (n.pitch.midi, str(site.id) if "Voice" in site.classes else "")
+            head = open_.get(key)
             if head is not None and kind in ("continue", "stop") and abs(head[1] - at) < 1e-6:
                 first = head[0]
                 first.quarterLength = first.quarterLength + n.quarterLength
-                n.activeSite.remove(n)
+                site.remove(n)
                 if kind == "stop":
                     first.tie = None
-                    del open_[n.pitch.midi]
+                    del open_[key]
                 else:
-                    open_[n.pitch.midi] = (first, at + float(n.quarterLength))
+                    open_[key] = (first, at + float(n.quarterLength))
             elif kind == "start":
-                open_[n.pitch.midi] = (n, at + float(n.quarterLength))
+                open_[key] = (n, at + float(n.quarterLength))
 
 
 # -- spelling: line-of-fifths positions (C = 0, G = 1, F = -1); theory.pitch explains them
@@ -334,11 +338,162 @@ def to_music21(score: Score) -> Any:
 
 
 def write_musicxml(score: Score, path: Path) -> None:
-    """Write MusicXML (``.mxl`` compressed) through music21, spelled as ``Score.spelling``."""
+    """Write MusicXML (``.mxl`` compressed), spelled as ``Score.spelling``: through music21
+    when every time is one notation can write, else exactly (``exact_musicxml``)."""
+    fmt = "mxl" if path.suffix.lower() == ".mxl" else "musicxml"
+    if not _notatable(score):
+        data = exact_musicxml(score)
+        if fmt == "mxl":  # compressed MusicXML: a zip with a container naming the score
+            import zipfile
+
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+                z.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.recordare.musicxml")
+                z.writestr("META-INF/container.xml", _CONTAINER)
+                z.writestr("score.musicxml", data)
+        else:
+            path.write_bytes(data)
+        return
     stream = to_music21(score)
     md = music21().metadata.Metadata()
     md.title = md.movementName = score.title or None  # work and movement title
     md.composer = ""  # a composer music21 does not make up ("Music21")
     stream.insert(0, md)
-    fmt = "mxl" if path.suffix.lower() == ".mxl" else "musicxml"
     stream.write(fmt, fp=str(path))
+
+
+_CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
+              '<rootfile full-path="score.musicxml" '
+              'media-type="application/vnd.recordare.musicxml+xml"/></rootfiles></container>')
+
+
+def _notatable(score: Score) -> bool:
+    """True when every onset and duration is a length notation writes (``_grid`` exact)."""
+    n, tpq = score.notes, score.tpq
+    ticks = np.unique(np.concatenate([n["start"], n["duration"], n["start"] + n["duration"],
+                                      [c.tick for c in score.tempo.changes]]).astype(np.int64))
+    return all(_grid(Fraction(int(t), tpq)) == Fraction(int(t), tpq) for t in ticks)
+
+
+_STEPS = ["C", "C", "D", "D", "E", "F", "F", "G", "G", "A", "A", "B"]
+
+
+def _pitch_xml(midi: int, fifths: int | None) -> str:
+    if fifths is None:
+        step, alter = _STEPS[midi % 12], int(midi % 12 in (1, 3, 6, 8, 10))
+    else:
+        step, alter = _FIFTHS_LETTERS[(fifths + 1) % 7], (fifths + 1) // 7
+    octave = (midi - alter - _LETTER_SEMITONES[step]) // 12 - 1
+    alt = f"<alter>{alter}</alter>" if alter else ""
+    return f"<pitch><step>{step}</step>{alt}<octave>{octave}</octave></pitch>"
+
+
+def _gap(ticks: int, voice: int) -> str:
+    """Time with no note in a voice: an unprinted rest (music21 drops a bar's trailing
+    ``<forward>``, which would shorten the bar)."""
+    return (f'<note print-object="no"><rest/><duration>{ticks}</duration>'
+            f"<voice>{voice + 1}</voice></note>")
+
+
+def exact_musicxml(score: Score) -> bytes:
+    """MusicXML that keeps every note at its tick: ``divisions`` is the score's ticks per
+    quarter, every duration is written in ticks (no note type where notation has none),
+    a note over a bar line is tied across it, overlapping notes go to further voices, gaps
+    are unprinted rests. For performed MIDI, whose times no note value writes; quantising for
+    the page is ``mos_lab.notation``'s view, not this file."""
+    from xml.sax.saxutils import escape
+
+    notes, tpq = score.notes, score.tpq
+    end = max(score.end_tick, 1)
+    bars: list[tuple[int, int, Any]] = []  # (start tick, length, time signature or None)
+    sigs = sorted(score.time_signatures, key=lambda t: t.tick)
+    t, si, prev = 0, 0, None
+    while t < end:
+        while si + 1 < len(sigs) and sigs[si + 1].tick <= t:
+            si += 1
+        ts = sigs[si]
+        length = max(ts.numerator * tpq * 4 // ts.denominator, 1)
+        bars.append((t, length, ts if ts is not prev else None))
+        prev, t = ts, t + length
+    spelling = score.spelling
+    keys = sorted(score.key_signatures, key=lambda k: k.tick)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>',
+           '<score-partwise version="4.0">']
+    if score.title:
+        title = escape(score.title)
+        out.append(f"<work><work-title>{title}</work-title></work>"
+                   f"<movement-title>{title}</movement-title>")
+    out.append("<part-list>")
+    for ti, tr in enumerate(score.tracks):
+        name = escape(tr.name or f"Track {ti + 1}")
+        out.append(f'<score-part id="P{ti + 1}"><part-name>{name}</part-name>'
+                   f'<midi-instrument id="P{ti + 1}-I1"><midi-channel>{tr.channel + 1}'
+                   f"</midi-channel><midi-program>{tr.program + 1}</midi-program>"
+                   "</midi-instrument></score-part>")
+    out.append("</part-list>")
+    for ti in range(len(score.tracks)):
+        idx = np.flatnonzero(notes["track"] == ti)
+        chords: dict[tuple[int, int], list[int]] = {}
+        for i in idx.tolist():
+            chords.setdefault((int(notes["start"][i]), max(int(notes["duration"][i]), 1)),
+                              []).append(i)
+        voices: list[list[tuple[int, int, list[int]]]] = []
+        for (on, dur), members in sorted(chords.items()):
+            v = next((v for v in voices if v[-1][0] + v[-1][1] <= on), None)
+            if v is None:
+                voices.append(v := [])
+            v.append((on, dur, members))
+        out.append(f'<part id="P{ti + 1}">')
+        for bi, (b0, blen, ts) in enumerate(bars):
+            b1 = b0 + blen
+            out.append(f'<measure number="{bi + 1}">')
+            if bi == 0 or ts is not None:
+                attrs = [f"<divisions>{tpq}</divisions>"] if bi == 0 else []
+                if bi == 0:
+                    k = keys[0] if keys else None
+                    mode = "minor" if k is not None and k.minor else "major"
+                    attrs.append(f"<key><fifths>{k.key if k else 0}</fifths>"
+                                 f"<mode>{mode}</mode></key>")
+                sig = ts or sigs[0]
+                attrs.append(f"<time><beats>{sig.numerator}</beats>"
+                             f"<beat-type>{sig.denominator}</beat-type></time>")
+                out.append("<attributes>" + "".join(attrs) + "</attributes>")
+            if ti == 0:
+                for tc in score.tempo.changes:
+                    if b0 <= tc.tick < b1 or (bi == 0 and tc.tick < b0):
+                        off = max(tc.tick - b0, 0)
+                        out.append(f'<direction placement="above"><direction-type><words/>'
+                                   f"</direction-type><offset>{off}</offset>"
+                                   f'<sound tempo="{tc.bpm:.6f}"/></direction>')
+            for vi, voice in enumerate(voices or [[]]):
+                cursor = b0
+                for on, dur, members in voice:
+                    lo, hi = max(on, b0), min(on + dur, b1)
+                    if hi <= lo:
+                        continue
+                    if lo > cursor:
+                        out.append(_gap(lo - cursor, vi))
+                    for j, i in enumerate(members):
+                        tie = []
+                        if on < lo:
+                            tie.append("stop")
+                        if on + dur > hi:
+                            tie.append("start")
+                        ties = "".join(f'<tie type="{x}"/>' for x in tie)
+                        tied = "".join(f'<tied type="{x}"/>' for x in tie)
+                        sp = None if spelling is None else int(spelling[i])
+                        vel = int(notes["velocity"][i])
+                        out.append(f'<note dynamics="{vel / 0.9:.2f}">' + ("<chord/>" if j else "")
+                                   + _pitch_xml(int(notes["pitch"][i]), sp)
+                                   + f"<duration>{hi - lo}</duration>{ties}"
+                                   f"<voice>{vi + 1}</voice>"
+                                   + (f"<notations>{tied}</notations>" if tied else "")
+                                   + "</note>")
+                    cursor = hi
+                if cursor < b1:  # every voice fills its bar (an empty bar keeps its length)
+                    out.append(_gap(b1 - cursor, vi))
+                if vi + 1 < len(voices):
+                    out.append(f"<backup><duration>{blen}</duration></backup>")
+            out.append("</measure>")
+        out.append("</part>")
+    out.append("</score-partwise>")
+    return "\n".join(out).encode("utf-8")

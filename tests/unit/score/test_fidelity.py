@@ -87,3 +87,36 @@ def test_invalid_abc_error_names_line_and_column():
     score = notation.read_abc("X:1\nT:t\nM:4/4\nL:1/8\nK:G\nABcd efgO|\n")
     assert score.n_notes == 7
     assert any("line 6, column 9" in w for w in score.warnings)
+
+
+def _onsets_offsets(score):
+    """Per pitch, the sorted onsets and the sorted offsets in seconds (MIDI pairs
+    overlapping notes of one pitch first-in first-out, so offsets compare as a set)."""
+    n = score.notes
+    out = {}
+    for p in np.unique(n["pitch"]).tolist():
+        sel = n["pitch"] == p
+        out[p] = (np.sort(score.tempo.ticks_to_seconds(n["start"][sel])),
+                  np.sort(score.tempo.ticks_to_seconds((n["start"] + n["duration"])[sel])))
+    return out
+
+
+def test_performed_midi_survives_musicxml_exactly(tmp_path):
+    m21 = pytest.importorskip("music21")
+    rng = np.random.default_rng(7)  # performed timing: ticks no note value writes
+    starts = np.cumsum(rng.integers(1, 300, 300))
+    starts[150:] += 384 * 9  # two bars and more with no note in them
+    rows = [(int(s), int(d), int(p), int(v)) for s, d, p, v in zip(
+        starts, rng.integers(5, 2000, 300), rng.integers(30, 96, 300), rng.integers(30, 120, 300),
+        strict=True)]
+    score = mos_lab.Score.from_notes(rows, tpq=384, bpm=97.3, title="Played")
+    path = score.save(tmp_path / "played.musicxml")
+    back = mos_lab.load(path)
+    assert back.n_notes == score.n_notes and back.title == "Played"
+    assert back.duration == pytest.approx(score.duration, abs=1e-3)
+    a, b = _onsets_offsets(score), _onsets_offsets(back)
+    assert a.keys() == b.keys()
+    for p in a:
+        assert np.allclose(a[p][0], b[p][0], atol=1e-3) and np.allclose(a[p][1], b[p][1], atol=1e-3)
+    assert mos_lab.load(score.save(tmp_path / "played.mxl")).n_notes == score.n_notes
+    m21.converter.parse(path)  # the oracle reads it
