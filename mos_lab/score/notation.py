@@ -442,6 +442,7 @@ def exact_musicxml(score: Score) -> bytes:
             if v is None:
                 voices.append(v := [])
             v.append((on, dur, members))
+        first = [0] * len(voices)  # per voice, its first note not yet over
         out.append(f'<part id="P{ti + 1}">')
         for bi, (b0, blen, ts) in enumerate(bars):
             b1 = b0 + blen
@@ -466,7 +467,14 @@ def exact_musicxml(score: Score) -> bytes:
                                    f'<sound tempo="{tc.bpm:.6f}"/></direction>')
             for vi, voice in enumerate(voices or [[]]):
                 cursor = b0
-                for on, dur, members in voice:
+                nxt = first[vi] if voices else 0
+                while nxt < len(voice) and voice[nxt][0] + voice[nxt][1] <= b0:
+                    nxt += 1  # a voice's notes do not overlap: their ends only grow
+                if voices:
+                    first[vi] = nxt
+                for on, dur, members in voice[nxt:]:
+                    if on >= b1:
+                        break
                     lo, hi = max(on, b0), min(on + dur, b1)
                     if hi <= lo:
                         continue

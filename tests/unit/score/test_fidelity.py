@@ -113,6 +113,7 @@ def test_performed_midi_survives_musicxml_exactly(tmp_path):
     path = score.save(tmp_path / "played.musicxml")
     back = mos_lab.load(path)
     assert back.n_notes == score.n_notes and back.title == "Played"
+    assert sorted(back.notes["velocity"].tolist()) == sorted(score.notes["velocity"].tolist())
     assert back.duration == pytest.approx(score.duration, abs=1e-3)
     a, b = _onsets_offsets(score), _onsets_offsets(back)
     assert a.keys() == b.keys()
