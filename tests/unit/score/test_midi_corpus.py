@@ -141,7 +141,7 @@ def test_mido_interop_both_ways():
 
 
 def test_symusic_and_pretty_midi_interop():
-    from mos_lab.score.interop import interop
+    from mos_lab.score import interop
 
     score = mos_lab.load(GOOD[1])
     assert interop.from_symusic(interop.to_symusic(score)).n_notes == score.n_notes
