@@ -111,8 +111,9 @@ class Output(ABC):
 
     def close(self) -> None:
         """Stop and release everything; the output cannot be started again."""
+        with self._lock:  # before stopping: a start racing this (an engine's late boot
+            self.closed = True  # thread) either ran first and is stopped, or is refused
         self.stop()
-        self.closed = True
 
     def __enter__(self) -> Output:
         return self

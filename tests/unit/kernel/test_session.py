@@ -14,14 +14,21 @@ from mos_lab.kernel._singleton import current, shutdown
 from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 
+_before: set[threading.Thread] = set()
+
 
 def _threads() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith(("mos", "apollo"))]
+    """Names of the mos/apollo threads started since this test's ``fresh`` began (a thread
+    another test's fixture has not stopped yet is its business, not this test's)."""
+    return [t.name for t in threading.enumerate()
+            if t.name.startswith(("mos", "apollo")) and t not in _before]
 
 
 @pytest.fixture
 def fresh() -> Iterator[None]:
     shutdown()
+    _before.clear()
+    _before.update(threading.enumerate())
     yield
     shutdown()
 

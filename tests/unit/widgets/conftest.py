@@ -7,10 +7,19 @@ from typing import Any
 
 import pytest
 
+from mos_lab.audio import kernels
 from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 from mos_lab.testing import ManualOutput
 from mos_lab.widgets import set_provider
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audio_kernels_compiled() -> None:
+    """Compile the audio kernels (a cold numba cache, the first run after an install: up to
+    a minute or more on a loaded machine) or load them, once, before any test here: a
+    test's ``wait_ready`` then times the engine's start-up, not the compiler."""
+    kernels.warm_up()
 
 
 def progression() -> Score:
@@ -28,7 +37,11 @@ def score() -> Score:
 @pytest.fixture
 def session() -> Iterator[Session]:
     s = Session(output=ManualOutput())
-    s.engine.wait_ready(10)
+    try:
+        s.engine.wait_ready(10)
+    except BaseException:  # never leave its audio threads to the next test
+        s.close()
+        raise
     set_provider(lambda: s)
     yield s
     set_provider(None)

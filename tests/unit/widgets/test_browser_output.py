@@ -29,7 +29,11 @@ def wait(pred, timeout=5.0):
 def rig():
     out = BrowserOutput(SR, lookahead_s=0.05, buffer_s=0.1, chunk=1024)
     eng = Engine(output=out, sample_rate=SR, lookahead_s=0.05)
-    eng.wait_ready(10)
+    try:
+        eng.wait_ready(10)
+    except BaseException:  # never leave its audio threads to the next test
+        eng.close()
+        raise
     page = FakePage(out)
     yield eng, out, page
     eng.close()
@@ -128,12 +132,12 @@ def test_an_ack_beyond_what_was_sent_is_clamped():
 
 
 def test_close_stops_the_sender_thread(rig):
-    eng = rig[0]
-
-    assert any(t.name == "apollo-browser-send" for t in threading.enumerate())
+    eng, out = rig[0], rig[1]
+    # this output's sender (not any other test's, whatever it left running)
+    sender = next(t for t in threading.enumerate() if t is out._sender)
+    assert sender.name == "apollo-browser-send" and sender.is_alive()
     eng.close()
-    assert not any(t.name == "apollo-browser-send" and t.is_alive()
-                   for t in threading.enumerate())
+    assert not sender.is_alive()  # joined by close, not merely told to stop
 
 
 @pytest.mark.seed("ENG-05")

@@ -131,7 +131,11 @@ def test_playback_costs_no_render_after_the_first_frame(session, spy) -> None:
 @pytest.fixture
 def live_session() -> Iterator[Session]:
     s = Session(output=NullOutput(48_000, 256, lookahead_s=0.1))
-    s.engine.wait_ready(10)
+    try:
+        s.engine.wait_ready(10)
+    except BaseException:  # never leave its audio threads to the next test
+        s.close()
+        raise
     set_provider(lambda: s)
     yield s
     set_provider(None)
