@@ -18,6 +18,8 @@ from mos_lab.theater.render import compose
 a = np.zeros((4, 4), np.uint32)
 compose.copy_rect(a, a, 0, 0, 2, 2)
 print("drawn")
+import time
+time.sleep(0.4)  # the watcher looks every 0.1 s: on a fast machine the compile is done first
 """
 
 
