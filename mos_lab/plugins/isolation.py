@@ -111,6 +111,7 @@ class IsolatedPlugin:
         self.errors = 0
         self._ctx: Any = None
         self._buf = b""
+        self._eof = False
         self._requests = 0
         self._sandbox_pid: int | None = None
         self._lock = threading.Lock()
@@ -153,6 +154,7 @@ class IsolatedPlugin:
         self._sandbox_pid = _read_child_pid(info_r, START_TIMEOUT)
         self._ctx = context
         self._buf = b""
+        self._eof = False
         try:
             ready = self._read(max(self.timeout, START_TIMEOUT))
         except ProtocolError as exc:
@@ -192,6 +194,7 @@ class IsolatedPlugin:
                 return None
             chunk = os.read(fd, 65536)
             if not chunk:
+                self._eof = True  # the child closed its end: it ended, not just slow
                 return None
             self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
@@ -226,8 +229,13 @@ class IsolatedPlugin:
                     return
             if answer is None:
                 code = self.proc.poll()
-                self._kill("no valid answer in time" if code is None
-                           else f"the plugin process ended (exit {code}) during a call")
+                ended = code is not None or self._eof
+                if code is None and self._eof:
+                    # the pipe closed first: bwrap exits a moment after the plugin inside
+                    with contextlib.suppress(subprocess.TimeoutExpired):
+                        code = self.proc.wait(timeout=1.0)
+                self._kill(f"the plugin process ended (exit {code}) during a call" if ended
+                           else "no valid answer in time")
                 return
         if "error" in answer:
             self.errors += 1
