@@ -109,7 +109,7 @@ class Session:
         from mos_lab.lessons.authoring import KINDS, make
 
         tools = default_tools()
-        tools["exercise"] = exercise_tool(make, kinds=list(KINDS))  # lessons sit above ai
+        tools.setdefault("exercise", exercise_tool(make, kinds=list(KINDS)))  # one registered wins
         for name, spec in self.plugins.tools.items():
             tools[name] = Tool(name, spec.description, dict(spec.schema), call(spec.fn))
         return tools
