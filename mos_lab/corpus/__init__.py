@@ -13,6 +13,6 @@ only when a job runs.
 """
 
 from mos_lab.corpus.errors import CorpusError
-from mos_lab.corpus.jobs import analyze, convert, render, run, tokenize, write_parquet
+from mos_lab.corpus.jobs import analyze, write_parquet
 
-__all__ = ["CorpusError", "analyze", "convert", "render", "run", "tokenize", "write_parquet"]
+__all__ = ["CorpusError", "analyze", "write_parquet"]
