@@ -17,6 +17,7 @@ from mos_lab.cli import (
     corpus_cmds,
     engrave_cmds,
     metrics_cmds,
+    model_cmds,
     plugin_cmds,
     theater_cmds,
 )
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     engrave_cmds.register(sub)
     metrics_cmds.register(sub)
     corpus_cmds.register(sub)
+    model_cmds.register(sub)
     return p
 
 
