@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
@@ -23,7 +24,7 @@ from mos_lab.lessons.intervals import parse_note
 from mos_lab.theory.analysis.numeral import parse_numeral
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch
-from mos_lab.theory.voice_leading import SATB_RANGES, check_voice_leading
+from mos_lab.theory.voice_leading import SATB_RANGES, Finding, check_voice_leading
 
 BAR = 4 * TPQ
 PROGRESSIONS = {
@@ -36,12 +37,26 @@ EXPECTED = ("four notes per chord, soprano to bass, chords separated by |: "
 Voicing = tuple[Pitch, Pitch, Pitch, Pitch]  # soprano, alto, tenor, bass
 
 
-def _chord(key: Key, numeral: str) -> tuple[list[int], int, int | None]:
+@lru_cache(maxsize=1024)
+def _chord(key: Key, numeral: str) -> tuple[tuple[int, ...], int, int | None]:
     """(member fifths, bass fifths, seventh's fifths or None) of a numeral in a key."""
     n = parse_numeral(numeral, key.mode == "minor")
     t = key.tonic.fifths
-    members = [t + f for f in n.members]
+    members = tuple(t + f for f in n.members)
     return members, t + n.bass, members[3] if len(members) == 4 else None
+
+
+@lru_cache(maxsize=4096)
+def _findings(key: Key, chords: tuple[tuple[Pitch, ...], ...], strictness: str = "textbook"
+              ) -> tuple[Finding, ...]:
+    """What theory's check_voice_leading finds in chords of one bar each (top voice first).
+
+    Kept per (key, chords, strictness): the checker costs ~2 ms, and a class answering one
+    exercise sends the same few realisations (the model answer, checked when the passage
+    was made, is always here already)."""
+    report = check_voice_leading(_prompt_score(_events(chords), 60.0, ""), key=key,
+                                 strictness=strictness)
+    return tuple(report.findings)
 
 
 def _voicings(key: Key, numeral: str) -> list[Voicing]:
@@ -88,26 +103,33 @@ def _voicings(key: Key, numeral: str) -> list[Voicing]:
     return out
 
 
-def _moves_ok(x: Voicing, y: Voicing, seventh: int | None) -> bool:
-    """No parallel or direct fifths/octaves, no overlap, the seventh falling by step."""
-    for i, j in itertools.combinations(range(4), 2):
-        a0, a1 = x[i].midi, y[i].midi
-        b0, b1 = x[j].midi, y[j].midi
+Midis = tuple[int, int, int, int]
+_PAIRS = tuple(itertools.combinations(range(4), 2))
+
+
+def _moves_ok(x: Midis, y: Midis, seventh: int | None, x_fifths: Midis) -> bool:
+    """No parallel or direct fifths/octaves, no overlap, the seventh falling by step
+    (voicings as MIDI numbers, soprano first; ``x_fifths`` spells the first)."""
+    if abs(y[0] - x[0]) > 7 or abs(y[1] - x[1]) > 7 or abs(y[2] - x[2]) > 7 or \
+            abs(y[3] - x[3]) > 12:
+        return False
+    for i in range(3):  # overlap: a voice past where its neighbour just was
+        if y[i] <= x[i + 1] or y[i + 1] >= x[i]:
+            return False
+    for i, j in _PAIRS:
+        a0, a1 = x[i], y[i]
+        b0, b1 = x[j], y[j]
         iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
         if a0 != a1 and b0 != b1 and iv0 == iv1 and iv0 in (0, 7):
             return False
         if i == 0 and j == 3 and iv1 in (0, 7) and (a1 - a0) * (b1 - b0) > 0 \
                 and abs(a1 - a0) > 2:
             return False
-    for i in range(3):  # overlap: a voice past where its neighbour just was
-        if y[i].midi <= x[i + 1].midi or y[i + 1].midi >= x[i].midi:
-            return False
     if seventh is not None:
         for v in range(4):
-            if x[v].fifths == seventh and y[v].midi != x[v].midi and \
-                    not 1 <= x[v].midi - y[v].midi <= 2:
+            if x_fifths[v] == seventh and y[v] != x[v] and not 1 <= x[v] - y[v] <= 2:
                 return False
-    return all(abs(y[v].midi - x[v].midi) <= (12 if v == 3 else 7) for v in range(4))
+    return True
 
 
 def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
@@ -117,24 +139,28 @@ def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
     sevenths = [_chord(key, n)[2] for n in numerals]
     if not all(layers):
         return None
-    cost: list[float] = [abs(v[0].midi - 72) * 0.2 for v in layers[0]]
+    midis = [[tuple(p.midi for p in v) for v in layer] for layer in layers]
+    fifths = [[tuple(p.fifths for p in v) for v in layer] for layer in layers]
+    inf = float("inf")
+    cost: list[float] = [abs(v[0] - 72) * 0.2 for v in midis[0]]
     back: list[list[int]] = []
     for k in range(1, len(layers)):
         new_cost, new_back = [], []
-        for y in layers[k]:
-            best, arg = float("inf"), -1
-            for i, x in enumerate(layers[k - 1]):
-                if cost[i] == float("inf") or not _moves_ok(x, y, sevenths[k - 1]):
+        before, before_f, seventh = midis[k - 1], fifths[k - 1], sevenths[k - 1]
+        for y in midis[k]:
+            best, arg = inf, -1
+            for i, x in enumerate(before):
+                if cost[i] == inf or not _moves_ok(x, y, seventh, before_f[i]):  # type: ignore[arg-type]
                     continue
-                c = cost[i] + sum(abs(y[v].midi - x[v].midi) for v in range(3)) \
-                    + 0.3 * abs(y[3].midi - x[3].midi)
+                c = cost[i] + (abs(y[0] - x[0]) + abs(y[1] - x[1]) + abs(y[2] - x[2])) \
+                    + 0.3 * abs(y[3] - x[3])
                 if c < best:
                     best, arg = c, i
             new_cost.append(best)
             new_back.append(arg)
         cost, back = new_cost, [*back, new_back]
     end = min(range(len(cost)), key=cost.__getitem__)
-    if cost[end] == float("inf"):
+    if cost[end] == inf:
         return None
     path = [end]
     for b in reversed(back):
@@ -189,9 +215,8 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
                             f"{Pitch.from_fifths(bass_f).name}, not {ch[-1].name}")
         else:
             right += 1
-    report = check_voice_leading(_prompt_score(_events(chords), 60.0, ""), key=key,
-                                 strictness=strictness)
-    for f in report.findings:
+    findings = _findings(key, tuple(map(tuple, chords)), strictness)
+    for f in findings:
         bar = f.tick // BAR + 1
         where = " and ".join(f.voices)
         problems.append(f"bar {bar}: {f.rule} ({where})" + (f": {f.detail}" if f.detail
@@ -199,13 +224,25 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
     if not problems:
         return Feedback(True, 1.0, "right: every chord fits its numeral and no part-writing "
                                    "rule is broken")
-    rules_ok = max(0.0, 1 - len(report.findings) / len(numerals))
+    rules_ok = max(0.0, 1 - len(findings) / len(numerals))
     score = 0.5 * right / len(numerals) + 0.5 * rules_ok
     return Feedback(False, round(score, 3), "; ".join(problems))
 
 
+class _Passage(NamedTuple):
+    """A numeral line in a key with its model realisation, made once per level: the
+    answer text, the bass events and the question are what every exercise of it shows."""
+
+    key: Key
+    numerals: tuple[str, ...]
+    path: tuple[Voicing, ...]
+    answer: str
+    bass: tuple[tuple[Pitch, int, int], ...]
+    question: str
+
+
 @lru_cache(maxsize=16)
-def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], tuple[Voicing, ...]], ...]:
+def _passages(level: int) -> tuple[_Passage, ...]:
     if level not in PROGRESSIONS:
         raise ValueError(f"level {level} is not one of {sorted(PROGRESSIONS)}")
     out = []
@@ -217,20 +254,20 @@ def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], tuple[Voicing, ..
             path = model_answer(key, numerals)
             if path is None:
                 continue
-            if check_voice_leading(_prompt_score(_events(path), 60.0, ""), key=key).findings:
+            if _findings(key, tuple(path)):
                 continue
-            out.append((key, numerals, tuple(path)))
+            bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
+            question = f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}"
+            out.append(_Passage(key, numerals, tuple(path), _text(path), bass, question))
     return tuple(out)
 
 
 def harmonisation(seed: int = 0, level: int = 1) -> Exercise:
     """Write four parts (SATB) for a Roman-numeral line, one chord per bar; the prompt
     is the bass line. Level 1 root-position triads, 2 inversions, 3 seventh chords."""
-    key, numerals, path = Rng(seed).choice(_passages(level))
-    bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
+    key, numerals, _, answer, bass, question = Rng(seed).choice(_passages(level))
     return Exercise(
-        kind="harmonisation", seed=seed, level=level,
-        question=f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}",
-        answer=_text(path), events=bass,
+        kind="harmonisation", seed=seed, level=level, question=question,
+        answer=answer, events=bass,
         grader=lambda r: grade_harmonisation(key, numerals, r), params={},
         skill=f"four-part writing level {level}", key_signature=key.sharps, bpm=60.0)

@@ -9,8 +9,10 @@ with a Feedback whose message says what was wrong, never an exception.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
@@ -306,6 +308,9 @@ def roman_analysis(seed: int = 0, level: int = 1) -> Exercise:
 EXPECTED_NOTES = "note names with octaves separated by spaces, such as C4 D4 E4 G4"
 
 
+_RIGHT = Feedback(True, 1.0, "right")
+
+
 def grade_melody(answer: Sequence[Pitch], response: object,
                  names: Sequence[str] | None = None) -> Feedback:
     """Grade a written melody by note alignment (edit distance on MIDI numbers); ``names``
@@ -318,30 +323,28 @@ def grade_melody(answer: Sequence[Pitch], response: object,
         return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
     if not tokens or len(tokens) > 4 * len(answer) + 8:
         return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
+    want = names if names is not None else [p.name_with_octave for p in answer]
+    if tokens == want:  # written exactly as the answer: nothing to read or align
+        return _RIGHT
     got: list[Pitch] = []
     for i, t in enumerate(tokens):
         p = _note(t) if len(t) < 12 else parse_note(t)
         if isinstance(p, str):
             return Feedback(False, 0.0, f"note {i + 1}: {p}")
         got.append(p)
-    want = names if names is not None else [p.name_with_octave for p in answer]
     if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
                                                                          strict=True)):
-        return Feedback(True, 1.0, "right")
+        return _RIGHT
     a = [p.midi for p in answer]
     b = [p.midi for p in got]
     if a == b:
         if all(x.step == y.step and x.alter == y.alter
                for x, y in zip(answer, got, strict=True)):
-            return Feedback(True, 1.0, "right")
+            return _RIGHT
         return Feedback(True, 1.0, "right (spelled " + " ".join(want) + ")")
-    # Levenshtein with a traceback: which notes were wrong, missing or extra
+    d = _edit_table(a, b)
+    # a traceback through the table: which notes were wrong, missing or extra
     n, m = len(a), len(b)
-    d = [list(range(m + 1))] + [[i] + [0] * m for i in range(1, n + 1)]
-    for i in range(1, n + 1):
-        row, prev, ai = d[i], d[i - 1], a[i - 1]
-        for j in range(1, m + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ai != b[j - 1]))
     notes: list[str] = []
     i, j = n, m
     while i or j:
@@ -359,21 +362,52 @@ def grade_melody(answer: Sequence[Pitch], response: object,
     return Feedback(False, round(score, 3), "; ".join(reversed(notes)))
 
 
+def _edit_table(a: Sequence[int], b: Sequence[int]) -> list[list[int]]:
+    """Levenshtein table of two MIDI lines (d[i][j]: a[:i] against b[:j]); comparisons
+    inline rather than min(), which is most of a wrong answer's grading time."""
+    m = len(b)
+    prev = list(range(m + 1))
+    d = [prev]
+    for i, ai in enumerate(a, 1):
+        row = [i] * (m + 1)
+        left = i
+        for j in range(1, m + 1):
+            best = prev[j - 1] + (ai != b[j - 1])
+            up = prev[j] + 1
+            if up < best:
+                best = up
+            if left + 1 < best:
+                best = left + 1
+            row[j] = left = best
+        d.append(row)
+        prev = row
+    return d
+
+
+class _KeyTable(NamedTuple):
+    """A dictation key's pitches and names by scale degree (index = degree + 3, degrees
+    -3 .. 9 with 0 the tonic in octave 4), and the key's name, made once per key."""
+
+    key: Key
+    pitches: tuple[Pitch, ...]
+    names: tuple[str, ...]
+    name: str
+
+
 @lru_cache(maxsize=64)
-def _degrees(key: Key) -> dict[int, tuple[Pitch, str]]:
+def _degrees(key: Key) -> _KeyTable:
     """Scale degree (0 = the tonic in octave 4, -3 .. 9) -> its pitch and name."""
     scale = key.scale.pitches(4)
-    out = {}
+    pitches = []
     for degree in range(-3, 10):
         octave, idx = divmod(degree, 7)
-        p = scale[idx].with_octave(scale[idx].octave + octave)  # type: ignore[operator]
-        out[degree] = (p, p.name_with_octave)
-    return out
+        pitches.append(scale[idx].with_octave(scale[idx].octave + octave))  # type: ignore[operator]
+    return _KeyTable(key, tuple(pitches), tuple(p.name_with_octave for p in pitches), key.name)
 
 
 @lru_cache(maxsize=64)
-def _key_of(sharps: int, mode: str) -> Key:
-    return Key.from_signature(sharps, mode)
+def _key_table(sharps: int, mode: str) -> _KeyTable:
+    return _degrees(Key.from_signature(sharps, mode))
 
 
 @lru_cache(maxsize=4096)
@@ -384,6 +418,7 @@ def _note(token: str) -> Pitch | str:
 
 #: Melodic steps (in scale degrees) each level draws from.
 _STEPS = {1: (-1, 1, -1, 1, 0), 2: (-1, 1, -2, 2, 1, -1), 3: tuple(range(-5, 6))}
+_COUNT = {1: 5, 2: 8, 3: 10}
 
 
 def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
@@ -392,28 +427,29 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
     notes with leaps within the tonic triad, 3 ten notes with any leap up to a sixth."""
     _level(level, (1, 2, 3))
     rng = Rng(seed)
-    k = Key.parse(key) if key else _key_of(rng.randint(-3, 3), "major" if level < 3 or
-                                           rng.random() < 0.5 else "minor")
-    count = length or {1: 5, 2: 8, 3: 10}[level]
+    table = _degrees(Key.parse(key)) if key else _key_table(
+        rng.randint(-3, 3), "major" if level < 3 or rng.random() < 0.5 else "minor")
+    count = length or _COUNT[level]
     if not 1 <= count <= 64:
         raise ValueError(f"length {count} is not in 1..64")
-    table = _degrees(k)
-    degree = 0 if rng.random() < 0.7 else 2 * rng.randint(0, 2)  # start on 1, 3 or 5
+    degree = 3 if rng.random() < 0.7 else 3 + 2 * rng.randint(0, 2)  # start on 1, 3 or 5
     steps = _STEPS[level]
     n = len(steps)
     bits = rng.next64() | rng.next64() << 64  # 128 random bits: ~35 steps of 3.5 bits
-    melody, names = [], []
+    at: list[int] = []  # table indices (degree + 3, kept in 0 .. 12)
     for i in range(count):
         if i and i % 30 == 0:
             bits = rng.next64() | rng.next64() << 64
-        p, name = table[degree]
-        melody.append(p)
-        names.append(name)
+        at.append(degree)
         bits, r = divmod(bits, n)
-        degree = max(-3, min(9, degree + steps[r]))
+        degree += steps[r]
+        degree = 0 if degree < 0 else 12 if degree > 12 else degree
+    pitches, all_names = table.pitches, table.names
+    melody = [pitches[d] for d in at]
+    names = [all_names[d] for d in at]
     return Exercise(
         kind="dictation", seed=seed, level=level,
-        question=f"Write the melody you hear ({count} notes, key {k.name}, first note "
+        question=f"Write the melody you hear ({count} notes, key {table.name}, first note "
                  f"{names[0]})",
         answer=" ".join(names),
         events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
@@ -448,20 +484,26 @@ def grade_taps(onsets_ms: Sequence[float], response: object, tolerance_ms: float
     if not taps or len(taps) > 4 * len(onsets_ms) + 8 or any(t != t for t in taps):
         return Feedback(False, 0.0, f"expected {EXPECTED_TAPS}")
     taps.sort()
-    free = list(taps)
+    if tolerance_ms >= 0 and len(taps) == len(onsets_ms) and \
+            all(t == on for t, on in zip(taps, onsets_ms, strict=True)):
+        return Feedback(True, 1.0, f"right: every tap within {tolerance_ms:g} ms")
+    free = taps[:]  # sorted: the nearest free tap is one of the two around an onset
     problems: list[str] = []
     hit = 0
     for i, on in enumerate(onsets_ms):
         if not free:
             problems.append(f"beat {i + 1} was not tapped")
             continue
-        near = min(free, key=lambda t: abs(t - on))
+        k = bisect_left(free, on)
+        if k == len(free) or (k and on - free[k - 1] <= free[k] - on):
+            k -= 1  # the earlier of two equally near taps, as min() over the list gave
+        near = free[k]
         off = near - on
         if abs(off) <= tolerance_ms:
             hit += 1
-            free.remove(near)
+            del free[k]
         elif abs(off) <= 3 * tolerance_ms:
-            free.remove(near)
+            del free[k]
             problems.append(f"tap {i + 1} was {abs(off):.0f} ms {'late' if off > 0 else 'early'}")
         else:
             problems.append(f"note {i + 1} (at {on:.0f} ms) was not tapped")
