@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+from mos_lab.lessons._reading import check_level, plain
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.theory.chord import QUALITIES
@@ -88,7 +89,7 @@ _M21_BASS = re.compile(r"/([A-Ga-g])(-+)\s*$")
 def readings(text: str) -> tuple[str, ...]:
     """The ways a symbol can be meant: music21's (``B-m``: ``-`` a flat after a letter)
     first, then the lead sheet's (``C-7``: ``-`` for minor)."""
-    text = text.strip().replace("♭", "b").replace("♯", "#")
+    text = plain(text.strip())
     m21 = _M21_BASS.sub(lambda m: "/" + m.group(1) + "b" * len(m.group(2)), text)
     m21 = _M21_ROOT.sub(lambda m: m.group(1) + "b" * len(m.group(2)), m21)
     return (m21, text) if m21 != text else (text,)
@@ -213,8 +214,7 @@ def _chords(level: int, qualities: tuple[str, ...] | None, inversions: tuple[int
             ) -> tuple[tuple[ChordTarget, Events, str], ...]:
     """Every chord a parameter set allows, with its prompt events and skill, made once:
     without given roots, only chords whose notes carry at most one sharp or flat."""
-    if level not in LEVEL_QUALITIES:
-        raise ValueError(f"level {level} is not one of {sorted(LEVEL_QUALITIES)}")
+    check_level(level, LEVEL_QUALITIES)
     names = [_quality(q) for q in (qualities or LEVEL_QUALITIES[level])]
     invs = inversions if inversions is not None else LEVEL_INVERSIONS[level]
     if not names or not invs:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+from mos_lab.lessons._reading import check_level
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
 from mos_lab.lessons.intervals import parse_note
@@ -243,8 +244,7 @@ class _Passage(NamedTuple):
 
 @lru_cache(maxsize=16)
 def _passages(level: int) -> tuple[_Passage, ...]:
-    if level not in PROGRESSIONS:
-        raise ValueError(f"level {level} is not one of {sorted(PROGRESSIONS)}")
+    check_level(level, PROGRESSIONS)
     out = []
     for prog in PROGRESSIONS[level]:
         numerals = tuple(prog.split())

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+from mos_lab.lessons._reading import check_level, graded, plain, read
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.theory.interval import Interval, IntervalError
@@ -51,11 +52,15 @@ def article(text: str) -> str:
     return ("an " if text[:1] in "aeiou" else "a ") + text
 
 
+def _words(iv: Interval) -> str:
+    """``Interval('M3') -> 'major third'``."""
+    return f"{_QUALITY.get(iv.quality, iv.quality)} {size_name(iv.number)}"
+
+
 @lru_cache(maxsize=512)
 def describe(iv: Interval) -> str:
     """``Interval('M3') -> 'major third (M3, 4 semitones)'``."""
-    q = _QUALITY.get(iv.quality, iv.quality)
-    return f"{q} {size_name(iv.number)} ({iv.name}, {abs(iv.semitones)} semitones)"
+    return f"{_words(iv)} ({iv.name}, {abs(iv.semitones)} semitones)"
 
 
 def parse_interval(response: object) -> Interval | str:
@@ -79,11 +84,12 @@ def _parse_interval(response: str) -> Interval | str:
 
 def grade_interval(answer: Interval, response: object) -> Feedback:
     """Grade a named interval against the right one (lower to upper)."""
-    got = parse_interval(response)
-    if isinstance(got, str):
-        return Feedback(False, 0.0, got)
-    if got == answer:
-        return Feedback(True, 1.0, f"right: {describe(answer)}")
+    return graded(parse_interval(response), answer, describe(answer),
+                  lambda got: _interval_miss(answer, got))
+
+
+def _interval_miss(answer: Interval, got: Interval) -> Feedback:
+    """What is right about a wrong interval: its size, its sound or its simple form."""
     if got.number == answer.number:
         return Feedback(False, 0.5, f"right size, wrong quality: it is "
                                     f"{article(describe(answer))}, not {got.name}")
@@ -105,12 +111,6 @@ def _range(clef: str | None, low: str | None, high: str | None) -> tuple[int, in
     return Pitch.parse(low or dlow).midi, Pitch.parse(high or dhigh).midi
 
 
-def _check_level(level: int) -> int:
-    if level not in LEVEL_QUALITIES:
-        raise ValueError(f"level {level} is not one of {sorted(LEVEL_QUALITIES)}")
-    return level
-
-
 Pair = tuple[Pitch, Pitch, Interval]
 
 
@@ -121,9 +121,9 @@ def _plan(level: int, qualities: tuple[str, ...] | None, clef: str | None, low: 
 
     Made once per parameter set, so a drill of thousands draws from it in microseconds.
     """
-    _check_level(level)
+    check_level(level, LEVEL_QUALITIES)
     lo, hi = _range(clef, low, high)
-    ivs = _intervals(qualities, level)
+    ivs = _intervals_of(qualities if qualities is not None else LEVEL_QUALITIES[level])
     max_alter = LEVEL_ALTER[level]
     out = []
     for iv in ivs:
@@ -157,10 +157,6 @@ def _pick_pair(seed: int, level: int, qualities: Sequence[str] | None, clef: str
     return rng.choice(altered)
 
 
-def _intervals(qualities: Sequence[str] | None, level: int) -> tuple[Interval, ...]:
-    return _intervals_of(tuple(qualities) if qualities is not None else LEVEL_QUALITIES[level])
-
-
 @lru_cache(maxsize=256)
 def _intervals_of(names: tuple[str, ...]) -> tuple[Interval, ...]:
     if not names:
@@ -192,8 +188,8 @@ def interval_id(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | Non
         question="Name the interval, from the lower note to the upper",
         answer=answer, events=events,
         grader=lambda r: grade_interval(iv, r),
-        params={"qualities": qualities, "clef": clef,
-                "low": low, "high": high, "harmonic": harmonic},
+        params={"qualities": qualities, "clef": clef, "low": low, "high": high,
+                "harmonic": harmonic},
         skill=f"interval {answer}")
 
 
@@ -202,15 +198,13 @@ EXPECTED_NOTE = "a note name with octave, such as F#4, Bb3 or C5"
 
 def parse_note(response: object) -> Pitch | str:
     """A response read as a Pitch with an octave, or the message saying why not."""
-    if not isinstance(response, str) or len(response) > 12:
-        return f"expected {EXPECTED_NOTE}"
-    return _parse_note(response)
+    return read(response, 12, _parse_note, EXPECTED_NOTE)
 
 
 @lru_cache(maxsize=4096)
 def _parse_note(response: str) -> Pitch | str:
     try:
-        p = Pitch.parse(response.replace("♯", "#").replace("♭", "b"))
+        p = Pitch.parse(plain(response))
     except (PitchError, ValueError):
         return f"expected {EXPECTED_NOTE}; could not read {response.strip()!r}"
     if p.octave is None:
@@ -220,12 +214,13 @@ def _parse_note(response: str) -> Pitch | str:
 
 def grade_note(answer: Pitch, response: object, what: str = "the note") -> Feedback:
     """Grade a spelled note with octave: the spelling must match, not only the key."""
-    got = parse_note(response)
-    if isinstance(got, str):
-        return Feedback(False, 0.0, got)
     right = answer.name_with_octave
-    if got == answer:
-        return Feedback(True, 1.0, f"right: {right}")
+    return graded(parse_note(response), answer, right,
+                  lambda got: _note_miss(answer, got, right, what))
+
+
+def _note_miss(answer: Pitch, got: Pitch, right: str, what: str) -> Feedback:
+    """What is right about a wrong note: its key on the keyboard, or its letter."""
     if got.midi == answer.midi:
         return Feedback(False, 0.5, f"right key, wrong spelling: {what} is {right}, "
                                     f"not {got.name_with_octave}")
@@ -238,7 +233,7 @@ def grade_note(answer: Pitch, response: object, what: str = "the note") -> Feedb
 @lru_cache(maxsize=256)
 def _spoken(iv: Interval) -> str:
     """``'a major third (M3)'``."""
-    return f"{article(describe(iv).split(' (')[0])} ({iv.name})"
+    return f"{article(_words(iv))} ({iv.name})"
 
 
 def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | None = None,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+from mos_lab.lessons._reading import check_level, graded, plain, read
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.lessons.intervals import grade_note, parse_note
@@ -25,11 +26,6 @@ from mos_lab.theory.scale import SCALES, Scale, scale_kind
 Events = tuple[tuple[Pitch, int, int], ...]
 
 
-def _level(level: int, allowed: Sequence[int]) -> None:
-    if level not in allowed:
-        raise ValueError(f"level {level} is not one of {list(allowed)}")
-
-
 # -- note reading --------------------------------------------------------------------
 #: Staff range (no ledger lines) and the range with two ledger lines, per clef.
 STAFF = {"treble": ("E4", "F5", "A3", "D6"), "bass": ("G2", "A3", "C2", "F4")}
@@ -37,7 +33,7 @@ STAFF = {"treble": ("E4", "F5", "A3", "D6"), "bass": ("G2", "A3", "C2", "F4")}
 
 @lru_cache(maxsize=64)
 def _notes(level: int, clef: str) -> tuple[Pitch, ...]:
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     if clef not in STAFF:
         raise ValueError(f"clef {clef!r} is not one of {sorted(STAFF)}")
     lo_s, hi_s, lo_l, hi_l = (Pitch.parse(n) for n in STAFF[clef])
@@ -64,15 +60,9 @@ def note_reading(seed: int = 0, level: int = 1, *, clef: str = "treble") -> Exer
 EXPECTED_KEY = "a key such as D major, Bb major, F# minor (or D, f#)"
 
 
-def _parse_key(response: object) -> Key | str:
-    if not isinstance(response, str) or len(response) > 24:
-        return f"expected {EXPECTED_KEY}"
-    return _read_key(response)
-
-
 @lru_cache(maxsize=4096)
 def _read_key(response: str) -> Key | str:
-    text = response.strip().replace("♯", "#").replace("♭", "b")
+    text = plain(response.strip())
     m = re.match(r"^([A-Ga-g][#b]*)\s*(m|maj|min|major|minor)?$", text)
     try:
         if m and m.group(2):
@@ -85,11 +75,12 @@ def _read_key(response: str) -> Key | str:
 
 def grade_key(answer: Key, response: object) -> Feedback:
     """Grade a key name: tonic (spelled) and mode."""
-    got = _parse_key(response)
-    if isinstance(got, str):
-        return Feedback(False, 0.0, got)
-    if got == answer or (got.tonic == answer.tonic and got.mode == answer.mode):
-        return Feedback(True, 1.0, f"right: {answer.name}")
+    return graded(read(response, 24, _read_key, EXPECTED_KEY), answer, answer.name,
+                  lambda got: _key_miss(answer, got))
+
+
+def _key_miss(answer: Key, got: Key) -> Feedback:
+    """A wrong key: the relative key of the same signature, or another signature."""
     if got.sharps == answer.sharps:
         return Feedback(False, 0.5, f"{got.name} has this signature too, but the question "
                                     f"asks for the {answer.mode} key: {answer.name}")
@@ -109,7 +100,7 @@ def _signature_key(sharps: int, mode: str) -> tuple[Key, Pitch]:
 def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exercise:
     """Name the key (in ``mode``: major, minor, or either) of a written key signature:
     level 1 up to three sharps or flats, 2 up to five, 3 all seven."""
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     if mode not in ("major", "minor", "either"):
         raise ValueError(f"mode {mode!r} is not major, minor or either")
     rng = Rng(seed)
@@ -137,15 +128,15 @@ EXPECTED_SCALE = "a tonic and a scale, such as D dorian, F# harmonic minor, Bb m
 
 def grade_scale(answer: Scale, response: object) -> Feedback:
     """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart."""
-    if not isinstance(response, str) or len(response) > 40:
-        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}")
-    got = _read_scale(response)
-    if got is None:
-        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}; could not read "
-                                    f"{response.strip()!r}")
     right = f"{answer.tonic.name} {answer.kind}"
-    same = SCALES[got.kind] == SCALES[answer.kind]
-    if got.tonic == answer.tonic and same:
+    return graded(read(response, 40, _read_scale, EXPECTED_SCALE), answer, right,
+                  lambda got: _scale_miss(answer, got, right))
+
+
+def _scale_miss(answer: Scale, got: Scale, right: str) -> Feedback:
+    """A scale other than the answer: the same one by another name (right), the right
+    tonic, or the same notes from another tonic."""
+    if got.tonic == answer.tonic and SCALES[got.kind] == SCALES[answer.kind]:
         return Feedback(True, 1.0, f"right: {right}")
     if got.tonic == answer.tonic:
         return Feedback(False, 0.5, f"right tonic, wrong scale: it is {right}, "
@@ -157,15 +148,15 @@ def grade_scale(answer: Scale, response: object) -> Feedback:
 
 
 @lru_cache(maxsize=4096)
-def _read_scale(response: str) -> Scale | None:
-    text = " ".join(response.replace("♯", "#").replace("♭", "b").split())
+def _read_scale(response: str) -> Scale | str:
+    text = " ".join(plain(response).split())
     m = re.match(r"^([A-Ga-g][#b]*)\s+(.+)$", text)
     try:
-        if not m:
-            return None
-        return Scale(Pitch.parse(m.group(1).capitalize()), scale_kind(m.group(2)))
+        if m:
+            return Scale(Pitch.parse(m.group(1).capitalize()), scale_kind(m.group(2)))
     except (ValueError, PitchError):
-        return None
+        pass
+    return f"expected {EXPECTED_SCALE}; could not read {response.strip()!r}"
 
 
 @lru_cache(maxsize=4096)
@@ -175,7 +166,7 @@ def _names(sc: Scale) -> frozenset[str]:
 
 @lru_cache(maxsize=64)
 def _scales(level: int, kinds: tuple[str, ...] | None) -> tuple[tuple[Scale, Events], ...]:
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     names = [scale_kind(k) for k in (kinds or LEVEL_SCALES[level])]
     out = []
     for kind in names:
@@ -278,7 +269,7 @@ def grade_numerals(key: Key, answer: Sequence[str], response: object) -> Feedbac
 
 @lru_cache(maxsize=64)
 def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], Events], ...]:
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     out = []
     for prog in PROGRESSIONS[level]:
         numerals = tuple(prog.split())
@@ -425,7 +416,7 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
               key: str | None = None) -> Exercise:
     """Hear a melody, write its notes: level 1 five notes by step in a major key, 2 eight
     notes with leaps within the tonic triad, 3 ten notes with any leap up to a sixth."""
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     rng = Rng(seed)
     table = _degrees(Key.parse(key)) if key else _key_table(
         rng.randint(-3, 3), "major" if level < 3 or rng.random() < 0.5 else "minor")
@@ -518,7 +509,7 @@ def grade_taps(onsets_ms: Sequence[float], response: object, tolerance_ms: float
 @lru_cache(maxsize=64)
 def _rhythms(level: int, bpm: float) -> tuple[tuple[tuple[float, ...], str, Events], ...]:
     """Each rhythm of a level: onsets in ms, the answer text and the prompt's events."""
-    _level(level, (1, 2, 3))
+    check_level(level, (1, 2, 3))
     if not 20 <= bpm <= 300:
         raise ValueError(f"bpm {bpm} is not in 20..300")
     beat_ms = 60_000.0 / bpm
