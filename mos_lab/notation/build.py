@@ -59,24 +59,64 @@ def to_units(ticks: int, tpq: int) -> int:
     return round(ticks * 16 / tpq) * (UNITS // 16)
 
 
-def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score) -> int:
-    """Pickup length in units: the theory layer's strong-beat estimate; one of half a bar
-    or more gives way to the phase half a bar earlier (strong beats cannot tell the two
-    apart) unless that one ties clearly more notes over bar lines: upbeats are short."""
-    if len(meters) != 1:
-        return 0
-    bar = bar_units(meters[0][1], meters[0][2])
-    beat = 3 * UNITS // 2 if meters[0][2] == 8 and meters[0][1] % 3 == 0 else \
-        4 * UNITS // meters[0][2]
-    if bar <= beat:
-        return 0
-    from mos_lab.theory.analysis.meter import infer_pickup as theory_pickup
+def sections(score: Score) -> list[tuple[int, int, int]]:
+    """(start in units, numerator, denominator) of each meter event, one per time: each
+    starts a bar (a repeated meter too: notation exports write one at a repeat's seam,
+    where a section ending in a short bar starts again with its pickup)."""
+    by_time = {to_units(t.tick, score.tpq): (to_units(t.tick, score.tpq), t.numerator,
+                                              t.denominator) for t in score.time_signatures}
+    out = sorted(by_time.values()) or [(0, 4, 4)]
+    if out[0][0] > 0:
+        out.insert(0, (0, out[0][1], out[0][2]))
+    return out
 
-    pickup = to_units(theory_pickup(score), score.tpq) % bar
-    crossing = {p: int(np.count_nonzero((q.start - p) // bar != (q.end - 1 - p) // bar))
+
+def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score
+                 ) -> list[int]:
+    """Pickup length in units of each section (see :func:`sections`), from its own notes."""
+    end = int(q.end.max()) if len(q.end) else 0
+    out = []
+    for k, (start, num, den) in enumerate(meters):
+        stop = meters[k + 1][0] if k + 1 < len(meters) else end
+        sel = (q.start >= start) & (q.start < stop)
+        out.append(section_pickup(q.start[sel] - start, q.end[sel] - start, num, den))
+    return out
+
+
+#: Share of a passage's weight that its last chord adds to the phases putting it on a
+#: strong beat (chosen on the Bach chorales; each half of them alone picks the same value).
+FINAL_WEIGHT = 0.1
+
+
+def section_pickup(start: np.ndarray, end: np.ndarray, num: int, den: int) -> int:
+    """Pickup in units of a passage in one meter (times from its start).
+
+    Each whole-beat phase of the bar is scored by the squared lengths of the notes on its
+    downbeats (half that at mid-bar in even meters: long notes start on strong beats), plus
+    a tenth of all that weight where the passage's last chord falls on a strong beat
+    (pieces and repeated sections end on one). A pickup of half a bar or more gives way to
+    the phase half a bar earlier (strong beats cannot tell the two apart) unless that one
+    ties clearly more notes over bar lines: upbeats are short."""
+    bar = bar_units(num, den)
+    beat = 3 * UNITS // 2 if den == 8 and num % 3 == 0 else 4 * UNITS // den
+    if bar <= beat or not len(start):
+        return 0
+    weight = (end - start).astype(np.float64) ** 2
+    even = (bar // beat) % 2 == 0
+    strong = bar // 2 if even else bar
+    final = int(start[end >= end.max()].min())
+    score: dict[int, float] = {}
+    for p in range(0, bar, beat):
+        pos = (start - p) % bar
+        score[p] = float(weight[pos == 0].sum()) + \
+            (0.5 * float(weight[pos == bar // 2].sum()) if even else 0.0) + \
+            (FINAL_WEIGHT * float(weight.sum()) if (final - p) % strong == 0 else 0.0)
+    best = max(score.values())
+    pickup = next(p for p in score if score[p] >= best * (1 - 1e-9))
+    crossing = {p: int(np.count_nonzero((start - p) // bar != (end - 1 - p) // bar))
                 for p in range(0, bar, beat)}
     shorter = pickup - bar // 2
-    if bar % 2 == 0 and shorter in crossing and pickup in crossing and \
+    if bar % 2 == 0 and shorter in crossing and \
             crossing[shorter] <= crossing[pickup] + 2 + crossing[pickup] // 4:
         return shorter
     return pickup
@@ -118,13 +158,11 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
     q = quantize(score) if quantized is None else quantized
     check(score, q)
     notes, tpq = score.notes, score.tpq
-    meters = sorted({to_units(t.tick, tpq): (to_units(t.tick, tpq), t.numerator, t.denominator)
-                     for t in score.time_signatures}.values()) or [(0, 4, 4)]
-    if meters[0][0] > 0:
-        meters.insert(0, (0, meters[0][1], meters[0][2]))
-    meters = [m for k, m in enumerate(meters) if not k or m[1:] != meters[k - 1][1:]]
-    p_units = infer_pickup(q, meters, score) if pickup is None else to_units(pickup, tpq)
-    p_units %= bar_units(meters[0][1], meters[0][2])
+    meters = sections(score)
+    p_units = infer_pickup(q, meters, score)
+    if pickup is not None:
+        p_units[0] = to_units(pickup, tpq)
+    p_units = [p % bar_units(m[1], m[2]) for p, m in zip(p_units, meters, strict=True)]
     bars = measures(meters, p_units, int(q.end.max()))
     starts = np.array([b[0] for b in bars], dtype=np.int64)
     keys = _key_signatures(score, q)
@@ -144,7 +182,7 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
         _harmony(parts[-1], analysis, harmony, score, q, starts)
     title = score.title
     bpm = score.tempo.changes[0].bpm if score.tempo.changes else 120.0
-    return Notated(title, parts, bpm=bpm, pickup=p_units, performed=q.performed)
+    return Notated(title, parts, bpm=bpm, pickup=p_units[0], performed=q.performed)
 
 
 def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[int, int]]],

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 from mos_lab.notation.model import UNITS, Event
 
@@ -22,30 +23,38 @@ def bar_units(numerator: int, denominator: int) -> int:
     return numerator * 4 * UNITS // denominator
 
 
-def measures(meters: list[tuple[int, int, int]], pickup: int, end: int
+def measures(meters: list[tuple[int, int, int]], pickup: int | Sequence[int], end: int
              ) -> list[tuple[int, int, tuple[int, int]]]:
-    """(start, length, meter) of each bar up to ``end`` (units); ``meters`` are (start,
-    numerator, denominator) sorted by start; a bar is cut short where a new meter starts.
-    A piece with a pickup whose last bar completes it ends with that short bar."""
+    """(start, length, meter) of each bar up to ``end`` (units).
+
+    ``meters`` are (start, numerator, denominator) sorted by start; each starts a section
+    (a meter event marks a bar line, also when it repeats the meter, as at a repeat seam),
+    and the section's last bar is cut short where the next one starts. ``pickup`` is the
+    first section's pickup, or one per section. A piece with a pickup whose last bar
+    completes it ends with that short bar."""
     out: list[tuple[int, int, tuple[int, int]]] = []
     changes = sorted(meters) or [(0, 4, 4)]
-    pos, k = 0, 0
-    if pickup > 0:
-        out.append((0, pickup, changes[0][1:]))
-        pos = pickup
-    while pos < end or not out:
-        while k + 1 < len(changes) and changes[k + 1][0] <= pos:
-            k += 1
-        meter = changes[k][1:]
-        length = bar_units(*meter)
-        if k + 1 < len(changes) and changes[k + 1][0] < pos + length:
-            length = changes[k + 1][0] - pos
-        out.append((pos, length, (meter[0], meter[1])))
-        pos += length
-    if pickup > 0 and len(out) > 2:
-        s, length, meter = out[-1]
-        if end - s == length - pickup:
-            out[-1] = (s, end - s, meter)
+    pickups = [pickup] if isinstance(pickup, int) else list(pickup)
+    pickups += [0] * (len(changes) - len(pickups))
+    for k, (start, num, den) in enumerate(changes):
+        last = k + 1 == len(changes)
+        if k and start >= end:
+            break
+        stop = end if last else changes[k + 1][0]
+        meter, full = (num, den), bar_units(num, den)
+        pos, first = start, len(out)
+        p = pickups[k] % full
+        if p > 0 and (last or start + p < stop):
+            out.append((pos, p, meter))
+            pos += p
+        while pos < stop or len(out) == first:
+            length = full if last else min(full, stop - pos)
+            out.append((pos, length, meter))
+            pos += length
+        if last and p > 0 and len(out) - first > 2:
+            s, length, _ = out[-1]
+            if end - s == length - p:
+                out[-1] = (s, end - s, meter)
     return out
 
 
