@@ -40,7 +40,7 @@ class NoteCache:
         self.per_entry = max(1, math.ceil(max_seconds * sample_rate / K.CHUNK))
         nent = max(1, self.nchunks)
         self.arena = np.zeros(max(1, self.nchunks * K.CHUNK), np.int16)
-        self._committed = False
+        self._committed = 0  # chunks [0, _committed) have their pages touched
         self.etab = np.zeros((nent, self.per_entry), np.int32)
         self.E = np.zeros((nent, 3), np.int64)  # recorded, capacity, recorder wants more
         self._free_chunks = list(range(self.nchunks - 1, -1, -1))
@@ -60,16 +60,20 @@ class NoteCache:
         """Bytes of arena held by entries (never above ``max_bytes``)."""
         return (self.nchunks - len(self._free_chunks)) * CHUNK_BYTES
 
-    def commit(self) -> None:
-        """Touch every arena page now (once), so recording never waits on page faults.
+    def commit(self, chunk: int | None = None) -> None:
+        """Touch the arena's pages up to ``chunk`` (all with None), so the kernel never
+        records into a page that faults.
 
-        Why: ``np.zeros`` memory is mapped lazily; the first write to each page costs a
-        fault (several ns per sample recorded). Called from ``Synth.warm_up``, where
-        the kernels are loaded too, before playback or an offline render starts.
+        Why: ``np.zeros`` memory is mapped lazily and the first write to each page costs
+        a fault (several ns per sample recorded). Chunks are handed out in order, so
+        :meth:`grow` touches each one as it is first granted (two pages, in Python
+        before the kernel writes it): memory grows with the notes played instead of the
+        whole limit (64 MB) being resident in every idle kernel.
         """
-        if not self._committed:
-            self.arena.fill(0.0)
-            self._committed = True
+        end = self.nchunks if chunk is None else min(self.nchunks, chunk + 1)
+        if end > self._committed:
+            self.arena[self._committed * K.CHUNK : end * K.CHUNK] = 0
+            self._committed = end
 
     def lookup(self, key: Hashable) -> int:
         """The entry for ``key`` (marked recently used), or -1."""
@@ -102,6 +106,8 @@ class NoteCache:
         if not self._free_chunks and not self._evict_one(keep=e):
             return False
         c = self._free_chunks.pop()
+        if c >= self._committed:
+            self.commit(c)
         self.etab[e, len(got)] = c
         got.append(c)
         self.E[e, 1] = len(got) * K.CHUNK

@@ -109,8 +109,6 @@ class Synth:
         kernels.warm_up()
         if self.render_threads > 1:
             kernels.warm_up_parallel()
-        if self.voices.notes is not None:
-            self.voices.notes.commit()
         for bank in (self.fallback_bank, self.bank):
             prepare = getattr(bank, "prepare", None)
             if callable(prepare):
@@ -246,6 +244,16 @@ class Synth:
     def sounding_voices(self) -> int:
         """All voices producing sound, including stolen ones fading out."""
         return self.voices.sounding
+
+    @property
+    def idle(self) -> bool:
+        """True while the next blocks are silence: no voice sounds, no event is queued or
+        held, and the effects' tails are gone (an idle output may then stop its device)."""
+        fx = self.voices.fx
+        tail = (fx.shape[0] > 110 and fx[0] != 0.0
+                and (fx[14] <= fx[15] or fx[110] <= fx[11]))
+        return not (self.voices.sounding or self._incoming or self._scheduled or self._held
+                    or tail)
 
     def process(self, out: np.ndarray, events: Iterable[Sequence[object]] = ()) -> None:
         """Fill ``out`` (frames, 2) float32 with this block; events at their offsets.

@@ -74,6 +74,7 @@ class Engine:
                                    on_events=self.heard.push)
         self._ports: list[MidiIn | MidiOut] = []
         self.output.source = self._source
+        self.output.idle = self._silent  # a stopped engine lets its output park (no CPU)
         self._lock = threading.RLock()
         self._state: State = "idle"
         self._last_emitted: str | None = None
@@ -228,6 +229,7 @@ class Engine:
                 self.scheduler.request_jump(0)
             self._set_state("playing")
             self.scheduler.set_playing(True)
+        self.output.wake()
 
     def pause(self) -> None:
         """Pause at the heard position; play() resumes there."""
@@ -372,6 +374,10 @@ class Engine:
         tick = self.timeline.tempo.frames_to_ticks(frame, self.sample_rate)
         return float(self.score.tempo.ticks_to_seconds(float(tick)))
 
+    def _silent(self) -> bool:
+        """Output render thread: nothing will sound until play() or a live note (wake)."""
+        return not self.scheduler.playing and self.synth.idle
+
     def _discontinuity(self, ring: int) -> None:
         """A jump: audio rendered ahead before ``ring`` and its note events are dropped."""
         self.output.discard_until(ring)
@@ -399,6 +405,7 @@ class Engine:
     def note_on(self, pitch: int, velocity: int = 100, channel: int = 0) -> None:
         """Play a note now on the current instrument (queued until audio is ready)."""
         self.synth.send("note_on", channel, pitch, velocity)  # validates at once
+        self.output.wake()
         self._when_ready(lambda: None)
         self.bus.emit("note_on", pitch=pitch, velocity=int(velocity), channel=channel)
 

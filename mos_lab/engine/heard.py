@@ -2,7 +2,8 @@
 
 The scheduler renders ahead; if it emitted note events while rendering, widgets and MIDI
 out would run a lookahead early. It pushes them here stamped with their ring frame, and a
-small thread emits each one on the bus once the output has consumed that frame.
+small thread emits each one on the bus once the output has consumed that frame. While
+nothing is queued the thread sleeps until a push (an idle kernel's engine wakes nobody).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class HeardEvents:
         self._q: deque[tuple[int, int, int, int, int]] = deque(maxlen=maxlen)
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        self._queued = threading.Event()  # set by push (and close): the queue has work
         self.emitted = 0
         self._thread = threading.Thread(target=self._run, name="mos-lab-heard-events",
                                         daemon=True)
@@ -38,6 +40,7 @@ class HeardEvents:
         if notes:
             with self._lock:
                 self._q.extend(notes)
+            self._queued.set()
 
     def drop_before(self, ring: int) -> None:
         """Audio before ``ring`` that was not heard yet is being discarded: so are its notes."""
@@ -58,6 +61,10 @@ class HeardEvents:
             with self._lock:
                 while self._q and self._q[0][0] <= now:
                     due.append(self._q.popleft())
+                if not self._q:
+                    self._queued.clear()  # under the lock: a push after this sets it again
+            if not due and not self._queued.is_set():
+                self._queued.wait()  # nothing pending: sleep until a push or close
             for frame, kind, ch, pitch, vel in due:
                 if kind == aev.NOTE_ON and vel > 0:
                     self.bus.emit("note_on", pitch=pitch, velocity=min(vel, 127), channel=ch,
@@ -68,5 +75,6 @@ class HeardEvents:
 
     def close(self) -> None:
         self._stop.set()
+        self._queued.set()
         if self._thread is not threading.current_thread():
             self._thread.join(timeout=5)

@@ -4,6 +4,13 @@ A render thread keeps the ring ``lookahead_s`` ahead by calling ``source(block)`
 consumer (device callback, timer thread or browser worklet) only copies from the ring
 and counts underruns. ``frames_played`` (frames taken from the ring) is the audio clock.
 An output that cannot open goes to state ``"error"`` with a message, never pretends.
+
+Idle: an output that can (``can_park``: the null clock, PortAudio) *parks* while its
+source says nothing will sound (``idle()``, set by the engine: transport not playing, no
+voice, no queued event, effect tails gone) and every block rendered before has been
+played: the consumer stops (no device callback, no clock thread) and the render thread
+sleeps until ``wake()``. A kernel holding a stopped engine then uses no CPU; the ring keeps
+its lookahead of silence and the clock its count, so ``play()`` starts as before.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from mos_lab.audio.devices.ring import RingBuffer
 
 OutputState = Literal["stopped", "waiting", "running", "suspended", "error"]
 Source = Callable[[np.ndarray], None]
+WAIT_S = 1.0  # the render thread's longest sleep when nothing wakes it (a safety net)
 
 
 class OutputError(RuntimeError):
@@ -29,6 +37,8 @@ class OutputError(RuntimeError):
 
 class Output(ABC):
     """Base sink: state machine, ring buffer, render thread and the shared consume step."""
+
+    can_park = False  # whether the consumer may stop while the source is idle (see above)
 
     def __init__(self, sample_rate: int = 48000, block: int = 256, *,
                  source: Source | None = None, lookahead_s: float = 0.1) -> None:
@@ -55,6 +65,13 @@ class Output(ABC):
         self._lock = threading.Lock()
         self._discard_to = 0  # consumer drops ring frames before this index (seek, pause)
         self._refilling = False  # after a drop, the empty ring is a jump, not an underrun
+        self.idle: Callable[[], bool] | None = None  # the source: "only silence until wake()"
+        self.parked = False  # consumer stopped while idle (``can_park`` outputs)
+        self.parks = 0  # times parked (diagnostics, tests)
+        self._loud_to = 0  # ring index after the last block rendered while not idle
+        self._resume = threading.Event()  # wake(): leave the parked state
+        self._device_lock = threading.Lock()  # consumer open/close: stop() vs the render thread
+        self._halted = False  # stop() closed the consumer: a parked render thread must not reopen
 
     # -- state -------------------------------------------------------------------------
     @property
@@ -80,6 +97,7 @@ class Output(ABC):
             self.error = None
             self._state = "waiting"
             self._stop.clear()
+            self._halted = False
             try:
                 if self.source is not None:
                     self._fill()
@@ -95,7 +113,10 @@ class Output(ABC):
     def stop(self) -> None:
         """Stop consuming and rendering; buffered audio is kept, the clock is kept."""
         with self._lock:
-            self._close_device()
+            with self._device_lock:
+                self._halted = True
+                self._close_device()
+                self.parked = False
             self._stop_render()
             if self._state != "error":
                 self._state = "stopped"
@@ -130,6 +151,45 @@ class Output(ABC):
     @abstractmethod
     def _close_device(self) -> None:
         """Close the consumer; must be safe to call when not open."""
+
+    def _park_device(self) -> None:
+        """Stop the consumer while idle (default: close it); ``_unpark_device`` restarts it."""
+        self._close_device()
+
+    def _unpark_device(self) -> None:
+        self._open()
+
+    # -- idle ---------------------------------------------------------------------------
+    def wake(self) -> None:
+        """Something will sound (play, a live note): a parked output restarts its consumer."""
+        self._resume.set()
+
+    def _parkable(self) -> bool:
+        idle = self.idle
+        return (self.can_park and idle is not None and self._state == "running"
+                and not self._stop.is_set() and self.ring.frames_read >= self._loud_to
+                and idle())
+
+    def _park(self) -> None:
+        """Render thread: stop the consumer until ``wake()`` (or stop), then restart it."""
+        self._resume.clear()
+        if not self._parkable():  # checked after the clear, so a wake() in between counts
+            return
+        with self._device_lock:
+            if self._halted:
+                return
+            self._park_device()
+            self.parked = True
+            self.parks += 1
+        self._resume.wait()
+        with self._device_lock:
+            if self._halted or not self.parked:
+                return
+            self.parked = False
+            try:
+                self._unpark_device()
+            except Exception as exc:
+                self._fail(f"{type(self).__name__} could not restart: {exc}")
 
     # -- shared paths ------------------------------------------------------------------
     def _consume(self, out: np.ndarray) -> None:
@@ -168,28 +228,37 @@ class Output(ABC):
         n = self.render_block
         buf = np.zeros((n, 2), dtype=np.float32)
         target = min(self.ring.capacity, self.lookahead_frames + n)
+        idle = self.idle if self.can_park else None
         while self.ring.available + n <= target and not self._stop.is_set():
             if kernels.ready():  # zeroing without giving the GIL away (see ring.py)
                 kernels.zero_frames(buf, 0, n)
             else:
                 buf.fill(0.0)
+            quiet = idle is not None and idle()  # asked before: this block is silence
             self.source(buf)
             self.ring.write(buf)
+            if not quiet:
+                self._loud_to = self.ring.frames_written
 
     def _render_loop(self) -> None:
-        period = self.block / self.sample_rate
+        # Woken by the consumer after each read (and by jumps, wake() and stop): no polling,
+        # so a consumer that reads nothing (a locked browser page) costs no CPU here.
         while not self._stop.is_set():
             try:
                 self._fill()
             except Exception as exc:  # reported, never raised in the thread
                 self._fail(f"render source failed: {type(exc).__name__}: {exc}")
                 return
-            self._wake.wait(period)
+            if self._parkable():
+                self._park()
+                continue
+            self._wake.wait(WAIT_S)
             self._wake.clear()
 
     def _stop_render(self) -> None:
         self._stop.set()
         self._wake.set()
+        self._resume.set()
         t = self._render_thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=5.0)
@@ -199,4 +268,5 @@ class Output(ABC):
         """Counters for diagnostics (``Session.doctor``)."""
         return {"state": self._state, "error": self.error, "frames_played": self.frames_played,
                 "device_frames": self.device_frames, "callbacks": self.callbacks,
-                "underruns": self.underruns, "buffered": self.ring.available}
+                "underruns": self.underruns, "buffered": self.ring.available,
+                "parked": self.parked}

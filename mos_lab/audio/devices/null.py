@@ -14,8 +14,11 @@ class NullOutput(Output):
     """Consumes one block every ``block / sample_rate / speed`` seconds, like a device.
 
     ``speed`` > 1 runs the clock faster than real time. After a stall longer than
-    ``max_lag_s`` the clock re-anchors instead of bursting to catch up.
+    ``max_lag_s`` the clock re-anchors instead of bursting to catch up. While the source
+    is idle the clock thread ends (parked) and a new one starts on ``wake()``.
     """
+
+    can_park = True
 
     def __init__(self, sample_rate: int = 48000, block: int = 256, *,
                  source: Source | None = None, lookahead_s: float = 0.1, speed: float = 1.0,

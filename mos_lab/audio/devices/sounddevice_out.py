@@ -7,7 +7,8 @@ the render thread both need the GIL, a pure-Python busy thread starves them at C
 default 5 ms switch interval (measured on JACK dummy, 256 frames: 175 underruns and 269
 xruns in 8 s); while a stream runs, the interval is lowered to ``switch_interval``
 (default 0.5 ms: with a dense score and a busy thread, 1 ms still gave 31 underruns in
-20 s, 0.5 ms none) and restored when it stops.
+20 s, 0.5 ms none) and restored when it stops. While the engine is idle the stream is
+stopped (parked: no callback, the interval restored) and started again by ``wake()``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ def import_sounddevice() -> Any:
 class SoundDeviceOutput(Output):
     """Plays the ring buffer on a PortAudio device (``device``: index or name)."""
 
+    can_park = True
+
     def __init__(self, sample_rate: int = 48000, block: int = 256, *,
                  source: Source | None = None, lookahead_s: float = 0.1,
                  device: int | str | None = None, latency: float | str = "low",
@@ -58,9 +61,31 @@ class SoundDeviceOutput(Output):
             samplerate=self.sample_rate, blocksize=self.block, device=self.device,
             channels=2, dtype="float32", latency=self.latency, callback=self._callback)
         self._stream.start()
+        self._lower_interval()
+
+    def _lower_interval(self) -> None:
         if self.switch_interval is not None and sys.getswitchinterval() > self.switch_interval:
             self._saved_interval = sys.getswitchinterval()
             sys.setswitchinterval(self.switch_interval)
+
+    def _restore_interval(self) -> None:
+        if self._saved_interval is not None:
+            if sys.getswitchinterval() == self.switch_interval:
+                sys.setswitchinterval(self._saved_interval)
+            self._saved_interval = None
+
+    def _park_device(self) -> None:
+        """Idle: stop the stream (kept open, so restarting is quick) and the fast switching."""
+        if self._stream is not None:
+            self._stream.stop()
+        self._restore_interval()
+
+    def _unpark_device(self) -> None:
+        if self._stream is None:
+            self._open()
+            return
+        self._stream.start()
+        self._lower_interval()
 
     def _callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
         if status.output_underflow:
@@ -69,10 +94,7 @@ class SoundDeviceOutput(Output):
 
     def _close_device(self) -> None:
         stream, self._stream = self._stream, None
-        if self._saved_interval is not None:
-            if sys.getswitchinterval() == self.switch_interval:
-                sys.setswitchinterval(self._saved_interval)
-            self._saved_interval = None
+        self._restore_interval()
         if stream is not None:
             try:
                 stream.stop()
