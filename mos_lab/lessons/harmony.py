@@ -1,9 +1,12 @@
-"""Four-part harmonisation of a Roman-numeral line: generator, model answer and grader.
+"""Four-part harmonisation of a Roman-numeral line or a figured bass: generator, model
+answer and grader.
 
 The student writes one chord per bar, four notes each (soprano to bass, ``|`` between
 chords): ``E5 C5 G4 C3 | F5 C5 A4 F3 | ...``. The grader checks each chord against the
-numeral (all of its notes, the fifth may be left out, and the bass the numeral's) and runs
-theory's ``check_voice_leading`` on the whole, naming each broken rule with its bar.
+numeral, or against the figures over the given bass as theory's ``figured_bass.realize``
+reads them (all of its notes, the fifth may be left out, and the bass the numeral's or
+the given one), and runs theory's ``check_voice_leading`` on the whole, naming each
+broken rule with its bar.
 
 The model answer is found by a small dynamic programme over close and open voicings
 (least total motion, no parallels, no doubled leading tone, sevenths falling by step) and
@@ -23,6 +26,7 @@ from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
 from mos_lab.lessons.intervals import parse_note
 from mos_lab.theory.analysis.numeral import parse_numeral
+from mos_lab.theory.figured_bass import figures_for, realize, root_position
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch
 from mos_lab.theory.voice_leading import SATB_RANGES, Finding, check_voice_leading
@@ -36,6 +40,33 @@ PROGRESSIONS = {
 EXPECTED = ("four notes per chord, soprano to bass, chords separated by |: "
             "E5 C5 G4 C3 | F5 C5 A4 F3")
 Voicing = tuple[Pitch, Pitch, Pitch, Pitch]  # soprano, alto, tenor, bass
+
+
+class _Target(NamedTuple):
+    """What one bar's chord must be: members as fifths (root, third, fifth, seventh), the
+    bass as fifths, and how messages name the chord."""
+
+    members: tuple[int, ...]
+    bass: int
+    label: str
+
+
+@lru_cache(maxsize=1024)
+def _figured(key: Key, bass: Pitch, figures: str) -> _Target:
+    """The chord figures ask for over a bass, by theory's figured-bass realisation."""
+    members = root_position(realize(bass, figures, key))
+    label = f"{figures or '5/3'} over {bass.name}"
+    return _Target(tuple(p.fifths for p in members), bass.fifths, label)
+
+
+def _figure_line(key: Key, path: Sequence[Voicing], numerals: Sequence[str]
+                 ) -> tuple[str, ...]:
+    """The figure under each bass note of a realised numeral line."""
+    out = []
+    for ch, n in zip(path, numerals, strict=True):
+        members = [Pitch.from_fifths(f) for f in _chord(key, n)[0]]
+        out.append(figures_for(ch[3], members, key))
+    return tuple(out)
 
 
 @lru_cache(maxsize=1024)
@@ -182,12 +213,34 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
                         strictness: str = "textbook") -> Feedback:
     """Grade a four-part realisation: chords against the numerals, then the part-writing
     rules by theory's check_voice_leading (each finding named with its bar)."""
-    if not isinstance(response, str) or len(response) > 40 * len(numerals) + 40:
+    targets = []
+    for n in numerals:
+        members, bass, _ = _chord(key, n)
+        targets.append(_Target(members, bass, n))
+    return _grade_chords(key, targets, response, strictness, figured=False)
+
+
+def grade_figured_bass(key: Key, basses: Sequence[Pitch], figures: Sequence[str],
+                       response: object, strictness: str = "textbook") -> Feedback:
+    """Grade a four-part realisation of a figured bass: each chord against the figures
+    over its bass (theory's realisation in the key), then the part-writing rules by
+    check_voice_leading (each finding named with its rule and bar)."""
+    if len(basses) != len(figures):
+        raise ValueError(f"{len(basses)} bass notes but {len(figures)} figures")
+    targets = [_figured(key, b.with_octave(None), f) for b, f in zip(basses, figures,
+                                                                     strict=True)]
+    return _grade_chords(key, targets, response, strictness, figured=True)
+
+
+def _grade_chords(key: Key, targets: Sequence[_Target], response: object, strictness: str,
+                  figured: bool) -> Feedback:
+    """The grade of a realisation, one chord per target: chord tones, then the rules."""
+    if not isinstance(response, str) or len(response) > 40 * len(targets) + 40:
         return Feedback(False, 0.0, f"expected {EXPECTED}")
     groups = [g.split() for g in response.replace(",", "|").split("|") if g.strip()]
-    if len(groups) != len(numerals):
+    if len(groups) != len(targets):
         return Feedback(False, 0.0, f"expected {EXPECTED}; got {len(groups)} chord(s) for "
-                                    f"{len(numerals)} numerals")
+                                    f"{len(targets)} {'bass notes' if figured else 'numerals'}")
     chords: list[list[Pitch]] = []
     for k, g in enumerate(groups):
         if len(g) != 4:
@@ -200,8 +253,7 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
         chords.append(sorted(ps, key=lambda p: -p.midi))  # type: ignore[arg-type]
     problems: list[str] = []
     right = 0
-    for k, (ch, n) in enumerate(zip(chords, numerals, strict=True)):
-        members, bass_f, _ = _chord(key, n)
+    for k, (ch, (members, bass_f, n)) in enumerate(zip(chords, targets, strict=True)):
         pcs = {p.pc for p in ch}
         want = {(7 * f) % 12 for f in members}
         need = want - {(7 * members[2]) % 12}
@@ -212,8 +264,8 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
             problems.append(f"bar {k + 1}: {n} needs its root, third"
                             f"{' and seventh' if len(members) == 4 else ''}")
         elif ch[-1].pc != (7 * bass_f) % 12:
-            problems.append(f"bar {k + 1}: the bass of {n} is "
-                            f"{Pitch.from_fifths(bass_f).name}, not {ch[-1].name}")
+            problems.append(f"bar {k + 1}: the {'given bass' if figured else 'bass of ' + n} "
+                            f"is {Pitch.from_fifths(bass_f).name}, not {ch[-1].name}")
         else:
             right += 1
     findings = _findings(key, tuple(map(tuple, chords)), strictness)
@@ -223,10 +275,11 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
         problems.append(f"bar {bar}: {f.rule} ({where})" + (f": {f.detail}" if f.detail
                                                             else ""))
     if not problems:
-        return Feedback(True, 1.0, "right: every chord fits its numeral and no part-writing "
+        return Feedback(True, 1.0, f"right: every chord fits its "
+                                   f"{'figures' if figured else 'numeral'} and no part-writing "
                                    "rule is broken")
-    rules_ok = max(0.0, 1 - len(findings) / len(numerals))
-    score = 0.5 * right / len(numerals) + 0.5 * rules_ok
+    rules_ok = max(0.0, 1 - len(findings) / len(targets))
+    score = 0.5 * right / len(targets) + 0.5 * rules_ok
     return Feedback(False, round(score, 3), "; ".join(problems))
 
 
@@ -240,6 +293,7 @@ class _Passage(NamedTuple):
     answer: str
     bass: tuple[tuple[Pitch, int, int], ...]
     question: str
+    figures: tuple[str, ...]
 
 
 @lru_cache(maxsize=16)
@@ -258,16 +312,32 @@ def _passages(level: int) -> tuple[_Passage, ...]:
                 continue
             bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
             question = f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}"
-            out.append(_Passage(key, numerals, tuple(path), _text(path), bass, question))
+            out.append(_Passage(key, numerals, tuple(path), _text(path), bass, question,
+                                _figure_line(key, path, numerals)))
     return tuple(out)
 
 
-def harmonisation(seed: int = 0, level: int = 1) -> Exercise:
+def harmonisation(seed: int = 0, level: int = 1, *, figured: bool = False) -> Exercise:
     """Write four parts (SATB) for a Roman-numeral line, one chord per bar; the prompt
-    is the bass line. Level 1 root-position triads, 2 inversions, 3 seventh chords."""
-    key, numerals, _, answer, bass, question = Rng(seed).choice(_passages(level))
+    is the bass line. Level 1 root-position triads, 2 inversions, 3 seventh chords.
+
+    ``figured=True``: the same passage as a figured bass (``A2 6 | G2 7/#``, figures as
+    theory's ``figured_bass`` reads them) instead of numerals; graded against the figures.
+    """
+    key, numerals, _, answer, bass, question, figures = Rng(seed).choice(_passages(level))
+    if not figured:
+        return Exercise(
+            kind="harmonisation", seed=seed, level=level, question=question,
+            answer=answer, events=bass,
+            grader=lambda r: grade_harmonisation(key, numerals, r), params={},
+            skill=f"four-part writing level {level}", key_signature=key.sharps, bpm=60.0)
+    basses = tuple(p for p, _, _ in bass)
+    line = " | ".join(f"{b.name_with_octave} {f}".strip() for b, f in zip(basses, figures,
+                                                                          strict=True))
     return Exercise(
-        kind="harmonisation", seed=seed, level=level, question=question,
+        kind="harmonisation", seed=seed, level=level,
+        question=f"Write four parts over this figured bass, in {key.name}: {line}",
         answer=answer, events=bass,
-        grader=lambda r: grade_harmonisation(key, numerals, r), params={},
-        skill=f"four-part writing level {level}", key_signature=key.sharps, bpm=60.0)
+        grader=lambda r: grade_figured_bass(key, basses, figures, r),
+        params={"figured": True}, skill=f"figured bass level {level}",
+        key_signature=key.sharps, bpm=60.0)
