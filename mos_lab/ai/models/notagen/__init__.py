@@ -7,6 +7,7 @@ Needs torch (``pip install 'mos_lab[ai]'``). Map::
     for bar in m.stream(period="Baroque", composer="Bach, Johann Sebastian",
                         instrumentation="Choral", bars=16, seed=1): ...
     g = m.generate(prompt, bars=16, seed=1)  -> Generated(text, bars, score, stopped)
+    notagen.shipped()                               the small model in the package
     notagen.random(NotaGenConfig(hidden=128, ...))  an untrained model (tests, benches)
 
 Modules: ``patchilizer`` (text to patches, no torch), ``model`` (the network),
@@ -22,11 +23,12 @@ from mos_lab.ai.models.notagen import patchilizer
 
 if TYPE_CHECKING:
     from mos_lab.ai.models.notagen.checkpoint import CheckpointError
-    from mos_lab.ai.models.notagen.core import Generated, NotaGen, load, random
+    from mos_lab.ai.models.notagen.core import SHIPPED, Generated, NotaGen, load, random, shipped
     from mos_lab.ai.models.notagen.model import NotaGenConfig
     from mos_lab.ai.models.notagen.sampling import BarStream, Sampling
 
 _LAZY = {"NotaGen": "core", "Generated": "core", "load": "core", "random": "core",
+         "shipped": "core", "SHIPPED": "core",
          "CheckpointError": "checkpoint", "NotaGenConfig": "model", "BarStream": "sampling",
          "Sampling": "sampling"}
 
@@ -44,5 +46,16 @@ def __getattr__(name: str) -> Any:
     return getattr(importlib.import_module(f"mos_lab.ai.models.notagen.{_LAZY[name]}"), name)
 
 
-__all__ = ["BarStream", "CheckpointError", "Generated", "NotaGen", "NotaGenConfig",
-           "Sampling", "load", "patchilizer", "random"]
+__all__ = [
+    "SHIPPED",
+    "BarStream",
+    "CheckpointError",
+    "Generated",
+    "NotaGen",
+    "NotaGenConfig",
+    "Sampling",
+    "load",
+    "patchilizer",
+    "random",
+    "shipped",
+]

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -148,6 +149,15 @@ def load(path: str | os.PathLike[str]) -> NotaGen:
     """Load a NotaGen checkpoint (``.pth``, or a folder holding one) at any published size,
     the sizes read from its shapes; a wrong shape names the first key that differs."""
     return NotaGen(build(read_state_dict(path)), str(path))
+
+
+#: the small model that ships with mos_lab (trained by ``mos-lab train --music21``)
+SHIPPED = Path(__file__).parent / "weights" / "notagen_small.pth"
+
+
+def shipped() -> NotaGen:
+    """The small NotaGen that ships in the package: the default NotaGen backend's model."""
+    return NotaGen(build(read_state_dict(SHIPPED)), "shipped")
 
 
 def random(config: NotaGenConfig | None = None, seed: int = 0) -> NotaGen:
