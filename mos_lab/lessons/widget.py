@@ -4,7 +4,13 @@ feedback), recording each attempt in a Progress file.
 The prompt is engraved by ``mos_lab.notation`` (verovio) when it can be, else shown as
 text; Play loads the prompt into the session's engine and plays it; answers come typed
 (Enter), from the on-screen ``widgets.Keyboard`` (its notes arrive on the session bus
-and are spelled in the exercise's key), or as rhythm taps timed in the page.
+and are spelled in the exercise's key), or as rhythm taps.
+
+A rhythm is played by the page itself (a count-in bar, then a click per note, scheduled
+on its AudioContext) and each tap is placed on that audio clock: the event's time stamp
+mapped through ``getOutputTimestamp`` (what is heard now), less the time the first note
+is heard. So a tap exactly on a note is sent as the note's time, whatever the latency
+of the kernel or the event loop; the answer goes when the last note has its tap.
 """
 
 from __future__ import annotations
@@ -47,6 +53,15 @@ def spell_in_key(midi: int, sharps: int | None) -> Pitch:
     return Pitch.from_midi(midi, f)
 
 
+def rhythm_of(exercise: Exercise, count_in: int = 4) -> dict[str, Any]:
+    """What the page needs to play a rhythm exercise and time taps against it: the notes'
+    onsets in ms (first at 0, as the grader reads taps), the beat and the count-in."""
+    if exercise.kind != "rhythm_tap":
+        return {}
+    return {"onsets_ms": [float(x) for x in exercise.answer.split()],
+            "beat_ms": 60_000.0 / exercise.bpm, "count_in": count_in}
+
+
 def engraved(exercise: Exercise) -> str:
     """The prompt as SVG, or "" when notation (verovio) cannot engrave it here."""
     try:
@@ -68,6 +83,7 @@ class ExerciseWidget(anywidget.AnyWidget):
     text_prompt = t.Unicode("").tag(sync=True)
     placeholder = t.Unicode("").tag(sync=True)
     entered = t.List(t.Unicode()).tag(sync=True)
+    rhythm = t.Dict().tag(sync=True)
     feedback = t.Dict().tag(sync=True)
 
     def __init__(self, exercise: Exercise, *, progress: Progress | None = None,
@@ -81,7 +97,8 @@ class ExerciseWidget(anywidget.AnyWidget):
             kind=exercise.kind, question=exercise.question,
             svg="" if heard or not engrave else engraved(exercise),
             text_prompt="(listen, then answer)" if heard else " ".join(exercise.notes),
-            placeholder=PLACEHOLDER.get(exercise.kind, ""))
+            placeholder=PLACEHOLDER.get(exercise.kind, ""),
+            rhythm=rhythm_of(exercise))
         self.exercise = exercise
         self.progress = progress
         self.student = student
@@ -141,7 +158,8 @@ class ExerciseWidget(anywidget.AnyWidget):
             except ProgressError as exc:
                 self.errors.append(str(exc))
                 message += f" (not recorded: {exc})"
-        self.feedback = {"correct": fb.correct, "score": fb.score, "message": message}
+        self.feedback = {"correct": fb.correct, "score": fb.score, "message": message,
+                         "attempt": len(self.results)}  # a new value even when repeated
         self.entered = []
         return fb
 

@@ -1,7 +1,11 @@
 // Exercise: question, engraved (or text) prompt, play button, answer box, feedback.
 // Typed answers go with Enter or the Check button; notes played on the kernel's Keyboard
-// arrive in `entered` and fill the box; rhythm taps (button or space bar) are timed with
-// performance.now() and sent in ms from the first tap.
+// arrive in `entered` and fill the box.
+// Rhythm: Play sounds a count-in and the rhythm on this page's AudioContext; each tap
+// (button, space bar) is placed on that audio clock (its event time stamp mapped through
+// getOutputTimestamp: the audio being heard at that moment), in ms after the first note
+// is heard, and the answer goes when every note has a tap. Without Play, taps are timed
+// from the first tap. `card.mosExercise` exposes the clock and the last taps to tests.
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -9,9 +13,38 @@ function el(tag, cls, text) {
   return e;
 }
 
+let sharedContext = null;
+function audioContext() {
+  // one context per page for every exercise (a browser allows only a few)
+  if (!sharedContext || sharedContext.state === "closed") sharedContext = new AudioContext();
+  return sharedContext;
+}
+
+// The audio-clock time (s) of an event time stamp (ms, performance.now's clock).
+function audioTimeOf(ctx, stamp) {
+  const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+  if (ts && ts.performanceTime > 0) return ts.contextTime + (stamp - ts.performanceTime) / 1000;
+  // no output timestamp yet: the context's clock now, less what is still to be heard
+  const lag = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
+  return ctx.currentTime - lag + (stamp - performance.now()) / 1000;
+}
+
+function click(ctx, when, accent, high) {
+  const osc = ctx.createOscillator();
+  const gain = ctx.createGain();
+  osc.frequency.value = high ? 1320 : accent ? 990 : 660;
+  gain.gain.setValueAtTime(0.0001, when);
+  gain.gain.exponentialRampToValueAtTime(0.5, when + 0.003);
+  gain.gain.exponentialRampToValueAtTime(0.0001, when + 0.08);
+  osc.connect(gain).connect(ctx.destination);
+  osc.start(when);
+  osc.stop(when + 0.1);
+}
+
 export default {
   render({ model, el: root }) {
     const card = el("div", "mos-exercise");
+    card.tabIndex = 0;
     card.style.cssText = "font-family: sans-serif; border: 1px solid #ccc; border-radius: 6px; padding: 10px; max-width: 720px";
     const question = el("div", "mos-question");
     question.style.fontWeight = "bold";
@@ -29,36 +62,79 @@ export default {
     row.append(play, input, check, tap);
     card.append(question, prompt, row, feedback);
     root.appendChild(card);
-    let taps = [];
+    let taps = [];       // tap times: ms after the first note (audio clock), or raw stamps
+    let start = null;    // audio-clock time (s) at which the rhythm's first note is heard
+    let ctx = null;
+    const state = { sent: [], submittedAt: null, feedbackAt: null };
+    card.mosExercise = {
+      state,
+      clock: () => (ctx && start !== null ? { start, now: ctx.currentTime } : null),
+      audioTimeOf: (stamp) => (ctx ? audioTimeOf(ctx, stamp) : null),
+    };
 
+    const isRhythm = () => model.get("kind") === "rhythm_tap";
+    const rhythm = () => model.get("rhythm") || {};
     function draw() {
       question.textContent = model.get("question");
       const svg = model.get("svg");
       if (svg) prompt.innerHTML = svg; else prompt.textContent = model.get("text_prompt");
       input.placeholder = model.get("placeholder");
-      tap.style.display = model.get("kind") === "rhythm_tap" ? "" : "none";
+      tap.style.display = isRhythm() ? "" : "none";
     }
     function showFeedback() {
       const fb = model.get("feedback") || {};
       if (fb.message === undefined) { feedback.textContent = ""; return; }
+      state.feedbackAt = performance.now();
       feedback.textContent = (fb.correct ? "✔ " : "✘ ") + fb.message;
       feedback.style.color = fb.correct ? "#176117" : "#9b1c1c";
       feedback.dataset.correct = String(!!fb.correct);
     }
     function submit() {
-      const text = model.get("kind") === "rhythm_tap" && taps.length
-        ? taps.map((t) => Math.round(t - taps[0])).join(" ") : input.value;
+      let text = input.value;
+      if (isRhythm() && taps.length) {
+        const ms = start !== null ? taps : taps.map((t) => t - taps[0]);
+        state.sent = ms;
+        text = ms.map((t) => t.toFixed(1)).join(" ");
+      }
+      state.submittedAt = performance.now();
       model.send({ type: "answer", text: String(text).slice(0, 2000) });
       taps = [];
+      start = null;
+    }
+    function playRhythm() {
+      ctx = audioContext();
+      if (ctx.state !== "running") ctx.resume();
+      const r = rhythm();
+      const beat = (r.beat_ms || 600) / 1000;
+      const count = r.count_in ?? 4;
+      const t0 = ctx.currentTime + 0.15;
+      for (let i = 0; i < count; i++) click(ctx, t0 + i * beat, i === 0, false);
+      start = t0 + count * beat;
+      for (const ms of r.onsets_ms || []) click(ctx, start + ms / 1000, false, true);
+      taps = [];
+      input.value = "";
+    }
+    function onTap(e) {
+      if (start !== null && ctx) {
+        taps.push((audioTimeOf(ctx, e.timeStamp) - start) * 1000);
+        input.value = `${taps.length} tap(s)`;
+        if (taps.length >= (rhythm().onsets_ms || []).length) submit();
+      } else {
+        taps.push(e.timeStamp);
+        input.value = `${taps.length} tap(s)`;
+      }
     }
     const onKey = (e) => { if (e.key === "Enter") submit(); };
-    const onTap = () => { taps.push(performance.now()); input.value = `${taps.length} tap(s)`; };
-    const onSpace = (e) => { if (e.key === " " && model.get("kind") === "rhythm_tap") { e.preventDefault(); onTap(); } };
+    const onSpace = (e) => {
+      if (e.key === " " && isRhythm() && !e.repeat) { e.preventDefault(); onTap(e); }
+    };
     input.addEventListener("keydown", onKey);
     card.addEventListener("keydown", onSpace);
     check.addEventListener("click", submit);
-    tap.addEventListener("click", onTap);
-    play.addEventListener("click", () => model.send({ type: "play" }));
+    tap.addEventListener("pointerdown", onTap);
+    play.addEventListener("click", () => {
+      if (isRhythm()) { playRhythm(); card.focus(); } else model.send({ type: "play" });
+    });
     const onEntered = () => { input.value = model.get("entered").join(" "); };
     model.on("change:entered", onEntered);
     model.on("change:feedback", showFeedback);

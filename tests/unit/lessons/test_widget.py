@@ -78,3 +78,20 @@ def test_the_prompt_is_engraved_when_verovio_is_here(session):
     w = ExerciseWidget(lessons.interval_id(seed=1), session=session)
     assert w.svg.startswith("<svg") or "<svg" in w.svg[:200]
     w.close()
+
+
+def test_a_rhythm_goes_to_the_page_with_its_onsets_and_each_feedback_is_new(session):
+    ex = lessons.rhythm_tap(seed=4, level=2, bpm=120)
+    w = ExerciseWidget(ex, session=session)
+    assert w.keyboard is None and w.svg == ""
+    assert w.rhythm == {"onsets_ms": [float(x) for x in ex.answer.split()],
+                        "beat_ms": 500.0, "count_in": 4}
+    assert w.rhythm["onsets_ms"][0] == 0.0
+    w._on_msg(w, {"type": "answer", "text": ex.answer}, [])
+    first = dict(w.feedback)
+    w._on_msg(w, {"type": "answer", "text": ex.answer}, [])
+    assert first["correct"] and w.feedback["correct"] and w.feedback != first
+    d = ExerciseWidget(lessons.dictation(seed=1), session=session)
+    assert d.rhythm == {}
+    d.close()
+    w.close()
