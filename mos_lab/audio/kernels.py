@@ -38,6 +38,8 @@ from mos_lab.audio.effects import process as fx_process
 
 # fastmath without nnan/ninf: NaN from a custom source must survive to the limiter.
 FAST = {"nsz", "arcp", "contract", "afn", "reassoc"}
+# A recurrence written in the order it should run (the SoundFont filter): no reassoc.
+FILTER = {"nsz", "arcp", "contract", "afn"}
 
 
 def _jit(fastmath: set[str] | bool, nogil: bool = True) -> Callable[[Callable[..., Any]], Any]:
@@ -123,6 +125,10 @@ SINE_DELTA = np.zeros(SINE_SIZE + 1)
 SINE_DELTA[:-1] = SINE[1:] - SINE[:-1]
 SINE.flags.writeable = False
 H32, C15, C2, C25 = np.float32(0.5), np.float32(1.5), np.float32(2.0), np.float32(2.5)
+FIX32 = 4294967296.0  # 32.32 fixed-point sample positions (``_sf2_interp``)
+MASK32 = 0xFFFFFFFF
+INV32 = np.float32(2.0 ** -32)
+U1, U2 = np.uint64(1), np.uint64(2)
 LN10 = math.log(10.0)
 LN2_1200 = math.log(2.0) / 1200.0
 NO_FX = np.zeros(1)  # no master effects (``effects.make_state`` makes a real state)
@@ -690,9 +696,57 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
 
 
 @_jit(FAST)
+def _sf2_interp(data: np.ndarray, o: np.ndarray, pos: float, r: float, n: int) -> None:
+    """``o[:n]``: ``data`` read from ``pos`` in steps of ``r`` by 4-point cubic
+    interpolation (FluidSynth's default), where all four points of every frame lie
+    inside the data (the caller checks). The position runs in 32.32 fixed point from
+    ``pos`` (exact to 2**-32 of a frame) and the interpolation in float32 (the 16-bit
+    samples' own precision): few int/float conversions, which bound this loop."""
+    fl = math.floor(pos)
+    base = int(fl)
+    ph = int((pos - fl) * FIX32)
+    inc = int(r * FIX32 + 0.5)
+    for k in range(n):
+        u = np.uint64(base + (ph >> 32))  # (unsigned: no negative-index wraparound)
+        f = np.float32(ph & MASK32) * INV32
+        ph += inc
+        s0 = data[u - U1]
+        s1 = data[u]
+        s2 = data[u + U1]
+        s3 = data[u + U2]
+        o[k] = np.float64(s1 + f * (H32 * (s2 - s0) + f * (
+            s0 - C25 * s1 + C2 * s2 - H32 * s3 + f * (C15 * (s1 - s2) + H32 * (s3 - s0)))))
+
+
+@_jit(FILTER)
+def _sf2_filter(o: np.ndarray, n: int, x1: float, x2: float, y1: float, y2: float,
+                a1: float, a2: float, b02: float, b1: float, da1: float, da2: float,
+                db02: float, db1: float, g: float, dg: float
+                ) -> tuple[float, float, float, float]:
+    """``o[:n]`` through the 2-pole low-pass (coefficients ramped by ``d*`` per frame),
+    times the amplitude ``g`` ramped by ``dg``, in place; returns the filter memory.
+    Compiled without reassociation so the recurrence stays one multiply-add long."""
+    for k in range(n):
+        x = o[k]
+        w = (b02 * (x + x2) + b1 * x1) - a2 * y2
+        y = w - a1 * y1
+        x2 = x1
+        x1 = x
+        y2 = y1
+        y1 = y
+        a1 += da1
+        a2 += da2
+        b02 += db02
+        b1 += db1
+        o[k] = g * y
+        g += dg
+    return x1, x2, y1, y2
+
+
+@_jit(FAST)
 def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int,
          level: float, cpan: float, bend: float, modw: float, mix: np.ndarray,
-         out: np.ndarray, buf: np.ndarray) -> None:
+         out: np.ndarray) -> None:
     """A SoundFont 2.04 voice, frames ``a:b`` of the block, mixed into ``mix``.
 
     Per 64-frame chunk of the voice's own clock (so block size never changes the
@@ -700,8 +754,9 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
     them; per frame: 4-point cubic interpolation of the sample (as FluidSynth's
     default), the loop, the 2-pole resonant low-pass with its coefficients ramped over
     the chunk, and the amplitude ramped linearly across the chunk. The voice's mono
-    output goes to ``out`` (scratch, ``buf`` too), then one vectorised pass adds it to
-    the stereo and send rows (the filter's recurrence keeps the first pass serial).
+    output goes to ``out`` (scratch), then one vectorised pass adds it to the stereo
+    and send rows. Frames whose four points lie inside the sample (or loop) take the
+    fast interpolation; only those next to an edge or a loop wrap go one by one.
     """
     t = Iv[v, I_T]
     pos = F[v, F_POS]
@@ -733,58 +788,29 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         db1 = F[v, S_DB1]
         j0 = t - tc  # frames into the chunk
         back = SF2_CHUNK - 1 - j0
-        c_a1 = F[v, S_CA1] - da1 * back
-        c_a2 = F[v, S_CA2] - da2 * back
-        c_b02 = F[v, S_CB02] - db02 * back
-        c_b1 = F[v, S_CB1] - db1 * back
         n = e - i
-        last = pos + r * (n - 1)
         o = out[i - a:e - a]
-        g = amp0 + damp * j0
-        if int(pos) - 1 >= first and int(last) + 2 < top:
-            # The common case in one pass: no sample edge, no loop wrap (interpolation
-            # and the filter with its coefficient ramp overlap in the CPU's pipeline).
-            # The interpolation in float32 (the samples' own precision, 24 bits: far
-            # below the 16-bit data) and the position from a float counter and floor:
-            # fewer conversions, which bound this loop's speed.
-            kf = 0.0
-            for k in range(n):
-                p = pos + r * kf
-                kf += 1.0
-                fl = math.floor(p)
-                ip = int(fl)
-                f = np.float32(p - fl)
-                s0 = data[ip - 1]
-                s1 = data[ip]
-                s2 = data[ip + 1]
-                s3 = data[ip + 2]
-                x = np.float64(s1 + f * (H32 * (s2 - s0) + f * (
-                    s0 - C25 * s1 + C2 * s2 - H32 * s3
-                    + f * (C15 * (s1 - s2) + H32 * (s3 - s0)))))
-                y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
-                x2 = x1
-                x1 = x
-                y2 = y1
-                y1 = y
-                c_a1 += da1
-                c_a2 += da2
-                c_b02 += db02
-                c_b1 += db1
-                o[k] = g * y
-                g += damp
-            pos += r * n
-            while looping and pos >= le:
-                pos -= span
-            t += n
-            i = e
-            continue
-        for k in range(n):
-            ip = int(pos)
+        k = 0
+        while k < n:
+            # Frames from k whose 4 points lie in [first, top): the fast interpolation
+            # (a margin of 1e-6 frame keeps the fixed-point position inside too).
+            cnt = 0
+            room = top - 3.0 - 1e-6 - pos
+            if int(pos) - 1 >= first and room >= 0.0:
+                cnt = n - k if room >= r * (n - k - 1) else int(room / r) + 1
+            if cnt > 0:
+                _sf2_interp(data, o[k:], pos, r, cnt)
+                pos += r * cnt
+                k += cnt
+                while looping and pos >= le:
+                    pos -= span
+                continue
+            ip = int(pos)  # one frame next to an edge or a loop wrap
             f = pos - ip
             if not looping and ip >= int(end) - 1:
                 fin = True
                 for q in range(k, n):
-                    buf[q] = 0.0
+                    o[q] = 0.0
                 break
             q = ip - 1
             s0 = data[q if q >= first else first]
@@ -797,25 +823,16 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
             if looping and q >= le:
                 q -= int(span)
             s3 = data[q] if q < int(end) else 0.0
-            buf[k] = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
-                                                      + f * (1.5 * (s1 - s2)
-                                                             + 0.5 * (s3 - s0))))
+            o[k] = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
+                                                    + f * (1.5 * (s1 - s2) + 0.5 * (s3 - s0))))
             pos += r
             while looping and pos >= le:
                 pos -= span
-        for k in range(n):
-            x = buf[k]
-            y = c_b02 * (x + x2) + c_b1 * x1 - c_a1 * y1 - c_a2 * y2
-            x2 = x1
-            x1 = x
-            y2 = y1
-            y1 = y
-            c_a1 += da1
-            c_a2 += da2
-            c_b02 += db02
-            c_b1 += db1
-            o[k] = g * y
-            g += damp
+            k += 1
+        x1, x2, y1, y2 = _sf2_filter(
+            o, n, x1, x2, y1, y2, F[v, S_CA1] - da1 * back, F[v, S_CA2] - da2 * back,
+            F[v, S_CB02] - db02 * back, F[v, S_CB1] - db1 * back, da1, da2, db02, db1,
+            amp0 + damp * j0, damp)
         t += n
         i = e
         if fin:
@@ -1126,7 +1143,7 @@ def _segment(F: np.ndarray, Iv: np.ndarray, rng: np.ndarray, v: int, a: int, b: 
     if kind == K_SF2:
         d = Iv[v, I_DATA]
         data = d0 if d == 0 else (d1 if d == 1 else (d2 if d == 2 else d3))
-        _sf2(F, Iv, v, data, a, b, level, cpan, bend, modw, mix, scratch[0], scratch[1])
+        _sf2(F, Iv, v, data, a, b, level, cpan, bend, modw, mix, scratch[0])
         Iv[v, I_T] = t0 + m
         return
     mode = Iv[v, I_PMODE]

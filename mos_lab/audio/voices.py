@@ -421,14 +421,19 @@ class VoiceAllocator:
         now = self.now
         victim: Voice | None = None
         quietest = math.inf
+        exp = math.exp
         for v in self.voices:
             env = v.env
-            if env.rel_start < 0:  # held
+            rs = env.rel_start
+            if rs < 0:  # held
                 continue
-            env.t = now - v.onset
-            loud = env.level() * v.gain
+            # the released envelope's level (``Envelope.level``) inlined, times the gain
+            g = (exp(-env.rel_k * (now - v.onset - rs)) - 0.001) * (env.rel_level / 0.999)
+            loud = (g if g > 0.0 else 0.0) * v.gain
             if loud < quietest:
                 quietest, victim = loud, v
+                if loud <= 0.0:  # silent: no later voice is quieter (the first one wins)
+                    break
         if victim is None:
             victim = min(self.voices, key=lambda v: v.serial)  # the oldest held note
         self.stolen_count += 1
