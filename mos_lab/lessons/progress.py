@@ -6,6 +6,9 @@ waits up to ``timeout`` seconds). The file is never rewritten or deleted here: a
 corrupt file or one locked past the timeout raises ProgressError naming the path, and an
 attempt that could not be written stays in ``pending`` and is written by the next
 ``record`` or ``flush``.
+
+One Progress may be used from any thread (a widget's answers arrive on the kernel's comm
+thread, not the one that made it): its connection is shared under a lock.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +93,7 @@ class Progress:
         self.timeout = timeout
         self.pending: list[Attempt] = []
         self._conn: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
         with self._errors("open"):
             self._connect()
 
@@ -96,7 +101,8 @@ class Progress:
     def _connect(self) -> sqlite3.Connection:
         if self._conn is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                   check_same_thread=False)  # used under self._lock
             try:
                 conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -113,6 +119,11 @@ class Progress:
 
     @contextmanager
     def _errors(self, doing: str) -> Iterator[None]:
+        """Hold the connection's lock; turn SQLite's errors into ProgressError."""
+        with self._lock:
+            yield from self._named_errors(doing)
+
+    def _named_errors(self, doing: str) -> Iterator[None]:
         try:
             yield
         except sqlite3.OperationalError as exc:
@@ -141,12 +152,17 @@ class Progress:
             exercise.question, exercise.answer, _text(response), bool(feedback.correct),
             float(feedback.score), feedback.message,
             None if time_taken is None else float(time_taken), time.time(), os.getpid())
-        self.pending.append(attempt)
-        self.flush()
+        with self._lock:
+            self.pending.append(attempt)
+            self.flush()
         return attempt
 
     def flush(self) -> int:
         """Write the attempts kept in memory; how many were written."""
+        with self._lock:
+            return self._flush()
+
+    def _flush(self) -> int:
         if not self.pending:
             return 0
         rows = [astuple(a) for a in self.pending]
@@ -200,9 +216,10 @@ class Progress:
 
     def close(self) -> None:
         """Close the connection (attempts are already on disk)."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     def __enter__(self) -> Progress:
         return self

@@ -94,3 +94,31 @@ def test_huge_responses_are_clipped_not_refused(tmp_path):
     fb = ex.check("M" * 100_000)
     p.record("ada", ex, "M" * 100_000, fb)
     assert len(p.attempts("ada")[0].response) == 2000
+
+
+def test_one_progress_records_from_several_threads(tmp_path):
+    """A widget's answers arrive on the kernel's comm thread, not the one that opened the
+    file (Chromium found it: sqlite3 refused with 'created in a thread')."""
+    import threading
+
+    from mos_lab import lessons
+
+    p = lessons.Progress(tmp_path / "threads.sqlite")
+    ex = lessons.interval_id(seed=1)
+    errors: list[BaseException] = []
+
+    def work(name: str) -> None:
+        try:
+            for i in range(100):
+                p.record(name, ex, "M3" if i % 2 else ex.answer, ex.check(ex.answer))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(f"s{k}",)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(p.attempts()) == 300 and sorted(p.students()) == ["s0", "s1", "s2"]
+    p.close()
