@@ -18,6 +18,7 @@ from typing import Any
 
 from mos_lab.corpus import tasks
 from mos_lab.corpus.errors import CorpusError, need
+from mos_lab.corpus.pool import pool
 from mos_lab.corpus.progress import notebook_bar
 from mos_lab.score.io import SUPPORTED
 
@@ -68,9 +69,10 @@ def some_rows(paths: list[str], task: Callable[..., dict[str, Any]], extra: tupl
 
 
 @contextmanager
-def _client(workers: int | None, address: str | None, client: Any, timeout: float
-            ) -> Iterator[Any]:
-    """The Dask client to use: the caller's, one connected to ``address``, or a local one."""
+def _client(workers: int | None, address: str | None, client: Any, timeout: float,
+            reuse: bool = True) -> Iterator[Any]:
+    """The Dask client to use: the caller's, one connected to ``address``, or a local one
+    (the warm pool of that many workers, or with ``reuse=False`` one made for this job)."""
     if client is not None:
         yield client
         return
@@ -87,27 +89,31 @@ def _client(workers: int | None, address: str | None, client: Any, timeout: floa
             c.close()
         return
     n = workers or os.cpu_count() or 1
-    cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR)
-    c = distributed.Client(cluster, set_as_default=False)
-    try:
-        yield c
-    finally:
-        c.close()
-        cluster.close()
+    if not reuse:
+        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                           dashboard_address=":0", silence_logs=logging.ERROR)
+        c = distributed.Client(cluster, set_as_default=False)
+        try:
+            yield c
+        finally:
+            c.close()
+            cluster.close()
+        return
+    yield pool(n)
 
 
 def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
         workers: int | None = None, address: str | None = None, client: Any = None,
         progress: Progress | bool | None = None, timeout: float = 5.0,
-        batch: int | None = None) -> Any:
+        batch: int | None = None, reuse: bool = True) -> Any:
     """``task(path, *extra)`` on every file on Dask; a pandas DataFrame, one row per file.
 
     ``workers`` local processes (default: one per core), or the scheduler at ``address``
     (CorpusError after ``timeout`` seconds if none answers), or an open ``client``.
     ``progress`` is called with (done, total); None draws a bar in a notebook. Files go
     in tasks of ``batch`` (default: about eight tasks per worker); a worker that dies
-    marks its task's files.
+    marks its task's files. Local workers stay up for the next job (``reuse=False``: a
+    cluster started and closed for this job only; ``close_pools()`` ends them).
     """
     pd = need("pandas")
     distributed = need("distributed")
@@ -121,7 +127,7 @@ def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
         report = progress or None
     rows: dict[str, list[dict[str, Any]]] = {}
     fn = partial(some_rows, task=task, extra=extra)
-    with _client(workers, address, client, timeout) as c:
+    with _client(workers, address, client, timeout, reuse) as c:
         size = batch or _batch(len(paths), len(c.scheduler_info().get("workers", {})))
         chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
         futures = c.map(fn, chunks, pure=False)

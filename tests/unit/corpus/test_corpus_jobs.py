@@ -12,6 +12,7 @@ pd = pytest.importorskip("pandas")
 
 from mos_lab.corpus.errors import CorpusError  # noqa: E402
 from mos_lab.corpus.jobs import analyze, convert, files, run, write_parquet  # noqa: E402
+from mos_lab.corpus.pool import close_pools, pool  # noqa: E402
 from mos_lab.score import Score, load  # noqa: E402
 
 
@@ -34,6 +35,13 @@ def client():
     yield c
     c.close()
     cluster.close()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_pool_left():
+    """Close the warm pools the module's jobs made, so no worker outlives these tests."""
+    yield
+    close_pools()
 
 
 @pytest.fixture
@@ -101,7 +109,7 @@ def _crash(path: str) -> dict[str, int]:
 def test_a_file_that_kills_its_worker_is_an_error_row(folder, tmp_path) -> None:
     (folder / "crash.mid").write_bytes(b"")
     paths = [folder / "good.mid", folder / "crash.mid", folder / "text.mid"]
-    table = run(_crash, paths, workers=1, progress=False)
+    table = run(_crash, paths, workers=1, progress=False, reuse=False)
     assert list(table["path"]) == [str(p) for p in paths]
     # a file queued on the same worker may be blamed with it (Dask cannot tell them apart)
     assert table["error"][1].startswith("KilledWorker: the worker process died on this file")
@@ -122,3 +130,25 @@ def test_an_empty_folder_says_so(tmp_path) -> None:
 def test_files_lists_scores_of_a_folder_sorted(folder) -> None:
     assert [Path(f).name for f in files(folder)] == [
         "empty.abc", "good.mid", "good.json", "text.mid", "truncated.mid"]
+
+
+def _state() -> tuple[int, bool]:
+    """A worker's process id and whether theory was imported there before any task."""
+    import os
+    import sys
+
+    return os.getpid(), "mos_lab.theory" in sys.modules
+
+
+def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
+    close_pools()
+    c = pool(1)
+    (before,) = c.run(_state).values()
+    assert before[1]  # warmed when it started, not by the first file
+    first = analyze(folder, workers=1, progress=False)
+    second = analyze(folder, workers=1, progress=False)
+    assert pool(1) is c and list(c.run(_state).values()) == [before]  # same process
+    assert list(first["error"] == "") == list(second["error"] == "")
+    assert close_pools() == 1 and c.status == "closed"
+    with pytest.raises(ValueError, match="workers: 0"):
+        pool(0)
