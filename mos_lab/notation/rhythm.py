@@ -137,7 +137,8 @@ def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
         # cut at the edges of triplet beats, so each triplet stays inside its beat
         cuts = sorted({s, e} | {m_start + b * UNITS + k for b in ternary for k in (0, UNITS)
                                 if s < m_start + b * UNITS + k < e} | _middle(s, e, m_start,
-                                                                           m_len, meter))
+                                                                           m_len, meter)
+                    | _beat_cuts(s, e, m_start, meter))
         for a, b in itertools.pairwise(cuts):
             trip = (a - m_start) // UNITS in ternary
             shown = (b - a) * 3 // 2 if trip else b - a
@@ -157,15 +158,29 @@ def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
 
 def _middle(s: int, e: int, m_start: int, m_len: int, meter: tuple[int, int]) -> set[int]:
     """The middle of a full 4/4, 4/2 or 2/2 bar, where a note that starts after the
-    downbeat and starts or ends off the beat is tied, so the half bar stays visible (as
-    engravers and the chorales do; a half note on beat 2 stays whole)."""
+    downbeat is tied unless it starts on a half beat and lasts a beat or more: a half or
+    dotted quarter on beat 2 and a syncopated quarter stay whole, as in the chorale
+    editions, while shorter notes show the half bar."""
     num, den = meter
     if not (num == 4 or (num, den) == (2, 2)) or m_len != bar_units(num, den):
         return set()
     mid = m_start + m_len // 2
     beat = 4 * UNITS // den
-    on_beats = (s - m_start) % beat == 0 and (e - m_start) % beat == 0
-    return {mid} if m_start < s < mid < e and not on_beats else set()
+    whole = (s - m_start) % (beat // 2) == 0 and e - s >= beat
+    return {mid} if m_start < s < mid < e and not whole else set()
+
+
+def _beat_cuts(s: int, e: int, m_start: int, meter: tuple[int, int]) -> set[int]:
+    """The beats inside ``(s, e)`` where a note or rest shorter than a beat, or starting
+    off the half beat (a third of one in compound meters), is tied, so the beat stays
+    visible in fast syncopations (a dotted eighth on the off-beat, a 16th-note push)."""
+    compound = meter[1] == 8 and meter[0] % 3 == 0 and meter[0] > 3
+    beat = 3 * UNITS // 2 if compound else 4 * UNITS // meter[1]
+    sub = beat // 3 if compound else beat // 2
+    if e - s >= beat and (s - m_start) % sub == 0:
+        return set()
+    first = m_start + ((s - m_start) // beat + 1) * beat
+    return set(range(first, e, beat))
 
 
 def _tuplets(events: list[tuple[Event, object]], m_start: int) -> None:

@@ -135,13 +135,24 @@ def test_the_score_is_not_changed_by_quantising_a_performance():
     assert (s.notes == before).all()
 
 
-def test_the_middle_of_a_4_4_bar_stays_visible_but_a_half_on_beat_two_stays_whole():
-    # quarter, dotted quarter over the middle, eighth, quarter -> the dotted one is tied
-    s = make_score([(0, 480, 60, 0), (480, 720, 62, 0), (1200, 240, 64, 0), (1440, 480, 65, 0),
-                    (1920, 480, 60, 0), (2400, 960, 62, 0), (3360, 480, 64, 0)])
-    d = [n.findtext("type") for n in notes_of(xml_of(s, pickup=0))
-         if n.findtext("pitch/step") == "D"]
-    assert d == ["quarter", "eighth", "half"]
+def test_the_middle_of_a_4_4_bar_and_the_beat_show_where_the_editions_show_them():
+    def written(rows, step="D"):
+        s = make_score(rows)
+        return [(n.findtext("type"), n.find("dot") is not None, n.find("tie") is not None)
+                for n in notes_of(xml_of(s, pickup=0)) if n.findtext("pitch/step") == step]
+
+    # quarter, dotted quarter on beat 2, eighth, quarter: the dotted quarter stays whole,
+    # and so does a half on beat 2
+    assert written([(0, 480, 60, 0), (480, 720, 62, 0), (1200, 240, 64, 0),
+                    (1440, 480, 65, 0)]) == [("quarter", True, False)]
+    assert written([(0, 480, 60, 0), (480, 960, 62, 0), (1440, 480, 64, 0)]) == \
+        [("half", False, False)]
+    # a dotted eighth from the off-beat of beat 2 shows the middle of the bar: tied there
+    assert written([(0, 480, 60, 0), (480, 240, 64, 0), (720, 360, 62, 0), (1080, 120, 64, 0),
+                    (1200, 720, 65, 0)]) == [("eighth", False, True), ("16th", False, True)]
+    # and one on the off-beat of beat 1 shows beat 2
+    assert written([(0, 240, 60, 0), (240, 360, 62, 0), (600, 120, 64, 0),
+                    (720, 1200, 65, 0)]) == [("eighth", False, True), ("16th", False, True)]
 
 
 def test_a_meter_repeated_in_the_file_does_not_hide_the_pickup():
