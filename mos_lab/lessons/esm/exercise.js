@@ -20,13 +20,28 @@ function audioContext() {
   return sharedContext;
 }
 
-// The audio-clock time (s) of an event time stamp (ms, performance.now's clock).
-function audioTimeOf(ctx, stamp) {
-  const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
-  if (ts && ts.performanceTime > 0) return ts.contextTime + (stamp - ts.performanceTime) / 1000;
-  // no output timestamp yet: the context's clock now, less what is still to be heard
-  const lag = (ctx.outputLatency || 0) + (ctx.baseLatency || 0);
-  return ctx.currentTime - lag + (stamp - performance.now()) / 1000;
+// The audio clock against performance.now(): samples of getOutputTimestamp (the audio
+// heard at a moment), of which the median is used. One sample can be a callback late
+// on a busy machine (~10 ms off); the median of the last few dozen is steady to 0.5 ms.
+class AudioClock {
+  constructor(ctx) { this.ctx = ctx; this.offsets = []; }
+  sample() {
+    const ts = this.ctx.getOutputTimestamp ? this.ctx.getOutputTimestamp() : null;
+    if (!ts || !(ts.performanceTime > 0)) return;
+    this.offsets.push(ts.contextTime * 1000 - ts.performanceTime);
+    if (this.offsets.length > 48) this.offsets.shift();
+  }
+  // the audio-clock time (s) of an event time stamp (ms, performance.now's clock)
+  timeOf(stamp) {
+    this.sample();
+    if (this.offsets.length) {
+      const s = [...this.offsets].sort((a, b) => a - b);
+      return (stamp + s[s.length >> 1]) / 1000;
+    }
+    // no output timestamp yet: the context's clock now, less what is still to be heard
+    const lag = (this.ctx.outputLatency || 0) + (this.ctx.baseLatency || 0);
+    return this.ctx.currentTime - lag + (stamp - performance.now()) / 1000;
+  }
 }
 
 function click(ctx, when, accent, high) {
@@ -65,11 +80,14 @@ export default {
     let taps = [];       // tap times: ms after the first note (audio clock), or raw stamps
     let start = null;    // audio-clock time (s) at which the rhythm's first note is heard
     let ctx = null;
+    let clock = null;
+    let sampler = null;
     const state = { sent: [], submittedAt: null, feedbackAt: null };
     card.mosExercise = {
       state,
       clock: () => (ctx && start !== null ? { start, now: ctx.currentTime } : null),
-      audioTimeOf: (stamp) => (ctx ? audioTimeOf(ctx, stamp) : null),
+      audioTimeOf: (stamp) => (clock ? clock.timeOf(stamp) : null),
+      outputTimestamp: () => (ctx && ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null),
     };
 
     const isRhythm = () => model.get("kind") === "rhythm_tap";
@@ -104,6 +122,10 @@ export default {
     function playRhythm() {
       ctx = audioContext();
       if (ctx.state !== "running") ctx.resume();
+      if (!clock || clock.ctx !== ctx) clock = new AudioClock(ctx);
+      clearInterval(sampler);  // sample the clock while the rhythm plays and is tapped
+      let n = 0;
+      sampler = setInterval(() => { clock.sample(); if (++n > 400) clearInterval(sampler); }, 20);
       const r = rhythm();
       const beat = (r.beat_ms || 600) / 1000;
       const count = r.count_in ?? 4;
@@ -116,7 +138,7 @@ export default {
     }
     function onTap(e) {
       if (start !== null && ctx) {
-        taps.push((audioTimeOf(ctx, e.timeStamp) - start) * 1000);
+        taps.push((clock.timeOf(e.timeStamp) - start) * 1000);
         input.value = `${taps.length} tap(s)`;
         if (taps.length >= (rhythm().onsets_ms || []).length) submit();
       } else {
@@ -142,6 +164,7 @@ export default {
     model.on("change:question", draw);
     draw(); showFeedback();
     return () => {
+      clearInterval(sampler);
       model.off("change:entered", onEntered);
       model.off("change:feedback", showFeedback);
       model.off("change:svg", draw);
