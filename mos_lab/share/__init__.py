@@ -1,16 +1,21 @@
-"""Shared sessions: several people in one session, timing kept by timestamps.
+"""Shared sessions on Jupyter's own CRDT stack: pycrdt documents over pycrdt-websocket.
 
 Map::
 
-    Hub(max_peers=1000, joins_per_second=200, outbox_limit=256)
-      .join(id) -> Peer | JoinRefused(retry_after)   .broadcast(sender, event)  .drain(peer)
+    RoomServer(secret, max_peers=1200, joins_per_second=500)   async start()/stop(), url
+      .token(room, user, role="member"|"owner")                a room token (HMAC-signed)
+    SharedSession(url, room, token, user=, owner=)             await connect(), close()
+      .transport  .position()  .play(lead)  .pause()  .seek(s)  .grant(user)
+      .set_note(id, onset, dur, pitch)  .label(tick, text)  .annotate(tick, text)
+      .select(start, end)  .load_score(score)  .snapshot()  .on_transport(cb)
+    follow(session, engine)          a local engine plays from the shared position
     JitterBuffer(delay_s=0.08).push(sent, payload, now)  .pop_due(now) -> [Timed]
 
-The hub is a star (n links for n peers), admits peers at a bounded rate, and evicts a peer
-whose outbox overflows rather than slowing the others; the jitter buffer re-times each
-peer's events from their sender timestamps with a fixed delay, so network jitter costs
-latency, not rhythm.
+A room is two pycrdt documents (control: transport and grants, written by the owner and
+whom they grant; content: score, labels, annotations, selections, written by members),
+kept by pycrdt-websocket's rooms behind a tornado websocket server that checks tokens,
+write rights, malformed messages and connection storms. pycrdt, pycrdt-websocket and
+tornado come with the ``share`` extra and are imported only when used.
 """
-
 
 __all__: list[str] = []
