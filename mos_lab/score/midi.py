@@ -9,6 +9,7 @@ write (drums on channel 10, melodic tracks on the others).
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 from mos_lab.score import _smf
 from mos_lab.score._types import CONTROL_DTYPE, NOTE_DTYPE, PITCH_BEND, PROGRAM
 from mos_lab.score.errors import ScoreError
-from mos_lab.score.model import KeySignature, Marker, Score, TimeSignature, Track
+from mos_lab.score.model import KeySignature, Lyric, Marker, Score, TimeSignature, Track
 from mos_lab.score.tempo import TempoChange, TempoMap
 
 DRUM_CHANNEL = 9
@@ -73,7 +74,57 @@ def read_midi(data: bytes, source: str | None = None) -> Score:
         raise ScoreError([*warnings, *where, "file: no note and no complete track could be read"],
                          source)
     title = _smf.sequence_name(data, lay)
-    return score.replace(title=title) if title else score
+    if title:
+        score = score.replace(title=title)
+    return _with_texts(score, data, lay)
+
+
+def lyric_track(score: Score, ticks: Sequence[int]) -> int:
+    """The track whose notes start at most of ``ticks`` (the first on a tie; 0 if none)."""
+    if not score.tracks:
+        return 0
+    at = np.asarray(ticks, dtype=np.int64)
+    starts, track = score.notes["start"], score.notes["track"]
+    hits = [int(np.isin(at, starts[track == ti]).sum()) for ti in range(len(score.tracks))]
+    return int(np.argmax(hits))
+
+
+_COMPOSER = re.compile(r"^\s*composer\s*:\s*(.+?)\s*$", re.I | re.S)
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _with_texts(score: Score, data: bytes, lay: _smf.SmfLayout) -> Score:
+    """The score with the composer (a text event "Composer: ..." in the first track) and the
+    lyric events of every track; a chunk's lyrics go to the Score track whose notes start
+    where most of them do (tracks are split by channel, so chunks and tracks differ)."""
+    if b"\xff\x05" not in data and b"\xff\x01" not in data:
+        return score
+    composer, lyrics = "", []
+    for ci, (off, length) in enumerate(lay.tracks):
+        body = data[off:off + length]
+        if b"\xff\x05" not in body and not (ci == 0 and b"\xff\x01" in body):
+            continue
+        events = _smf.parse_track(data, off, length, ci, lay.division, []).events
+        if ci == 0:
+            found = (_COMPOSER.match(_decode(e[5])) for e in events
+                     if e[1] == 0xFF and e[4] == 0x01)
+            composer = next((m.group(1) for m in found if m), "")
+        sung = [(e[0], _decode(e[5])) for e in events if e[1] == 0xFF and e[4] == 0x05]
+        sung = [(t, x.strip()) for t, x in sung if x.strip()]
+        if not sung or not score.tracks:
+            continue
+        track = lyric_track(score, [t for t, _ in sung])
+        lyrics += [Lyric(t, x, track) for t, x in sung]
+    if not composer and not lyrics:
+        return score
+    return score.replace(composer=composer or score.composer,
+                         lyrics=tuple(sorted(lyrics, key=lambda ly: (ly.track, ly.tick))))
 
 
 @dataclass
@@ -286,7 +337,8 @@ def unencodable(text: str) -> str:
 
 def text_problems(score: Score) -> list[str]:
     """The score's text fields that no file can hold, as ``path: problem`` lines (NVX1 paths)."""
-    fields = [("title", score.title)]
+    fields = [("title", score.title), ("composer", score.composer)]
+    fields += [(f"lyrics[{i}].text", ly.text) for i, ly in enumerate(score.lyrics)]
     fields += [(f"tracks[{i}].name", t.name) for i, t in enumerate(score.tracks)]
     fields += [(f"markers[{i}].text", m.text) for i, m in enumerate(score.markers)]
     for i, c in enumerate(score.chords):
@@ -313,6 +365,9 @@ def write_midi(score: Score) -> bytes:
     if score.title:
         text = score.title.encode("utf-8")[:0xFFFF]
         conductor.append((0, 0, b"\xff\x03" + _smf._varlen(len(text)) + text))
+    if score.composer:  # MIDI has no composer event: a text event says it
+        text = f"Composer: {score.composer}".encode()[:0xFFFF]
+        conductor.append((0, 0, b"\xff\x01" + _smf._varlen(len(text)) + text))
     out = [[(t, m) for t, _, m in sorted(conductor, key=lambda e: (e[0], e[1]))]]
     notes, ctrls = score.notes, score.controls
     for i, tr in enumerate(score.tracks):
@@ -331,6 +386,10 @@ def write_midi(score: Score) -> bytes:
                 ev.append((t, 2, bytes([0xE0 | ch, v & 0x7F, (v >> 7) & 0x7F])))
             else:
                 ev.append((t, 2, bytes([0xB0 | ch, num, val & 0x7F])))
+        for ly in score.lyrics:  # one lyric line in MIDI: the first verse
+            if ly.track == i and ly.verse == 1:
+                text = ly.text.encode("utf-8")[:0xFFFF]
+                ev.append((ly.tick, 2, b"\xff\x05" + _smf._varlen(len(text)) + text))
         ns = notes[notes["track"] == i]
         # at equal ticks: controls, then note-offs, then note-ons (back-to-back notes survive)
         for s, d, p, v in zip(ns["start"].tolist(), ns["duration"].tolist(),

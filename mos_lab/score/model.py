@@ -54,12 +54,31 @@ class KeySignature:
     tick: int
     key: int = 0
     minor: bool = False
+    #: The mode where the source names one beyond major/minor ("dorian", "mixolydian", ...;
+    #: see ``MODES``); "" for plain major or minor as ``minor`` says.
+    mode: str = ""
 
     @property
     def name(self) -> str:
         majors = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#"]
         minors = ["ab", "eb", "bb", "f", "c", "g", "d", "a", "e", "b", "f#", "c#", "g#", "d#", "a#"]
         return (minors if self.minor else majors)[self.key + 7]
+
+
+#: Modes a key signature may name (ABC ``K:D dor``, MusicXML ``<mode>``); "" for none.
+MODES = ("", "major", "minor", "ionian", "dorian", "phrygian", "lydian", "mixolydian",
+         "aeolian", "locrian")
+
+
+@dataclass(frozen=True, slots=True)
+class Lyric:
+    """A sung syllable from ``tick`` in ``track``, verse ``verse`` (from 1); ``text`` ends in
+    "-" when the word goes on in the next syllable (as in ABC ``w:`` lines)."""
+
+    tick: int
+    text: str
+    track: int = 0
+    verse: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +189,11 @@ class Score:
     #: Spelling of each note as its line-of-fifths position (C = 0, G = 1, F = -1, F# = 6),
     #: aligned with ``notes``; None when the source gave none (MIDI). See mos_lab.theory.
     spelling: np.ndarray | None = None
+    #: The piece's composer where the source names one (MusicXML creator, ABC ``C:``, a MIDI
+    #: text event "Composer: ..."); "" when none.
+    composer: str = ""
+    #: Sung text, one syllable per entry (MusicXML lyrics, ABC ``w:``, MIDI lyric events).
+    lyrics: tuple[Lyric, ...] = ()
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -192,6 +216,15 @@ class Score:
         for i, ks in enumerate(self.key_signatures):
             if not -7 <= ks.key <= 7:
                 problems.append(f"key_signatures[{i}].key: {ks.key} is not in -7..7")
+            if ks.mode not in MODES:
+                problems.append(f"key_signatures[{i}].mode: {ks.mode!r} is not one of "
+                                f"{', '.join(m for m in MODES if m)}")
+        for i, ly in enumerate(self.lyrics):
+            if not 0 <= ly.track < max(len(self.tracks), 1):
+                problems.append(f"lyrics[{i}].track: {ly.track} is not a track of the score")
+            if ly.verse < 1 or ly.tick < 0:
+                problems.append(f"lyrics[{i}]: verse {ly.verse} or tick {ly.tick} is below "
+                                "its minimum (1, 0)")
         problems += _check_arrays(self.notes, self.controls, len(self.tracks))
         if self.spelling is not None:
             problems += _check_spelling(self.spelling, self.notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import os
 import re
 import tempfile
@@ -21,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from mos_lab.score.errors import MissingDependencyError, ScoreError
-from mos_lab.score.midi import read_midi
-from mos_lab.score.model import Score
+from mos_lab.score.midi import lyric_track, read_midi
+from mos_lab.score.model import MODES, KeySignature, Lyric, Score
 
 _FD_LOCK = threading.Lock()
 
@@ -71,8 +72,88 @@ def read_abc(text: str, source: str | None = None) -> Score:
     data = sc.dumps_midi()  # type: ignore[attr-defined]
     score = _abc_on_time(read_midi(bytes(data), source))
     title = next(iter(re.findall(r"^T:\s*(.+)$", text, flags=re.M)), "")
+    composer = next(iter(re.findall(r"^C:\s*(.+)$", text, flags=re.M)), "")
+    keys = score.key_signatures
+    mode = abc_mode(next(iter(re.findall(r"^K:\s*(.*)$", text, flags=re.M)), ""))
+    if mode and keys:  # abc2midi's key signature holds major or minor only
+        first = min(range(len(keys)), key=lambda i: keys[i].tick)
+        keys = tuple(dataclasses.replace(k, mode=mode, minor=mode in ("minor", "aeolian"))
+                     if i == first else k for i, k in enumerate(keys))
     return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
-                         spelling=_abc_spelling(text, score))
+                         spelling=_abc_spelling(text, score), composer=composer.strip(),
+                         key_signatures=keys, lyrics=abc_lyrics(text, score))
+
+
+_ABC_MODES = {"m": "minor", "min": "minor", "maj": "major", "ion": "ionian", "dor": "dorian",
+              "phr": "phrygian", "lyd": "lydian", "mix": "mixolydian", "aeo": "aeolian",
+              "loc": "locrian"}
+
+
+def abc_mode(field: str) -> str:
+    """The mode an ABC ``K:`` field names ("D dor" -> "dorian", "Am" -> "minor"), "" when
+    it names a plain major key (or none: "none", "HP", clefs only)."""
+    m = re.match(r"\s*[A-Ga-g][#b]?\s*([A-Za-z]*)", field)
+    if not m or field.strip().lower().startswith(("none", "hp")):
+        return ""
+    word = m.group(1).lower()
+    return next((mode for abbr, mode in _ABC_MODES.items()
+                 if word == abbr or (len(word) >= 3 and word[:3] == abbr)), "")
+
+
+_ABC_NOTE = re.compile(r"""\[[^\]|:]*\]|[_=^]*[A-Ga-g][,']*[0-9/]*(-?)|[zZxy][0-9/]*""")
+
+
+def _abc_notes_of(line: str) -> list[bool]:
+    """For each note or chord of an ABC music line, in order, whether a syllable goes to it
+    (not to the note a tie continues); rests, strings, decorations, grace notes and inline
+    fields are skipped."""
+    line = re.sub(r'"[^"]*"|![^!]*!|\+[^+]*\+|\{[^}]*\}|%.*$', "", line)
+    line = re.sub(r"\[[A-Za-z]:[^\]]*\]", "", line)  # inline fields
+    out: list[bool] = []
+    tied = False
+    for m in _ABC_NOTE.finditer(line):
+        tok = m.group(0)
+        if tok[0] in "zZxy":
+            continue
+        out.append(not tied)
+        tied = tok.endswith("-") or (tok.startswith("[") and m.end() < len(line)
+                                      and line[m.end()] == "-")
+    return out
+
+
+def abc_lyrics(text: str, score: Score) -> tuple[Lyric, ...]:
+    """The lyrics of the first tune's ``w:`` lines on the first track's note onsets: each
+    line's syllables go, in order, to the notes of the music lines since the last one
+    (``-`` ends a syllable whose word goes on, ``_`` holds it over a note, ``*`` skips a
+    note, ``~`` joins words, ``|`` is ignored); consecutive ``w:`` lines are verses."""
+    if not re.search(r"^w:", text, flags=re.M) or not score.n_notes:
+        return ()
+    onsets = np.unique(score.notes["start"][score.notes["track"] == 0]).tolist()
+    start, block, verse, body = 0, 0, 0, False
+    out: list[Lyric] = []
+    for raw in text.splitlines():
+        if body and raw.startswith("X:"):
+            break  # the next tune
+        if raw.startswith("K:"):
+            body = True
+            continue
+        if not body or not raw.strip() or raw.startswith("%") or \
+                re.match(r"^[A-Za-vx-z]:", raw):
+            continue
+        if raw.startswith("w:"):
+            verse += 1
+            words = raw[2:].replace("\\-", "\x00")
+            syllables = re.findall(r"[^\s\-_*|]+-?|[_*]", words)
+            for k, syl in enumerate(syllables[:block]):
+                at = start + k
+                if syl not in ("_", "*") and at < len(onsets):
+                    shown = syl.replace("\x00", "-").replace("~", " ")
+                    out.append(Lyric(int(onsets[at]), shown, 0, verse))
+            continue
+        if verse:  # music after lyrics: the next block of notes starts
+            start, block, verse = start + block, 0, 0
+        block += sum(_abc_notes_of(raw))
+    return tuple(out)
 
 
 def _abc_message(line: str) -> str:
@@ -123,18 +204,38 @@ def write_abc(score: Score) -> str:
         except RuntimeError as exc:
             raise ScoreError(f"abc: midi2abc failed: {str(exc).splitlines()[0]}") from None
     text = re.sub(r"^T:.*$", f"T:{score.title or 'untitled'}", text, count=1, flags=re.M)
+    if score.composer:
+        composer = score.composer.replace("\n", " ")
+        text = re.sub(r"^(T:.*)$", lambda m: f"{m.group(1)}\nC:{composer}", text, count=1,
+                      flags=re.M)
     if score.key_signatures:  # midi2abc writes every key as major
         first = min(score.key_signatures, key=lambda k: k.tick)
-        text = re.sub(r"^K:.*$", f"K:{abc_key(first.key, first.minor)}", text, count=1,
-                      flags=re.M)
+        key = abc_key(first.key, first.minor, first.mode)
+        text = re.sub(r"^K:.*$", f"K:{key}", text, count=1, flags=re.M)
     return text
 
 
-def abc_key(sharps: int, minor: bool) -> str:
-    """The ABC name of a key signature: ``abc_key(0, True)`` is ``"Am"``."""
-    names = ["Cb", "Gb", "Db", "Ab", "Eb", "Bb", "F", "C", "G", "D", "A", "E", "B", "F#", "C#",
-             "G#", "D#", "A#", "E#"]
-    return names[sharps + 7 + 3 * minor] + ("m" if minor else "")
+def abc_key(sharps: int, minor: bool, mode: str = "") -> str:
+    """The ABC name of a key signature: ``abc_key(0, True)`` is ``"Am"``, ``abc_key(0,
+    False, "dorian")`` is ``"D dor"``."""
+    mode = mode or ("minor" if minor else "major")
+    shift = {"major": 0, "ionian": 0, "minor": 3, "aeolian": 3, "dorian": 2, "phrygian": 4,
+             "lydian": -1, "mixolydian": 1, "locrian": 5}[mode]
+    pos = sharps + shift  # the tonic on the line of fifths (C = 0)
+    alter = (pos + 1) // 7
+    tonic = _FIFTHS_LETTERS[(pos + 1) % 7] + ("#" * alter if alter > 0 else "b" * -alter)
+    if mode in ("major", "ionian"):
+        return tonic
+    return tonic + ("m" if mode == "minor" else " " + mode[:3])
+
+
+def _syllabic(text: str, before: str | None) -> tuple[str, str]:
+    """(MusicXML syllabic, text without the joining hyphen) of a syllable, given the one
+    sung before it in the same verse (None at the start)."""
+    more = text.endswith("-") and len(text) > 1
+    after = before is not None and before.endswith("-") and len(before) > 1
+    kind = ("middle" if more else "end") if after else ("begin" if more else "single")
+    return kind, text[:-1] if more else text
 
 
 def read_musicxml(path_or_data: str | Path | bytes, source: str | None = None) -> Score:
@@ -164,7 +265,50 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     mf = m21.midi.translate.streamToMidiFile(stream)
     score = read_midi(mf.writestr(), source)
     spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
-    return score.replace(title=title or score.title, spelling=spelling)
+    composer = ""
+    with contextlib.suppress(Exception):
+        composer = str(stream.metadata.composer or "").strip()
+    return score.replace(title=title or score.title, spelling=spelling,
+                         composer=composer or score.composer,
+                         key_signatures=_m21_modes(stream, score),
+                         lyrics=_m21_lyrics(stream, score) or score.lyrics)
+
+
+def _m21_modes(stream: Any, score: Score) -> tuple[KeySignature, ...]:
+    """The score's key signatures with the modes the stream's keys name (MIDI keeps only
+    major or minor): each key's mode goes to the key signature at its tick."""
+    modes: dict[int, str] = {}
+    with contextlib.suppress(Exception):
+        parts = list(getattr(stream, "parts", [])) or [stream]
+        for k in parts[0].recurse().getElementsByClass("Key"):
+            mode = str(getattr(k, "mode", "") or "")
+            if mode in MODES and mode not in ("major", "minor", ""):
+                modes[round(float(k.getOffsetInHierarchy(parts[0])) * score.tpq)] = mode
+    if not modes:
+        return score.key_signatures
+    return tuple(dataclasses.replace(k, mode=modes.get(k.tick, k.mode))
+                 for k in score.key_signatures)
+
+
+def _m21_lyrics(stream: Any, score: Score) -> tuple[Lyric, ...]:
+    """Each part's lyrics (a syllable that a word goes on from ends in "-"), in the track
+    whose notes start where they do."""
+    out: list[Lyric] = []
+    with contextlib.suppress(Exception):
+        for part in list(getattr(stream, "parts", [])) or [stream]:
+            sung: list[tuple[int, str, int]] = []
+            for n in part.recurse().notes:
+                for ly in n.lyrics:
+                    text = str(ly.text or "").strip()
+                    if not text:
+                        continue
+                    more = ly.syllabic in ("begin", "middle")
+                    tick = round(float(n.getOffsetInHierarchy(part)) * score.tpq)
+                    sung.append((tick, text + ("-" if more else ""), int(ly.number or 1)))
+            if sung:
+                track = lyric_track(score, [t for t, _, _ in sung])
+                out += [Lyric(t, x, track, v) for t, x, v in sung]
+    return tuple(sorted(out, key=lambda ly: (ly.track, ly.verse, ly.tick)))
 
 
 def _m21_title(md: Any) -> str:
@@ -312,6 +456,7 @@ def to_music21(score: Score) -> Any:
             inst = m21.instrument.instrumentFromMidiProgram(track.program)
             inst.midiChannel = track.channel
             part.insert(0, inst)
+        sung = _sung(score)
         groups: dict[tuple[Fraction, Fraction], list[int]] = {}
         for i in idx.tolist():
             on = _grid(Fraction(int(notes["start"][i]), tpq))
@@ -323,13 +468,18 @@ def to_music21(score: Score) -> Any:
             el = m21.note.Note(ps[0]) if len(ps) == 1 else m21.chord.Chord(ps)
             el.quarterLength = dur
             el.volume.velocity = int(notes["velocity"][members[0]])
+            for verse, kind, text in sung.pop((ti, int(notes["start"][members[0]])), []):
+                el.addLyric(text, lyricNumber=verse)
+                el.lyrics[-1].syllabic = kind
             part.insert(on, el)
         if ti == 0:
             for ts in score.time_signatures:
                 part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
                     f"{ts.numerator}/{ts.denominator}"))
             for ks in score.key_signatures:
-                part.insert(_grid(ks.tick / tpq), m21.key.KeySignature(ks.key))
+                sig = m21.key.KeySignature(ks.key)
+                mode = ks.mode or ("minor" if ks.minor else "")
+                part.insert(_grid(ks.tick / tpq), sig.asKey(mode) if mode else sig)
             for tc in score.tempo.changes:
                 part.insert(_grid(tc.tick / tpq), m21.tempo.MetronomeMark(
                     number=round(tc.bpm, 3)))
@@ -356,7 +506,7 @@ def write_musicxml(score: Score, path: Path) -> None:
     stream = to_music21(score)
     md = music21().metadata.Metadata()
     md.title = md.movementName = score.title or None  # work and movement title
-    md.composer = ""  # a composer music21 does not make up ("Music21")
+    md.composer = score.composer  # "": none (music21 would make up "Music21")
     stream.insert(0, md)
     stream.write(fmt, fp=str(path))
 
@@ -364,6 +514,18 @@ def write_musicxml(score: Score, path: Path) -> None:
 _CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'
               '<rootfile full-path="score.musicxml" '
               'media-type="application/vnd.recordare.musicxml+xml"/></rootfiles></container>')
+
+
+def _sung(score: Score) -> dict[tuple[int, int], list[tuple[int, str, str]]]:
+    """(track, tick) -> (verse, MusicXML syllabic, text) of the syllables sung there, each
+    syllabic from the hyphens of it and of the syllable before it in its verse."""
+    out: dict[tuple[int, int], list[tuple[int, str, str]]] = {}
+    before: dict[tuple[int, int], str] = {}
+    for ly in sorted(score.lyrics, key=lambda x: (x.track, x.verse, x.tick)):
+        kind, text = _syllabic(ly.text, before.get((ly.track, ly.verse)))
+        before[(ly.track, ly.verse)] = ly.text
+        out.setdefault((ly.track, ly.tick), []).append((ly.verse, kind, text))
+    return out
 
 
 def _notatable(score: Score) -> bool:
@@ -422,6 +584,9 @@ def exact_musicxml(score: Score) -> bytes:
         title = escape(score.title)
         out.append(f"<work><work-title>{title}</work-title></work>"
                    f"<movement-title>{title}</movement-title>")
+    if score.composer:
+        out.append(f'<identification><creator type="composer">{escape(score.composer)}'
+                   "</creator></identification>")
     out.append("<part-list>")
     for ti, tr in enumerate(score.tracks):
         name = escape(tr.name or f"Track {ti + 1}")
@@ -430,8 +595,12 @@ def exact_musicxml(score: Score) -> bytes:
                    f"</midi-channel><midi-program>{tr.program + 1}</midi-program>"
                    "</midi-instrument></score-part>")
     out.append("</part-list>")
+    lyrics = _sung(score)
     for ti in range(len(score.tracks)):
         idx = np.flatnonzero(notes["track"] == ti)
+        sung = {tick: [f'<lyric number="{v}"><syllabic>{k}</syllabic><text>{escape(x)}'
+                       "</text></lyric>" for v, k, x in syl]
+                for (tr, tick), syl in lyrics.items() if tr == ti}
         chords: dict[tuple[int, int], list[int]] = {}
         for i in idx.tolist():
             chords.setdefault((int(notes["start"][i]), max(int(notes["duration"][i]), 1)),
@@ -451,7 +620,8 @@ def exact_musicxml(score: Score) -> bytes:
                 attrs = [f"<divisions>{tpq}</divisions>"] if bi == 0 else []
                 if bi == 0:
                     k = keys[0] if keys else None
-                    mode = "minor" if k is not None and k.minor else "major"
+                    mode = "major" if k is None else k.mode or ("minor" if k.minor
+                                                                 else "major")
                     attrs.append(f"<key><fifths>{k.key if k else 0}</fifths>"
                                  f"<mode>{mode}</mode></key>")
                 sig = ts or sigs[0]
@@ -495,6 +665,7 @@ def exact_musicxml(score: Score) -> bytes:
                                    + f"<duration>{hi - lo}</duration>{ties}"
                                    f"<voice>{vi + 1}</voice>"
                                    + (f"<notations>{tied}</notations>" if tied else "")
+                                   + ("".join(sung.pop(on, [])) if not j and on == lo else "")
                                    + "</note>")
                     cursor = hi
                 if cursor < b1:  # every voice fills its bar (an empty bar keeps its length)

@@ -18,7 +18,7 @@ import numpy as np
 from mos_lab.score._types import CONTROL_DTYPE, MAX_FILE_BYTES, NOTE_DTYPE, PITCH_BEND, PROGRAM
 from mos_lab.score.errors import ScoreError
 from mos_lab.score.midi import sort_rows, text_problems, unencodable
-from mos_lab.score.model import Chord, KeySignature, Marker, Score, TimeSignature, Track
+from mos_lab.score.model import Chord, KeySignature, Lyric, Marker, Score, TimeSignature, Track
 from mos_lab.score.tempo import TempoChange, TempoMap
 
 FORMAT, VERSION = "nvx1", 1
@@ -225,13 +225,16 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
             notes, tuple(tracks), tempo, controls,
             tuple(TimeSignature(t["tick"], t["numerator"], t["denominator"])
                   for t in doc.get("time_signatures", [])) or (TimeSignature(0),),
-            tuple(KeySignature(k["tick"], k["key"], k.get("minor", False))
+            tuple(KeySignature(k["tick"], k["key"], k.get("minor", False), k.get("mode", ""))
                   for k in doc.get("key_signatures", [])),
             tuple(Marker(m["tick"], m["text"]) for m in doc.get("markers", [])),
             tuple(Chord(c["tick"], c["duration"], c["symbol"], c.get("roman", ""))
                   for c in doc.get("chords", [])),
             title=doc.get("title", ""),
             spelling=spelling,
+            composer=doc.get("composer", ""),
+            lyrics=tuple(Lyric(ly["tick"], ly["text"], ly.get("track", 0), ly.get("verse", 1))
+                         for ly in doc.get("lyrics", [])),
         )
     except ScoreError as exc:
         raise ScoreError(exc.problems, source) from None
@@ -281,7 +284,7 @@ def to_nvx1(score: Score) -> dict[str, Any]:
             for note, f in zip(track["notes"], spelled, strict=True):
                 note["spelling"] = f
         tracks.append(track)
-    return {
+    doc: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "title": score.title,
@@ -291,12 +294,19 @@ def to_nvx1(score: Score) -> dict[str, Any]:
         "time_signatures": [{"tick": t.tick, "numerator": t.numerator,
                              "denominator": t.denominator} for t in score.time_signatures],
         "key_signatures": [{"tick": k.tick, "key": k.key, "minor": k.minor}
+                           | ({"mode": k.mode} if k.mode else {})
                            for k in score.key_signatures],
         "markers": [{"tick": m.tick, "text": m.text[:1000]} for m in score.markers],
         "chords": [{"tick": ch.tick, "duration": ch.duration, "symbol": ch.symbol,
                     "roman": ch.roman} for ch in score.chords],
         "tracks": tracks,
     }
+    if score.composer:  # optional fields only where there is something to say
+        doc["composer"] = score.composer[:1000]
+    if score.lyrics:
+        doc["lyrics"] = [{"tick": ly.tick, "text": ly.text[:1000], "track": ly.track,
+                          "verse": ly.verse} for ly in score.lyrics]
+    return doc
 
 
 def dumps(score: Score) -> str:
