@@ -29,6 +29,13 @@ sysdeps:
 	  $$SUDO apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
+	@# JupyterHub's proxy (the hub extra, tests/unit/hub) is an npm package; Debian's own
+	@# nodejs has no npm, NodeSource's brings it.
+	@command -v configurable-http-proxy >/dev/null || { \
+	  echo "installing configurable-http-proxy (npm)"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	  command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq npm >/dev/null; \
+	  $$SUDO npm install -g --silent configurable-http-proxy >/dev/null; }
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
