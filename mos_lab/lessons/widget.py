@@ -3,8 +3,10 @@ feedback), recording each attempt in a Progress file.
 
 The prompt is engraved by ``mos_lab.notation`` (verovio) when it can be, else shown as
 text; Play loads the prompt into the session's engine and plays it; answers come typed
-(Enter), from the on-screen ``widgets.Keyboard`` (its notes arrive on the session bus
-and are spelled in the exercise's key), or as rhythm taps.
+(Enter), from the on-screen ``widgets.Keyboard`` or a MIDI keyboard on the kernel's
+side (``session.engine.midi_in(port)``: both put notes on the session bus), or a MIDI
+keyboard in the browser (Web MIDI: the page sends the notes), all spelled in the
+exercise's key; or as rhythm taps.
 
 A rhythm is played by the page itself (a count-in bar, then a click per note, scheduled
 on its AudioContext) and each tap is placed on that audio clock: the event's time stamp
@@ -84,6 +86,7 @@ class ExerciseWidget(anywidget.AnyWidget):
     placeholder = t.Unicode("").tag(sync=True)
     entered = t.List(t.Unicode()).tag(sync=True)
     rhythm = t.Dict().tag(sync=True)
+    midi = t.Bool(False).tag(sync=True)
     feedback = t.Dict().tag(sync=True)
 
     def __init__(self, exercise: Exercise, *, progress: Progress | None = None,
@@ -111,6 +114,7 @@ class ExerciseWidget(anywidget.AnyWidget):
         if keyboard if keyboard is not None else exercise.kind in NOTE_KINDS:
             from mos_lab.widgets import Keyboard
 
+            self.midi = True  # the page offers Web MIDI too
             self.keyboard = Keyboard(session=self.session, key=None, low=36, high=96)
             self._sub = self.session.bus.subscribe("note_on", self._on_note, weak=False)
         self.on_msg(self._on_msg)
@@ -135,6 +139,12 @@ class ExerciseWidget(anywidget.AnyWidget):
                 self.play()
             elif content.get("type") == "clear":
                 self.entered = []
+            elif content.get("type") == "note" and self.midi:
+                pitch = content.get("pitch")
+                if not isinstance(pitch, int) or isinstance(pitch, bool) or \
+                        not 0 <= pitch <= 127:
+                    raise ValueError(f"a MIDI note is 0..127, not {pitch!r}")
+                self._enter(pitch)
         except Exception as exc:  # a failing command is shown, never raised in the kernel
             self.errors.append(f"{type(exc).__name__}: {exc}")
             self.feedback = {"correct": False, "score": 0.0, "message": str(exc)[:500]}
@@ -142,7 +152,11 @@ class ExerciseWidget(anywidget.AnyWidget):
     def _on_note(self, ev: Any) -> None:
         if ev.frame is not None or ev.get("channel") != 0:
             return  # playback, not the student's keys
-        name = spell_in_key(int(ev["pitch"]), self.exercise.key_signature).name_with_octave
+        self._enter(int(ev["pitch"]))
+
+    def _enter(self, midi: int) -> None:
+        """A played key, spelled in the exercise's key, added to the answer being entered."""
+        name = spell_in_key(midi, self.exercise.key_signature).name_with_octave
         self.entered = [*self.entered, name][-64:]
 
     # -- actions -----------------------------------------------------------------------

@@ -6,6 +6,8 @@
 // getOutputTimestamp: the audio being heard at that moment), in ms after the first note
 // is heard, and the answer goes when every note has a tap. Without Play, taps are timed
 // from the first tap. `card.mosExercise` exposes the clock and the last taps to tests.
+// Note answers: "MIDI" asks for Web MIDI (navigator.requestMIDIAccess) and sends each
+// note-on of every input (and inputs plugged in later) to the kernel, which spells it.
 function el(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -72,9 +74,11 @@ export default {
     input.style.cssText = "margin: 0 6px; width: 22em";
     const check = el("button", "mos-check", "Check");
     const tap = el("button", "mos-tap", "Tap");
+    const midiButton = el("button", "mos-midi", "MIDI");
+    midiButton.title = "Enter notes from a MIDI keyboard plugged into this computer";
     const feedback = el("div", "mos-feedback");
     feedback.style.marginTop = "8px";
-    row.append(play, input, check, tap);
+    row.append(play, input, check, tap, midiButton);
     card.append(question, prompt, row, feedback);
     root.appendChild(card);
     let taps = [];       // tap times: ms after the first note (audio clock), or raw stamps
@@ -98,6 +102,7 @@ export default {
       if (svg) prompt.innerHTML = svg; else prompt.textContent = model.get("text_prompt");
       input.placeholder = model.get("placeholder");
       tap.style.display = isRhythm() ? "" : "none";
+      midiButton.style.display = model.get("midi") && navigator.requestMIDIAccess ? "" : "none";
     }
     function showFeedback() {
       const fb = model.get("feedback") || {};
@@ -119,11 +124,21 @@ export default {
       taps = [];
       start = null;
     }
-    function playRhythm() {
+    async function playRhythm() {
+      start = null;
+      taps = [];
       ctx = audioContext();
-      if (ctx.state !== "running") ctx.resume();
-      if (!clock || clock.ctx !== ctx) clock = new AudioClock(ctx);
-      clearInterval(sampler);  // sample the clock while the rhythm plays and is tapped
+      if (ctx.state !== "running") await ctx.resume();
+      // a context just started runs its clock before its output does: wait for the
+      // output's time stamps, then sample them afresh while the rhythm plays and is tapped
+      for (let i = 0; i < 50; i++) {
+        const ts = ctx.getOutputTimestamp ? ctx.getOutputTimestamp() : null;
+        if (!ts || ts.performanceTime > 0) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      clock = new AudioClock(ctx);
+      clock.sample();
+      clearInterval(sampler);
       let n = 0;
       sampler = setInterval(() => { clock.sample(); if (++n > 400) clearInterval(sampler); }, 20);
       const r = rhythm();
@@ -133,7 +148,6 @@ export default {
       for (let i = 0; i < count; i++) click(ctx, t0 + i * beat, i === 0, false);
       start = t0 + count * beat;
       for (const ms of r.onsets_ms || []) click(ctx, start + ms / 1000, false, true);
-      taps = [];
       input.value = "";
     }
     function onTap(e) {
@@ -157,14 +171,41 @@ export default {
     play.addEventListener("click", () => {
       if (isRhythm()) { playRhythm(); card.focus(); } else model.send({ type: "play" });
     });
+    let midiAccess = null;
+    const onMidi = (e) => {
+      const [status, note, velocity] = e.data || [];
+      if ((status & 0xf0) === 0x90 && velocity > 0) model.send({ type: "note", pitch: note });
+    };
+    const listen = () => {
+      let n = 0;
+      for (const inp of midiAccess.inputs.values()) { inp.onmidimessage = onMidi; n++; }
+      midiButton.textContent = `MIDI: ${n} input${n === 1 ? "" : "s"}`;
+      midiButton.dataset.inputs = String(n);
+    };
+    midiButton.addEventListener("click", async () => {
+      try {
+        midiAccess = midiAccess || await navigator.requestMIDIAccess();
+        midiAccess.onstatechange = listen;
+        listen();
+      } catch (err) {
+        midiButton.textContent = "MIDI: not allowed";
+        midiButton.title = String(err);
+      }
+    });
     const onEntered = () => { input.value = model.get("entered").join(" "); };
     model.on("change:entered", onEntered);
     model.on("change:feedback", showFeedback);
     model.on("change:svg", draw);
     model.on("change:question", draw);
     draw(); showFeedback();
+    model.on("change:midi", draw);
     return () => {
       clearInterval(sampler);
+      model.off("change:midi", draw);
+      if (midiAccess) {
+        midiAccess.onstatechange = null;
+        for (const inp of midiAccess.inputs.values()) if (inp.onmidimessage === onMidi) inp.onmidimessage = null;
+      }
       model.off("change:entered", onEntered);
       model.off("change:feedback", showFeedback);
       model.off("change:svg", draw);

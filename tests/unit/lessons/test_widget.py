@@ -95,3 +95,37 @@ def test_a_rhythm_goes_to_the_page_with_its_onsets_and_each_feedback_is_new(sess
     assert d.rhythm == {}
     d.close()
     w.close()
+
+
+def test_midi_keyboards_enter_dictation_answers_from_the_kernel_and_the_page(session):
+    """The kernel's MIDI input (engine.midi_in on a port; here the testing fake, fed on
+    its callback as mido's port thread does: no ALSA sequencer here for a virtual port)
+    and Web MIDI notes the page sends both fill the answer, spelled in the key."""
+    import mido
+
+    from mos_lab.testing import FakeMidiPort
+
+    ex = lessons.dictation(seed=5, level=2, key="Eb")
+    w = ExerciseWidget(ex, session=session)
+    assert w.midi is True
+    port = FakeMidiPort("keys")
+    handle = session.engine.midi_in(port)
+    notes = [Pitch.parse(n).midi for n in ex.answer.split()]
+    for m in notes[:4]:
+        port.callback(mido.Message("note_on", note=m, velocity=80))
+        port.callback(mido.Message("note_off", note=m))
+    for m in notes[4:]:  # what the page sends for a Web MIDI note-on
+        w._on_msg(w, {"type": "note", "pitch": m}, [])
+    assert " ".join(w.entered) == ex.answer  # Eb major: flats, as the answer spells them
+    for bad in (128, -1, "60", None, True):
+        w._on_msg(w, {"type": "note", "pitch": bad}, [])
+    assert " ".join(w.entered) == ex.answer and len(w.errors) == 5
+    assert "0..127" in w.feedback["message"]
+    assert w.answer(" ".join(w.entered)).correct
+    handle.close()
+    w.close()
+    rhythm = ExerciseWidget(lessons.rhythm_tap(seed=1), session=session)
+    assert rhythm.midi is False
+    rhythm._on_msg(rhythm, {"type": "note", "pitch": 60}, [])
+    assert rhythm.entered == []  # no note entry for a rhythm
+    rhythm.close()
