@@ -178,11 +178,40 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
         parts.append(_part(score, q, ti, bars, starts, spelled))
     _bar_attributes(parts, bars, meters, keys)
     _accidentals(parts, keys)
+    tracks = np.unique(notes["track"]).tolist()
+    verses = _lyrics(parts, tracks, score)
     if analysis is not None and harmony != "none":
-        _harmony(parts[-1], analysis, harmony, score, q, starts)
+        _harmony(parts[-1], analysis, harmony, score, q, starts, first_line=verses[-1] + 1)
     title = score.title
     bpm = score.tempo.changes[0].bpm if score.tempo.changes else 120.0
-    return Notated(title, parts, bpm=bpm, pickup=p_units[0], performed=q.performed)
+    return Notated(title, parts, bpm=bpm, pickup=p_units[0], performed=q.performed,
+                   composer=score.composer)
+
+
+def _lyrics(parts: list[Part], tracks: list[int], score: Score) -> list[int]:
+    """Put each sung syllable under the first head of the note its track starts at its
+    tick (the highest voice's where several do); the verses each part got (0: none)."""
+    out = [0] * len(parts)
+    if not score.lyrics:
+        return out
+    notes = score.notes
+    for pi, (part, ti) in enumerate(zip(parts, tracks, strict=True)):
+        sung = [ly for ly in score.lyrics if ly.track == ti]
+        if not sung:
+            continue
+        host: dict[int, Event] = {}  # onset tick -> the event whose note starts there
+        for m in part.measures:
+            for v in sorted(m.voices, key=lambda v: v.number):
+                for ev in v.events:
+                    for h in ev.heads:
+                        if not h.tie_stop:
+                            host.setdefault(int(notes["start"][h.note]), ev)
+        for ly in sung:
+            at = host.get(ly.tick)
+            if at is not None:
+                at.lyrics[ly.verse] = ly.text
+                out[pi] = max(out[pi], ly.verse)
+    return out
 
 
 def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[int, int]]],
@@ -320,7 +349,7 @@ def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
 
 
 def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quantized,
-             starts: np.ndarray) -> None:
+             starts: np.ndarray, first_line: int = 1) -> None:
     """Chord symbols and Roman numerals of an analysis under the part's lowest staff: as
     text lines under the note starting there (the page makes room for them, as for
     lyrics), else as words at that time."""
@@ -343,7 +372,7 @@ def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quan
         host = next((ev for v in m.voices if v.staff == staff and v.number == (staff - 1) * 4 + 1
                      for ev in v.events if ev.start == t and ev.heads
                      and not ev.heads[0].tie_stop), None)
-        for n, text in enumerate(lines, start=1):
+        for n, text in enumerate(lines, start=first_line):
             if host is not None:
                 host.lyrics[n] = text
             else:

@@ -40,7 +40,9 @@ class Event:
     tuplet_mark: str | None = None  # "start" / "stop"
     beam: str | None = None  # "begin" / "continue" / "end"
     whole_measure: bool = False
-    lyrics: dict[int, str] = field(default_factory=dict)  # line number -> text under it
+    #: line number -> text under it; a sung syllable whose word goes on ends in "-"
+    lyrics: dict[int, str] = field(default_factory=dict)
+    syllabic: dict[int, str] = field(default_factory=dict)  # line -> MusicXML syllabic
 
 
 @dataclass(slots=True)
@@ -97,3 +99,4 @@ class Notated:
     bpm: float = 120.0
     pickup: int = 0  # units
     performed: bool = False  # quantised from a performance (see ``quantize``)
+    composer: str = ""

@@ -30,18 +30,45 @@ def write(notated: Notated) -> str:
            '<score-partwise version="4.0">']
     if notated.title:
         out.append(f"<work><work-title>{escape(notated.title)}</work-title></work>")
+    if notated.composer:
+        out.append(f'<identification><creator type="composer">{escape(notated.composer)}'
+                   "</creator></identification>")
+        # verovio heads a page with the title alone unless credits say what goes there
+        if notated.title:
+            out.append('<credit page="1"><credit-type>title</credit-type><credit-words '
+                       f'justify="center" valign="top" font-size="20">{escape(notated.title)}'
+                       "</credit-words></credit>")
+        out.append('<credit page="1"><credit-type>composer</credit-type><credit-words '
+                   f'justify="right" valign="top">{escape(notated.composer)}</credit-words>'
+                   "</credit>")
     out.append("<part-list>")
     for i, part in enumerate(notated.parts):
         out.append(f'<score-part id="P{i + 1}"><part-name>{escape(part.name)}</part-name>'
                    "</score-part>")
     out.append("</part-list>")
     for i, part in enumerate(notated.parts):
+        _syllables(part)
         out.append(f'<part id="P{i + 1}">')
         for mi, m in enumerate(part.measures):
             _measure(out, part, m, first=mi == 0, tempo=notated.bpm if i == 0 else None)
         out.append("</part>")
     out.append("</score-partwise>")
     return "\n".join(out)
+
+
+def _syllables(part: Part) -> None:
+    """Set each lyric's syllabic from its hyphen and the one before it in its line and
+    voice (a sung syllable whose word goes on ends in "-"; chord labels stand alone)."""
+    going: dict[tuple[int, int], bool] = {}
+    for m in part.measures:
+        for v in m.voices:
+            for ev in v.events:
+                for n, text in ev.lyrics.items():
+                    more = len(text) > 1 and text.endswith("-")
+                    after = going.get((v.number, n), False)
+                    ev.syllabic[n] = ("middle" if more else "end") if after else (
+                        "begin" if more else "single")
+                    going[(v.number, n)] = more
 
 
 def _attributes(out: list[str], part: Part, m: Measure, first: bool) -> None:
@@ -138,9 +165,10 @@ def _event(out: list[str], voice: Voice, ev: Event, staves: bool) -> None:
         acc = f"<accidental>{h.accidental}</accidental>" if h.accidental else ""
         marks = tied + (tuplet if i == 0 else "")
         notations = f"<notations>{marks}</notations>" if marks else ""
-        lyrics = "".join(f'<lyric number="{n}"><syllabic>single</syllabic>'
-                         f"<text>{escape(t)}</text></lyric>"
-                         for n, t in sorted(ev.lyrics.items())) if i == 0 else ""
+        lyrics = "".join(
+            f'<lyric number="{n}"><syllabic>{ev.syllabic.get(n, "single")}</syllabic>'
+            f"<text>{escape(t[:-1] if ev.syllabic.get(n) in ('begin', 'middle') else t)}"
+            "</text></lyric>" for n, t in sorted(ev.lyrics.items())) if i == 0 else ""
         out.append(f'<note id="{h.id}">{chord}{pitch}<duration>{ev.duration}</duration>{ties}'
                    f"<voice>{voice.number}</voice>{typ}{dots}{acc}{tm}{staff}"
                    f"{beam if i == 0 else ''}{notations}{lyrics}</note>")

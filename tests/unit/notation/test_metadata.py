@@ -109,3 +109,32 @@ def test_bad_modes_and_lyric_tracks_are_named():
     doc["key_signatures"] = [{"tick": 0, "key": 0, "mode": "doric"}]
     assert any("key_signatures[0].mode" in p for p in nvx1.validate(doc))
     assert "composer" not in doc and "lyrics" not in doc  # optional: written when there
+
+
+def test_lyrics_and_composer_are_engraved_under_their_notes():
+    from mos_lab.notation import engrave
+    from mos_lab.notation.build import notate
+    from mos_lab.notation.musicxml import write
+    from tests.unit.notation.conftest import parse
+
+    score = read_abc(tune())
+    root = parse(write(notate(score)))
+    assert root.findtext(".//creator[@type='composer']") == "J. S. Bach"
+    first = [(ly.get("number"), ly.findtext("syllabic"), ly.findtext("text"))
+             for ly in root.iter("lyric")][:3]
+    assert first == [("1", "begin", "Hel"), ("1", "end", "lo"), ("1", "single", "my")]
+    verse2 = [ly.findtext("text") for ly in root.iter("lyric") if ly.get("number") == "2"]
+    assert verse2 == ["sec", "ond", "verse", "here"]
+    svg = engrave(score).svg(1)
+    assert 'class="syl"' in svg and "friend," in svg and "J. S. Bach" in svg
+
+
+def test_chord_labels_go_under_the_verses():
+    from mos_lab.notation.build import notate
+    from mos_lab.theory import analyze
+
+    score = read_abc(tune())
+    notated = notate(score, analysis=analyze(score), harmony="symbols")
+    lines = {n for m in notated.parts[0].measures for v in m.voices for ev in v.events
+             for n in ev.lyrics}
+    assert lines == {1, 2, 3}  # two verses, then the chord symbols
