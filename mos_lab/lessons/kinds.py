@@ -303,9 +303,10 @@ _RIGHT = Feedback(True, 1.0, "right")
 
 
 def grade_melody(answer: Sequence[Pitch], response: object,
-                 names: Sequence[str] | None = None) -> Feedback:
+                 names: Sequence[str] | None = None, *,
+                 midis: Sequence[int] | None = None) -> Feedback:
     """Grade a written melody by note alignment (edit distance on MIDI numbers); ``names``
-    are the answer's note names when the caller has them already."""
+    and ``midis`` are the answer's note names and numbers when the caller has them."""
     if isinstance(response, str):
         tokens = response.replace(",", " ").split()
     elif isinstance(response, list | tuple) and all(isinstance(t, str | int) for t in response):
@@ -326,7 +327,7 @@ def grade_melody(answer: Sequence[Pitch], response: object,
     if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
                                                                          strict=True)):
         return _RIGHT
-    a = [p.midi for p in answer]
+    a = list(midis) if midis is not None else [p.midi for p in answer]
     b = [p.midi for p in got]
     if a == b:
         if all(x.step == y.step and x.alter == y.alter
@@ -383,6 +384,7 @@ class _KeyTable(NamedTuple):
     pitches: tuple[Pitch, ...]
     names: tuple[str, ...]
     name: str
+    midis: tuple[int, ...]
 
 
 @lru_cache(maxsize=64)
@@ -393,7 +395,8 @@ def _degrees(key: Key) -> _KeyTable:
     for degree in range(-3, 10):
         octave, idx = divmod(degree, 7)
         pitches.append(scale[idx].with_octave(scale[idx].octave + octave))  # type: ignore[operator]
-    return _KeyTable(key, tuple(pitches), tuple(p.name_with_octave for p in pitches), key.name)
+    return _KeyTable(key, tuple(pitches), tuple(p.name_with_octave for p in pitches), key.name,
+                     tuple(p.midi for p in pitches))
 
 
 @lru_cache(maxsize=64)
@@ -438,13 +441,14 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
     pitches, all_names = table.pitches, table.names
     melody = [pitches[d] for d in at]
     names = [all_names[d] for d in at]
+    midis = [table.midis[d] for d in at]
     return Exercise(
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {table.name}, first note "
                  f"{names[0]})",
         answer=" ".join(names),
         events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
-        grader=lambda r: grade_melody(melody, r, names),
+        grader=lambda r: grade_melody(melody, r, names, midis=midis),
         params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
 
 
