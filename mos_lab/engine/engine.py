@@ -18,7 +18,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,7 @@ import numpy as np
 from mos_lab.audio import NullOutput, Output, OutputError, SoundDeviceOutput, Synth
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
+from mos_lab.engine.clips import AudioClip
 from mos_lab.engine.heard import HeardEvents
 from mos_lab.engine.loader import LoadQueue, Source
 from mos_lab.engine.midi_io import MidiIn, MidiOut
@@ -85,6 +86,7 @@ class Engine:
         self._metronome = False
         self._muted: set[int] = set()
         self._soloed: set[int] = set()
+        self._clips: tuple[AudioClip, ...] = ()
         self._play_deferred = False
         self._ready = threading.Event()
         self._boot_error: BaseException | None = None
@@ -181,7 +183,7 @@ class Engine:
         return self.loads.submit(source)
 
     def _loaded(self, score: Score, token: int) -> None:
-        timeline = Timeline(score, self.sample_rate, self._tempo, self._metronome)
+        timeline = Timeline(score, self.sample_rate, self._tempo, self._metronome, self._clips)
         with self._lock:
             if token != self.loads.latest:
                 return
@@ -314,7 +316,8 @@ class Engine:
             self._metronome = changes.get("metronome", self._metronome)
             if self.score is None:
                 return
-            self.timeline = Timeline(self.score, self.sample_rate, self._tempo, self._metronome)
+            self.timeline = Timeline(self.score, self.sample_rate, self._tempo, self._metronome,
+                                     self._clips)
             self._apply_mix()
             self.scheduler.set_timeline(self.timeline, self._frame_of(seconds))
             self.scheduler.set_playing(self.scheduler.playing)
@@ -334,6 +337,32 @@ class Engine:
         with self._lock:
             (self._soloed.add if soloed else self._soloed.discard)(track)
             self._apply_mix()
+
+    # -- audio clips ------------------------------------------------------------------------
+    def add_clip(self, audio: np.ndarray | AudioClip, sample_rate: int | None = None, *,
+                 start: float = 0.0, gain: float = 1.0, name: str = "") -> AudioClip:
+        """Place audio on the transport at ``start`` seconds of score time: it plays with
+        the score (seeks, loops, tempo) and is in ``render()``; returns the clip."""
+        clip = audio if isinstance(audio, AudioClip) else AudioClip.make(
+            audio, self.sample_rate if sample_rate is None else sample_rate, start=start,
+            gain=gain, name=name)
+        with self._lock:
+            self._clips = (*self._clips, clip)
+            self._rebuild()
+        return clip
+
+    def remove_clip(self, clip: AudioClip | None = None) -> None:
+        """Take ``clip`` off the transport (None: every clip)."""
+        with self._lock:
+            if clip is not None and clip not in self._clips:
+                raise ValueError(f"remove_clip: {clip!r} is not on this engine")
+            self._clips = () if clip is None else tuple(c for c in self._clips if c is not clip)
+            self._rebuild()
+
+    @property
+    def clips(self) -> tuple[AudioClip, ...]:
+        """The audio clips on the transport, in the order added."""
+        return self._clips
 
     def _check_track(self, track: int) -> None:
         n = len(self.score.tracks) if self.score is not None else 0
@@ -464,9 +493,10 @@ class Engine:
             raise TransportError("render: no score is loaded")
         sr = int(sample_rate or self.sample_rate)
         active = self.timeline.track_active if score is self.score and self.timeline else None
+        clips = self._clips if score is self.score else ()
         return render(score, sample_rate=sr, tempo=self._tempo, metronome=self._metronome,
                       tail_s=tail_s, block=block, bank=self.synth.bank, active_tracks=active,
-                      max_seconds=max_seconds).array(progress)
+                      max_seconds=max_seconds, clips=clips).array(progress)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def close(self) -> None:
@@ -532,7 +562,8 @@ class OfflineRender:
                  frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
                  tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
                  max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
-                 threads: int | None = None, max_seconds: float = MAX_RENDER_S) -> None:
+                 threads: int | None = None, max_seconds: float = MAX_RENDER_S,
+                 clips: Sequence[AudioClip] = ()) -> None:
         if not 8_000 <= int(sample_rate) <= 192_000:
             raise ValueError(f"sample_rate: {sample_rate} is not in 8000..192000")
         for name, value in (("start", start), ("tail_s", tail_s)):
@@ -553,7 +584,7 @@ class OfflineRender:
                 f" (the score says it lasts {_hours(score.duration / tempo)}); render a part, "
                 "or raise the limit (max_seconds=, mos-lab render --max-hours)")
         self._opts = (tempo, metronome, bank, max_voices, active_tracks, threads)
-        self._timeline = Timeline(score, self.sample_rate, tempo, metronome)
+        self._timeline = Timeline(score, self.sample_rate, tempo, metronome, clips)
         if active_tracks is not None:
             self._timeline.track_active[:] = active_tracks
         end = self._timeline.end_frame + int(tail_s * self.sample_rate)
@@ -640,7 +671,8 @@ def render(score: Score, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
            frames: int | None = None, tempo: float = 1.0, metronome: bool = False,
            tail_s: float = TAIL_S, block: int = OFFLINE_BLOCK, bank: Any = None,
            max_voices: int = OFFLINE_VOICES, active_tracks: np.ndarray | None = None,
-           threads: int | None = None, max_seconds: float = MAX_RENDER_S) -> OfflineRender:
+           threads: int | None = None, max_seconds: float = MAX_RENDER_S,
+           clips: Sequence[AudioClip] = ()) -> OfflineRender:
     """The one offline render of a score: ``render(s).array()``, ``.write("x.wav")`` or
     ``for block in render(s)``.
 
@@ -648,8 +680,9 @@ def render(score: Score, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
     the rest of the score plus ``tail_s`` of release tails). Offline there is no
     deadline, so voices split over ``threads`` (default: every core) and up to
     ``max_voices`` sound at once. Longer than ``max_seconds`` raises ValueError at once.
+    ``clips`` (:class:`~mos_lab.engine.clips.AudioClip`) are mixed in at their times.
     """
     return OfflineRender(score, sample_rate=sample_rate, start=start, frames=frames,
                          tempo=tempo, metronome=metronome, tail_s=tail_s, block=block,
                          bank=bank, max_voices=max_voices, active_tracks=active_tracks,
-                         threads=threads, max_seconds=max_seconds)
+                         threads=threads, max_seconds=max_seconds, clips=clips)

@@ -100,6 +100,8 @@ class Scheduler:
                 seg = out[done : done + (end - self.pos)]
                 events = tl.events_between(self.pos, end)
                 self.synth.process(seg, events)
+                if tl.clips is not None:
+                    tl.clips.mix(seg, self.pos)
                 if self.on_events is not None and events:
                     self.on_events(self._ring_index + done, events)
                 done += end - self.pos

@@ -8,11 +8,13 @@ note-ons. A block's events are two ``searchsorted`` calls away.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from mos_lab.audio import events as aev
+from mos_lab.engine.clips import AudioClip, ClipLane
 from mos_lab.score import PITCH_BEND, PROGRAM, Score
 from mos_lab.score.tempo import TempoMap
 
@@ -36,7 +38,7 @@ class Timeline:
     """Frame-stamped events of one score at one sample rate and tempo factor."""
 
     def __init__(self, score: Score, sample_rate: int, tempo_factor: float = 1.0,
-                 metronome: bool = False) -> None:
+                 metronome: bool = False, clips: Sequence[AudioClip] = ()) -> None:
         self.score = score
         self.sample_rate = int(sample_rate)
         self.tempo_factor = float(tempo_factor)
@@ -57,6 +59,9 @@ class Timeline:
         self.events = ev[np.lexsort((ev["prio"], ev["frame"]))]
         self._frames = np.ascontiguousarray(self.events["frame"])
         self.end_frame = int(off.max()) if len(off) else 0
+        self.clips = ClipLane(clips, score, self.tempo, sr) if clips else None
+        if self.clips is not None:  # audio clips sound to their end
+            self.end_frame = max(self.end_frame, self.clips.end_frame)
         n_tracks = max(len(score.tracks), 1)
         self.track_active = np.ones(0x10000, dtype=bool)
         self.track_active[n_tracks:METRONOME_TRACK] = False
