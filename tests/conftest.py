@@ -102,18 +102,3 @@ def jack_device() -> Iterator[int]:
             else:
                 os.environ["JACK_DEFAULT_SERVER"] = previous
             sd._initialize()  # balance sounddevice's own atexit terminate
-
-
-def _simulates_device_loss(item: pytest.Item) -> bool:
-    name = item.nodeid
-    return "theater/test_device.py" in name or "device_loss" in name or "lost_device" in name
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """After pytest-randomly's shuffle, the tests that simulate a lost GPU device run last
-    (in their shuffled order). On the OpenGL backend (Mesa llvmpipe, the default software
-    adapter) such a simulation followed by many in-process ``mos-lab video`` renders leaves
-    process-wide GL state in which a later renderer draws only the background; Vulkan is
-    unaffected. That is a known product issue (docs/architecture.md, theater) still to be
-    found; until then it must not fail unrelated image tests at random."""
-    items.sort(key=_simulates_device_loss)  # stable: every other test keeps its order

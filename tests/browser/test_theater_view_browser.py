@@ -85,6 +85,10 @@ def test_dragging_a_view_while_playing_scrubs(views_page: Any, which: str) -> No
     kernel_json(page, "s.engine.seek(10.0) or s.engine.play()")
     wait_until(lambda: kernel_json(page, "s.engine.state") == "playing", 10, what="playing")
     page.wait_for_timeout(500)
+    # the user drags what the page shows: wait until it shows the playing position (on a
+    # loaded machine the page's clock can take a moment to hear of the seek)
+    wait_until(lambda: float(card.get_attribute("data-pos") or 0) >= 10.0, 20,
+               what="the view to show the position played")
     before = kernel_json(page, "s.engine.position")
     canvas = card.locator("canvas")
     # the roll: drag the paper left (later music comes under the hand); portrait: notes

@@ -112,6 +112,24 @@ def default_adapter() -> Any:
     return min(adapters, key=lambda a: adapter_rank(dict(a.info)))
 
 
+_NEWEST_GL_DEVICE: list[Any] = []  # the OpenGL device opened last (one EGL context)
+
+
+def _keep_newest_gl_device(adapter: Any, device: Any) -> None:
+    """Hold the OpenGL device opened last until a newer one replaces it.
+
+    Why: wgpu-hal's GL devices share the process's one EGL context, and each
+    binds its own vertex array object when it opens, never again. Dropping the device
+    opened last deletes the bound one, and every other live device then draws nothing
+    but clears (a frame of background only: a video rendered and closed in the kernel
+    blanked every view opened before it). Dropping an older device is harmless, so
+    holding the newest one (a few kB, even when lost) is enough.
+    """
+    if str(dict(adapter.info).get("backend_type", "")) == "OpenGL":
+        with _ADAPTERS_LOCK:
+            _NEWEST_GL_DEVICE[:] = [device]
+
+
 def _open(factory: AdapterFactory, required: Sequence[str]) -> GPUContext:
     adapter = factory()
     if adapter is None:
@@ -126,6 +144,7 @@ def _open(factory: AdapterFactory, required: Sequence[str]) -> GPUContext:
         required_features=list(required),
         required_limits={"max-texture-dimension-2d": limits.get("max-texture-dimension-2d")},
     )
+    _keep_newest_gl_device(adapter, device)
     return GPUContext(adapter, device, dict(adapter.info), features, limits)
 
 
