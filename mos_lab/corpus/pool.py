@@ -63,9 +63,13 @@ def pool(workers: int) -> Any:
             return held[1]
         for n in list(_pools):  # one warm pool at a time: idle workers hold memory
             _close(_pools.pop(n))
-        cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
-                                           processes=True, dashboard_address=":0",
-                                           silence_logs=logging.ERROR)
+        dask = need("dask")
+        # the statistical profiler samples each task thread every 10 ms: ~5-10% of a
+        # job's CPU on analyses of a few ms per file, for a dashboard nobody reads here
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1,
+                                               processes=True, dashboard_address=":0",
+                                               silence_logs=logging.ERROR)
         client = distributed.Client(cluster, set_as_default=False)
         from mos_lab.corpus._plugin import Warm
 

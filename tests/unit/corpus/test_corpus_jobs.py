@@ -132,12 +132,16 @@ def test_files_lists_scores_of_a_folder_sorted(folder) -> None:
         "empty.abc", "good.mid", "good.json", "text.mid", "truncated.mid"]
 
 
-def _state() -> tuple[int, bool]:
-    """A worker's process id and whether theory was imported there before any task."""
+def _state() -> tuple[int, bool, bool]:
+    """A worker's process id, whether theory was imported there before any task, and
+    whether Dask's statistical profiler samples its tasks."""
     import os
     import sys
 
-    return os.getpid(), "mos_lab.theory" in sys.modules
+    import dask
+
+    return (os.getpid(), "mos_lab.theory" in sys.modules,
+            bool(dask.config.get("distributed.worker.profile.enabled")))
 
 
 def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
@@ -145,6 +149,7 @@ def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
     c = pool(1)
     (before,) = c.run(_state).values()
     assert before[1]  # warmed when it started, not by the first file
+    assert not before[2]  # no profiler sampling the tasks
     first = analyze(folder, workers=1, progress=False)
     second = analyze(folder, workers=1, progress=False)
     assert pool(1) is c and list(c.run(_state).values()) == [before]  # same process
