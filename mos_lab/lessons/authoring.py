@@ -197,7 +197,7 @@ class Lesson:
                 n += 1
                 seed = c.seed + i
                 ex = make(c.kind, seed, **c.params)
-                args = f"{c.kind!r}, {json.dumps(c.params)}, {seed}"
+                args = f"{c.kind!r}, {_literal(c.params)}, {seed}"
                 text = f"**Exercise {n}.** {ex.question}"
                 if c.hint:
                     text += f"  \n*Hint:* {c.hint}"
@@ -205,7 +205,7 @@ class Lesson:
                     text += f"  \n*Attempts allowed:* {c.attempts}"
                 nb.cells.append(meta(new_markdown_cell(text), f"q{n}"))
                 show = f"lessons.show(lessons.make({c.kind!r}, {seed}, " \
-                       f"**{json.dumps(c.params)})" + \
+                       f"**{_literal(c.params)})" + \
                        (", progress=progress, student=student)" if not grader else ")")
                 nb.cells.append(meta(new_code_cell(show), f"show{n}"))
                 if grader:
@@ -222,7 +222,7 @@ class Lesson:
                     nb.cells.append(new_code_cell(
                         f"feedback = lessons.grade({args}, answer_{n})\n"
                         f"progress.record(student, lessons.make({args.split(', ', 1)[0]}, "
-                        f"{seed}, **{json.dumps(c.params)}), answer_{n}, feedback)\n"
+                        f"{seed}, **{_literal(c.params)}), answer_{n}, feedback)\n"
                         "print(feedback.message)"))
         if mode != "nbgrader":
             nb.cells.append(new_markdown_cell(
@@ -284,6 +284,19 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
         else:
             out[key.strip()] = _scalar(value)
     return out
+
+
+def _literal(value: Any) -> str:
+    """Python source for a parameter value: JSON's form (which Python reads), except
+    booleans and None, which JSON writes as true/false/null."""
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))}: {_literal(v)}"
+                                for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_literal(v) for v in value) + "]"
+    return json.dumps(value)
 
 
 def _scalar(text: str) -> Any:

@@ -124,3 +124,22 @@ def test_nbgrader_autogrades_an_exported_lesson(tmp_path):
         grades = {g.name: g.score for nb_ in s.notebooks for g in nb_.grades}
         assert grades == {"check1": 1.0, "check2": 0.0, "check3": 2.0}
         assert (s.score, s.max_score) == (3.0, 4.0)
+
+
+def test_boolean_parameters_become_python_in_the_notebook_cells():
+    """A flag such as ``figured: true`` was written as JSON (``true``) into the cells,
+    which Python cannot run."""
+    text = "# Figured\n\n```exercise\nkind: harmonisation\nlevel: 2\nseed: 3\n" \
+           "figured: true\n```\n"
+    lesson = lessons.Lesson.from_markdown(text)
+    for nb in (lesson.to_notebook(), lesson.to_nbgrader()):
+        code = [c.source for c in nb.cells if c.cell_type == "code"]
+        assert any('"figured": True' in src for src in code)
+        for src in code:
+            compile(src, "<cell>", "exec")
+    ex = lessons.make("harmonisation", 3, level=2, figured=True)
+    assert "figured bass" in ex.question
+    scope = {"lessons": lessons}
+    exec(f"fb = lessons.grade('harmonisation', {{'level': 2, 'figured': True}}, 3, "
+         f"{ex.answer!r})", scope)
+    assert scope["fb"].correct
