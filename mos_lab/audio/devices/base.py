@@ -105,7 +105,8 @@ class Output(ABC):
                         target=self._render_loop, name=f"apollo-render-{type(self).__name__}",
                         daemon=True)
                     self._render_thread.start()
-                self._open()
+                with self._device_lock:  # a render thread parking waits for the open
+                    self._open()
             except Exception as exc:
                 self._stop_render()
                 self._fail(f"{type(self).__name__} could not start: {exc}")

@@ -109,8 +109,8 @@ def test_play_after_parking_plays_on_time_without_underruns(engine: Engine) -> N
     assert "apollo-null-clock" in engine_threads()
     t0 = time.monotonic()
     assert wait_for(lambda: engine.position >= 0.5, 3.0)
-    # The first note is heard one lookahead (0.1 s) after play, as before parking existed.
-    assert time.monotonic() - t0 < 1.2
+    # Heard one lookahead (0.1 s) after play, as before parking existed (slack: a loaded CI).
+    assert time.monotonic() - t0 < 2.0
     assert out.underruns == 0 and not out.parked  # stays up while playing
     engine.pause()
     assert wait_for(lambda: out.parked)
