@@ -10,7 +10,8 @@ from mos_lab.audio.events import CC_EXPRESSION, CC_PAN, CC_SUSTAIN, CC_VOLUME
 
 DEFAULT_CONTROLS: dict[int, int] = {CC_VOLUME: 100, CC_PAN: 64, CC_EXPRESSION: 127,
                                     CC_SUSTAIN: 0}
-BEND_RANGE_SEMIS = 2.0
+BEND_RANGE_SEMIS = 2.0  # GM default pitch-wheel sensitivity (RPN 0,0), semitones
+CC_DATA_MSB, CC_DATA_LSB, CC_RPN_LSB, CC_RPN_MSB = 6, 38, 100, 101
 
 
 @dataclass
@@ -20,6 +21,26 @@ class ChannelState:
     program: int = 0
     controls: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_CONTROLS))
     pitch_bend: int = 0
+    bend_range: float = BEND_RANGE_SEMIS  # pitch-wheel sensitivity (RPN 0,0), semitones
+
+    @property
+    def rpn(self) -> tuple[int, int]:
+        """The registered parameter selected by CC101/CC100 ((127, 127): none)."""
+        return self.controls.get(CC_RPN_MSB, 127), self.controls.get(CC_RPN_LSB, 127)
+
+    def data_entry(self, num: int, value: int) -> bool:
+        """CC6 (data entry MSB) or CC38 (LSB) for the selected RPN; True when it changed
+        the pitch-wheel sensitivity (RPN 0,0: MSB semitones, LSB cents; an MSB alone
+        sets whole semitones, as GM's RP-018 sends it)."""
+        if self.rpn != (0, 0) or num not in (CC_DATA_MSB, CC_DATA_LSB):
+            return False
+        if num == CC_DATA_MSB:
+            self.controls[CC_DATA_LSB] = 0
+            self.bend_range = float(value)
+        else:
+            self.bend_range = self.controls.get(CC_DATA_MSB, int(self.bend_range)) \
+                + value / 100.0
+        return True
 
     @property
     def sustain(self) -> bool:
@@ -27,10 +48,10 @@ class ChannelState:
 
     @property
     def bend_ratio(self) -> float:
-        """Frequency multiplier of the current pitch bend (+-2 semitones)."""
+        """Frequency multiplier of the current pitch bend (+- ``bend_range`` semitones)."""
         if self.pitch_bend == 0:
             return 1.0
-        return 2.0 ** (self.pitch_bend / 8192.0 * BEND_RANGE_SEMIS / 12.0)
+        return 2.0 ** (self.pitch_bend / 8192.0 * self.bend_range / 12.0)
 
     @property
     def level(self) -> float:
@@ -47,10 +68,12 @@ class ChannelState:
         return math.cos(angle) * math.sqrt(2.0), math.sin(angle) * math.sqrt(2.0)
 
     def reset_controllers(self) -> None:
-        """CC121: bend, expression and sustain to defaults (volume and pan stay, RP-015)."""
+        """CC121: bend, expression and sustain to defaults, no RPN selected (volume, pan
+        and the pitch-wheel sensitivity stay, RP-015)."""
         self.pitch_bend = 0
         self.controls[CC_EXPRESSION] = 127
         self.controls[CC_SUSTAIN] = 0
+        self.controls[CC_RPN_MSB] = self.controls[CC_RPN_LSB] = 127
 
     def snapshot(self) -> dict[str, object]:
         return {"program": self.program, "controls": dict(self.controls),
@@ -62,5 +85,7 @@ class ChannelState:
             self.program = program
         if controls is not None:
             self.controls.update(controls)
+            if self.rpn == (0, 0) and CC_DATA_MSB in controls:  # the last data entry
+                self.bend_range = controls[CC_DATA_MSB] + controls.get(CC_DATA_LSB, 0) / 100.0
         if pitch_bend is not None:
             self.pitch_bend = pitch_bend

@@ -80,11 +80,13 @@ S_VIB_CC1 = 81  # vibrato depth (cents) per unit of the channel's mod wheel (CC1
 S_SEND_REV, S_SEND_CHO, S_SR = 82, 83, 84  # reverb / chorus sends (0..1), sample rate
 S_FLOOR = 85  # envelope level below which the voice has ended (SF2_FLOOR or quieter)
 S_NEXT = 86  # voice frame at which S_AMP1 was evaluated (-1 after a release)
+S_PWOFF = 87  # 1 - the pitch-wheel modulators' amount / 12800 (``sf2voice.voice_row``)
 NF = 88
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
 I_PMODE, I_ENT = 15, 16  # note-cache mode (PM_*) and entry of a cached built-in voice
+I_FIX = 17  # K_SF2: sample position in 32.32 fixed point (F_POS follows it)
 NI = 18
 # Source kinds.
 K_WAVE, K_FM, K_SAMPLE, K_EXT, K_SF2 = 0, 1, 2, 3, 4
@@ -649,6 +651,9 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
     cents = me * F[v, S_P_ME] + ml * F[v, S_P_ML]
     if depth != 0.0:
         cents += depth * _tri(ft, F[v, S_VLDEL], F[v, S_VLINC])
+    pw = F[v, S_PWOFF]
+    if pw != 0.0 and bend != 1.0:  # the wheel modulators' amount A: bend ** (A / 12800)
+        bend = math.exp((1.0 - pw) * math.log(bend))
     F[v, S_RATE] = F[v, F_INC] * bend * (math.exp(cents * LN2_1200) if cents != 0.0 else 1.0)
     vml = F[v, S_VOL_ML]
     lv = math.exp(-ml * vml * (LN10 / 200.0)) if vml != 0.0 else 1.0
@@ -696,20 +701,16 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
 
 
 @_jit(FAST)
-def _sf2_interp(data: np.ndarray, o: np.ndarray, pos: float, r: float, n: int) -> None:
-    """``o[:n]``: ``data`` read from ``pos`` in steps of ``r`` by 4-point cubic
-    interpolation (FluidSynth's default), where all four points of every frame lie
-    inside the data (the caller checks). The position runs in 32.32 fixed point from
-    ``pos`` (exact to 2**-32 of a frame) and the interpolation in float32 (the 16-bit
+def _sf2_interp(data: np.ndarray, o: np.ndarray, x: int, inc: int, n: int) -> None:
+    """``o[:n]``: ``data`` read from fixed-point position ``x`` (32.32) in steps of
+    ``inc`` by 4-point cubic interpolation (FluidSynth's default), where all four points
+    of every frame lie inside the data (the caller checks). Integer positions are exact
+    however a chunk is cut into segments; the interpolation runs in float32 (the 16-bit
     samples' own precision): few int/float conversions, which bound this loop."""
-    fl = math.floor(pos)
-    base = int(fl)
-    ph = int((pos - fl) * FIX32)
-    inc = int(r * FIX32 + 0.5)
     for k in range(n):
-        u = np.uint64(base + (ph >> 32))  # (unsigned: no negative-index wraparound)
-        f = np.float32(ph & MASK32) * INV32
-        ph += inc
+        u = np.uint64(x >> 32)  # (unsigned: no negative-index wraparound)
+        f = np.float32(x & MASK32) * INV32
+        x += inc
         s0 = data[u - U1]
         s1 = data[u]
         s2 = data[u + U1]
@@ -759,14 +760,21 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
     fast interpolation; only those next to an edge or a loop wrap go one by one.
     """
     t = Iv[v, I_T]
-    pos = F[v, F_POS]
+    if F[v, S_CHUNK] < 0.0:  # the voice's first frames: its start in fixed point
+        Iv[v, I_FIX] = int(F[v, F_POS] * FIX32 + 0.5)
+    x = Iv[v, I_FIX]
     end = F[v, F_END]
+    iend = int(end)
     ls = F[v, F_LS]
     le = F[v, F_LE]
     span = le - ls
+    ispan = int(span)
+    lex = int(le) << 32
+    spanx = ispan << 32
     mode = Iv[v, I_LOOP]
     looping = mode == LOOP_ON or (mode == LOOP_RELEASE and Iv[v, I_REL] == 0)
-    top = le if looping else end
+    top = int(le) if looping else iend
+    lim = ((top - 2) << 32) - 1  # the last position whose 4 points lie below ``top``
     first = int(F[v, F_RLEN])  # first frame of the sample (F_RLEN is unused by K_SF2)
     x1 = F[v, S_X1]
     x2 = F[v, S_X2]
@@ -779,7 +787,7 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         if F[v, S_CHUNK] != tc:
             _sf2_chunk(F, Iv, v, tc, F[v, S_SR], bend, modw)
         e = min(b, i + (tc + SF2_CHUNK - t))
-        r = F[v, S_RATE]
+        inc = int(F[v, S_RATE] * FIX32 + 0.5)
         amp0 = F[v, S_AMP0]
         damp = (F[v, S_AMP1] - amp0) / SF2_CHUNK
         da1 = F[v, S_DA1]
@@ -792,22 +800,20 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         o = out[i - a:e - a]
         k = 0
         while k < n:
-            # Frames from k whose 4 points lie in [first, top): the fast interpolation
-            # (a margin of 1e-6 frame keeps the fixed-point position inside too).
+            # Frames from k whose 4 points lie in [first, top): the fast interpolation.
             cnt = 0
-            room = top - 3.0 - 1e-6 - pos
-            if int(pos) - 1 >= first and room >= 0.0:
-                cnt = n - k if room >= r * (n - k - 1) else int(room / r) + 1
+            if (x >> 32) - 1 >= first and x <= lim:
+                cnt = n - k if inc * (n - k - 1) <= lim - x else (lim - x) // inc + 1
             if cnt > 0:
-                _sf2_interp(data, o[k:], pos, r, cnt)
-                pos += r * cnt
+                _sf2_interp(data, o[k:], x, inc, cnt)
+                x += inc * cnt
                 k += cnt
-                while looping and pos >= le:
-                    pos -= span
+                while looping and x >= lex:
+                    x -= spanx
                 continue
-            ip = int(pos)  # one frame next to an edge or a loop wrap
-            f = pos - ip
-            if not looping and ip >= int(end) - 1:
+            ip = x >> 32  # one frame next to an edge or a loop wrap
+            f = (x & MASK32) * (1.0 / FIX32)
+            if not looping and ip >= iend - 1:
                 fin = True
                 for q in range(k, n):
                     o[q] = 0.0
@@ -817,17 +823,17 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
             s1 = data[ip]
             q = ip + 1
             if looping and q >= le:
-                q -= int(span)
-            s2 = data[q] if q < int(end) else 0.0
+                q -= ispan
+            s2 = data[q] if q < iend else 0.0
             q = ip + 2
             if looping and q >= le:
-                q -= int(span)
-            s3 = data[q] if q < int(end) else 0.0
+                q -= ispan
+            s3 = data[q] if q < iend else 0.0
             o[k] = s1 + f * (0.5 * (s2 - s0) + f * (s0 - 2.5 * s1 + 2.0 * s2 - 0.5 * s3
                                                     + f * (1.5 * (s1 - s2) + 0.5 * (s3 - s0))))
-            pos += r
-            while looping and pos >= le:
-                pos -= span
+            x += inc
+            while looping and x >= lex:
+                x -= spanx
             k += 1
         x1, x2, y1, y2 = _sf2_filter(
             o, n, x1, x2, y1, y2, F[v, S_CA1] - da1 * back, F[v, S_CA2] - da2 * back,
@@ -837,7 +843,8 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         i = e
         if fin:
             break
-    F[v, F_POS] = pos
+    Iv[v, I_FIX] = x
+    F[v, F_POS] = x * (1.0 / FIX32)
     F[v, S_X1] = x1
     F[v, S_X2] = x2
     F[v, S_Y1] = y1

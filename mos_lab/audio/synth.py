@@ -344,7 +344,8 @@ class Synth:
         else:
             was = ch.sustain
             ch.controls[num] = val
-            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1):
+            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1) or (
+                    num in (6, 38) and ch.data_entry(num, val)):  # 6/38: RPN data entry
                 self._sync_channel(channel)
             if num == ev.CC_SUSTAIN and was and not ch.sustain:
                 self.voices.sustain_off(channel)

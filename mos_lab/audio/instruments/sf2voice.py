@@ -147,6 +147,15 @@ def _value(m: Modulator, key: int, vel: int, cc: Mapping[int, int], link: float)
     return abs(v) if trans == 2 else v
 
 
+def wheel_cents(mods: tuple[Modulator, ...]) -> float:
+    """Summed amounts (cents at full bend and full sensitivity) of the zone's
+    pitch-wheel-to-fineTune modulators scaled by the wheel sensitivity: the default's
+    12700 (spec 8.4.10), or the zone's own (e.g. 0 to ignore the wheel)."""
+    pw = DEFAULT_MODS[9]
+    return float(sum(m[2] for m in mods if (m[0], m[1], m[3], m[4]) ==
+                     (pw[0], pw[1], pw[3], pw[4])))
+
+
 def velocity_cb(vel: int) -> float:
     """Attenuation (cB) of the default velocity modulator: 960 x concave(1 - vel/128)."""
     return 960.0 * _map(DEFAULT_MODS[0][0], vel / 128.0)
@@ -228,6 +237,11 @@ def voice_row(r: Region, key: int, vel: int, sample_rate: float, cc: Mapping[int
     row[K.S_SEND_REV] = min(1.0, max(0.0, g[16] / 1000.0))
     row[K.S_SEND_CHO] = min(1.0, max(0.0, g[15] / 1000.0))
     row[K.S_SR] = sr
+    # The pitch wheel acts live: the channel's bend ratio (100 cents per semitone of
+    # its RPN 0,0 sensitivity) to the power of the wheel modulators' amount / 12800, as
+    # the spec maps the sensitivity (a 7-bit source: value / 128) and FluidSynth plays
+    # it: the default 12700 bends 99.2 cents per semitone of sensitivity.
+    row[K.S_PWOFF] = 1.0 - wheel_cents(r.mods) / 12800.0
     # Attenuation: the file's value at 0.4 per unit, the modulators' (velocity) in cB.
     att = ALT_ATTENUATION * r.gens.get(48, 0) + (g[48] - r.gens.get(48, 0))
     cents = (key - r.root_key) * g[56] + 100.0 * g[51] + g[52] + (
