@@ -41,6 +41,8 @@ from mos_lab.widgets import Registry, live_chord
 
 if TYPE_CHECKING:
     from mos_lab.ai import Assistant, Tool
+    from mos_lab.ai.jobs import Job
+    from mos_lab.ai.service import GenerationService
 
 OUTPUTS = ("browser", "local", "null")
 THREAD_PREFIXES = ("mos", "apollo")
@@ -84,6 +86,7 @@ class Session:
         self._subs = [self.bus.subscribe("note_on", self._on_live_note, weak=False),
                       self.bus.subscribe("note_off", self._on_live_note, weak=False)]
         self.plugins = PluginRegistry(self.bus)
+        self._generation: GenerationService | None = None
         self._start_plugins(plugins)
 
     # -- plugins -----------------------------------------------------------------------
@@ -169,13 +172,15 @@ class Session:
             if kind == self._output:
                 return
             old = self._engine
-            score, tempo = old.score, old.tempo
+            score, tempo, clips = old.score, old.tempo, old.clips
             old.close()
             self._output = kind
             self._engine = self._make_engine(kind)
             self._engine.tempo = tempo
             if score is not None:
                 self._engine.load(score).result(30)
+            for clip in clips:  # generated audio stays on the transport
+                self._engine.add_clip(clip)
         self.bus.emit("mos.clock")
 
     @property
@@ -213,6 +218,80 @@ class Session:
             score = self._engine.score
         assert score is not None
         return score
+
+    # -- generation --------------------------------------------------------------------
+    def generate(self, prompt: str = "", *, model: Any = None, seconds: float = 10.0,
+                 start: float = 0.0, seed: int | None = None, batch: int = 1,
+                 melody: bool = False, gain: float = 1.0, timeout: float | None = 600.0,
+                 on_progress: Callable[[float, float], Any] | None = None,
+                 wait: bool = False, **params: Any) -> Job:
+        """Generate with ``model`` (a MusicGen folder, a Backend, or the name of one used
+        before) behind the session's GenerationService; audio lands on the transport as a
+        clip at ``start`` seconds (heard and rendered with the score), a score is loaded.
+
+        Returns the Job at once (``job.progress``, ``job.cancel()``, ``job.result()``;
+        progress also goes to the bus); ``wait=True`` returns it done and placed.
+        ``melody=True`` conditions on the current score (MusicGen-Melody).
+        """
+        from mos_lab.ai.types import GenerationRequest
+
+        svc = self._generation_service()
+        name = self._generation_backend(svc, model)
+        req = GenerationRequest(prompt=prompt, duration_s=seconds, seed=seed, batch=batch,
+                                condition=self.score if melody else None,
+                                sample_rate=self.sample_rate, params=params)
+        job = svc.submit(req, backend=name, timeout=timeout, on_progress=on_progress)
+
+        def place(fut: Any) -> None:
+            if fut.cancelled() or fut.exception() is not None:
+                return
+            res = fut.result()
+            if res.audio is not None:
+                if self.score is None:  # the transport needs a score to play the clip on
+                    self.load(Score.from_notes([], title=prompt or name))
+                self._engine.add_clip(res.audio, res.sample_rate or self.sample_rate,
+                                      start=start, gain=gain, name=f"{name}: {prompt}")
+            elif res.score is not None:
+                self.load(res.score)
+
+        if wait:
+            try:
+                job.future.exception()  # waits; failures stay on the job
+            except BaseException:
+                job.cancel(wait=0)
+                raise
+            place(job.future)
+        else:
+            job.future.add_done_callback(place)
+        return job
+
+    def _generation_service(self) -> GenerationService:
+        from mos_lab.ai.service import GenerationService
+
+        with self._lock:
+            if self._generation is None:
+                self._generation = GenerationService(bus=self.bus, concurrency=1)
+            return self._generation
+
+    def _generation_backend(self, svc: GenerationService, model: Any) -> str:
+        """The registered name of ``model`` (registered now if it is new)."""
+        from mos_lab.ai.backends.base import Backend
+
+        if model is None:
+            if not svc.backends:
+                raise ValueError("generate: name a model (a MusicGen folder or a Backend)")
+            return svc.backends[-1]
+        if isinstance(model, Backend):
+            svc.register(model)
+            return model.info.name
+        if isinstance(model, str) and model in svc.backends:
+            return model
+        from mos_lab.ai.models.musicgen import MusicGenBackend
+
+        backend = MusicGenBackend(model)
+        if backend.info.name not in svc.backends:
+            svc.register(backend)
+        return backend.info.name
 
     # -- live chords: notes held on the keyboard (or MIDI in) -> chord events ----------
     def _on_live_note(self, ev: Event) -> None:
@@ -284,6 +363,8 @@ class Session:
             self.closed = True
         self.registry.close_all()
         self.plugins.close()
+        if self._generation is not None:
+            self._generation.close()
         for sub in self._subs:
             sub.dispose()
         self._engine.close()

@@ -228,3 +228,29 @@ def test_backend_behind_the_service(folders: dict[str, Path]) -> None:
     with pytest.raises(GenerationTimeout):
         backend.generate(GenerationRequest(prompt="piano", duration_s=2, seed=1),
                          lambda d, t: None, token)
+
+
+def test_session_generates_onto_the_transport(folders: dict[str, Path]) -> None:
+    """``session.generate`` runs MusicGen behind the service and puts the audio on the
+    transport: the engine's render has it at its start time; a cancelled job adds none."""
+    from mos_lab.kernel.session import Session
+
+    s = Session(output="null", plugins=False)
+    try:
+        seen: list[tuple[float, float]] = []
+        job = s.generate("piano", model=folders["stereo"], seconds=2, start=0.5, seed=1,
+                         wait=True, on_progress=lambda d, t: seen.append((d, t)))
+        res = job.result()
+        assert res.audio is not None and res.audio.shape == (2 * 48_000, 2)
+        (clip,) = s.engine.clips
+        assert clip.start == 0.5 and clip.seconds == 2.0 and s.score is not None
+        out = s.engine.render(tail_s=0.0)
+        assert len(out) == round(2.5 * 48_000)
+        np.testing.assert_allclose(out[24_000:], np.clip(res.audio, -1, 1), atol=1e-6)
+        assert not out[:24_000].any()
+        assert any(t == 2.0 * FPS for _, t in seen) and seen[-1] == (1.0, 1.0)  # frames, done
+        late = s.generate("calm", seconds=60, seed=2)  # the same model, by default
+        assert late.cancel(wait=10)
+        assert len(s.engine.clips) == 1
+    finally:
+        s.close()
