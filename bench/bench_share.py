@@ -119,8 +119,13 @@ async def bench(args: argparse.Namespace) -> None:
     c1 = (cpu(server_proc) - c0[0], cpu(me) - c0[1])
     s = stats()
     tries = sum(p.refusals for p in peers)
+    fails: dict[str, int] = {}
+    for p in peers:
+        for k, v in p.failures.items():
+            fails[k] = fails.get(k, 0) + v
     print(f"storm: {n} peers joined at once, all in sync after {storm:.2f} s; "
-          f"{s['refused_rate']} refused as too fast, {s['refused_full']} as full; "
+          f"{s['refused_rate']} refused as too fast, {s['refused_busy']} as busy, "
+          f"{s['refused_full']} as full, failed attempts {fails or 0}; "
           f"retries per peer {tries / n:.2f} (max {max(p.refusals for p in peers)}); CPU "
           f"{c1[0]:.1f} s in the server, {c1[1]:.1f} s in the peers' process")
 

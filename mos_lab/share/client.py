@@ -42,6 +42,7 @@ class SharedSession:
         self.error: str | None = None
         self.connects = 0
         self.refusals = 0
+        self.failures: dict[str, int] = {}  # failed link attempts other than refusals, by type
         self.messages_in = self.bytes_in = self.messages_out = self.bytes_out = 0
         self._synced = {p: asyncio.Event() for p in ("control", "content")}
         self._links: dict[str, Any] = {}
@@ -140,8 +141,8 @@ class SharedSession:
                 self.refusals += 1
                 if exc.code == 503 and exc.response is not None:
                     wait = float(exc.response.headers.get("Retry-After", "0") or 0)
-            except Exception:  # no answer, reset, handshake cut: back off and retry
-                pass
+            except Exception as exc:  # no answer, reset, handshake cut: back off and retry
+                self.failures[type(exc).__name__] = self.failures.get(type(exc).__name__, 0) + 1
             else:
                 attempt = 0
                 self.connects += 1

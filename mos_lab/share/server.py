@@ -10,8 +10,10 @@ jupyter-collaboration. Around it this server adds what a class needs:
 - only the owner, or a user the owner put in ``grants``, changes the control document
   (the transport); anyone else's control updates are dropped and counted;
 - admission control for connection storms: at most ``max_peers`` users (each with its two
-  document links) and ``joins_per_second`` new links (a burst of ``join_burst``); excess
-  attempts get HTTP 503 with a Retry-After, so clients back off instead of hammering;
+  document links), ``joins_per_second`` new links (a burst of ``join_burst``) and
+  ``max_handshakes`` joins in progress at once (so a loaded server admits at the pace it
+  can finish them, instead of letting handshakes time out and come back as retries);
+  excess attempts get HTTP 503 with a Retry-After, so clients back off, not hammer;
 - a malformed message closes only its sender's connection (1007), the room goes on;
 - each connection's unsent messages are bounded (``outbox_limit``): a peer that does not
   read is disconnected rather than slowing the others or growing memory.
@@ -52,6 +54,7 @@ class Stats:
     joined: int = 0
     refused_full: int = 0
     refused_rate: int = 0
+    refused_busy: int = 0
     refused_token: int = 0
     refused_writes: int = 0
     malformed: int = 0
@@ -118,6 +121,7 @@ class RoomServer:
     def __init__(self, secret: bytes | None = None, *, host: str = "127.0.0.1",
                  port: int = 0, max_peers: int = 1200,
                  joins_per_second: float = 500.0, join_burst: int = 250,
+                 max_handshakes: int = 128,
                  outbox_limit: int = 1024, backlog: int = 4096) -> None:
         if max_peers < 1 or joins_per_second <= 0 or join_burst < 1:
             raise ValueError(f"max_peers ({max_peers}), joins_per_second "
@@ -126,6 +130,8 @@ class RoomServer:
         self.secret = secret or secrets.token_bytes(32)
         self.host, self.port, self.backlog = host, port, backlog
         self.max_peers = max_peers
+        self.max_handshakes = max_handshakes
+        self.handshakes = 0  # links admitted whose peer has not yet sent its first message
         self._links: dict[tuple[str, str], int] = {}
         self.rate, self.burst = joins_per_second, join_burst
         self.outbox_limit = outbox_limit
@@ -161,6 +167,10 @@ class RoomServer:
         if self._tokens < 1:
             self.stats.refused_rate += 1
             return "too many joins at once", (1 - self._tokens) / self.rate
+        if self.handshakes >= self.max_handshakes:  # a loaded server admits at its own pace
+            self.stats.refused_busy += 1
+            return "busy with other joins", 0.5  # about one round of handshakes
+        self.handshakes += 1
         self._tokens -= 1
         self._links[key] = links + 1
         self.connections += 1
@@ -292,6 +302,7 @@ def _handler_class() -> Any:
         grant: Grant | None = None
         channel: _Channel | None = None
         counted = False
+        handshaking = False
 
         def initialize(self, server: RoomServer) -> None:
             self.server = server
@@ -315,7 +326,7 @@ def _handler_class() -> Any:
                 self.set_header("Retry-After", f"{wait:.3f}")
                 self.finish(reason)
                 return
-            self.counted = True
+            self.counted = self.handshaking = True
             await super().get(room, part)
 
         def open(self, room: str, part: str) -> None:
@@ -333,6 +344,9 @@ def _handler_class() -> Any:
                 self.refuse(1003, "binary y-protocol messages only")
                 return
             s.stats.messages_in += 1
+            if self.handshaking:  # the first message: this join is done
+                self.handshaking = False
+                s.handshakes -= 1
             s.stats.bytes_in += len(message)
             if len(message) < 2 or message[0] not in (0, 1):
                 s.stats.malformed += 1
@@ -384,6 +398,9 @@ def _handler_class() -> Any:
             if self.channel is not None:
                 self.channel.closed = True
                 self.channel.feed(None)
+            if self.handshaking:
+                self.handshaking = False
+                self.server.handshakes -= 1
             if self.counted and self.grant is not None:
                 self.counted = False
                 self.server.release(self.grant)

@@ -170,7 +170,8 @@ def test_a_malformed_update_closes_only_its_sender():
 @pytest.mark.seed("INT-03")
 def test_a_connection_storm_is_bounded_and_spreads_itself_out_with_back_off():
     async def main() -> None:
-        async with RoomServer(max_peers=60, joins_per_second=400, join_burst=40) as srv:
+        async with RoomServer(max_peers=60, joins_per_second=400, join_burst=40,
+                              max_handshakes=16) as srv:
             tok = [srv.token(ROOM, f"p{i}") for i in range(80)]
             peers = [SharedSession(srv.url, ROOM, t, user=f"p{i}", sync_clock=False,
                                    backoff=(0.05, 1.0)) for i, t in enumerate(tok)]
@@ -181,7 +182,8 @@ def test_a_connection_storm_is_bounded_and_spreads_itself_out_with_back_off():
             await until(lambda: sum(p.connected for p in peers) == 60, timeout=20)
             took = time.monotonic() - t0
             assert srv.peers <= 60 and srv.connections <= 2 * 60  # never above the limit
-            assert srv.stats.refused_rate > 0 and srv.stats.refused_full > 0
+            assert srv.stats.refused_full > 0  # the 20 peers over the limit
+            assert srv.stats.refused_rate + srv.stats.refused_busy > 0  # paced joins
             await asyncio.sleep(0.3)
             assert srv.connections == 120 and sum(p.connected for p in peers) == 60
             # back-off honoured: the 20 refused peers retried a bounded number of times
