@@ -21,6 +21,9 @@ tf = pytest.importorskip("transformers")
 
 from mos_lab.ai.errors import GenerationTimeout  # noqa: E402
 from mos_lab.ai.models import musicgen  # noqa: E402
+from mos_lab.ai.models.musicgen.core import MusicGen  # noqa: E402
+from mos_lab.ai.models.musicgen.files import MusicGenFilesError  # noqa: E402
+from mos_lab.ai.models.musicgen.melody import render_score  # noqa: E402
 from mos_lab.ai.service import GenerationService  # noqa: E402
 from mos_lab.ai.types import CancelToken, GenerationRequest  # noqa: E402
 from mos_lab.score import Score  # noqa: E402
@@ -85,16 +88,16 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def stereo(folders: dict[str, Path]) -> musicgen.MusicGen:
+def stereo(folders: dict[str, Path]) -> MusicGen:
     return musicgen.load(folders["stereo"], device="cpu")
 
 
 @pytest.fixture(scope="module")
-def mono(folders: dict[str, Path]) -> musicgen.MusicGen:
+def mono(folders: dict[str, Path]) -> MusicGen:
     return musicgen.load(folders["mono"], device="cpu")
 
 
-def test_equals_transformers_generate_every_item_and_channel(stereo: musicgen.MusicGen,
+def test_equals_transformers_generate_every_item_and_channel(stereo: MusicGen,
                                                              ) -> None:
     """The frames read from the delay pattern are transformers' own: the same seed gives
     the same samples for both batch items and both channels."""
@@ -111,7 +114,7 @@ def test_equals_transformers_generate_every_item_and_channel(stereo: musicgen.Mu
     assert np.abs(out.audio[0] - out.audio[1]).max() > 1e-4  # items differ
 
 
-def test_past_30_seconds_by_windows(mono: musicgen.MusicGen) -> None:
+def test_past_30_seconds_by_windows(mono: MusicGen) -> None:
     """32 s is two windows; the first is the 30 s a single call makes with that seed."""
     seen: list[tuple[float, float]] = []
     long = mono.generate("piano", seconds=32, seed=3, progress=lambda d, t: seen.append((d, t)))
@@ -124,7 +127,7 @@ def test_past_30_seconds_by_windows(mono: musicgen.MusicGen) -> None:
     assert done == sorted(done) and seen[-1] == (32.0 * FPS, 32.0 * FPS)
 
 
-def test_seed_gives_determinism(mono: musicgen.MusicGen) -> None:
+def test_seed_gives_determinism(mono: MusicGen) -> None:
     a = mono.generate("jazz", seconds=3, seed=11)
     b = mono.generate("jazz", seconds=3, seed=11)
     c = mono.generate("jazz", seconds=3, seed=12)
@@ -132,7 +135,7 @@ def test_seed_gives_determinism(mono: musicgen.MusicGen) -> None:
     assert not np.array_equal(a.codes, c.codes)
 
 
-def test_cancel_part_way_keeps_what_was_made(mono: musicgen.MusicGen) -> None:
+def test_cancel_part_way_keeps_what_was_made(mono: MusicGen) -> None:
     full = mono.generate("piano", seconds=20, seed=5)
     token = CancelToken()
 
@@ -147,14 +150,14 @@ def test_cancel_part_way_keeps_what_was_made(mono: musicgen.MusicGen) -> None:
     assert cut.audio.shape[1] == n * RATE // FPS
 
 
-def test_deadline_and_memory_limit_stop_and_say_so(mono: musicgen.MusicGen) -> None:
+def test_deadline_and_memory_limit_stop_and_say_so(mono: MusicGen) -> None:
     late = mono.generate("piano", seconds=5, seed=1, timeout_s=0.0)
     assert late.stopped == "timeout" and late.codes.shape[-1] == 0 and late.partial
     full = mono.generate("piano", seconds=5, seed=1, max_memory_bytes=1)
     assert full.stopped == "memory limit" and full.partial
 
 
-def test_audio_prompt_is_continued(mono: musicgen.MusicGen) -> None:
+def test_audio_prompt_is_continued(mono: MusicGen) -> None:
     """The prompt's codes go first, as transformers continues ``decoder_input_ids``:
     the frames made after them are the ones its own generate makes."""
     base = mono.generate("piano", seconds=4, seed=2).audio[0]
@@ -183,12 +186,12 @@ def audio_kernels() -> None:
     kernels.warm_up()
 
 
-def test_melody_from_a_score(tmp_path: Path, mono: musicgen.MusicGen,
+def test_melody_from_a_score(tmp_path: Path, mono: MusicGen,
                              audio_kernels: None) -> None:
     m = musicgen.load(tiny_folder(tmp_path / "melody", melody=True), device="cpu")
     assert m.melody
     tune = Score.from_notes([(i * 480, 480, 69 - 2 * i, 90) for i in range(6)])
-    chroma = m.chroma(musicgen.render_score(tune, RATE, seconds=3.0)[None])
+    chroma = m.chroma(render_score(tune, RATE, seconds=3.0)[None])
     assert int(chroma[0, 2].argmax()) == 9  # the first note is an A (C = 0)
     with_tune = m.generate("piano", seconds=2, seed=1, melody=tune)
     again = m.generate("piano", seconds=2, seed=1, melody=tune)
@@ -201,13 +204,13 @@ def test_melody_from_a_score(tmp_path: Path, mono: musicgen.MusicGen,
 
 def test_bad_folder_names_path_and_files(tmp_path: Path, folders: dict[str, Path]) -> None:
     missing = tmp_path / "nowhere"
-    with pytest.raises(musicgen.MusicGenFilesError) as err:
+    with pytest.raises(MusicGenFilesError) as err:
         musicgen.load(missing)
     assert str(missing) in str(err.value) and "config.json" in str(err.value)
     half = tmp_path / "half"
     half.mkdir()
     (half / "config.json").write_text((folders["mono"] / "config.json").read_text())
-    with pytest.raises(musicgen.MusicGenFilesError, match=r"model\.safetensors") as err:
+    with pytest.raises(MusicGenFilesError, match=r"model\.safetensors") as err:
         musicgen.load(half)
     assert str(half) in str(err.value) and "tokenizer" in str(err.value)
     assert isinstance(err.value, FileNotFoundError)

@@ -11,16 +11,14 @@ Map::
     MusicGenBackend(folder)                   the same behind the GenerationService
 
 Modules: ``files`` (what a folder must hold), ``core`` (loading, windowed generation,
-codes <-> audio), ``melody`` (Apollo render and chromagram), ``backend`` (the service's).
+codes <-> audio; ``MusicGen``, ``MusicGenOutput``), ``melody`` (Apollo render and
+chromagram), ``backend`` (the service's).
 Nothing here imports torch or transformers until a model is loaded.
 """
 
 from __future__ import annotations
 
 from mos_lab.ai.models.musicgen.backend import MusicGenBackend
-from mos_lab.ai.models.musicgen.core import CONTEXT_S, WINDOW_S, MusicGen, MusicGenOutput, load
-from mos_lab.ai.models.musicgen.files import MusicGenFilesError, expected_files
-from mos_lab.ai.models.musicgen.melody import Chroma, render_score
+from mos_lab.ai.models.musicgen.core import load
 
-__all__ = ["CONTEXT_S", "WINDOW_S", "Chroma", "MusicGen", "MusicGenBackend", "MusicGenFilesError",
-           "MusicGenOutput", "expected_files", "load", "render_score"]
+__all__ = ["MusicGenBackend", "load"]
