@@ -53,6 +53,8 @@ class _Read(NamedTuple):
     names: frozenset[str]
     pcs: frozenset[int]
     bass: Pitch
+    bass_name: str
+    root_name: str
 
 
 @lru_cache(maxsize=8192)
@@ -63,8 +65,9 @@ def _read(text: str) -> _Read | None:
         got = sym.pitches(4)
     except (SymbolError, ValueError, KeyError):
         return None
+    bass = sym.bass or sym.root
     return _Read(sym.root, sym.quality, frozenset(p.name for p in got),
-                 frozenset(p.pc for p in got), sym.bass or sym.root)
+                 frozenset(p.pc for p in got), bass, bass.name, sym.root.name)
 
 
 def m21_name(p: Pitch) -> str:
@@ -117,6 +120,8 @@ class ChordTarget(NamedTuple):
     answer: str
     names: frozenset[str]
     pcs: frozenset[int]
+    bass_name: str = ""
+    root_name: str = ""
 
     @classmethod
     def of(cls, root: Pitch, quality: str, inversion: int, notes: Sequence[Pitch]
@@ -124,7 +129,8 @@ class ChordTarget(NamedTuple):
         """The target for a voicing whose lowest note is the bass."""
         return cls(root, quality, inversion, tuple(notes),
                    chord_symbol(root, quality, notes[0]),
-                   frozenset(p.name for p in notes), frozenset(p.pc for p in notes))
+                   frozenset(p.name for p in notes), frozenset(p.pc for p in notes),
+                   notes[0].name, root.name)
 
 
 def grade_chord(target: ChordTarget, response: object, enharmonic: bool = False) -> Feedback:
@@ -148,7 +154,7 @@ def _grade_one(t: ChordTarget, text: str, shown: str, enharmonic: bool) -> Feedb
     if sym is None:
         return Feedback(False, 0.0, f"expected {EXPECTED}; could not read {shown.strip()!r}")
     bass = t.notes[0]
-    bass_ok = sym.bass.name == bass.name
+    bass_ok = sym.bass_name == (t.bass_name or bass.name)
     if bass_ok and sym.names == t.names:
         return Feedback(True, 1.0, f"right: {t.answer}")
     if sym.bass.pc == bass.pc and sym.pcs == t.pcs:
@@ -158,7 +164,7 @@ def _grade_one(t: ChordTarget, text: str, shown: str, enharmonic: bool) -> Feedb
                                     f"{', '.join(m21_name(p) for p in t.notes)}, "
                                     f"so {t.answer}")
     wrong = []
-    root_ok = sym.root.name == t.root.name
+    root_ok = sym.root_name == (t.root_name or t.root.name)
     score = 0.0
     if root_ok:
         score += 0.4

@@ -212,9 +212,11 @@ def _parse_note(response: str) -> Pitch | str:
     return p
 
 
-def grade_note(answer: Pitch, response: object, what: str = "the note") -> Feedback:
-    """Grade a spelled note with octave: the spelling must match, not only the key."""
-    right = answer.name_with_octave
+def grade_note(answer: Pitch, response: object, what: str = "the note",
+               right: str | None = None) -> Feedback:
+    """Grade a spelled note with octave: the spelling must match, not only the key
+    (``right``: the answer's name, when the caller has it)."""
+    right = right or answer.name_with_octave
     return graded(parse_note(response), answer, right,
                   lambda got: _note_miss(answer, got, right, what))
 
@@ -243,11 +245,13 @@ def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | 
     a, b, iv = _pick_pair(seed, level, qualities, clef, low, high)
     given, target = (b, a) if below else (a, b)
     where = "below" if below else "above"
+    given_name, answer = given.name_with_octave, target.name_with_octave
+    what = f"a {iv.name} {where} {given_name}"
     return Exercise(
         kind="interval_build", seed=seed, level=level,
-        question=f"Write the note {_spoken(iv)} {where} {given.name_with_octave}",
-        answer=target.name_with_octave, events=((given, 0, 2 * TPQ),),
-        grader=lambda r: grade_note(target, r, f"a {iv.name} {where} {given}"),
+        question=f"Write the note {_spoken(iv)} {where} {given_name}",
+        answer=answer, events=((given, 0, 2 * TPQ),),
+        grader=lambda r: grade_note(target, r, what, answer),
         params={"qualities": qualities, "below": below,
                 "clef": clef, "low": low, "high": high},
         skill=f"build {iv.name}")

@@ -48,11 +48,12 @@ def note_reading(seed: int = 0, level: int = 1, *, clef: str = "treble") -> Exer
     """Name a written note with its octave (``F#4``): level 1 on the staff, naturals;
     2 with two ledger lines and sharps or flats; 3 with double sharps and flats."""
     p = Rng(seed).choice(_notes(level, clef))
+    answer = p.name_with_octave
     return Exercise(
         kind="note_reading", seed=seed, level=level,
         question=f"Name the note ({clef} clef), with its octave: C4 is middle C",
-        answer=p.name_with_octave, events=((p, 0, 2 * TPQ),),
-        grader=lambda r: grade_note(p, r), params={"clef": clef},
+        answer=answer, events=((p, 0, 2 * TPQ),),
+        grader=lambda r: grade_note(p, r, "the note", answer), params={"clef": clef},
         skill=f"read {clef} clef")
 
 
@@ -73,9 +74,9 @@ def _read_key(response: str) -> Key | str:
         return f"expected {EXPECTED_KEY}; could not read {text!r}"
 
 
-def grade_key(answer: Key, response: object) -> Feedback:
-    """Grade a key name: tonic (spelled) and mode."""
-    return graded(read(response, 24, _read_key, EXPECTED_KEY), answer, answer.name,
+def grade_key(answer: Key, response: object, name: str | None = None) -> Feedback:
+    """Grade a key name: tonic (spelled) and mode (``name``: the answer's, if known)."""
+    return graded(read(response, 24, _read_key, EXPECTED_KEY), answer, name or answer.name,
                   lambda got: _key_miss(answer, got))
 
 
@@ -91,10 +92,10 @@ def _key_miss(answer: Key, got: Key) -> Feedback:
 
 
 @lru_cache(maxsize=64)
-def _signature_key(sharps: int, mode: str) -> tuple[Key, Pitch]:
-    """The key, and a neutral note (B4) spelled by its signature."""
+def _signature_key(sharps: int, mode: str) -> tuple[Key, Pitch, str]:
+    """The key, a neutral note (B4) spelled by its signature, and the key's name."""
     key = Key.from_signature(sharps, mode)
-    return key, Pitch(6, key.alter_of("B"), 4)
+    return key, Pitch(6, key.alter_of("B"), 4), key.name
 
 
 def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exercise:
@@ -107,12 +108,12 @@ def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exer
     most = {1: 3, 2: 5, 3: 7}[level]
     sharps = rng.randint(-most, most)
     m = mode if mode != "either" else rng.choice(("major", "minor"))
-    key, b4 = _signature_key(sharps, m)
+    key, b4, name = _signature_key(sharps, m)
     return Exercise(
         kind="key_signature", seed=seed, level=level,
         question=f"Name the {m} key with this key signature",
-        answer=key.name, events=((b4, 0, 4 * TPQ),),
-        grader=lambda r: grade_key(key, r), params={"mode": mode},
+        answer=name, events=((b4, 0, 4 * TPQ),),
+        grader=lambda r: grade_key(key, r, name), params={"mode": mode},
         skill=f"key signature {m}", key_signature=sharps)
 
 
@@ -126,9 +127,10 @@ LEVEL_SCALES = {
 EXPECTED_SCALE = "a tonic and a scale, such as D dorian, F# harmonic minor, Bb major"
 
 
-def grade_scale(answer: Scale, response: object) -> Feedback:
-    """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart."""
-    right = f"{answer.tonic.name} {answer.kind}"
+def grade_scale(answer: Scale, response: object, right: str | None = None) -> Feedback:
+    """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart
+    (``right``: the answer's name, when the caller has it)."""
+    right = right or f"{answer.tonic.name} {answer.kind}"
     return graded(read(response, 40, _read_scale, EXPECTED_SCALE), answer, right,
                   lambda got: _scale_miss(answer, got, right))
 
@@ -165,7 +167,8 @@ def _names(sc: Scale) -> frozenset[str]:
 
 
 @lru_cache(maxsize=64)
-def _scales(level: int, kinds: tuple[str, ...] | None) -> tuple[tuple[Scale, Events], ...]:
+def _scales(level: int, kinds: tuple[str, ...] | None
+            ) -> tuple[tuple[Scale, Events, str], ...]:
     check_level(level, (1, 2, 3))
     names = [scale_kind(k) for k in (kinds or LEVEL_SCALES[level])]
     out = []
@@ -176,18 +179,19 @@ def _scales(level: int, kinds: tuple[str, ...] | None) -> tuple[tuple[Scale, Eve
             if any(abs(p.alter) > 1 for p in ps):
                 continue
             top = ps[0].with_octave(ps[0].octave + 1)  # type: ignore[operator]
-            out.append((sc, tuple((p, i * TPQ, TPQ) for i, p in enumerate([*ps, top]))))
+            out.append((sc, tuple((p, i * TPQ, TPQ) for i, p in enumerate([*ps, top])),
+                        f"{sc.tonic.name} {sc.kind}"))
     return tuple(out)
 
 
 def scale_id(seed: int = 0, level: int = 1, *, kinds: Sequence[str] | None = None) -> Exercise:
     """Name a written scale (tonic and kind): level 1 major and the minors, 2 the church
     modes, 3 pentatonics, blues, whole-tone and octatonic; ``kinds`` overrides."""
-    sc, events = Rng(seed).choice(_scales(level, tuple(kinds) if kinds else None))
+    sc, events, name = Rng(seed).choice(_scales(level, tuple(kinds) if kinds else None))
     return Exercise(
         kind="scale_id", seed=seed, level=level, question="Name the scale (tonic and kind)",
-        answer=f"{sc.tonic.name} {sc.kind}", events=events,
-        grader=lambda r: grade_scale(sc, r), params={"kinds": kinds},
+        answer=name, events=events,
+        grader=lambda r: grade_scale(sc, r, name), params={"kinds": kinds},
         skill=f"scale {sc.kind}")
 
 
