@@ -12,6 +12,7 @@ Map of the API::
     roman_analysis(seed=3, level=3)             # "I vi ii6/5 V7 I" (V65 = V6/5)
     dictation(...), rhythm_tap(...)             # notes by alignment; taps in ms
     harmonisation(seed=2, level=3)  # SATB over a bass, graded by check_voice_leading
+    harmonisation(seed=2, figured=True)  # the same over a figured bass (E3 # | C#3 6/5)
     Progress("course/progress.sqlite").record(student, ex, response, feedback)
     show(ex, progress=p, student="ada")  # the exercise widget (+ on-screen keyboard)
     make("chord_id", seed=3, level=2); grade(kind, params, seed, response)
