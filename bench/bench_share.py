@@ -24,7 +24,8 @@ from mos_lab.share.client import SharedSession, follow
 ROOM = "bench"
 
 
-def _serve(conn: Any, secret: bytes, max_peers: int, rate: float, burst: int) -> None:
+def _serve(conn: Any, secret: bytes, max_peers: int, rate: float, burst: int,
+           handshakes: int) -> None:
     """The server process: start, report the port, answer 'stats', end on 'stop'."""
     from dataclasses import asdict
 
@@ -32,7 +33,7 @@ def _serve(conn: Any, secret: bytes, max_peers: int, rate: float, burst: int) ->
 
     async def main() -> None:
         srv = await RoomServer(secret, max_peers=max_peers, joins_per_second=rate,
-                               join_burst=burst).start()
+                               join_burst=burst, max_handshakes=handshakes).start()
         conn.send(srv.port)
         loop = asyncio.get_running_loop()
         done = asyncio.Event()
@@ -84,7 +85,7 @@ async def bench(args: argparse.Namespace) -> None:
     parent, child = mp.Pipe()
     ctx = mp.get_context("spawn")
     proc = ctx.Process(target=_serve, args=(child, secret, args.max_peers, args.rate,
-                                            args.burst), daemon=True)
+                                            args.burst, args.handshakes), daemon=True)
     proc.start()
     port = parent.recv()
     url = f"ws://127.0.0.1:{port}"
@@ -202,6 +203,7 @@ def main() -> None:
     ap.add_argument("--over", type=int, default=50, help="peers beyond the limit")
     ap.add_argument("--rate", type=float, default=500.0, help="joins per second")
     ap.add_argument("--burst", type=int, default=250)
+    ap.add_argument("--handshakes", type=int, default=1024, help="joins in progress at once")
     ap.add_argument("--lead", type=float, default=0.5, help="play's lead (s)")
     asyncio.run(bench(ap.parse_args()))
 
