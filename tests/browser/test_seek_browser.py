@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, wait_until
+from tests.browser.conftest import SHOTS, Lab, kernel_json, run_notebook, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -35,14 +35,7 @@ def test_a_seek_before_audio_is_enabled_is_where_playback_starts(
         lab: Lab, browser_context: Any) -> None:
     page = browser_context.new_page()
     try:
-        page.goto(lab.open_url(_notebook(lab.root)))
-        page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=30_000)
-        wait_until(lambda: page.evaluate("""() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session
-                && w.sessionContext.session.kernel;
-            return !!k && k.status === 'idle'; }"""), 40, what="an idle kernel")
-        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        run_notebook(page, lab.open_url(_notebook(lab.root)))
         player = page.locator(".mos-player").first
         player.locator(".mos-transport").wait_for(timeout=60_000)
         wait_until(lambda: "held" in page.inner_text(".jp-NotebookPanel"), 60,

@@ -16,7 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, rerun_cells, wait_until
+from tests.browser.conftest import SHOTS, Lab, kernel_json, rerun_cells, run_notebook, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -57,14 +57,7 @@ def theater_page(lab: Lab, browser_context: Any) -> Any:
                                  "language": "python"}  # no kernel picker dialog
     nbformat.write(nb, lab.root / "theater_test.ipynb")
     page = browser_context.new_page()
-    page.goto(lab.open_url("theater_test.ipynb"))
-    page.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=30_000)
-    wait_until(lambda: page.evaluate("""() => {
-        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-        const k = w && w.sessionContext && w.sessionContext.session
-          && w.sessionContext.session.kernel;
-        return !!k && k.status === 'idle'; }"""), 40, what="an idle kernel")
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_notebook(page, lab.open_url("theater_test.ipynb"))
     page.wait_for_selector(".mos-theater canvas", timeout=60_000)
     page.wait_for_selector(".mos-roll:not(.mos-theater) canvas", timeout=60_000)
     yield page
