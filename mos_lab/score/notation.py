@@ -77,7 +77,8 @@ def read_abc(text: str, source: str | None = None) -> Score:
     mode = abc_mode(next(iter(re.findall(r"^K:\s*(.*)$", text, flags=re.M)), ""))
     if mode and keys:  # abc2midi's key signature holds major or minor only
         first = min(range(len(keys)), key=lambda i: keys[i].tick)
-        keys = tuple(dataclasses.replace(k, mode=mode, minor=mode in ("minor", "aeolian"))
+        named = "" if mode in ("major", "minor") else mode  # plain keys: ``minor`` says
+        keys = tuple(dataclasses.replace(k, mode=named, minor=mode in ("minor", "aeolian"))
                      if i == first else k for i, k in enumerate(keys))
     return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
                          spelling=_abc_spelling(text, score), composer=composer.strip(),

@@ -138,3 +138,9 @@ def test_chord_labels_go_under_the_verses():
     lines = {n for m in notated.parts[0].measures for v in m.voices for ev in v.events
              for n in ev.lyrics}
     assert lines == {1, 2, 3}  # two verses, then the chord symbols
+
+
+def test_plain_abc_keys_keep_no_mode_name():
+    score = read_abc(tune(key="Em"))
+    assert [(k.key, k.minor, k.mode) for k in score.key_signatures] == [(1, True, "")]
+    assert read_abc(tune(key="E aeo")).key_signatures[0].mode == "aeolian"
