@@ -6,9 +6,11 @@ from typing import Any
 
 from distributed import WorkerPlugin
 
+from mos_lab.corpus.warm import warm
+
 
 class Warm(WorkerPlugin):
-    """Runs :func:`mos_lab.corpus.pool.warm` when a worker (or its restart) starts."""
+    """Runs :func:`mos_lab.corpus.warm.warm` when a worker (or its restart) starts."""
 
     name = "mos_lab-corpus-warm"
 
@@ -17,6 +19,4 @@ class Warm(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         """Import the task modules and make their first call before the worker takes tasks."""
-        from mos_lab.corpus.pool import warm
-
         warm(self.modules)
