@@ -132,6 +132,7 @@ MASK32 = 0xFFFFFFFF
 INV32 = np.float32(2.0 ** -32)
 U1, U2 = np.uint64(1), np.uint64(2)
 LN10 = math.log(10.0)
+CONVEX_K = 400.0 / 960.0  # the spec's convex curve: 1 + 20/96 * log10(x^2)
 LN2_1200 = math.log(2.0) / 1200.0
 NO_FX = np.zeros(1)  # no master effects (``effects.make_state`` makes a real state)
 SINE_DELTA.flags.writeable = False
@@ -545,7 +546,10 @@ def _tri(t: float, delay: float, inc: float) -> float:
 
 @_jit(FAST)
 def _modenv(F: np.ndarray, Iv: np.ndarray, v: int, t: float) -> float:
-    """SoundFont modulation envelope (0..1, linear segments) at voice frame ``t``."""
+    """SoundFont modulation envelope (0..1) at voice frame ``t``: a convex attack (spec
+    8.1.2 #26: linear in Hz or amplitude when applied to cents or cB; FluidSynth's
+    128-step table), then linear hold, decay and release. :func:`_sf2_chunk` reads it
+    at each chunk's end, as FluidSynth uses a block's envelope value after advancing."""
     if Iv[v, I_REL] != 0 and t >= F[v, S_RT]:
         rel = F[v, S_MREL]
         x = F[v, S_RMOD] - (t - F[v, S_RT]) / rel if rel > 0.0 else 0.0
@@ -554,10 +558,11 @@ def _modenv(F: np.ndarray, Iv: np.ndarray, v: int, t: float) -> float:
     if t < 0.0:
         return 0.0
     att = F[v, S_MATT]
-    if t < att:
-        return t / att
+    if t < att or (t == att and att > 0.0):  # convex, on FluidSynth's 128-step table
+        i = int(127.0 * t / att)
+        return 0.0 if i <= 0 else (1.0 if i >= 127 else 1.0 + CONVEX_K * math.log10(i / 127.0))
     t -= att + F[v, S_MHOLD]
-    if t < 0.0:
+    if t <= 0.0:  # (the hold's last frame still holds: FluidSynth's block after it decays)
         return 1.0
     sus = F[v, S_MSUS]
     dec = F[v, S_MDEC]
@@ -576,7 +581,7 @@ def _volval(F: np.ndarray, v: int, t: float) -> tuple[float, bool]:
     if t < att:
         return t / att, True
     t -= att + F[v, S_VHOLD]
-    if t < 0.0:
+    if t <= 0.0:  # (as in :func:`_modenv`)
         return 1.0, False
     sus = F[v, S_VSUS]
     dec = F[v, S_VDEC]
@@ -642,7 +647,7 @@ def _sf2_chunk(F: np.ndarray, Iv: np.ndarray, v: int, tc: int, sr: float, bend: 
     ft = float(tc)
     me = 0.0
     if F[v, S_P_ME] != 0.0 or F[v, S_FC_ME] != 0.0:
-        me = _modenv(F, Iv, v, ft)
+        me = _modenv(F, Iv, v, ft + SF2_CHUNK)
     ml = ml1 = 0.0
     if F[v, S_P_ML] != 0.0 or F[v, S_FC_ML] != 0.0 or F[v, S_VOL_ML] != 0.0:
         ml = _tri(ft, F[v, S_MLDEL], F[v, S_MLINC])
@@ -798,6 +803,14 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         back = SF2_CHUNK - 1 - j0
         n = e - i
         o = out[i - a:e - a]
+        if tc < F[v, S_VDEL] and Iv[v, I_REL] == 0:
+            # In the volume envelope's delay the voice is silent and its sample waits
+            # (FluidSynth renders nothing then): it starts from its first frame after.
+            for q in range(n):
+                o[q] = 0.0
+            t += n
+            i = e
+            continue
         k = 0
         while k < n:
             # Frames from k whose 4 points lie in [first, top): the fast interpolation.

@@ -209,17 +209,21 @@ def voice_row(r: Region, key: int, vel: int, sample_rate: float, cc: Mapping[int
     def stage(tc: float) -> float:
         return math.floor(secs(tc) * sr / C + 0.5) * C
 
+    def hold(tc: float) -> float:  # FluidSynth's shortest hold: -12000 tc, 1 ms (a chunk)
+        s = 0.0 if tc <= -32768 else 2.0 ** (min(max(tc, -12000), 5000) / 1200.0)
+        return math.floor(s * sr / C + 0.5) * C
+
     kd = 60 - key
     row[K.S_VDEL] = delay(g[33])
     row[K.S_VATT] = attack(g[34])
-    row[K.S_VHOLD] = stage(g[35] + g[39] * kd)
+    row[K.S_VHOLD] = hold(g[35] + g[39] * kd)
     row[K.S_VDEC] = stage(g[36] + g[40] * kd)
     row[K.S_VSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[37]))
     release = secs(g[38])
     row[K.S_VREL] = max(1.0, release * sr)
     row[K.S_MDEL] = delay(g[25])
     row[K.S_MATT] = attack(g[26])
-    row[K.S_MHOLD] = stage(g[27] + g[31] * kd)
+    row[K.S_MHOLD] = hold(g[27] + g[31] * kd)
     row[K.S_MDEC] = stage(g[28] + g[32] * kd)
     row[K.S_MSUS] = min(1.0, max(0.0, 1.0 - 0.001 * g[29]))
     row[K.S_MREL] = max(1.0, (1 + math.floor(secs(g[30]) * sr / C + 0.5)) * C)
