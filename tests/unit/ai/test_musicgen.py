@@ -200,6 +200,8 @@ def test_melody_from_a_score(tmp_path: Path, mono: MusicGen,
     assert not np.array_equal(with_tune.codes, without.codes)
     with pytest.raises(ValueError, match="melody"):
         mono.generate("piano", seconds=1, melody=tune)
+    long = m.generate("piano", seconds=6, seed=1, melody=tune, window_s=4, context_s=1)
+    assert long.windows == 2 and long.codes.shape[-1] == 6 * FPS  # each window its part
 
 
 def test_bad_folder_names_path_and_files(tmp_path: Path, folders: dict[str, Path]) -> None:

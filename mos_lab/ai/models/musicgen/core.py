@@ -63,7 +63,8 @@ class MusicGenOutput:
     frame_rate: float
     requested_frames: int
     windows: int = 0
-    stopped: str = ""  # "", "cancelled", "timeout", "out of memory", "memory limit"
+    stopped: str = ""  # "", "cancelled", "timeout", "out of memory", "memory limit",
+    # "model ended" (transformers stopped before the length asked for)
     elapsed_s: float = 0.0
     meta: dict[str, Any] = field(default_factory=dict)
 
@@ -314,9 +315,8 @@ class MusicGen:
             stopped = "out of memory"
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
-        if stopped == "complete":
-            raise RuntimeError("MusicGen: transformers ended generation before the "
-                               f"{length} steps asked for")
+        if stopped == "complete":  # transformers stopped short of the length (an EOS,
+            stopped = "model ended"  # a max_length in its generation config): keep it
         seq = watch.sequence
         if seq is None:
             return past[..., :0], stopped
