@@ -12,7 +12,9 @@ A rhythm is played by the page itself (a count-in bar, then a click per note, sc
 on its AudioContext) and each tap is placed on that audio clock: the event's time stamp
 mapped through ``getOutputTimestamp`` (what is heard now), less the time the first note
 is heard. So a tap exactly on a note is sent as the note's time, whatever the latency
-of the kernel or the event loop; the answer goes when the last note has its tap.
+of the kernel or the event loop; the answer goes when the last note has its tap. The
+page has the onsets (it plays them), so a student who reads the widget's state can see
+them: the widget is for practice; graded notebooks grade in the kernel from the seed.
 """
 
 from __future__ import annotations
