@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -213,3 +214,101 @@ class NotaGenNet(nn.Module):
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * max(cfg.patch_layers,
                                                                  cfg.char_layers)))
+
+
+_GELU_A = np.float32(math.sqrt(2.0 / math.pi))
+_GELU_B = np.float32(math.sqrt(2.0 / math.pi) * 0.044715)
+
+
+class StepDecoder:
+    """A GPT-2 trunk run one position at a time in numpy, on preallocated key/value buffers.
+
+    The sampler's per-position path on CPU: the arithmetic of ``GPT2.forward`` with a
+    cache (layer norm eps 1e-5, tanh gelu, float32), without torch's per-operation
+    dispatch, module calls or cache concatenation, which at NotaGen's small sizes cost
+    several times the one-position products themselves. Results agree with the torch
+    path to float32 rounding (~1e-6).
+    """
+
+    def __init__(self, gpt: GPT2, capacity: int) -> None:
+        def a(t: Tensor) -> np.ndarray:
+            return t.detach().cpu().numpy()
+
+        blocks = [b for b in gpt.h if isinstance(b, Block)]
+        self.hidden = gpt.wte.embedding_dim
+        self.heads: int = blocks[0].attn.heads
+        self.size = self.hidden // self.heads
+        self.scale = np.float32(1.0 / math.sqrt(self.size))
+        self.mean = np.full(self.hidden, 1.0 / self.hidden, dtype=np.float32)
+        self.capacity = min(capacity, gpt.wpe.num_embeddings)
+        self.wpe = a(gpt.wpe.weight)
+        self.wte = a(gpt.wte.weight)
+        self.source = 0  # what the weights were taken from (a data pointer), for reuse
+        self.ln_f = (a(gpt.ln_f.weight), a(gpt.ln_f.bias))
+        self.layers = [tuple(a(t) for t in (
+            b.ln_1.weight, b.ln_1.bias, b.attn.c_attn.weight, b.attn.c_attn.bias,
+            b.attn.c_proj.weight, b.attn.c_proj.bias, b.ln_2.weight, b.ln_2.bias,
+            b.mlp.c_fc.weight, b.mlp.c_fc.bias, b.mlp.c_proj.weight, b.mlp.c_proj.bias))
+            for b in blocks]
+        shape = (len(blocks), self.heads, self.capacity, self.size)
+        self.keys = np.zeros(shape, dtype=np.float32)
+        self.values = np.zeros(shape, dtype=np.float32)
+        self.n = 0
+
+    def load(self, cache: Cache) -> None:
+        """Take over a torch cache (per layer keys and values (1, heads, n, size))."""
+        n = cache[0][0].shape[2]
+        if n > self.capacity:
+            raise ValueError(f"notagen: {n} cached positions is more than the decoder's "
+                             f"{self.capacity}")
+        for i, (k, v) in enumerate(cache):
+            self.keys[i, :, :n] = k[0].detach().cpu().numpy()
+            self.values[i, :, :n] = v[0].detach().cpu().numpy()
+        self.n = n
+
+    def _norm(self, x: np.ndarray, g: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Layer norm of one position (means as dot products: numpy's mean costs more)."""
+        d = x - x.dot(self.mean)
+        d *= np.float32(1.0) / np.sqrt(d.dot(d) * self.mean[0] + np.float32(1e-5))
+        d *= g
+        d += b
+        return d
+
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """The final hidden state (hidden,) of one new position with input embedding ``x``
+        (hidden,), after the ``n`` positions already in the buffers."""
+        n = self.n
+        if n >= self.capacity:
+            raise ValueError(f"notagen: {n + 1} positions is more than the decoder's "
+                             f"{self.capacity}")
+        c, h, d = self.hidden, self.heads, self.size
+        x = x + self.wpe[n]
+        for i, (g1, b1, wa, ba, wp, bp, g2, b2, wf, bf, wm, bm) in enumerate(self.layers):
+            qkv = self._norm(x, g1, b1) @ wa
+            qkv += ba
+            keys, values = self.keys[i], self.values[i]
+            keys[:, n] = qkv[c: 2 * c].reshape(h, d)
+            values[:, n] = qkv[2 * c:].reshape(h, d)
+            att = (keys[:, : n + 1] @ qkv[:c].reshape(h, d, 1)).reshape(h, n + 1)
+            att *= self.scale
+            att -= att.max(axis=1, keepdims=True)
+            np.exp(att, out=att)
+            att /= att.sum(axis=1, keepdims=True)
+            y = (att.reshape(h, 1, n + 1) @ values[:, : n + 1]).reshape(c) @ wp
+            y += bp
+            x = x + y
+            m = self._norm(x, g2, b2) @ wf
+            m += bf
+            g = m * m  # gelu, tanh form: 0.5 m (1 + tanh(sqrt(2/pi) (m + 0.044715 m^3)))
+            g *= _GELU_B
+            g += _GELU_A
+            g *= m
+            np.tanh(g, out=g)
+            g += 1.0
+            g *= m
+            g *= 0.5
+            y = g @ wm
+            y += bm
+            x = x + y
+        self.n = n + 1
+        return self._norm(x, *self.ln_f)

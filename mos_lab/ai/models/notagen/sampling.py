@@ -14,6 +14,7 @@ its check is sampled again from the caches as they were at its start.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -22,7 +23,7 @@ import numpy as np
 import torch
 
 from mos_lab.ai.models.notagen import patchilizer as P
-from mos_lab.ai.models.notagen.model import Cache, NotaGenNet
+from mos_lab.ai.models.notagen.model import Cache, NotaGenNet, StepDecoder
 
 #: NotaGen's own limit on the characters of one piece
 MAX_CHARS = 102_400
@@ -82,10 +83,47 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
 
 
+def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int:
+    """``filter_probs`` without top-k, then ``draw``, on a few probabilities sorted most
+    likely first, in plain Python (numpy's per-call cost is most of the work here)."""
+    vals = [v if v > 0 else 0.0 for v in vals]  # NaN and negatives count as 0
+    total = sum(vals)
+    vals = [v / total for v in vals]
+    if s.top_p < 1:
+        kept: list[float] = []
+        acc = 0.0
+        for v in vals:  # keep the first, then each while the mass before it is <= top_p
+            if kept and acc > s.top_p:
+                break
+            kept.append(v)
+            acc += v
+        total = sum(kept)
+        vals = [v / total for v in kept]
+    if s.temperature == 0:
+        return 0
+    if s.temperature != 1:
+        inv = 1.0 / s.temperature
+        vals = [math.exp(math.log(v) * inv) if v > 0 else 0.0 for v in vals]
+        total = sum(vals)
+        vals = [v / total for v in vals]
+    x = rng.random() * sum(vals)
+    acc = 0.0
+    for i, v in enumerate(vals):
+        acc += v
+        if acc > x:
+            return i
+    return len(vals) - 1
+
+
 def choose(probs: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:
     """A character drawn as ``filter_probs`` then a draw would, working on the top-k
     candidates only (the per-character cost that caches leave)."""
     p = np.asarray(probs, dtype=np.float64)
+    if 0 < s.top_k <= 32 and s.top_k < len(p):
+        cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
+        q = p[cand]
+        order = np.argsort(q)[::-1]
+        return int(cand[order[_draw_small(q[order].tolist(), s, rng)]])
     if 0 < s.top_k < len(p):
         cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
         q = p[cand]
@@ -96,8 +134,16 @@ def choose(probs: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:
     return draw(filter_probs(p, s), rng)
 
 
+def _on_cpu(net: NotaGenNet) -> bool:
+    return net.patch_level_decoder.patch_embedding.weight.device.type == "cpu"
+
+
 class PatchContext:
-    """The patch level: full patches in context, their hidden states and (cached) keys."""
+    """The patch level: full patches in context, their hidden states and (cached) keys.
+
+    On CPU the cache lives in a numpy ``StepDecoder`` (one patch a step); elsewhere it is
+    the torch cache of ``GPT2.forward``. Without caches every push encodes all patches.
+    """
 
     def __init__(self, net: NotaGenNet, use_cache: bool = True) -> None:
         self.net = net
@@ -105,6 +151,14 @@ class PatchContext:
         self.patches: list[list[int]] = []
         self.hidden: torch.Tensor | None = None  # (n, hidden)
         self.cache: Cache | None = None
+        self.stepper: StepDecoder | None = None
+        if use_cache and _on_cpu(net):
+            pe = net.patch_level_decoder.patch_embedding
+            size = net.config.patch_size
+            self.columns = pe.weight.detach().t().reshape(size, P.VOCAB, -1).numpy()
+            self.bias = pe.bias.detach().numpy()
+            self.rows = np.arange(size)
+            self.stepper = StepDecoder(net.patch_level_decoder.base, net.config.patch_length)
 
     def __len__(self) -> int:
         return len(self.patches)
@@ -113,22 +167,33 @@ class PatchContext:
         """Encode ``patches`` from scratch."""
         self.patches = [list(p) for p in patches]
         h, cache = self.net.patch_level_decoder(self.net.ids([self.patches]))
-        self.hidden, self.cache = h[0], (cache if self.use_cache else None)
+        self.hidden = h[0]
+        self.cache = cache if self.use_cache and self.stepper is None else None
+        if self.stepper is not None:
+            self.stepper.load(cache)
 
     def push(self, patch: list[int]) -> None:
         """Add one full patch (with the cache one step; without, all patches again)."""
-        if not self.use_cache or self.cache is None or self.hidden is None:
+        if not self.use_cache or self.hidden is None:
             self.reset([*self.patches, patch])
             return
-        h, self.cache = self.net.patch_level_decoder(self.net.ids([[patch]]), self.cache)
+        if self.stepper is not None:
+            x = self.columns[self.rows, patch].sum(axis=0) + self.bias
+            h = torch.from_numpy(self.stepper.step(x))[None]
+        else:
+            assert self.cache is not None
+            h, self.cache = self.net.patch_level_decoder(self.net.ids([[patch]]), self.cache)
+            h = h[0]
         self.patches.append(list(patch))
-        self.hidden = torch.cat((self.hidden, h[0]), dim=0)
+        self.hidden = torch.cat((self.hidden, h), dim=0)
 
     def truncate(self, n: int) -> None:
         """Forget every patch after the first ``n`` (the caches cut back, nothing recomputed)."""
         assert self.hidden is not None
         self.patches = self.patches[:n]
         self.hidden = self.hidden[:n]
+        if self.stepper is not None:
+            self.stepper.n = min(self.stepper.n, n)
         if self.cache is not None:
             self.cache = [(k[:, :, :n], v[:, :, :n]) for k, v in self.cache]
 
@@ -138,14 +203,47 @@ class PatchContext:
         return self.hidden[-1:]
 
 
+def _char_stepper(net: NotaGenNet) -> StepDecoder:
+    """The character level's StepDecoder, kept on the network while its weights stay where
+    they are (numpy views share their memory, so trained or loaded weights show through)."""
+    gpt = net.char_level_decoder.base.transformer
+    ptr = gpt.wte.weight.data_ptr()
+    st: StepDecoder | None = getattr(net, "_char_stepper", None)
+    if st is None or st.source != ptr:
+        st = StepDecoder(gpt, net.config.patch_size + 1)
+        st.source = ptr
+        object.__setattr__(net, "_char_stepper", st)
+    st.n = 0
+    return st
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max())
+    return e / e.sum()
+
+
 def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sampling,
                  rng: np.random.Generator, use_cache: bool = True,
                  stop: Callable[[list[int]], bool] | None = None) -> list[int]:
     """One patch's characters: ``prefix`` then sampled ones, up to EOS or the patch size
-    (or until ``stop`` says so). With the cache each character costs one position."""
+    (or until ``stop`` says so). With the cache each character costs one position (on
+    CPU a numpy ``StepDecoder`` step); without, the character decoder runs over the patch
+    so far, as NotaGen's own inference does."""
     size = net.config.patch_size
     chars = list(prefix)
     dec = net.char_level_decoder
+    if use_cache and _on_cpu(net):
+        stepper = _char_stepper(net)
+        wte = stepper.wte
+        h = stepper.step(first.detach().reshape(-1).numpy())
+        for c in chars:
+            h = stepper.step(wte[c])
+        while True:
+            c = choose(_softmax(wte @ h), s, rng)
+            chars.append(c)
+            if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
+                return chars
+            h = stepper.step(wte[c])
     logits, cache = dec(first, net.ids([chars]))
     while True:
         probs = torch.softmax(logits[0], dim=-1).cpu().numpy()
