@@ -133,6 +133,9 @@ def test_seed_gives_determinism(mono: MusicGen) -> None:
     c = mono.generate("jazz", seconds=3, seed=12)
     np.testing.assert_array_equal(a.audio, b.audio)
     assert not np.array_equal(a.codes, c.codes)
+    empty = mono.generate("", seconds=1, seed=11)  # no text tokens: unconditional
+    assert empty.codes.shape == (1, 4, FPS) and not np.array_equal(empty.codes,
+                                                                    a.codes[..., :FPS])
 
 
 def test_cancel_part_way_keeps_what_was_made(mono: MusicGen) -> None:

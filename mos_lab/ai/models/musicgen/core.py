@@ -230,6 +230,11 @@ class MusicGen:
         text = self.tokenizer(prompts, padding=True, return_tensors="pt")
         text = {k: v.to(self.device) for k, v in text.items()
                 if k in ("input_ids", "attention_mask")}
+        if text["input_ids"].shape[-1] == 0:  # no tokens at all: unconditional, as
+            pad = int(self.tokenizer.pad_token_id or 0)  # transformers' null inputs (mask 0)
+            text = {"input_ids": torch.full((n_batch, 1), pad, device=self.device),
+                    "attention_mask": torch.zeros((n_batch, 1), dtype=torch.long,
+                                                  device=self.device)}
         options: dict[str, Any] = {"do_sample": do_sample}
         for name, value in (("guidance_scale", guidance_scale), ("top_k", top_k),
                             ("top_p", top_p), ("temperature", temperature)):
