@@ -104,6 +104,15 @@ def test_cancel_and_the_r_prefix_of_the_first_line(model: notagen.NotaGen,
     assert seen[1][:5] == [ord(c) for c in "[r:0/"]
 
 
+def test_asking_for_bars_forces_the_count_in_the_first_stream_prefix(
+        model: notagen.NotaGen, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen = scripted(monkeypatch, ["[r:9/9]", "[V:1]GAB", "c d2 B2",
+                                  *bars_of(LINE1)[1:], "\x01"])
+    st = model.stream(HEAD, seed=0, bars=4)
+    assert next(st) == "[r:0/3]" + LINE1
+    assert seen[1][:7] == [ord(c) for c in "[r:0/3]"]
+
+
 def test_playable_abc_fills_left_out_voices_and_drops_stream_prefixes() -> None:
     text = HEAD + "[r:0/1][V:1]GABc d2 B2|[V:2]G,8|\n[r:1/0][V:1]G8|]\n"
     out = abc.playable(text)

@@ -9,7 +9,10 @@ sampled again from the forced prefix ``[r:0/``; when the context is full, the te
 cut to the header and the last half of the tune-body lines and re-encoded. Two
 departures, neither changing what is sampled in distribution: a patch stops at its
 EOS (NotaGen samples the rest and throws it away), and a tune-body line that fails
-its check is sampled again from the caches as they were at its start.
+its check is sampled again from the caches as they were at its start. One that does:
+with ``bars`` asked for, the forced prefix is ``[r:0/{bars-1}]`` (the stream prefix
+counts the bars still to come, so a model trained with it aims at that length; NotaGen
+lets the model choose).
 """
 
 from __future__ import annotations
@@ -433,7 +436,8 @@ class BarStream:
                                  self.use_cache,
                                  _is_r_start if watch else None)
             if watch and chars == _R_START:
-                chars = sample_patch(self.net, self.ctx.last(), [ord(c) for c in "[r:0/"],
+                start = "[r:0/" + (f"{self.max_bars - 1}]" if self.max_bars else "")
+                chars = sample_patch(self.net, self.ctx.last(), [ord(c) for c in start],
                                      self.sampling, self.rng, self.use_cache)
                 prefix = []
             self.chars += len(chars) - len(prefix)
