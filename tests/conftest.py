@@ -17,6 +17,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("MOS_LAB_CORPUS", ROOT.parent / "shared" / "corpus"))
+# Engines and sessions play the built-in instruments in tests (their expected audio is
+# the built-in set's; a default SF3 set would add ~0.5 GB and seconds per engine);
+# tests of SoundFont sets pass soundfont= or monkeypatch this.
+os.environ["MOS_LAB_SOUNDFONT"] = "builtin"
 
 
 def corpus_files(*parts: str, pattern: str = "*.mid") -> list[Path]:
