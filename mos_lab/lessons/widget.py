@@ -113,6 +113,7 @@ class ExerciseWidget(anywidget.AnyWidget):
         self._shown = time.monotonic()
         self._sub: Any = None
         self.keyboard: Any = None
+        self.transport: Any = None  # show() may add one; closed with the widget
         if keyboard if keyboard is not None else exercise.kind in NOTE_KINDS:
             from mos_lab.widgets import Keyboard
 
@@ -194,15 +195,31 @@ class ExerciseWidget(anywidget.AnyWidget):
         if self.keyboard is not None:
             self.keyboard.close()
             self.keyboard = None
+        if self.transport is not None:
+            self.transport.close()
+            self.transport = None
         super().close()
 
 
-def show(exercise: Exercise, **options: Any) -> Any:
+def show(exercise: Exercise, *, transport: bool | None = None, **options: Any) -> Any:
     """The exercise widget with its keyboard below it (an ipywidgets box), ready to
-    display; ``options`` go to ExerciseWidget."""
+    display; ``options`` go to ExerciseWidget. ``transport`` adds the session's Transport,
+    which hosts the browser's audio (its "enable audio" click): by default when the
+    widget's session plays in the browser, since nothing is heard there without one."""
     import ipywidgets
 
     w = ExerciseWidget(exercise, **options)
-    box = ipywidgets.VBox([w] + ([w.keyboard] if w.keyboard is not None else []))
+    parts: list[Any] = [w]
+    if w.keyboard is not None:
+        parts.append(w.keyboard)
+    if transport is None:  # rhythm plays in the page itself; others through the engine
+        transport = exercise.kind != "rhythm_tap" and w._session is not None and \
+            getattr(w._session, "output", "") == "browser"
+    if transport:
+        from mos_lab.widgets import Transport
+
+        w.transport = Transport(session=w.session, key=None)
+        parts.append(w.transport)
+    box = ipywidgets.VBox(parts)
     box.exercise_widget = w
     return box

@@ -259,3 +259,22 @@ def test_dictation_answer_from_a_web_midi_keyboard(page: Any) -> None:
                              "progress.attempts('listener')]")
     assert rows[-1] == [True, answer]
     assert box.locator(".mos-feedback").inner_text() == "✔ right"
+
+
+def test_the_dictation_is_heard_through_the_browser_sink(page: Any) -> None:
+    """Play sends the prompt to the kernel's engine; the Transport that show() adds hosts
+    the browser's audio, so after its click the page plays the prompt's frames."""
+    box = page.locator(".mos-exercise").nth(1)
+    box.locator(".mos-play").click()
+    wait_until(lambda: kernel_json(page, "mos_lab.session().status()")["state"]
+               in ("waiting_for_audio", "playing"), 15, what="the engine to take the prompt")
+    assert kernel_json(page, "mos_lab.session().engine.score.notes['pitch'].tolist() == "
+                             "dict_ex.prompt.notes['pitch'].tolist()")
+    enable = page.locator(".mos-enable").first
+    if enable.is_visible():
+        enable.click()
+    st = wait_until(lambda: (s := kernel_json(page, "mos_lab.session().status()"))
+                    ["browser"]["frames_acked"] > 24_000 and s, 20,
+                    what="the browser to play half a second of the prompt")
+    assert st["browser"]["unlocked"] is True
+    kernel_json(page, "mos_lab.session().stop()")

@@ -129,3 +129,20 @@ def test_midi_keyboards_enter_dictation_answers_from_the_kernel_and_the_page(ses
     rhythm._on_msg(rhythm, {"type": "note", "pitch": 60}, [])
     assert rhythm.entered == []  # no note entry for a rhythm
     rhythm.close()
+
+
+def test_show_adds_the_transport_that_hosts_browser_audio_and_closes_it(session):
+    ex = lessons.dictation(seed=3)
+    box = show(ex, session=session)
+    assert box.exercise_widget.transport is None  # this session does not play in a browser
+    assert session.output != "browser"
+    box.exercise_widget.close()
+    box = show(ex, session=session, transport=True)
+    w = box.exercise_widget
+    assert w.transport is not None and list(box.children) == [w, w.keyboard, w.transport]
+    t = w.transport
+    w.close()
+    assert w.transport is None and t.comm is None  # closed with the exercise
+    rhythm = show(lessons.rhythm_tap(seed=1), session=session)
+    assert rhythm.exercise_widget.transport is None  # a rhythm plays in the page itself
+    rhythm.exercise_widget.close()
