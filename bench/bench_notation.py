@@ -9,7 +9,9 @@
 - a 200-bar piano piece (Joplin's Maple Leaf Rag, repeats expanded and tiled to 200 bars;
   and the first 200 bars of a performed piano MIDI from shared/corpus) engraved to every
   SVG page, against music21's MusicXML export of the same score (what ``show()`` needs
-  before any engraver runs) as the anchor.
+  before any engraver runs) as the anchor;
+- metadata: composers and lyric syllables of the first 50 chorales through a MusicXML
+  round trip, and 50 minor or modal ABC tunes of music21's corpus through ABC.
 
 music21's parses are cached under ~/.cache/mos_lab/bench/notation (the first run parses
 410 files: minutes). Run: python bench/bench_notation.py [--limit N]
@@ -295,17 +297,75 @@ def bench_piano() -> None:
               f"{'within' if cpu <= 1.0 else 'OVER'} the 1 s target){anchor_text}")
 
 
+def abc_tunes(limit: int) -> list[str]:
+    """The first ``limit`` tunes of music21's ABC corpus whose key is minor or modal."""
+    import re
+
+    from music21 import corpus
+
+    from mos_lab.score.notation import abc_mode
+
+    out: list[str] = []
+    for path in sorted(corpus.getPaths(fileExtensions=("abc",))):
+        text = Path(path).read_text(errors="replace")
+        for tune in re.split(r"(?m)^(?=X:)", text):
+            key = re.search(r"(?m)^K:\s*(.*)$", tune)
+            if key and abc_mode(key.group(1)) not in ("", "major"):
+                out.append(tune)
+                if len(out) == limit:
+                    return out
+    return out
+
+
+def bench_metadata(paths: list[Path], limit: int = 50) -> None:
+    """Composers and lyrics of chorales through MusicXML, and minor or modal ABC keys
+    through ABC, each read, written and read back (music21 reads the sources)."""
+    import tempfile
+
+    import music21
+
+    from mos_lab.score import load
+    from mos_lab.score.interop import from_music21
+    from mos_lab.score.notation import read_abc, write_abc
+
+    kept = composers = sung = sung_kept = 0
+    chorales = paths[:limit]
+    with tempfile.TemporaryDirectory() as tmp:
+        for path in chorales:
+            stream = music21.converter.parse(str(path))
+            score = from_music21(stream)
+            back = load(score.save(Path(tmp) / "c.musicxml"))
+            composers += bool(stream.metadata and stream.metadata.composer)
+            kept += bool(back.composer) and back.composer == str(stream.metadata.composer)
+            syllables = sum(len(n.lyrics) for n in stream.expandRepeats().recurse().notes)
+            sung += syllables
+            sung_kept += min(len(back.lyrics), syllables)
+    tunes = abc_tunes(limit)
+    same = 0
+    for tune in tunes:
+        score = read_abc(tune)
+        back = read_abc(write_abc(score))
+        want = [(k.key, k.minor, k.mode) for k in score.key_signatures[:1]]
+        same += want == [(k.key, k.minor, k.mode) for k in back.key_signatures[:1]]
+    print(f"Metadata: composer kept through MusicXML in {kept}/{len(chorales)} chorales "
+          f"({composers} name one); lyric syllables read and kept {sung_kept}/{sung}; "
+          f"minor or modal ABC keys kept through ABC in {same}/{len(tunes)} tunes of "
+          "music21's ABC corpus")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N chorales")
-    ap.add_argument("--only", choices=["chorales", "midi", "piano"], default=None)
+    ap.add_argument("--only", choices=["chorales", "midi", "piano", "metadata"], default=None)
     args = ap.parse_args(argv)
     paths = chorale_paths()
     if args.limit:
         paths = paths[: args.limit]
     if args.only in (None, "piano"):
         bench_piano()
-    if args.only == "piano":
+    if args.only in (None, "metadata"):
+        bench_metadata(paths)
+    if args.only in ("piano", "metadata"):
         return 0
     data = oracles(paths)
     if args.only in (None, "chorales"):
