@@ -233,3 +233,26 @@ def test_followers_start_together_from_the_shared_position():
                 await p.close()
 
     arun(main())
+
+
+def test_a_peer_that_does_not_read_is_dropped_not_waited_for():
+    async def main() -> None:
+        from tornado.websocket import websocket_connect
+
+        async with RoomServer(outbox_limit=4) as srv:
+            teacher = await peer(srv, "teacher", owner=True)
+            s1 = await peer(srv, "s1")
+            url = f"{srv.url}/share/{ROOM}/content?token={srv.token(ROOM, 'sleepy')}"
+            sleepy = await websocket_connect(url)  # joins, then never reads
+            big = "x" * 200_000
+            for k in range(60):  # ~12 MB: more than the socket buffers hold
+                teacher.label(k, big)
+                await asyncio.sleep(0.005)
+            await until(lambda: srv.stats.evicted >= 1, timeout=15)
+            await until(lambda: len(s1.snapshot()["labels"]) == 60, timeout=15)
+            assert srv.stats.by_reason.get("too slow") == 1
+            sleepy.close()
+            for p in (teacher, s1):
+                await p.close()
+
+    arun(main())
