@@ -127,6 +127,9 @@ class VoiceAllocator:
         self.tails: list[Voice] = []
         self._serial = 0
         self.stolen_count = 0
+        self._released = 0  # releases so far (a steal's candidate list is stale after one)
+        # (frame, releases, candidates sorted by loudness then order, next index)
+        self._steal_at: tuple[int, int, list[tuple[float, int, Voice]], int] | None = None
         self.reclaimed_count = 0
         cap = 2 * self.max_voices + 8
         self.F = np.zeros((cap, K.NF))
@@ -204,6 +207,7 @@ class VoiceAllocator:
         """Start ``v``'s release at the current frame (the one path for every note end)."""
         v.sustained = False
         self._unkey(v)
+        self._released += 1
         env = v.env
         env.t = self.now - v.onset
         before = (env.rel_start, env.rel_len, env.rel_level)
@@ -416,28 +420,35 @@ class VoiceAllocator:
         self._dying.append(v)
 
     def _steal(self) -> None:
-        """Steal the quietest released voice, else the oldest held one (one pass: a dense
-        render steals thousands of times a minute)."""
+        """Steal the quietest released voice, else the oldest held one. The released
+        voices' levels are ranked once per frame (a chord's notes steal one after
+        another at the same frame; a release in between ranks them again)."""
         now = self.now
-        victim: Voice | None = None
-        quietest = math.inf
-        exp = math.exp
-        for v in self.voices:
-            env = v.env
-            rs = env.rel_start
-            if rs < 0:  # held
-                continue
-            # the released envelope's level (``Envelope.level``) inlined, times the gain
-            g = (exp(-env.rel_k * (now - v.onset - rs)) - 0.001) * (env.rel_level / 0.999)
-            loud = (g if g > 0.0 else 0.0) * v.gain
-            if loud < quietest:
-                quietest, victim = loud, v
-                if loud <= 0.0:  # silent: no later voice is quieter (the first one wins)
-                    break
-        if victim is None:
+        got = self._steal_at
+        if got is None or got[0] != now or got[1] != self._released:
+            exp = math.exp
+            ranked: list[tuple[float, int, Voice]] = []
+            for i, v in enumerate(self.voices):
+                env = v.env
+                rs = env.rel_start
+                if rs < 0:  # held
+                    continue
+                # the released envelope's level (``Envelope.level``) inlined, times gain
+                g = (exp(-env.rel_k * (now - v.onset - rs)) - 0.001) * (env.rel_level / 0.999)
+                ranked.append(((g if g > 0.0 else 0.0) * v.gain, i, v))
+            ranked.sort(key=lambda r: (r[0], r[1]))  # quietest first, the first one on ties
+            got = (now, self._released, ranked, 0)
+        ranked, k = got[2], got[3]
+        while k < len(ranked) and ranked[k][2].stolen:  # stolen since it was ranked
+            k += 1
+        if k < len(ranked):
+            victim = ranked[k][2]
+            k += 1
+        else:
             victim = min(self.voices, key=lambda v: v.serial)  # the oldest held note
         self.stolen_count += 1
         self._to_tail(victim)
+        self._steal_at = (now, self._released, ranked, k)
 
     def start(self, specs: list[NoteSpec], channel: int, pitch: int, velocity: int) -> None:
         """Start a note's layers, releasing a retriggered key and stealing if full."""
