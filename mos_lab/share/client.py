@@ -25,6 +25,17 @@ class ShareError(RuntimeError):
     """A session that cannot go on: a refused token, or no sync within the timeout."""
 
 
+def _user_of(token: str) -> str:
+    """The user a token names (unverified: the server checks it), or "" if unreadable."""
+    from mos_lab.share.tokens import _unb64
+
+    parts = token.split(".")
+    try:
+        return _unb64(parts[1]) if len(parts) == 5 else ""
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
 class SharedSession:
     """One peer's view of a room: read and change it; changes reach every other peer."""
 
@@ -32,7 +43,7 @@ class SharedSession:
                  owner: bool = False, backoff: tuple[float, float] = (0.05, 5.0),
                  sync_clock: bool = True) -> None:
         self.url, self.room, self.token = url.rstrip("/"), room, token
-        self.user = user or token.split(".")[0]
+        self.user = user or _user_of(token)
         self.owner = owner
         self.backoff = backoff
         self.sync_clock = sync_clock
