@@ -25,13 +25,14 @@ class ShareError(RuntimeError):
     """A session that cannot go on: a refused token, or no sync within the timeout."""
 
 
-def _user_of(token: str) -> str:
-    """The user a token names (unverified: the server checks it), or "" if unreadable."""
+def _field(token: str, i: int) -> str:
+    """Field ``i`` of a token (1: user, 2: role), unverified (the server checks the token),
+    or "" if unreadable."""
     from mos_lab.share.tokens import _unb64
 
     parts = token.split(".")
     try:
-        return _unb64(parts[1]) if len(parts) == 5 else ""
+        return _unb64(parts[i]) if len(parts) == 5 else ""
     except (ValueError, UnicodeDecodeError):
         return ""
 
@@ -40,11 +41,11 @@ class SharedSession:
     """One peer's view of a room: read and change it; changes reach every other peer."""
 
     def __init__(self, url: str, room: str, token: str, *, user: str = "",
-                 owner: bool = False, backoff: tuple[float, float] = (0.05, 5.0),
+                 owner: bool | None = None, backoff: tuple[float, float] = (0.05, 5.0),
                  sync_clock: bool = True) -> None:
         self.url, self.room, self.token = url.rstrip("/"), room, token
-        self.user = user or _user_of(token)
-        self.owner = owner
+        self.user = user or _field(token, 1)
+        self.owner = _field(token, 2) == "owner" if owner is None else owner
         self.backoff = backoff
         self.sync_clock = sync_clock
         self.control = sdoc.control_doc()

@@ -111,6 +111,7 @@ def test_tokens_decide_who_joins_and_only_the_owner_or_a_grantee_moves_the_trans
                 await SharedSession(srv.url, ROOM, other, user="x").connect(5)
             assert srv.stats.refused_token >= 2
             assert SharedSession(srv.url, ROOM, srv.token(ROOM, "zoë")).user == "zoë"
+            assert SharedSession(srv.url, ROOM, srv.token(ROOM, "t", "owner")).owner
             teacher = await peer(srv, "teacher", owner=True)
             s1, s2 = await peer(srv, "s1"), await peer(srv, "s2")
             with pytest.raises(PermissionError, match="only the room's owner"):
