@@ -18,6 +18,7 @@ import math
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -43,6 +44,70 @@ OFFLINE_VOICES = 128  # the dense set of bench_audio peaks at 94 voices: no stea
 OFFLINE_BLOCK = 4096  # frames per synth call offline: per-block work and thread handovers
 # are paid 4x less often than at 1024 (events still land on their exact frame)
 MAX_RENDER_S = 6 * 3600.0  # offline renders longer than this are refused unless raised
+DEFAULT_SOUNDFONT = "default"  # Engine(soundfont=): the GM set of ``mos-lab info --sound``
+BUILTIN = "builtin"  # Engine(soundfont=): the built-in instruments (as None does)
+SOUNDFONT_TIMEOUT = 120.0  # a first SF3 decode on a loaded machine takes tens of seconds
+SoundFontArg = str | os.PathLike[str] | None
+
+
+def resolve_soundfont(soundfont: SoundFontArg = DEFAULT_SOUNDFONT) -> str | None:
+    """The SoundFont file an engine plays (None: the built-in instruments).
+
+    "default" is :func:`~mos_lab.audio.instruments.defaults.default_soundfont` (which
+    honours ``MOS_LAB_SOUNDFONT``); None or "builtin" the built-in set. A path that is not
+    a readable SF2/SF3 file raises at once, naming it, so no engine starts on a typo.
+    """
+    if soundfont is None:
+        return None
+    path = os.fspath(soundfont)
+    where = "soundfont"
+    if path.lower() == BUILTIN:
+        return None
+    if path == DEFAULT_SOUNDFONT:
+        from mos_lab.audio.instruments.defaults import default_soundfont
+
+        found = default_soundfont()
+        if found is None:
+            return None
+        path = found
+        if os.environ.get("MOS_LAB_SOUNDFONT"):
+            where = "MOS_LAB_SOUNDFONT"
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{where}: {path} not found (give an .sf2/.sf3 file, "
+                                "'default' or None for the built-in instruments)")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError as exc:
+        raise OSError(f"{where}: cannot read {path}: {exc.strerror or exc}") from None
+    if head[:4] != b"RIFF" or head[8:12] != b"sfbk":
+        raise ValueError(f"{where}: {path} is not a SoundFont (no RIFF sfbk header)")
+    return os.path.abspath(path)
+
+
+_BANKS: weakref.WeakValueDictionary[tuple[str, int, int], Any] = weakref.WeakValueDictionary()
+_BANKS_LOCK = threading.Lock()
+
+
+def _bank_loader(path: str) -> Callable[[Callable[[float], None]], Any]:
+    """A loader of the SoundFont at ``path`` shared by every engine of the process.
+
+    Why shared: a decoded SF3 set is hundreds of MB; a Session that changes its output
+    (a new engine) or a second engine reuses the bank while any engine holds it.
+    """
+    def soundfont(progress: Callable[[float], None]) -> Any:
+        from mos_lab.audio.instruments.defaults import load_bank
+
+        st = os.stat(path)
+        key = (path, st.st_mtime_ns, st.st_size)
+        with _BANKS_LOCK:  # one load at a time: two engines starting together load once
+            bank = _BANKS.get(key)
+            if bank is None:
+                bank = load_bank(path)
+                _BANKS[key] = bank
+        progress(1.0)
+        return bank
+    return soundfont
 
 
 def make_output(kind: str | Output, sample_rate: int, block: int, lookahead_s: float) -> Output:
@@ -62,9 +127,14 @@ class Engine:
     def __init__(self, *, output: str | Output = "null", sample_rate: int = SAMPLE_RATE,
                  block: int = 256, lookahead_s: float = 0.1, bus: EventBus | None = None,
                  synth: Synth | None = None, start: bool = True,
-                 boot: Callable[[], None] | None = None) -> None:
+                 boot: Callable[[], None] | None = None,
+                 soundfont: SoundFontArg = DEFAULT_SOUNDFONT) -> None:
         if not 0.02 <= lookahead_s <= 1.0:
             raise ValueError(f"lookahead_s: {lookahead_s} is not in 0.02..1.0 seconds")
+        # The instrument set: checked now, loaded in the background on first use (a score
+        # load, play, a live note or a render), so an engine that never sounds stays small.
+        self.soundfont: str | None = resolve_soundfont(soundfont)
+        self._instruments: Future[Any] | None = None
         self.sample_rate = int(sample_rate)
         self.bus = bus if bus is not None else EventBus()
         self._own_bus = bus is None
@@ -179,6 +249,7 @@ class Engine:
                 raise TransportError("engine is closed")
             if self.score is None and self._state != "loading":
                 self._set_state("loading")
+        self._use_instruments()
         self.bus.emit("progress", task="load", done=0.0, total=1.0)
         return self.loads.submit(source)
 
@@ -221,6 +292,7 @@ class Engine:
                 raise TransportError("play: no score is loaded (engine.load(path) first)")
             if self._state == "error":
                 raise TransportError(f"play: engine is in error: {self.output.error}")
+        self._use_instruments()
         self._when_ready(self._play_now)
 
     def _play_now(self) -> None:
@@ -434,6 +506,8 @@ class Engine:
     def note_on(self, pitch: int, velocity: int = 100, channel: int = 0) -> None:
         """Play a note now on the current instrument (queued until audio is ready)."""
         self.synth.send("note_on", channel, pitch, velocity)  # validates at once
+        if self._instruments is None:
+            self._use_instruments()
         self.output.wake()
         self._when_ready(lambda: None)
         self.bus.emit("note_on", pitch=pitch, velocity=int(velocity), channel=channel)
@@ -443,9 +517,10 @@ class Engine:
         self.bus.emit("note_off", pitch=pitch, channel=channel)
 
     # -- instruments ------------------------------------------------------------------------
-    def load_instruments(self, source: str | os.PathLike[str], *, timeout: float = 30.0,
-                         hold_notes: bool = False) -> Future[Any]:
-        """Switch to a SoundFont (.sf2) in the background, with progress on the bus.
+    def load_instruments(self, source: str | os.PathLike[str] | Callable[..., Any], *,
+                         timeout: float = 30.0, hold_notes: bool = False) -> Future[Any]:
+        """Switch to a SoundFont (.sf2, or a loader function) in the background, with
+        progress on the bus.
 
         Until it is ready, notes keep the current instruments (or, with ``hold_notes``,
         wait and then sound with their spacing); a failure or timeout keeps the current
@@ -454,6 +529,24 @@ class Engine:
         return self.synth.load_bank(source, timeout=timeout,
                                     pending="queue" if hold_notes else "old",
                                     emit=self._instrument_event)
+
+    def _use_instruments(self) -> Future[Any] | None:
+        """Start loading ``soundfont`` (once); notes meanwhile play the built-in set."""
+        if self.soundfont is None:
+            return None
+        with self._lock:
+            if self._instruments is None:
+                self._instruments = self.load_instruments(_bank_loader(self.soundfont),
+                                                          timeout=SOUNDFONT_TIMEOUT)
+            return self._instruments
+
+    def wait_instruments(self, timeout: float = SOUNDFONT_TIMEOUT) -> Any:
+        """Load the engine's SoundFont now if not yet and return the bank it plays.
+
+        A failed load raises here (and was reported on the bus); the built-in set stays.
+        """
+        fut = self._use_instruments()
+        return self.synth.bank if fut is None else fut.result(timeout)
 
     def _instrument_event(self, topic: str, payload: Mapping[str, Any]) -> None:
         """Apollo's loading topics as bus events (progress, then ready or an error)."""
@@ -494,8 +587,15 @@ class Engine:
         sr = int(sample_rate or self.sample_rate)
         active = self.timeline.track_active if score is self.score and self.timeline else None
         clips = self._clips if score is self.score else ()
+        bank = self.synth.bank
+        fut = self._use_instruments()
+        if fut is not None:  # a file renders with the engine's set throughout, not half
+            try:
+                bank = fut.result(SOUNDFONT_TIMEOUT)
+            except Exception:  # reported on the bus; the current instruments play
+                bank = self.synth.bank
         return render(score, sample_rate=sr, tempo=self._tempo, metronome=self._metronome,
-                      tail_s=tail_s, block=block, bank=self.synth.bank, active_tracks=active,
+                      tail_s=tail_s, block=block, bank=bank, active_tracks=active,
                       max_seconds=max_seconds, clips=clips).array(progress)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -527,7 +627,8 @@ class Engine:
                 "score": repr(self.score) if self.score else None, "tempo": self._tempo,
                 "loop": self.loop, "output": type(self.output).__name__,
                 "output_state": self.output.state, "output_error": self.output.error,
-                "underruns": self.output.underruns}
+                "underruns": self.output.underruns,
+                "instruments": os.path.basename(self.soundfont) if self.soundfont else "built-in"}
 
 
 def _hours(seconds: float) -> str:

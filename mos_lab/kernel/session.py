@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 from mos_lab.audio import BrowserOutput, Output
 from mos_lab.bus import Event, EventBus
 from mos_lab.engine import Engine
+from mos_lab.engine.engine import DEFAULT_SOUNDFONT, SoundFontArg, resolve_soundfont
 from mos_lab.plugins import PluginRegistry, default_folders
 from mos_lab.score import Score
 from mos_lab.widgets import Registry, live_chord
@@ -66,10 +67,14 @@ class Session:
 
     def __init__(self, output: str | Output | None = None, *, sample_rate: int = 48_000,
                  lookahead_s: float = 0.1,
-                 plugins: bool | Sequence[str | os.PathLike[str]] = True) -> None:
+                 plugins: bool | Sequence[str | os.PathLike[str]] = True,
+                 soundfont: SoundFontArg = DEFAULT_SOUNDFONT) -> None:
         kind = output or default_output()
         if not isinstance(kind, Output) and kind not in OUTPUTS:
             raise ValueError(f"output: {kind!r} is not one of {list(OUTPUTS)} or an Output")
+        # The instruments: the default GM set (mos-lab info --sound) unless named; every
+        # engine of the session (one per output) plays the same file, loaded once.
+        self.soundfont: str | None = resolve_soundfont(soundfont)
         self.id = uuid.uuid4().hex
         self.sample_rate = int(sample_rate)
         self.lookahead_s = float(lookahead_s)
@@ -148,7 +153,7 @@ class Session:
         elif isinstance(kind, BrowserOutput):
             self._browser = kind
         eng = Engine(output=out, sample_rate=self.sample_rate, lookahead_s=self.lookahead_s,
-                     bus=self.bus)
+                     bus=self.bus, soundfont=self.soundfont)
         if self._browser is not None:
             self._browser.timecode = self._timecode
         return eng
