@@ -131,6 +131,8 @@ def abc_lyrics(text: str, score: Score) -> tuple[Lyric, ...]:
         return ()
     onsets = np.unique(score.notes["start"][score.notes["track"] == 0]).tolist()
     start, block, verse, body = 0, 0, 0, False
+    first: str | None = None  # the first voice (track 0); others' lines are skipped
+    voice: str | None = None
     out: list[Lyric] = []
     for raw in text.splitlines():
         if body and raw.startswith("X:"):
@@ -138,8 +140,13 @@ def abc_lyrics(text: str, score: Score) -> tuple[Lyric, ...]:
         if raw.startswith("K:"):
             body = True
             continue
+        named = re.match(r"^(?:V:\s*|\[V:\s*)([^\]\s]+)[^\]]*\]?", raw)
+        if named:
+            voice = named.group(1)
+            first = voice if first is None else first
+            raw = raw[named.end():] if raw.startswith("[") else ""
         if not body or not raw.strip() or raw.startswith("%") or \
-                re.match(r"^[A-Za-vx-z]:", raw):
+                re.match(r"^[A-Za-vx-z]:", raw) or voice != first:
             continue
         if raw.startswith("w:"):
             verse += 1

@@ -144,3 +144,14 @@ def test_plain_abc_keys_keep_no_mode_name():
     score = read_abc(tune(key="Em"))
     assert [(k.key, k.minor, k.mode) for k in score.key_signatures] == [(1, True, "")]
     assert read_abc(tune(key="E aeo")).key_signatures[0].mode == "aeolian"
+
+
+def test_abc_lyrics_follow_the_first_voice_only():
+    text = ("X:1\nT:Two\nM:4/4\nL:1/4\nK:C\nV:1\nc d e f|\nw:one two three four\n"
+            "V:2\nC,2 E,2|\nw:un deux\nV:1\ng a b c'|\nw:five six sev-en\nV:2\nG,4|\n")
+    score = read_abc(text)
+    q = score.tpq
+    got = [(ly.tick // q, ly.text) for ly in score.lyrics]
+    assert got == [(0, "one"), (1, "two"), (2, "three"), (3, "four"), (4, "five"), (5, "six"),
+                   (6, "sev-"), (7, "en")]
+    assert {ly.track for ly in score.lyrics} == {0}
