@@ -4,7 +4,9 @@
 NotaGen-X's ``period_composer_instrumentation`` (as its prompts.txt writes them, e.g.
 ``Baroque_Bach, Johann Sebastian_Choral``) or empty; ``params`` may hold ``abc`` (ABC to
 continue), ``top_k``, ``top_p``, ``temperature``. Bars are reported as progress as they
-come; running out of time or memory returns what was made, marked partial.
+come; running out of time or memory returns what was made, marked partial. Without
+``abc`` the piece starts in the request's meter, and voices that over-fill their bars
+(a small model's slips) are cut at the length asked for (``meta["notes_cut"]``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
 from mos_lab.ai.models.notagen.core import NotaGen, load
 from mos_lab.ai.models.notagen.sampling import Sampling
 from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
+from mos_lab.score import Score
 
 
 def prompt_fields(prompt: str) -> dict[str, str]:
@@ -69,7 +72,8 @@ class NotaGenBackend(BaseBackend):
                      float(params.get("temperature", 1.2)))
         limit = None if cancel.deadline is None else max(0.0, cancel.deadline - time.monotonic())
         fields = prompt_fields(request.prompt)
-        st = self.model.stream(str(params.get("abc", "")), period=fields.get("period"),
+        abc = str(params.get("abc", "")) or meter_header(request.meter)
+        st = self.model.stream(abc, period=fields.get("period"),
                                composer=fields.get("composer"),
                                instrumentation=fields.get("instrumentation"),
                                bars=request.bars, seed=request.seed, top_k=s.top_k,
@@ -82,8 +86,30 @@ class NotaGenBackend(BaseBackend):
         from mos_lab.ai.models.notagen.abc import to_score
 
         partial = st.stopped not in ("end", "bars")
-        score = to_score(st.text) if st.bars else None
+        score, cut = None, 0
+        if st.bars:
+            score, cut = fit_bars(to_score(st.text), request.bars, request.meter)
         return GenerationResult(score=score, partial=partial,
                                 missing=(f"stopped: {st.stopped}",) if partial else (),
                                 meta={"abc": st.text, "stopped": st.stopped,
-                                      "rejected_bars": st.rejected})
+                                      "rejected_bars": st.rejected, "notes_cut": cut})
+
+
+def meter_header(meter: tuple[int, int]) -> str:
+    """The first header fields NotaGen's pieces start with, for the meter asked for (the
+    model goes on with tempo, voices and key)."""
+    return f"M:{meter[0]}/{meter[1]}\nL:1/8\n"
+
+
+def fit_bars(score: Score, bars: int, meter: tuple[int, int]) -> tuple[Score, int]:
+    """``score`` cut at ``bars`` bars of ``meter`` (a small model's over-full bar pushes its
+    voice past the end): notes starting later go, notes running over end there. Returns
+    the score and how many notes were dropped or shortened."""
+    end = score.tpq * 4 * meter[0] // meter[1] * bars
+    notes = score.notes
+    if not len(notes) or int((notes["start"] + notes["duration"]).max()) <= end:
+        return score, 0
+    keep = notes[notes["start"] < end].copy()
+    over = keep["start"] + keep["duration"] > end
+    keep["duration"][over] = end - keep["start"][over]
+    return score.replace(notes=keep), int(len(notes) - len(keep) + over.sum())

@@ -9,7 +9,8 @@ sampled again from the forced prefix ``[r:0/``; when the context is full, the te
 cut to the header and the last half of the tune-body lines and re-encoded. Two
 departures, neither changing what is sampled in distribution: a patch stops at its
 EOS (NotaGen samples the rest and throws it away), and a tune-body line that fails
-its check is sampled again from the caches as they were at its start. One that does:
+its check is sampled again from the caches as they were at its start (a header line
+that is not a field, or holds music, too). One that does:
 with ``bars`` asked for, the forced prefix is ``[r:0/{bars-1}]`` (the stream prefix
 counts the bars still to come, so a model trained with it aims at that length; NotaGen
 lets the model choose).
@@ -18,6 +19,7 @@ lets the model choose).
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -316,6 +318,26 @@ def check_line(header: str, line: str) -> list[str]:
     return problems
 
 
+_FIELD = re.compile(r"^[A-Za-z]:")
+
+
+def check_header(text: str) -> list[str]:
+    """Problems of the complete header lines in ``text`` (the part after its last newline
+    is still open): each must be a ``%`` line or an ABC field (``M:4/4``) holding no bar
+    music (no barline, no ``[V:`` segment). [] when they are fine."""
+    problems = []
+    for ln in text.split("\n")[:-1]:
+        if any(not 32 <= ord(c) < 127 for c in ln):
+            problems.append(f"header line {ln[:20]!r}: a character outside printable ASCII")
+        elif ln.startswith("%"):
+            continue
+        elif not _FIELD.match(ln):
+            problems.append(f"header line {ln[:20]!r} is not a field")
+        elif "|" in ln or "[V:" in ln:
+            problems.append(f"header line {ln[:20]!r} holds music")
+    return problems
+
+
 class BarStream:
     """NotaGen's generation as an iterator of tune-body lines (one bar of every voice each).
 
@@ -451,20 +473,28 @@ class BarStream:
                 self._mark()
             self.text += piece
             self.ctx.push(_pad(chars, self.size))
-            if not self.in_body or "\n" not in piece:
+            if "\n" not in piece:
                 continue
             line = self.text[self._line[0]:]
-            problems = self.check(self.header, line)
-            if not piece.endswith("\n") or line.count("\n") != 1:
-                problems.append("a line ends inside a patch")
-            if not problems:
-                self.bars.append(line)
-                self._mark()
-                return line
+            if not self.in_body:
+                problems = check_header(line)
+                if not problems:
+                    self._mark()
+                    continue
+                what = "the header"
+            else:
+                problems = self.check(self.header, line)
+                if not piece.endswith("\n") or line.count("\n") != 1:
+                    problems.append("a line ends inside a patch")
+                if not problems:
+                    self.bars.append(line)
+                    self._mark()
+                    return line
+                what = f"bar {len(self.bars) + 1}"
             self.rejected += 1
             tries += 1
             if tries >= self.tries:
                 self._rollback()
-                self.stopped = f"failed: bar {len(self.bars) + 1} {problems[0]} ({tries} tries)"
+                self.stopped = f"failed: {what} {problems[0]} ({tries} tries)"
                 return None
             self._rollback()

@@ -121,10 +121,11 @@ class TrainState:
 
 
 def _lr(cfg: TrainConfig, step: int) -> float:
-    """Linear warm-up, then cosine decay to a tenth."""
-    if step < cfg.warmup:
-        return cfg.lr * (step + 1) / cfg.warmup
-    t = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    """Linear warm-up (at most a tenth of the run), then cosine decay to a tenth."""
+    warmup = max(1, min(cfg.warmup, cfg.steps // 10))
+    if step < warmup:
+        return cfg.lr * (step + 1) / warmup
+    t = (step - warmup) / max(1, cfg.steps - warmup)
     return cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(t, 1.0))))
 
 
