@@ -89,11 +89,14 @@ def _prompted(source: str, abc: str) -> str:
     return _clean(f"%{period}\n%{composer}\n%{instr}\n" + interleave(abc))
 
 
-def _chorales(root: Path) -> Iterator[tuple[str, Callable[[], str]]]:
+def _chorales(root: Path, held_out: bool | None = None
+              ) -> Iterator[tuple[str, Callable[[], str]]]:
     from mos_lab.ai.data.abc_tokens import interleaved_abc
     from mos_lab.score import load
 
     for path in sorted((root / "bach").glob("*.mxl")):
+        if held_out is not None and Piece(f"chorales/{path.stem}", "", "").held_out != held_out:
+            continue
         def make(path: Path = path) -> str:
             period, composer, instr = PROMPTS["chorales"]
             return _clean(f"%{period}\n%{composer}\n%{instr}\n" + interleaved_abc(
@@ -137,6 +140,17 @@ def music21_pieces(sources: tuple[str, ...] = SOURCES, limit: int | None = None,
                 continue
             n += 1
             yield Piece(name, source, text)
+
+
+def held_out_chorales(on_error: Callable[[str, Exception], None] | None = None
+                      ) -> Iterator[Piece]:
+    """The held-out Bach chorales only (about one in ten), converted without the rest."""
+    for name, make in _chorales(_corpus_dir(), held_out=True):
+        try:
+            yield Piece(name, "chorales", make())
+        except Exception as exc:  # music21 quirks in single corpus pieces
+            if on_error is not None:
+                on_error(name, exc)
 
 
 def write_pieces(pieces: Iterator[Piece] | list[Piece], folder: str | os.PathLike[str]

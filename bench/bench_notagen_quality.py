@@ -1,0 +1,182 @@
+"""NotaGen's shipped model against held-out Bach chorales, with the Markov chain beside it.
+
+The issue's judgement: pitch-class histogram, scale consistency, rest rate, duration
+histogram, number of voices and key clarity (``mos_lab.theory``), each within 20 % of
+the held-out corpus. Scalars compare as |model - corpus| / corpus; histograms (pooled
+over pieces; pitch classes relative to each piece's best-fitting major/minor scale root)
+as total variation distance (0 same, 1 disjoint), which must be <= 0.20.
+
+Held out: the chorales ``notagen.data`` keeps out of training (one in ten by a hash of
+the name), converted to interleaved ABC and read back through the same ABC reader as the
+generated pieces. NotaGen: ``--pieces`` chorales of ``--bars`` bars from the prompt
+Baroque / Bach, Johann Sebastian / Choral, seeds 0.. (top-k 9, top-p 0.9, T 1.2 unless
+given). Markov: the same number of ``--bars`` bar pieces, seeds 0.., key C major.
+
+Run: python bench/bench_notagen_quality.py [--pieces 12 --bars 16] [--heldout DIR]
+     [--weights W.pth] [--temperature 1.2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mos_lab.ai.data.compare import theory_metrics
+from mos_lab.ai.data.metrics import scale_consistency
+from mos_lab.ai.models import notagen
+from mos_lab.ai.models.notagen import data
+from mos_lab.ai.models.notagen.abc import to_score
+from mos_lab.score import Score
+
+_MAJOR = np.array([1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1], bool)
+_MINOR = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 0, 1, 0], bool)
+#: note lengths in quarters, upper bin edges (the last bin takes the rest)
+DUR_EDGES = (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)
+
+
+def pc_hist(score: Score) -> np.ndarray:
+    """Pitch classes (12 counts) relative to the best-fitting major/minor scale's root."""
+    h = np.bincount(score.notes["pitch"] % 12, minlength=12).astype(float)
+    best, root = -1.0, 0
+    for scale in (_MAJOR, _MINOR):
+        for r in range(12):
+            v = h[np.roll(scale, r)].sum()
+            if v > best:
+                best, root = v, r
+    return np.roll(h, -root)
+
+
+def dur_hist(score: Score) -> np.ndarray:
+    """Note lengths (in quarters) binned at DUR_EDGES."""
+    q = score.notes["duration"] / score.tpq
+    return np.bincount(np.searchsorted(DUR_EDGES, q - 1e-9), minlength=len(DUR_EDGES) + 1
+                       ).astype(float)
+
+
+def rest_rate(score: Score) -> float:
+    """Mean over voices of the share of the piece in which the voice sounds nothing."""
+    n = score.notes
+    end = int((n["start"] + n["duration"]).max())
+    rates = []
+    for t in np.unique(n["track"]):
+        m = n[n["track"] == t]
+        order = np.argsort(m["start"])
+        covered, reach = 0, 0
+        for s, d in zip(m["start"][order], m["duration"][order], strict=True):
+            e = int(s + d)
+            if e > reach:
+                covered += e - max(int(s), reach)
+                reach = e
+        rates.append(1 - covered / end)
+    return float(np.mean(rates))
+
+
+def measures(scores: list[Score]) -> dict[str, object]:
+    """The six judgements over a set of pieces (scalars are means over pieces)."""
+    pcs = sum((pc_hist(s) for s in scores), np.zeros(12))
+    durs = sum((dur_hist(s) for s in scores), np.zeros(len(DUR_EDGES) + 1))
+    clar = [theory_metrics(s)["key_clarity"] for s in scores]
+    return {
+        "pitch-class histogram": pcs / pcs.sum(),
+        "scale consistency": float(np.mean([scale_consistency(s) or 0 for s in scores])),
+        "rest rate": float(np.mean([rest_rate(s) for s in scores])),
+        "duration histogram": durs / durs.sum(),
+        "voices": float(np.mean([len(np.unique(s.notes["track"])) for s in scores])),
+        "key clarity": float(np.mean([c for c in clar if c is not None] or [np.nan])),
+    }
+
+
+def show(v: object) -> str:
+    return "hist" if isinstance(v, np.ndarray) else f"{v:.3f}"
+
+
+def gap(model: object, corpus: object) -> float:
+    """Total variation distance for histograms, relative difference for scalars."""
+    if isinstance(model, np.ndarray):
+        return float(0.5 * np.abs(model - np.asarray(corpus)).sum())
+    c = float(corpus)  # type: ignore[arg-type]
+    return abs(float(model) - c) / abs(c) if c else float("inf")  # type: ignore[arg-type]
+
+
+def timed(what: str, fn: Callable[[], list[Score]]) -> list[Score]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    out = fn()
+    print(f"{what}: {len(out)} pieces in {time.process_time() - c0:.1f} s CPU "
+          f"({time.perf_counter() - t0:.1f} s wall)")
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pieces", type=int, default=12)
+    ap.add_argument("--bars", type=int, default=16)
+    ap.add_argument("--heldout", default=None,
+                    help="a folder of held-out interleaved ABC (default: convert music21's)")
+    ap.add_argument("--weights", default=None, help="a checkpoint instead of the shipped one")
+    ap.add_argument("--temperature", type=float, default=1.2)
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    def corpus() -> list[Score]:
+        texts = (data.read_texts([args.heldout]) if args.heldout
+                 else [p.text for p in data.held_out_chorales()])
+        out = []
+        for t in texts:
+            with contextlib.suppress(ValueError):  # a piece the ABC reader refuses
+                out.append(to_score(t))
+        return out
+
+    model = notagen.load(args.weights) if args.weights else notagen.shipped()
+    stopped: list[str] = []
+
+    def nota() -> list[Score]:
+        out = []
+        for seed in range(args.pieces):
+            g = model.generate(period="Baroque", composer="Bach, Johann Sebastian",
+                               instrumentation="Choral", bars=args.bars, seed=seed,
+                               temperature=args.temperature)
+            stopped.append(f"{g.stopped}:{len(g.bars)}")
+            if g.score is not None and g.score.n_notes:
+                out.append(g.score)
+        return out
+
+    def markov() -> list[Score]:
+        from mos_lab.ai.backends import make_backend
+        from mos_lab.ai.types import CancelToken, GenerationRequest
+
+        b = make_backend("markov")
+        return [s for seed in range(args.pieces)
+                if (s := b.generate(GenerationRequest(bars=args.bars, seed=seed),
+                                    lambda *a: None, CancelToken()).score) is not None]
+
+    held = timed("held-out chorales", corpus)
+    gen = timed(f"NotaGen ({model!r})", nota)
+    print("  stopped (why:bars):", " ".join(stopped))
+    mk = timed("Markov", markov)
+    m_c, m_n, m_m = measures(held), measures(gen), measures(mk)
+    print(f"\n{'judgement':<24}{'corpus':>10}{'NotaGen':>10}{'gap':>8}{'<=20%':>7}"
+          f"{'Markov':>10}{'gap':>8}{'<=20%':>7}")
+    passed = 0
+    for k in m_c:
+        c, n, m = m_c[k], m_n[k], m_m[k]
+        gn, gm = gap(n, c), gap(m, c)
+        passed += gn <= 0.2
+        print(f"{k:<24}{show(c):>10}{show(n):>10}{gn:>8.3f}{'yes' if gn <= 0.2 else 'no':>7}"
+              f"{show(m):>10}{gm:>8.3f}{'yes' if gm <= 0.2 else 'no':>7}")
+    print(f"\nNotaGen within 20 % on {passed} of {len(m_c)} (histogram gaps: total "
+          "variation distance; scalar gaps: relative difference)")
+    for k in ("pitch-class histogram", "duration histogram"):
+        print(f"{k}:\n  corpus  {np.round(m_c[k], 3)}\n  NotaGen {np.round(m_n[k], 3)}"
+              f"\n  Markov  {np.round(m_m[k], 3)}")
+    if args.heldout:
+        print(f"held out from {Path(args.heldout)}")
+
+
+if __name__ == "__main__":
+    main()
