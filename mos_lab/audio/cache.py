@@ -95,24 +95,20 @@ class DiskCache:
         return len(self._index)
 
     def get(self, key: str) -> np.ndarray | None:
-        """Return the entry, or None when absent or corrupt (a corrupt file is deleted)."""
+        """Return the entry, or None when absent or corrupt (a corrupt file is deleted).
+
+        The array is a copy-on-write memory map of the file, not a copy: kernels reading
+        the same cached samples (a class on one machine) share the page cache, and a
+        431 MB SoundFont costs no private memory nor a 3x peak while it is read.
+        """
         name = self.filename(key)
         path = self.directory / name
         try:
-            blob = path.read_bytes()
+            arr = _mapped(path)
         except OSError:
             with self._lock:
                 self._drop(name)
             return None
-        payload = blob[_HEADER:]
-        ok = (blob[:len(MAGIC)] == MAGIC
-              and blob[len(MAGIC):_HEADER - 1] == hashlib.sha256(payload).hexdigest().encode())
-        arr = None
-        if ok:
-            try:
-                arr = np.load(io.BytesIO(payload), allow_pickle=False)
-            except (ValueError, OSError, EOFError):
-                arr = None
         with self._lock:
             if arr is None:
                 self.corrupt += 1
@@ -157,6 +153,40 @@ class DiskCache:
             self.nbytes -= size
             self.evictions += 1
             (self.directory / name).unlink(missing_ok=True)
+
+
+def _mapped(path: Path) -> np.ndarray | None:
+    """The ``.npy`` payload of an entry as a copy-on-write memory map (writeable, shared
+    until written), or None when its checksum or format is wrong. OSError: unreadable."""
+    import mmap
+
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size <= _HEADER:
+            return None
+        mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    view = memoryview(mm)
+    try:
+        ok = (bytes(view[:len(MAGIC)]) == MAGIC and bytes(view[len(MAGIC):_HEADER - 1])
+              == hashlib.sha256(view[_HEADER:]).hexdigest().encode())
+        if not ok:
+            return None
+        head = io.BytesIO(bytes(view[_HEADER:_HEADER + 65536]))
+        try:
+            version = np.lib.format.read_magic(head)
+            reader = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                      else np.lib.format.read_array_header_2_0)
+            shape, fortran, dtype = reader(head)
+        except (ValueError, OSError, EOFError):
+            return None
+        offset = _HEADER + head.tell()
+        count = int(np.prod(shape, dtype=np.int64))
+        if dtype.hasobject or offset + count * dtype.itemsize > size:
+            return None
+        arr = np.frombuffer(mm, dtype=dtype, count=count, offset=offset)
+        return arr.reshape(shape, order="F" if fortran else "C")
+    finally:
+        view.release()
 
 
 class SampleCache:

@@ -1,0 +1,47 @@
+"""Cached samples are read as memory maps: no private copy, no read peak, still checked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mos_lab.audio.cache import DiskCache, SampleCache
+
+
+def _private_mb() -> float:
+    """Anonymous memory of this process (what a copy would add; a mapped file's pages,
+    dirty in the page cache just after the write, are not private memory)."""
+    with open("/proc/self/smaps_rollup") as f:
+        for line in f:
+            if line.startswith("Anonymous:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no Anonymous line in smaps_rollup")
+
+
+def test_a_large_entry_is_mapped_not_copied(tmp_path):
+    samples = np.random.default_rng(1).standard_normal(32 << 20 >> 2).astype(np.float32)
+    cache = DiskCache(tmp_path, 1 << 30)
+    cache.put("bank", samples)
+    before = _private_mb()
+    got = cache.get("bank")
+    grown = _private_mb() - before
+    assert got is not None and np.array_equal(got, samples)
+    assert grown < 8, f"reading a 32 MB entry made {grown:.1f} MB of private memory"
+    got[0] = 1.0  # writeable, copy on write: the file keeps its data
+    again = cache.get("bank")
+    assert again is not None and again[0] == samples[0]
+
+
+@pytest.mark.seed("APO-09")
+def test_a_mapped_entry_is_still_checked(tmp_path):
+    cache = SampleCache(memory_bytes=0, directory=tmp_path)
+    data = np.arange(1000, dtype=np.float32)
+    assert np.array_equal(cache.get_or_build("k", lambda: data), data)
+    path = tmp_path / DiskCache.filename("k")
+    blob = bytearray(path.read_bytes())
+    blob[-3] ^= 0xFF  # one flipped byte in the payload
+    path.write_bytes(bytes(blob))
+    rebuilt = cache.get_or_build("k", lambda: data + 1)
+    assert np.array_equal(rebuilt, data + 1) and cache.rebuilt == 1
+    path.write_bytes(path.read_bytes()[:40])  # cut short
+    assert np.array_equal(cache.get_or_build("k", lambda: data), data) and cache.rebuilt == 2
