@@ -220,5 +220,8 @@ class SampleCache:
         arr = np.asarray(build())
         if self.disk is not None:
             self.disk.put(key, arr)
+            mapped = self.disk.get(key)  # the built copy is freed: kernels share the map
+            if mapped is not None:
+                arr = mapped
         self.memory.put(key, arr)
         return arr
