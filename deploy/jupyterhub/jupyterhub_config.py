@@ -174,6 +174,8 @@ c.Spawner.environment = {
     "OPENBLAS_NUM_THREADS": threads,
     "MKL_NUM_THREADS": threads,
 }
+# the instrument set and renderer chosen for the class reach every user's kernel
+c.Spawner.env_keep.extend(["MOS_LAB_SOUNDFONT", "MOS_LAB_RENDERER", "MOS_LAB_WGPU_BACKEND"])
 c.Spawner.start_timeout = 120  # a loaded machine: server, then the first kernel
 c.Spawner.http_timeout = 60
 
