@@ -3,8 +3,9 @@
 One CPU thread (``torch.set_num_threads(1)``), this process's CPU time by default (the
 machine may be shared; ``--clock wall`` for wall time). ``--shipped`` times the shipped
 trained model writing 16 real chorale bars (same seed, so the same text both ways);
-otherwise random weights of a small configuration
-(hidden 256, 4+2 layers, patches 16x1024, ~4 M parameters) or one given by flags, a
+otherwise random weights (header lines unchecked, so the run goes on to the cap) of a
+small configuration (hidden 256, 4+2 layers, patches 16x1024, ~4 M parameters) or one
+given by flags, a
 NotaGen-X prompt (period, composer, instrumentation and a four-voice chorale header),
 and as many characters as 16 bars of a four-voice chorale take in interleaved ABC
 (~1,500). Random weights write no valid bars, so the run is capped by characters; the
@@ -30,6 +31,7 @@ import torch
 
 from mos_lab.ai.models import notagen
 from mos_lab.ai.models.notagen.model import NotaGenConfig
+from mos_lab.ai.models.notagen.sampling import check_header
 
 HEAD = ("%Baroque\n%Bach, Johann Sebastian\n%Choral\n%%score { ( 1 2 ) | ( 3 4 ) }\n"
         "L:1/8\nQ:1/4=80\nM:4/4\nK:G\nV:1 treble nm=\"Soprano\"\nV:2 treble\nV:3 bass\n"
@@ -47,7 +49,8 @@ def run(model: notagen.NotaGen, chars: int, cache: bool, seed: int = 0,
     now = time.process_time if clock == "cpu" else time.perf_counter
     t0 = now()
     st = model.stream(prompt, seed=seed, use_cache=cache, bars=bars,
-                      max_chars=len(prompt) + chars if bars is None else 10**6)
+                      max_chars=len(prompt) + chars if bars is None else 10**6,
+                      check_head=None if bars is None else check_header)
     for _ in st:
         pass
     if bars is not None:

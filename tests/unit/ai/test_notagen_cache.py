@@ -78,3 +78,25 @@ def test_cached_and_uncached_generation_write_the_same_text(model: notagen.NotaG
         list(st)
     assert runs[0].chars > 150 and runs[0].cuts > 0  # the context was cut and rebuilt
     assert runs[0].text == runs[1].text and runs[0].stopped == runs[1].stopped
+
+
+def test_no_end_keeps_the_end_patch_from_being_drawn(model: notagen.NotaGen) -> None:
+    from mos_lab.ai.models.notagen import patchilizer as P
+
+    gpt = model.net.char_level_decoder.base.transformer
+    saved = {k: v.clone() for k, v in gpt.state_dict().items()}
+    with torch.no_grad():  # a network that wants to end: every final state is u, BOS . u = 50
+        u = torch.randn(128)
+        gpt.ln_f.weight.zero_()
+        gpt.ln_f.bias.copy_(u)
+        gpt.wte.weight[P.BOS] = 50 * u / u.dot(u)
+    try:
+        first = torch.zeros(1, 128)
+        s = sampling.Sampling(9, 0.9, 1.0)
+        for cache in (True, False):
+            assert sampling.sample_patch(model.net, first, [], s, np.random.default_rng(0),
+                                         cache)[0] == P.BOS
+            assert sampling.sample_patch(model.net, first, [], s, np.random.default_rng(0),
+                                         cache, no_end=True)[0] != P.BOS
+    finally:
+        gpt.load_state_dict(saved)

@@ -25,8 +25,8 @@ def scripted(monkeypatch: pytest.MonkeyPatch, patches: list[str]) -> list[list[i
     seen: list[list[int]] = []
 
     def fake(net: object, first: torch.Tensor, prefix: list[int], s: object, rng: object,
-             use_cache: bool = True, stop: Callable[[list[int]], bool] | None = None
-             ) -> list[int]:
+             use_cache: bool = True, stop: Callable[[list[int]], bool] | None = None,
+             no_end: bool = False) -> list[int]:
         out = prefix + queue.pop(0)
         for i in range(len(prefix), len(out)):  # as sample_patch: stop when told
             if stop is not None and stop(out[: i + 1]):

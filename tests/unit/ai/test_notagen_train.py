@@ -15,7 +15,7 @@ from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet  # noqa: E
 
 TUNE = ("%Folk\n%Traditional\n%Voice\nL:1/8\nM:4/4\nV:1\nV:2\nK:G\n"
         "[V:1]GABc d2B2|[V:2]G,4 D,4|\n[V:1]c2A2 F4|[V:2]A,4 D,4|\n"
-        "[V:1]GABc d2B2|[V:2]G,4 B,4|\n[V:1]c2A2 G4|][V:2]G,8|]\n")
+        "[V:1]BAGF E4|[V:2]G,4 B,4|\n[V:1]c2A2 G4|][V:2]G,8|]\n")
 SHORT = "%Folk\nL:1/8\nM:2/4\nV:1\nK:D\n[V:1]DF A2|\n[V:1]d4|]\n"
 TINY = NotaGenConfig(hidden=64, patch_layers=1, char_layers=1, patch_length=32)
 
@@ -74,14 +74,15 @@ def test_a_resumed_run_equals_an_unbroken_one(tmp_path: Path) -> None:
 
 
 def test_a_memorised_tune_is_generated_back_bar_by_bar(tmp_path: Path) -> None:
-    cfg = train.TrainConfig(out=str(tmp_path), model=TINY, steps=40, lr=1e-2, warmup=5,
-                            checkpoint_every=40, batch_patches=64)
+    cfg = train.TrainConfig(out=str(tmp_path), model=TINY, steps=80, lr=1e-2, warmup=5,
+                            checkpoint_every=80, batch_patches=64)
     train.run(cfg, [TUNE])
     m = core.load(tmp_path / "last.pth")
     g = m.generate(period="Folk", composer="Traditional", instrumentation="Voice", bars=4,
                    seed=1, temperature=0.3)
     assert g.stopped == "bars" and len(g.bars) == 4
-    assert g.bars[0].endswith("[V:1]GABc d2B2|[V:2]G,4 D,4|\n")
+    body = [ln + "\n" for ln in TUNE.split("\n") if ln.startswith("[V:")]
+    assert g.bars == [f"[r:{i}/{3 - i}]{ln}" for i, ln in enumerate(body)]
     assert g.score is not None and len(g.score.tracks) == 2
 
 

@@ -16,7 +16,13 @@ from mos_lab.ai.models.notagen import patchilizer as P
 from mos_lab.ai.models.notagen.abc import playable, to_score
 from mos_lab.ai.models.notagen.checkpoint import build, read_state_dict, save_checkpoint
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
-from mos_lab.ai.models.notagen.sampling import MAX_CHARS, BarStream, Sampling, check_line
+from mos_lab.ai.models.notagen.sampling import (
+    MAX_CHARS,
+    BarStream,
+    Sampling,
+    check_header,
+    check_line,
+)
 from mos_lab.score import Score
 
 
@@ -106,6 +112,7 @@ class NotaGen:
                top_p: float = 0.9, temperature: float = 1.2, use_cache: bool = True,
                time_limit: float | None = None, cancel: Callable[[], bool] | None = None,
                check: Callable[[str, str], list[str]] = check_line,
+               check_head: Callable[[str], list[str]] | None = check_header,
                max_chars: int = MAX_CHARS) -> BarStream:
         """Generation as an iterator of bars (tune-body lines), each yielded once sampled
         and checked; ``prompt`` is ABC to continue (after the period/composer/
@@ -115,6 +122,7 @@ class NotaGen:
                 self.net, prompt_lines(period, composer, instrumentation) + prompt,
                 sampling=Sampling(top_k, top_p, temperature), seed=seed, bars=bars,
                 use_cache=use_cache, time_limit=time_limit, cancel=cancel, check=check,
+                check_head=check_head,
                 max_chars=max_chars)
 
     def generate(self, prompt: str = "", *, score: bool = True, **options: object) -> Generated:

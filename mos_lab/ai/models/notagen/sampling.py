@@ -13,7 +13,8 @@ its check is sampled again from the caches as they were at its start (a header l
 that is not a field, or holds music, too). One that does:
 with ``bars`` asked for, the forced prefix is ``[r:0/{bars-1}]`` (the stream prefix
 counts the bars still to come, so a model trained with it aims at that length; NotaGen
-lets the model choose).
+lets the model choose), and until that many bars are made the end patch is not drawn (its
+BOS masked, as a minimum length masks EOS).
 """
 
 from __future__ import annotations
@@ -229,11 +230,13 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sampling,
                  rng: np.random.Generator, use_cache: bool = True,
-                 stop: Callable[[list[int]], bool] | None = None) -> list[int]:
+                 stop: Callable[[list[int]], bool] | None = None,
+                 no_end: bool = False) -> list[int]:
     """One patch's characters: ``prefix`` then sampled ones, up to EOS or the patch size
-    (or until ``stop`` says so). With the cache each character costs one position (on
-    CPU a numpy ``StepDecoder`` step); without, the character decoder runs over the patch
-    so far, as NotaGen's own inference does."""
+    (or until ``stop`` says so); ``no_end`` keeps BOS (the start of the end patch) from
+    being drawn first, as a minimum length masks EOS. With the cache each character costs
+    one position (on CPU a numpy ``StepDecoder`` step); without, the character decoder
+    runs over the patch so far, as NotaGen's own inference does."""
     size = net.config.patch_size
     chars = list(prefix)
     dec = net.char_level_decoder
@@ -244,14 +247,19 @@ def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sam
         for c in chars:
             h = stepper.step(wte[c])
         while True:
-            c = choose(_softmax(wte @ h), s, rng)
+            probs = _softmax(wte @ h)
+            if no_end and not chars:
+                probs[P.BOS] = 0.0
+            c = choose(probs, s, rng)
             chars.append(c)
             if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
                 return chars
             h = stepper.step(wte[c])
     logits, cache = dec(first, net.ids([chars]))
     while True:
-        probs = torch.softmax(logits[0], dim=-1).cpu().numpy()
+        probs = torch.softmax(logits[0], dim=-1).detach().cpu().numpy()
+        if no_end and not chars:
+            probs[P.BOS] = 0.0
         c = choose(probs, s, rng)
         chars.append(c)
         if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
@@ -349,7 +357,8 @@ class BarStream:
                  seed: int | None = None, bars: int | None = None, use_cache: bool = True,
                  max_chars: int = MAX_CHARS, time_limit: float | None = None,
                  cancel: Callable[[], bool] | None = None,
-                 check: Callable[[str, str], list[str]] = check_line, tries: int = 8) -> None:
+                 check: Callable[[str, str], list[str]] = check_line, tries: int = 8,
+                 check_head: Callable[[str], list[str]] | None = check_header) -> None:
         P.check_text(prompt)
         self.net = net
         self.sampling = sampling
@@ -360,6 +369,7 @@ class BarStream:
         self.deadline = None if time_limit is None else time.monotonic() + time_limit
         self.cancel = cancel
         self.check = check
+        self.check_head = check_head
         self.tries = tries
         self.size = net.config.patch_size
         self.length = net.config.patch_length
@@ -454,9 +464,10 @@ class BarStream:
             self._prefix = []
             at_line_start = not prefix and (not self.text or self.text.endswith("\n"))
             watch = (not self.in_body and at_line_start)
+            no_end = (self.in_body and self.max_bars is not None
+                      and len(self.bars) < self.max_bars)
             chars = sample_patch(self.net, self.ctx.last(), prefix, self.sampling, self.rng,
-                                 self.use_cache,
-                                 _is_r_start if watch else None)
+                                 self.use_cache, _is_r_start if watch else None, no_end)
             if watch and chars == _R_START:
                 start = "[r:0/" + (f"{self.max_bars - 1}]" if self.max_bars else "")
                 chars = sample_patch(self.net, self.ctx.last(), [ord(c) for c in start],
@@ -477,7 +488,7 @@ class BarStream:
                 continue
             line = self.text[self._line[0]:]
             if not self.in_body:
-                problems = check_header(line)
+                problems = self.check_head(line) if self.check_head is not None else []
                 if not problems:
                     self._mark()
                     continue
