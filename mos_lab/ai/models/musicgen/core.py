@@ -91,9 +91,11 @@ class _Watch:
     reports progress, and leaves the loop on cancel, deadline, memory limit or when done."""
 
     def __init__(self, length: int, cancel: CancelToken, on_step: Callable[[int], None],
-                 memory: Callable[[], int] | None, max_memory: int | None) -> None:
+                 memory: Callable[[], int] | None, max_memory: int | None,
+                 reserve: Callable[[int], float] | None = None) -> None:
         self.length, self.cancel, self.on_step = length, cancel, on_step
         self.memory, self.max_memory = memory, max_memory
+        self.reserve = reserve  # seconds needed after stopping (decoding), by step
         self.sequence: Any = None
         self.steps = 0
 
@@ -107,6 +109,9 @@ class _Watch:
             raise _Stop("cancelled")
         if self.cancel.expired:
             raise _Stop("timeout")
+        rem = self.cancel.remaining()
+        if rem is not None and self.reserve is not None and rem <= self.reserve(self.steps):
+            raise _Stop("timeout")  # the time left is what decoding what was made needs
         if (self.max_memory is not None and self.memory is not None
                 and self.memory() > self.max_memory):
             raise _Stop("memory limit")
@@ -136,6 +141,7 @@ class MusicGen:
         self.channels = int(cfg.decoder.audio_channels)
         self.num_codebooks = int(model.decoder.num_codebooks)
         self.delay = self.num_codebooks // self.channels  # codebooks per channel
+        self._cost: float | None = None
 
     @property
     def device(self) -> Any:
@@ -242,6 +248,11 @@ class MusicGen:
                 options[name] = value
         memory = ((lambda: int(torch.cuda.memory_allocated(self.device)))
                   if self.device.type == "cuda" else _rss)
+        cost = self._decode_cost() * n_batch if token.deadline is not None else 0.0
+
+        def reserve(before: int, steps: int) -> float:  # a deadline covers the decode too
+            return 0.05 + cost * (before + steps + min(head.shape[-1], self.frame_rate))
+
         started = time.monotonic()
         made: list[np.ndarray] = []
         done, windows, stopped = 0, 0, ""
@@ -273,7 +284,8 @@ class MusicGen:
                     features = self.chroma(seg).to(self.device, self.model.dtype)
                 new, stopped = self._window(text, past, n, features, options, token,
                                             functools.partial(self._offset, report, done),
-                                            memory, max_memory_bytes)
+                                            memory, max_memory_bytes,
+                                            functools.partial(reserve, done))
                 made.append(new)
                 done += new.shape[-1]
                 windows += 1
@@ -294,7 +306,7 @@ class MusicGen:
     def _window(self, text: dict[str, Any], past: np.ndarray, n: int, features: Any,
                 options: dict[str, Any], token: CancelToken, step: Callable[[int], None],
                 memory: Callable[[], int], max_memory: int | None,
-                ) -> tuple[np.ndarray, str]:
+                reserve: Callable[[int], float] | None = None) -> tuple[np.ndarray, str]:
         """Up to ``n`` new frames after the codes ``past``: (codes, why it stopped)."""
         torch = _torch()
         from transformers import StoppingCriteriaList
@@ -303,7 +315,7 @@ class MusicGen:
         start = 1 + p  # the start token, then the prompt frames
         length = start + n + self.delay - 1  # the last codebook lags delay - 1 steps
         watch = _Watch(length, token, lambda s: step(max(0, s - self.delay + 1)), memory,
-                       max_memory)
+                       max_memory, reserve)
         kwargs = dict(text, max_new_tokens=length - start,
                       stopping_criteria=StoppingCriteriaList([watch]), **options)
         if p:
@@ -332,6 +344,18 @@ class MusicGen:
             lag = c // self.channels  # stereo interleaves L, R codebooks of one delay
             out[:, c] = seq[:, c, start + lag : start + lag + frames]
         return out, stopped
+
+    def _decode_cost(self) -> float:
+        """Seconds to decode one frame of one item, times 3 for safety (long decodes cost
+        more per frame; measured once on 2 s of codes, after a call that warms it up)."""
+        if self._cost is None:
+            n = max(16, round(2 * self.frame_rate))
+            codes = np.zeros((1, self.num_codebooks, n), np.int64)
+            self.decode(codes[..., :2])
+            t0 = time.monotonic()
+            self.decode(codes)
+            self._cost = 3.0 * (time.monotonic() - t0) / n
+        return float(self._cost)
 
     def _decode_after(self, head: np.ndarray, new: np.ndarray) -> np.ndarray:
         """Audio of ``new`` decoded after the end of the prompt ``head`` (smooth join)."""
