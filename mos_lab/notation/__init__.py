@@ -21,9 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mos_lab.notation import musicxml
 from mos_lab.notation.build import notate
-from mos_lab.notation.engraving import Engraving, PageOptions
+from mos_lab.notation.engraving import CHUNK_BARS, Engraving, PageOptions
 from mos_lab.notation.errors import EngraveError
 from mos_lab.notation.quantize import quantize
 from mos_lab.score import Score, model
@@ -34,10 +33,13 @@ if TYPE_CHECKING:
 
 def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
             pickup: int | None = None, page_width: int = 840, page_height: int = 1188,
-            zoom: float = 1.0, fit_height: bool = True) -> Engraving:
+            zoom: float = 1.0, fit_height: bool = True,
+            chunk_bars: int | None = CHUNK_BARS) -> Engraving:
     """Engrave a score: ``analysis`` prints chord symbols and Roman numerals under the
     lowest staff (``harmony``: "both", "symbols", "roman", "none"); ``pickup`` in ticks
-    (None: inferred); page size in SVG pixels. Raises EngraveError for scores that cannot
+    (None: inferred); page size in SVG pixels; a score of more than ``chunk_bars`` bars is
+    laid out that many bars at a time, each chunk when first needed (None: all at once,
+    so the first page waits for the whole layout). Raises EngraveError for scores that cannot
     be engraved and MissingDependencyError without the ``notation`` extra."""
     if not isinstance(score, Score):
         raise TypeError(f"engrave needs a Score, not {type(score).__name__}")
@@ -47,7 +49,7 @@ def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "b
     options.verovio()  # bad sizes fail before the work
     q = quantize(score)
     notated = notate(score, analysis=analysis, harmony=harmony, pickup=pickup, quantized=q)
-    return Engraving(score, notated, q, musicxml.write(notated), options)
+    return Engraving(score, notated, q, None, options, chunk_bars)
 
 
 def _score_engrave(score: Score, **options: Any) -> Engraving:
