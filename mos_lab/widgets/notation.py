@@ -1,8 +1,10 @@
 """Notation: the score engraved (``mos_lab.notation``: verovio, in the kernel) following playback.
 
 - Pages are SVG made in the kernel (offline, remote kernels alike: no CDN), one page at a
-  time when the page asks for it, a few kept (``cache_pages``); a 100-page score is laid out
-  once and pages are rendered as they are reached.
+  time when the page asks for it, a few kept (``cache_pages``). A long score is laid out in
+  chunks of bars (``Engraving``): the first chunk's pages, notes and times are sent at once,
+  and the widget's thread lays out the rest one chunk at a time in the background (a page
+  asked beyond them first), sending the grown lists each time (``complete`` once all are).
 - The page width follows the cell: the page reports its width (ResizeObserver, debounced)
   and the kernel lays the pages out again; ``zoom`` does the same for the staff size.
 - It follows the heard position: the kernel sends every engraved note id with its onset and
@@ -40,11 +42,15 @@ from mos_lab.widgets._messages import Arg, Spec
 MIN_WIDTH, MAX_WIDTH = 200, 4000
 
 
-def note_times(engraving: Engraving) -> tuple[list[str], np.ndarray, np.ndarray]:
-    """(ids, onsets, offsets) of every engraved note, in onset order, in Score seconds."""
+def note_times(engraving: Engraving, chunks: int | None = None
+               ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(ids, onsets, offsets) of every engraved note (of the first ``chunks`` chunks; None:
+    all), in onset order, in Score seconds."""
     on: dict[str, float] = {}
     off: dict[str, float] = {}
-    for ev in engraving.events:
+    events = engraving.events if chunks is None else [
+        ev for k in range(chunks) for ev in engraving.chunk_events(k)]
+    for ev in events:
         for i in ev.on:
             on.setdefault(i, ev.seconds)
         for i in ev.off:
@@ -57,12 +63,13 @@ def note_times(engraving: Engraving) -> tuple[list[str], np.ndarray, np.ndarray]
 
 
 def page_starts(engraving: Engraving, ids: list[str], onsets: np.ndarray) -> list[float]:
-    """Seconds at which each page's music starts (first onset of its first note). Pages
+    """Seconds at which each page's music starts (first onset of its first note), for the
+    pages laid out so far (``ids``: the notes of the chunks laid out, or all). Pages
     hold time in order, so each boundary is searched from the last one: a guess as many
     notes on as the previous page held, widened by doubling, then halved (``page_of`` walks
     verovio's whole document, ~2 ms a call on a 75-page score: a few calls per page, not
     a search over every note)."""
-    count, n = engraving.page_count, len(ids)
+    count, n = engraving.pages_known, len(ids)
     cache: dict[int, int] = {}
 
     def page(i: int) -> int:
@@ -118,6 +125,7 @@ class Notation(MosWidget):
     width = t.Int(840).tag(sync=True)  # SVG pixels across a page (the cell's width)
     height = t.Int(560).tag(sync=True)  # SVG pixels down a page at most
     follow = t.Bool(True).tag(sync=True)  # turn pages with the music
+    complete = t.Bool(True).tag(sync=True)  # every chunk laid out (page_count is final)
     player = anywidget.WidgetTrait().tag(sync=True)  # compact Player, or None
 
     def __init__(self, score: Score | None = None, *, zoom: float = 1.0, height: int = 560,
@@ -197,10 +205,15 @@ class Notation(MosWidget):
         """The current engraving (None before it is made, or when the score was refused)."""
         return self._engraving
 
-    def wait_engraved(self, timeout: float = 60.0) -> Engraving | None:
+    def wait_engraved(self, timeout: float = 60.0, *, complete: bool = True
+                      ) -> Engraving | None:
         """Engrave now if needed (on this thread) and return the engraving; for tests and
-        callers that need the pages before the page asks (None when refused)."""
+        callers that need the pages before the page asks (None when refused). ``complete``:
+        also lay out every chunk of a long score and send all its pages and notes (False:
+        only what the page would get at once, the first chunk)."""
         self._work()
+        while complete and not self._closed and not self.complete:
+            self._work()
         return self._engraving
 
     def _push(self) -> None:
@@ -249,8 +262,19 @@ class Notation(MosWidget):
                 self._publish(e)
             while self._wanted and not self._closed:
                 page, layout = self._wanted.popleft()
-                if layout == self.layout_id and 1 <= page <= self.page_count:
+                if layout != self.layout_id or page < 1:
+                    continue
+                if page > e.pages_known and not e.complete:  # lay out up to it first
+                    while page > e.pages_known and e.lay_out_next():
+                        pass
+                    self._publish(e, new_layout=False)
+                if page <= self.page_count:
                     self._send_page(e, page)
+            if not e.complete and not self._closed:  # the rest of a long score, a chunk a go
+                e.lay_out_next()
+                self._publish(e, new_layout=False)
+                if not e.complete:
+                    self._wake.set()
 
     def _engrave(self, sc: Score | None) -> None:
         self._engraved = sc
@@ -273,16 +297,19 @@ class Notation(MosWidget):
         self._engraving = e
         self._publish(e)
 
-    def _publish(self, e: Engraving) -> None:
-        ids, on, off = note_times(e)
+    def _publish(self, e: Engraving, new_layout: bool = True) -> None:
+        """Send the notes, times and page starts of the chunks laid out (a new layout makes
+        the page drop its pages; more chunks of the same layout only add to them)."""
+        ids, on, off = note_times(e, e.chunks_laid_out)
         starts = page_starts(e, ids, on)
         times = np.empty((len(ids), 2), dtype="<f8")
         times[:, 0], times[:, 1] = on, off
         self.update(note_ids=" ".join(ids), note_times=times.tobytes(), pages=starts,
-                    page_count=e.page_count, layout_id=self.layout_id + 1, status="")
+                    page_count=e.pages_known, complete=e.complete,
+                    layout_id=self.layout_id + int(new_layout), status="")
 
     def _set_pages(self, status: str) -> None:
-        self.update(note_ids="", note_times=b"", pages=[], page_count=0,
+        self.update(note_ids="", note_times=b"", pages=[], page_count=0, complete=True,
                     layout_id=self.layout_id + 1, status=status)
 
     def page_svg(self, page: int) -> str:

@@ -109,7 +109,7 @@ export default {
           if (log.turns.length > LOG) log.turns.splice(0, log.turns.length - LOG);
         }
       }
-      pageLabel.textContent = `${p} / ${model.get("page_count")}`;
+      pageLabel.textContent = `${p} / ${model.get("page_count")}${model.get("complete") === false ? "+" : ""}`;
       card.dataset.page = String(p);
       return true;
     }
