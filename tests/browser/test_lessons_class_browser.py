@@ -26,9 +26,11 @@ HEAR_NB = "lessons_class_hear.ipynb"
 CLASS_NB = ("lessons_class_a.ipynb", "lessons_class_b.ipynb")
 PER_KERNEL = 500
 
-# Every PCM block the page posts to its worklet: ring start, frames and peak level.
+# Every PCM block the page posts to its worklet: ring start, frames and peak level, and
+# the left channel of the first 20 s of blocks (interleaved stereo: every other sample).
 PCM_TAP = """(() => {
   const blocks = (globalThis.__pcmBlocks = []);
+  const left = (globalThis.__pcmLeft = []);
   const post = MessagePort.prototype.postMessage;
   MessagePort.prototype.postMessage = function (msg, ...rest) {
     if (msg && msg.type === 'pcm' && msg.data instanceof ArrayBuffer) {
@@ -38,6 +40,9 @@ PCM_TAP = """(() => {
       let peak = 0;
       for (const x of a) peak = Math.max(peak, Math.abs(x));
       blocks.push([msg.start, msg.frames, peak]);
+      if (left.length < 500) {
+        left.push([msg.start, Array.from({ length: msg.frames }, (_, i) => a[2 * i])]);
+      }
     }
     return post.call(this, msg, ...rest);
   };
@@ -95,6 +100,31 @@ def _notebook(root: Path, name: str, source: str) -> None:
     (root / name).write_text(json.dumps(nb))
 
 
+def _assert_pitches(left: list[Any], heard: list[list[int]], rate: int) -> None:
+    """The sound handed to the worklet from each heard onset has its own note's
+    fundamental louder than the other note's (a second apart: no shared harmonics)."""
+    import numpy as np
+
+    base = min(start for start, _ in left)
+    end = max(start + len(x) for start, x in left)
+    signal = np.zeros(end - base)
+    for start, x in left:
+        signal[start - base:start - base + len(x)] = x
+    freqs = [440.0 * 2 ** ((p - 69) / 12) for _, p in heard]
+    for (frame, pitch), f0 in zip(heard, freqs, strict=True):
+        a = frame - base + rate // 20  # past the attack, within the note (0.75 s)
+        win = signal[a:a + rate // 4]
+        assert len(win) == rate // 4, (pitch, frame, base, end)
+        mag = np.abs(np.fft.rfft(win * np.hanning(len(win))))
+        bins = np.fft.rfftfreq(len(win), 1 / rate)
+
+        def level(f: float, mag: Any = mag, bins: Any = bins) -> float:
+            return float(mag[(bins > f * 0.985) & (bins < f * 1.015)].max())
+
+        own, other = level(f0), max(level(f) for f in freqs if f != f0)
+        assert own > 2 * other, (pitch, own, other)
+
+
 def _open(browser_context: Any, lab: Lab, name: str, ready: str, init: str = "") -> Any:
     """A page with ``name`` open, its kernel idle and its cells run until ``ready`` shows."""
     pg = browser_context.new_page()
@@ -146,6 +176,8 @@ def test_a_student_hears_an_interval_and_answers_on_the_keyboard(
             near = [peak for start, n, peak in blocks
                     if start < frame + rate // 5 and start + n > frame]
             assert near and max(near) > 0.01, (pitch, frame, near[:8])
+        # and each note's pitch: its fundamental is the strongest of the two notes'
+        _assert_pitches(page.evaluate("() => globalThis.__pcmLeft"), heard[:2], rate)
         kernel_json(page, "mos_lab.session().stop()")
         # the answer, clicked on the on-screen keys, then Check
         keyboard = page.locator(".mos-keyboard").first
