@@ -12,6 +12,16 @@ Autoplay: browsers start audio suspended until a user gesture. The output starts
 "suspended" and only runs once a page reports ``{"type": "unlocked"}``; the engine's state
 reads "waiting_for_audio" meanwhile, and a ``play()`` made before is kept, not lost.
 
+Idle (issue 18): while the engine is silent and the page has played every loud block, the
+output parks like the null clock: the sender thread ends and the render thread sleeps, so a
+stopped kernel streams nothing and polls nothing; ``wake()`` (play, a live note) starts a
+new sender, and a jump made meanwhile is flushed first. The page is not told: its worklet
+plays out the silence it holds, then reports ``running: false`` (the page's clock falls
+back to the kernel's, which is stopped) and keeps acknowledging its played index, so the
+stream looks paused, not dead. Running dry after a park is counted by the worklet as one
+underrun; acks whose played index shows no audio since the park (``<=`` the start of the
+first block sent after waking) do not add those to ``browser_underruns``.
+
 Messages from the page (``handle``)::
 
     {"type": "unlocked", "sample_rate": 48000}   the AudioContext runs (after a click)
@@ -34,7 +44,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from mos_lab.audio.devices.base import Output, Source
+from mos_lab.audio.devices.base import WAIT_S, Output, Source
 from mos_lab.audio.devices.ring import RingBuffer
 
 Link = Callable[[dict[str, Any], list[bytes]], None]
@@ -71,6 +81,8 @@ class BrowserOutput(Output):
     'ack.played: expected a non-negative int'
     """
 
+    can_park = True  # the sender thread ends while the engine is silent (see above)
+
     def __init__(self, sample_rate: int = 48_000, block: int = 256, *,
                  source: Source | None = None, lookahead_s: float = 0.1, chunk: int = 2048,
                  buffer_s: float = 0.25, encoding: Encoding = "float32") -> None:
@@ -88,7 +100,11 @@ class BrowserOutput(Output):
         self.browser_rate = 0  # the page's AudioContext sample rate
         self.blocks_sent = 0
         self.frames_acked = 0
-        self.browser_underruns = 0
+        self.browser_underruns = 0  # the page's underruns, less its run-outs while parked
+        self._page_under = 0  # the highest underrun count the page reported
+        self._idle_under = 0  # of those, the ones from running dry after a park
+        self._draining = False  # parked, or woken with nothing sent yet
+        self._drain_to = -1  # acks played <= this: the page has heard nothing since a park
         self.last_ack = 0.0  # monotonic time of the last acknowledgement
         self._flushed_to = 0
         self._cond = threading.Condition()
@@ -132,7 +148,11 @@ class BrowserOutput(Output):
             with self._cond:
                 self.ring.played = max(self.ring.played, min(int(played), self.ring.frames_sent))
                 self.frames_acked = self.ring.played
-                self.browser_underruns = max(self.browser_underruns, int(under))
+                if int(under) > self._page_under:
+                    if self._draining or played <= self._drain_to:  # silence ran out idle
+                        self._idle_under += int(under) - self._page_under
+                    self._page_under = int(under)
+                self.browser_underruns = self._page_under - self._idle_under
                 self.last_ack = time.monotonic()
                 self._cond.notify_all()
             self._wake.set()
@@ -184,6 +204,17 @@ class BrowserOutput(Output):
     def resume(self) -> None:
         if self.unlocked:
             super().resume()
+            with self._cond:
+                self._cond.notify_all()
+
+    def _park_device(self) -> None:
+        """Idle: end the sender (nothing to stream, no polling); the page keeps its clock."""
+        with self._cond:
+            self._draining = True
+        self._close_device()
+
+    def _unpark_device(self) -> None:
+        self._open()
 
     # -- the sender --------------------------------------------------------------------
     @property
@@ -217,7 +248,8 @@ class BrowserOutput(Output):
                     self._drop_held()
                 n = min(self._credit(), self.chunk) if ready else 0
                 if n < self.chunk // 4 or self.ring.available <= 0:
-                    self._cond.wait(0.005 if ready else 0.25)
+                    # A locked or absent page: woken by unlock, attach, resume, a jump.
+                    self._cond.wait(0.005 if ready else WAIT_S)
                     continue
             if link is not None:
                 self._send_block(link, buf[: min(n, self.ring.available)])
@@ -254,6 +286,9 @@ class BrowserOutput(Output):
                   "pos": float(pos), "rate": float(rate), "sample_rate": self.sample_rate}
         if self._emit(link, header, [payload]):
             self.blocks_sent += 1
+            if self._draining:  # first audio after a park: later run-outs are underruns
+                with self._cond:
+                    self._drain_to, self._draining = start, False
 
     def _emit(self, link: Link, header: dict[str, Any], buffers: list[bytes]) -> bool:
         try:
@@ -267,6 +302,7 @@ class BrowserOutput(Output):
         st = super().stats()
         st.update(frames_sent=self.ring.frames_sent, frames_acked=self.frames_acked,
                   blocks_sent=self.blocks_sent, browser_underruns=self.browser_underruns,
+                  idle_underruns=self._idle_under,
                   unlocked=self.unlocked, browser_rate=self.browser_rate,
                   attached=self._link_owner, encoding=self.encoding)
         return st
