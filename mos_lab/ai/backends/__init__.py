@@ -45,7 +45,7 @@ def make_backend(name: str = "notagen", **options: Any) -> Backend:
         require("torch", "the MusicGen backend")
         require("transformers", "the MusicGen backend")
         return TransformersMusicGen(**options)
-    raise ValueError(f"backend: {name!r} is not notagen, markov, render, remote or musicgen")
+    raise ValueError(f"backend: {name!r} is not markov, notagen, render, remote or musicgen")
 
 
 def symbolic_backend(**options: Any) -> Backend:
