@@ -125,6 +125,12 @@ def _assert_pitches(left: list[Any], heard: list[list[int]], rate: int) -> None:
         assert own > 2 * other, (pitch, own, other)
 
 
+def _close(page: Any) -> None:
+    """Shut the page's kernel down (the lab outlives this module) and close the page."""
+    page.evaluate("() => window.jupyterapp.shell.currentWidget.sessionContext.shutdown()")
+    page.close()
+
+
 def _open(browser_context: Any, lab: Lab, name: str, ready: str, init: str = "") -> Any:
     """A page with ``name`` open, its kernel idle and its cells run until ``ready`` shows."""
     pg = browser_context.new_page()
@@ -199,7 +205,7 @@ def test_a_student_hears_an_interval_and_answers_on_the_keyboard(
         assert rows == [("hearer", "dictation", " ".join(names), " ".join(names), 1)]
     finally:
         kernel_json(page, "box.exercise_widget.close() or _sub.dispose() or None")
-        page.close()
+        _close(page)
 
 
 def test_two_kernels_record_500_attempts_each_at_once(
@@ -254,4 +260,4 @@ def test_two_kernels_record_500_attempts_each_at_once(
     finally:
         for pg in pages:
             kernel_json(pg, "[w.close() for w in widgets] and None")
-            pg.close()
+            _close(pg)
