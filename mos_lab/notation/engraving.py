@@ -178,9 +178,6 @@ class Engraving:
                 c.page0 = self._chunks[j - 1].page0 + self._chunks[j - 1].pages if j else 0
                 c.pages = int(tk.getPageCount())
                 c.tk = tk
-                if j not in self._chunk_events:
-                    self._chunk_events[j] = self._timemap_of(c)
-                c.ids = frozenset(i for e in self._chunk_events[j] for i in e.on)
             return self._chunks[k]
 
     def lay_out_next(self) -> bool:
@@ -223,27 +220,29 @@ class Engraving:
                 c.tk, c.pages = None, 0
             self._options = opts
 
-    def _page(self, page: int) -> tuple[_Chunk, int]:
-        """The chunk holding a page (1-based) and the page's number inside it."""
+    def _page(self, page: int) -> tuple[_Chunk, int] | None:
+        """The chunk holding a page (1-based) and the page's number inside it, laying out
+        the chunks up to it (None: no such page)."""
         with self._lock:
             for k, c in enumerate(self._chunks):
                 self._lay_out(k)
-                if page <= c.page0 + c.pages:
+                if 1 <= page <= c.page0 + c.pages:
                     return c, page - c.page0
-        raise AssertionError("unreachable")
+        return None
 
     def svg(self, page: int = 1) -> str:
         """SVG text of one page (1-based); lays out the chunks before it if needed."""
-        if page < 1 or (page > self.pages_known and page > self.page_count):
-            raise IndexError(f"page {page}: the engraving has pages 1..{self.page_count}")
         with self._lock:
-            c, local = self._page(page)
+            found = self._page(page)
+            if found is None:
+                raise IndexError(f"page {page}: the engraving has pages 1..{self.page_count}")
+            c, local = found
             return str(c.tk.renderToSVG(local))
 
     def pages(self) -> Iterator[str]:
         """The pages' SVG one after another, each rendered (and laid out) only when reached."""
         p = 1
-        while p <= self.pages_known or p <= self.page_count:
+        while self._page(p) is not None:
             yield self.svg(p)
             p += 1
 
@@ -270,7 +269,7 @@ class Engraving:
                 k = self._chunk_of_units(units)
             for j in [k, *range(len(self._chunks))]:
                 c = self._lay_out(j)
-                if note_id in c.ids or (j == k == 0 and len(self._chunks) == 1):
+                if len(self._chunks) == 1 or note_id in self._ids(j):
                     local = int(c.tk.getPageWithElement(note_id))
                     return c.page0 + local if local else 0
             return 0
@@ -329,8 +328,17 @@ class Engraving:
         """The timemap of chunk ``k`` alone (laying it out, and those before it, if needed)."""
         if not 0 <= k < len(self._chunks):
             raise IndexError(f"chunk {k}: the engraving has chunks 0..{len(self._chunks) - 1}")
-        self._lay_out(k)
-        return self._chunk_events[k]
+        with self._lock:
+            if k not in self._chunk_events:  # the same in every layout
+                self._chunk_events[k] = self._timemap_of(self._lay_out(k))
+            return self._chunk_events[k]
+
+    def _ids(self, k: int) -> frozenset[str]:
+        """The note ids chunk ``k`` shows."""
+        c = self._chunks[k]
+        if not c.ids:
+            c.ids = frozenset(i for e in self.chunk_events(k) for i in e.on)
+        return c.ids
 
     @cached_property
     def events(self) -> list[TimedEvent]:
