@@ -1,6 +1,7 @@
 """SoundFont fidelity and speed against FluidSynth (Debian's ``fluidsynth``, the oracle).
 
-Plain script: ``.venv/bin/python bench/bench_soundfont.py [sf2] [--no-speed] [--plot DIR]``.
+Plain script: ``.venv/bin/python bench/bench_soundfont.py [sf2] [--no-speed] [--fx]
+[--plot DIR] [--corpus]``.
 Single notes of piano, guitar, strings, trumpet, flute and organ (GM programs 0, 24, 48,
 56, 73, 19) at C3, C4, C5 and velocities 40 and 100, 1 s held then released, are
 rendered by Apollo (``Synth`` with a ``SoundFontBank``, reverb and chorus off) and by
@@ -12,10 +13,14 @@ the two are from "one global gain apart") and the release-tail centroid (1.3-1.8
 Then the dense scene of ``bench_audio.py`` (30 s, ~4,400 notes) is rendered by both on
 one core (FluidSynth's ``synth.cpu-cores=1``, its load time subtracted), reverb and
 chorus in each as set by ``--fx`` (on) or off by default; CPU time, best of 3.
+``--corpus`` instead renders the first 15 s of each corpus MIDI file
+(``../shared/corpus/midi``) in both, dry, and prints per file the per-second
+log-spectrum correlation (the issue asks >= 0.98 per second of music).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import resource
 import subprocess
@@ -234,6 +239,123 @@ def speed(sf2: str, fx: bool, seconds: float = 30.0) -> None:
           f"(load {load:.2f} s subtracted): ratio {fl / best:.2f}; apollo peak {peak} voices")
 
 
+CORPUS = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus", "midi")
+SPEC_R_MIN = 0.98  # the issue's bar: log-spectrum correlation per second of music
+
+
+def midi_events(path: str, seconds: float) -> list[tuple]:
+    """The channel messages of a MIDI file's first ``seconds`` as Synth events (frames),
+    then pedals up and all notes off on every channel (the fluidsynth command renders
+    until every voice has ended: a note held past the cut would never end)."""
+    ev: list[tuple] = []
+    now = 0.0
+    for msg in mido.MidiFile(path):
+        now += msg.time
+        if now >= seconds:
+            break
+        at = round(now * SR)
+        if msg.type == "note_on" and msg.velocity > 0:
+            ev.append((at, "note_on", msg.channel, msg.note, msg.velocity))
+        elif msg.type in ("note_on", "note_off"):
+            ev.append((at, "note_off", msg.channel, msg.note, 0))
+        elif msg.type == "control_change":
+            ev.append((at, "control", msg.channel, msg.control, msg.value))
+        elif msg.type == "program_change":
+            ev.append((at, "program", msg.channel, msg.program, 0))
+        elif msg.type == "pitchwheel":
+            ev.append((at, "pitch_bend", msg.channel, msg.pitch, 0))
+    end = round(min(now, seconds) * SR)
+    ev += [(end, "control", ch, cc, 0) for ch in range(16) for cc in (64, 66, 123)]
+    return ev
+
+
+def log_spectrum_r(a: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Per second: correlation of the two mono signals' log power spectra (2048-point
+    Hann frames averaged over the second, 40 Hz-12 kHz, dB floored 90 dB under the
+    louder); NaN for a second where both are silent (under -90 dBFS)."""
+    n = 2048
+    w = np.hanning(n)
+    fr = np.fft.rfftfreq(n, 1 / SR)
+    band = (fr >= 40) & (fr <= 12000)
+    out = []
+    for s in range(min(len(a), len(f)) // SR):
+        seg = slice(s * SR, (s + 1) * SR)
+        pa, pf = (((np.abs(np.fft.rfft(np.lib.stride_tricks.sliding_window_view(
+            x[seg], n)[::n // 2] * w, axis=1)) ** 2).mean(axis=0))[band] for x in (a, f))
+        da, df = 10 * np.log10(pa + 1e-30), 10 * np.log10(pf + 1e-30)
+        top = max(da.max(), df.max())
+        if top < 10 * np.log10(n * 1e-9):  # silence in both
+            out.append(np.nan)
+            continue
+        da, df = np.maximum(da, top - 90), np.maximum(df, top - 90)
+        out.append(float(np.corrcoef(da, df)[0, 1]))
+    return np.array(out)
+
+
+def corpus(sf2: str, seconds: float = 15.0) -> None:
+    """The corpus MIDI files' first ``seconds`` in both players (reverb and chorus off):
+    per file the median and lowest per-second log-spectrum correlation and the share of
+    seconds at or above the issue's 0.98."""
+    files = sorted(p for d in ("one_track", "multitrack")
+                   for p in glob.glob(os.path.join(CORPUS, d, "*.mid")))
+    if not files:
+        print(f"corpus: no MIDI files under {CORPUS}")
+        return
+    bank = SoundFontBank.load(sf2)
+    total = int(seconds * SR)
+    allr: list[float] = []
+    print(f"{'file':<40} {'seconds':>7} {'median r':>9} {'min r':>7} {'>= 0.98':>8}")
+    for path in files:
+        ev = midi_events(path, seconds)
+        if not any(e[1] == "note_on" for e in ev):
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            mid, wav = os.path.join(tmp, "c.mid"), os.path.join(tmp, "c.wav")
+            _events_midi_full(ev, mid)
+            fluid_render(sf2, mid, wav)
+            fs, _ = sf.read(wav, dtype="float64")
+        fs = np.pad(fs, ((0, max(0, total - len(fs))), (0, 0)))[:total]
+        ap = apollo_render(bank, sorted(ev, key=lambda e: e[0]), total,
+                           synth_kw={"effects": False}).astype(np.float64)
+        r = log_spectrum_r(ap.mean(axis=1), fs.mean(axis=1))
+        r = r[~np.isnan(r)]
+        if not len(r):
+            continue
+        allr.extend(r.tolist())
+        print(f"{os.path.basename(path)[:40]:<40} {len(r):7d} {np.median(r):9.3f} "
+              f"{r.min():7.3f} {100 * (r >= SPEC_R_MIN).mean():7.0f}%")
+    a = np.array(allr)
+    print(f"corpus: {len(a)} seconds of music, log-spectrum r median {np.median(a):.3f}, "
+          f"5th percentile {np.percentile(a, 5):.3f}, {100 * (a >= SPEC_R_MIN).mean():.0f}% "
+          f"of seconds >= {SPEC_R_MIN}")
+
+
+def _events_midi_full(events: list[tuple], path: str) -> None:
+    """Synth events (absolute frames, every kind) as a one-track MIDI file at 960 ticks
+    per second, so fluidsynth hears exactly what Apollo renders."""
+    mid = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack()
+    mid.tracks.append(tr)
+    tr.append(mido.MetaMessage("set_tempo", tempo=500000, time=0))
+    now = 0
+    for at, kind, ch, a, b in sorted(events, key=lambda e: e[0]):
+        t = round(at / SR * 960)
+        if kind == "note_on":
+            msg = mido.Message("note_on", channel=ch, note=a, velocity=b, time=t - now)
+        elif kind == "note_off":
+            msg = mido.Message("note_off", channel=ch, note=a, velocity=0, time=t - now)
+        elif kind == "program":
+            msg = mido.Message("program_change", channel=ch, program=a, time=t - now)
+        elif kind == "control":
+            msg = mido.Message("control_change", channel=ch, control=a, value=b, time=t - now)
+        else:
+            msg = mido.Message("pitchwheel", channel=ch, pitch=a, time=t - now)
+        tr.append(msg)
+        now = t
+    tr.append(mido.MetaMessage("end_of_track", time=960))
+    mid.save(path)
+
+
 def _events_midi(events: list[tuple], path: str) -> None:
     """Synth events (absolute frames) as a one-track MIDI file (960 ticks per second)."""
     mid = mido.MidiFile(ticks_per_beat=480)
@@ -265,6 +387,9 @@ def main() -> None:
         plot = sys.argv[sys.argv.index("--plot") + 1]
         args = [a for a in args if a != plot]
         sf2 = args[0] if args else SF2
+    if "--corpus" in sys.argv:
+        corpus(sf2)
+        return
     fidelity(sf2, plot)
     if "--no-speed" not in sys.argv:
         speed(sf2, "--fx" in sys.argv)
