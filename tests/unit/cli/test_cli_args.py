@@ -184,12 +184,13 @@ class OutputStream:
     def __init__(self, samplerate, blocksize, device, channels, dtype, latency, callback):
         self.rate, self.block, self.callback = samplerate, blocksize, callback
         self.stop_flag = threading.Event()
-    def start(self):
+    def start(self):  # a stopped stream starts again, as sounddevice's does (parking)
+        self.stop_flag = flag = threading.Event()
         if MODE == "silent":  # opens, never asks for audio (a device that is not there)
             return
         def run():
             n = 0
-            while not self.stop_flag.is_set():
+            while not flag.is_set():
                 self.callback(np.zeros((self.block, 2), np.float32), self.block, None, _Status())
                 n += 1
                 if MODE == "dies" and n > 50:
