@@ -181,3 +181,19 @@ def test_a_live_note_wakes_the_parked_output(rig) -> None:
     assert wait_for(lambda: out.parked, 10.0), out.stats()  # after its release was played
     got = page.audio()[heard:]
     assert np.abs(got).max() > 1e-4, "the live note reached the page"
+
+
+def test_a_page_lost_while_parked_then_play_waits_for_the_click(rig) -> None:
+    """Parked, the page loses its audio (tab closed): play() waits for a click, as ever."""
+    eng, out, page = rig
+    assert wait_for(lambda: out.parked, 5.0)
+    assert out.handle({"type": "suspended"}) is None
+    eng.play()
+    assert wait_for(lambda: not out.parked, 1.0)  # woken, but nothing may stream yet
+    assert eng.state == "waiting_for_audio" and out.state == "suspended"
+    sent = out.blocks_sent
+    time.sleep(0.2)
+    assert out.blocks_sent == sent and eng.position == 0.0
+    page.unlock()  # the click
+    assert wait_for(lambda: eng.position > 0.3, 5.0), out.stats()
+    assert eng.state == "playing" and out.blocks_sent > sent
