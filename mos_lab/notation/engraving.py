@@ -31,6 +31,11 @@ def verovio_module() -> Any:
     except ImportError:
         raise MissingDependencyError("verovio", "notation", "Engraving notation") from None
     verovio.enableLog(verovio.LOG_OFF)
+    # verovio keeps its default resource (font) path per thread and sets it at import only:
+    # a toolkit made on another thread (the widget's worker) finds no fonts without this
+    from importlib.resources import files
+
+    verovio.setDefaultResourcePath(str(files("verovio") / "data"))
     return verovio
 
 

@@ -249,7 +249,8 @@ class Notation(MosWidget):
         """Bring the engraving up to date with the score and layout, then send pages asked."""
         with self._work_lock:
             sc = self.current_score
-            if sc is not self._engraved:
+            fresh = sc is not self._engraved
+            if fresh:
                 self._engrave(sc)
             e = self._engraving
             if e is None:
@@ -271,8 +272,9 @@ class Notation(MosWidget):
                 if page <= self.page_count:
                     self._send_page(e, page)
             if not e.complete and not self._closed:  # the rest of a long score, a chunk a go
-                e.lay_out_next()
-                self._publish(e, new_layout=False)
+                if not fresh:  # (the first chunk's pages go out first)
+                    e.lay_out_next()
+                    self._publish(e, new_layout=False)
                 if not e.complete:
                     self._wake.set()
 

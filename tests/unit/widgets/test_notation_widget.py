@@ -252,3 +252,41 @@ def test_note_times_cover_tied_heads():
     assert set(e.timemap) == set(ids)
     assert any("-" in i for i in ids)  # the tied-on head has its own time
     assert np.all(off > on)
+
+
+def test_a_long_score_pages_in_a_chunk_at_a_time(session):
+    """600 bars (five chunks of 128): the first chunk's pages and notes are sent at once; a
+    page past them is laid out when asked, its notes lit at their times; the thread lays
+    out the rest, adding to the lists without a new layout."""
+    import re
+
+    sc = session.load(scale_score(600))
+    w = Notation()
+    pages = Pages(w)
+    e = w.wait_engraved(complete=False)
+    with w._work_lock:  # the widget's thread goes on laying out meanwhile: a still picture
+        assert e is not None and e.chunk_count == 5 and e.chunks_laid_out < 4
+        assert not w.complete and 0 < w.page_count == e.pages_known == len(w.pages)
+        assert 0 < len(w.note_ids.split(" ")) < sc.n_notes
+        layout = w.layout_id
+        target = w.page_count + 2  # in a chunk not laid out yet
+    w._handle_custom_msg({"type": "page", "page": target, "layout": layout}, [])
+    w._work()
+    sent = [svg for p, lay, svg in pages.got if p == target and lay == layout]
+    assert sent and w.page_count >= target and w.layout_id == layout
+    ids = re.findall(r'<g id="(n\d+(?:-\d+)?)" class="note"', sent[0])
+    assert ids
+    with w._work_lock:
+        known = w.note_ids.split(" ")
+        times = np.frombuffer(w.note_times, dtype="<f8").reshape(-1, 2)
+        for i in ids[::7]:
+            on = times[known.index(i), 0]
+            start = int(sc.notes["start"][int(i[1:])])
+            assert on == pytest.approx(sc.tempo.ticks_to_seconds(start))
+            assert i in w.ids_at(on + 0.01) and w.page_at(on + 0.01) == target
+
+    while not w.complete:  # the worker's background passes, a chunk each
+        w._work()
+    assert w.layout_id == layout and w.page_count == e.page_count == len(w.pages)
+    assert len(w.note_ids.split(" ")) == sc.n_notes and w.pages == sorted(w.pages)
+    w.close()
