@@ -12,6 +12,7 @@ from mos_lab.notation import engrave
 from mos_lab.notation.build import notate
 from mos_lab.notation.engraving import Engraving, PageOptions
 from mos_lab.notation.quantize import quantize
+from mos_lab.score import Score
 
 from .conftest import make_score
 
@@ -56,17 +57,23 @@ def test_a_2000_bar_score_shows_page_one_in_under_a_fifth_of_a_whole_layout():
 
 
 def test_a_chunk_carries_the_key_and_meter_in_force_and_the_title_stays_on_page_one():
-    sc = eighths(20)
-    e = engrave(sc.with_metadata(title="Long line") if hasattr(sc, "with_metadata") else sc,
-                chunk_bars=8)
+    rows = [(i * 240, 240, 60 + (i * 7) % 24, 80) for i in range(20 * 8)]
+    sc = Score.from_notes(rows, title="Long line")
+    e = engrave(sc, chunk_bars=8)
     assert e.chunk_count == 3
+    assert "<work-title>Long line</work-title>" in e._chunk_xml(e._chunks[0])
     xml1 = e._chunk_xml(e._chunks[1])
     assert "<time><beats>4</beats><beat-type>4</beat-type></time>" in xml1
-    assert "<key><fifths>0</fifths>" in xml1 and "<work-title>" not in xml1
+    assert "<key><fifths>" in xml1 and "<work-title>" not in xml1
     whole = engrave(sc, chunk_bars=None)
     assert e.timemap == whole.timemap
-    assert [e.page_of(f"n{r}") for r in range(0, sc.n_notes, 16)] == [
-        1 + r // (8 * 8) for r in range(0, sc.n_notes, 16)]
+    firsts = [e.page_of(f"n{r}") for r in range(0, sc.n_notes, 16)]
+    assert firsts == sorted(firsts) and firsts[-1] == e.page_count >= 3
+    # a new width lays out the first chunk again now and the others when reached
+    e.relayout(page_width=400)
+    assert e.chunks_laid_out == 1 and e.options.page_width == 400
+    assert e.page_count >= 3 and "<svg" in e.svg(e.page_count)
+    assert e.page_of(f"n{sc.n_notes - 1}") == e.page_count
 
 
 def test_chunk_bars_must_be_positive():
