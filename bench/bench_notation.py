@@ -10,6 +10,8 @@
   and the first 200 bars of a performed piano MIDI from shared/corpus) engraved to every
   SVG page, against music21's MusicXML export of the same score (what ``show()`` needs
   before any engraver runs) as the anchor;
+- a long score (N bars of eighths, default 2,000): CPU until the first page's SVG, laid
+  out whole against in chunks of 128 bars (``--only long --long-bars N``);
 - metadata: composers and lyric syllables of the first 50 chorales through a MusicXML
   round trip, and 50 minor or modal ABC tunes of music21's corpus through ABC.
 
@@ -297,6 +299,27 @@ def bench_piano() -> None:
               f"{'within' if cpu <= 1.0 else 'OVER'} the 1 s target){anchor_text}")
 
 
+def bench_long(bars: int) -> None:
+    """First page of a long score: whole layout against chunks (CPU seconds, one run each)."""
+    from mos_lab.notation import engrave
+    from mos_lab.score import Score
+
+    score = Score.from_notes([(i * 240, 240, 60 + (i * 7) % 24, 80) for i in range(bars * 8)])
+    got: dict[str, Any] = {}
+
+    def first(chunk: int | None) -> None:
+        got[str(chunk)] = e = engrave(score, chunk_bars=chunk)
+        e.svg(1)
+
+    whole = _cpu(lambda: first(None), runs=1)
+    lazy = _cpu(lambda: first(128), runs=1)
+    e, w = got["128"], got["None"]
+    rest = _cpu(lambda: e.page_count, runs=1)
+    print(f"{bars} bars of eighths, {w.page_count} pages whole ({e.page_count} chunked): "
+          f"engrave + page 1 {whole:.2f} s CPU laid out whole, {lazy:.2f} s in chunks of 128 "
+          f"bars ({whole / lazy:.1f}x; the other {e.chunk_count - 1} chunks {rest:.2f} s)")
+
+
 def abc_tunes(limit: int) -> list[str]:
     """The first ``limit`` tunes of music21's ABC corpus whose key is minor or modal."""
     import re
@@ -356,7 +379,9 @@ def bench_metadata(paths: list[Path], limit: int = 50) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=0, help="only the first N chorales")
-    ap.add_argument("--only", choices=["chorales", "midi", "piano", "metadata"], default=None)
+    ap.add_argument("--only", choices=["chorales", "midi", "piano", "metadata", "long"],
+                    default=None)
+    ap.add_argument("--long-bars", type=int, default=2000, help="bars of the long score")
     args = ap.parse_args(argv)
     paths = chorale_paths()
     if args.limit:
@@ -365,7 +390,9 @@ def main(argv: list[str] | None = None) -> int:
         bench_piano()
     if args.only in (None, "metadata"):
         bench_metadata(paths)
-    if args.only in ("piano", "metadata"):
+    if args.only in (None, "long"):
+        bench_long(args.long_bars)
+    if args.only in ("piano", "metadata", "long"):
         return 0
     data = oracles(paths)
     if args.only in (None, "chorales"):
