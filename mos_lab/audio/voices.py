@@ -456,11 +456,15 @@ class VoiceAllocator:
         if held:
             for v in list(held):
                 self._release(v)
+        # Exclusive classes cut the channel's earlier notes, never this note's own layers
+        # (FluidSynth spares the voices of the same note-on; TimGM6mb's kit 16 hi-hat is
+        # two layers of class 1, and the second one cut the first: 6 dB short).
+        excl = {s.exclusive for s in specs if s.exclusive}
+        if excl:
+            for v in list(self.voices):
+                if v.channel == channel and v.exclusive in excl:
+                    self._to_tail(v)
         for spec in specs:
-            if spec.exclusive:
-                for v in list(self.voices):
-                    if v.channel == channel and v.exclusive == spec.exclusive:
-                        self._to_tail(v)
             while len(self.voices) >= self.max_voices:
                 self._steal()
             self._serial += 1
