@@ -2,8 +2,9 @@
 
 Map of the API::
 
-    engrave(score, analysis=None, page_width=840, zoom=1.0) -> Engraving
+    engrave(score, analysis=None, page_width=840, zoom=1.0, chunk_bars=128) -> Engraving
     Engraving.svg(page) / .pages() / .page_count      # SVG pages, rendered when asked
+    Engraving.pages_known / .lay_out_next() / .chunk_events(k)  # a long score, by chunks
     Engraving.timemap                                  # note id -> onset seconds (Score tempo)
     Engraving.events / .ids_at(seconds)                # what sounds when (a page follower)
     Engraving.save("out.svg" | "out.png")              # one file per page
