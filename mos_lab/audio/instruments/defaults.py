@@ -57,6 +57,8 @@ def describe(path: str | None = None) -> str:
     """One line saying which instrument set plays (for ``mos-lab info --sound``)."""
     path = path or default_soundfont()
     if path is None:
+        if os.environ.get("MOS_LAB_SOUNDFONT", "").lower() == "builtin":
+            return "instruments: built-in (chosen by MOS_LAB_SOUNDFONT=builtin)"
         return ("instruments: built-in (no SoundFont found; apt-get install "
                 "musescore-general-soundfont-small)")
     size = os.path.getsize(path) / 1e6 if os.path.isfile(path) else 0.0
