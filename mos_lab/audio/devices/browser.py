@@ -214,6 +214,9 @@ class BrowserOutput(Output):
         self._close_device()
 
     def _unpark_device(self) -> None:
+        with self._cond:  # the page has played none of what comes now: extrapolate from
+            if self.last_ack:  # here, not from its last ack (an idle page acks rarely)
+                self.last_ack = time.monotonic()
         self._open()
 
     # -- the sender --------------------------------------------------------------------

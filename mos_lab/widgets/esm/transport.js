@@ -117,7 +117,12 @@ export default {
         const rep = (st.reports ??= []);
         rep.push([d.played, d.pos, now, d.time]);
         if (rep.length > 8192) rep.splice(0, rep.length - 8192);
-        dispatch({ type: "ack", view: viewId, played: d.played, underruns: d.under });
+        // acknowledge what changed; an idle page (nothing played, no new underrun) once a
+        // second, so a stopped kernel is not woken ~47 times a second for nothing
+        if (d.played !== a.ackPlayed || d.under !== a.ackUnder || now - (a.ackAt || 0) >= 1000) {
+          a.ackPlayed = d.played; a.ackUnder = d.under; a.ackAt = now;
+          dispatch({ type: "ack", view: viewId, played: d.played, underruns: d.under });
+        }
       };
       ctx.onstatechange = () => {
         if (audio === a && ctx.state !== "running") dispatch({ type: "audio_lost", view: viewId });
