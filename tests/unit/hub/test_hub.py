@@ -21,6 +21,8 @@ import pytest
 from _hub import ClassHub, missing
 from tornado.httpclient import HTTPClientError
 
+from tests.asyncrun import run_coroutine
+
 pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
 
 SCORE = Path(__file__).resolve().parents[4] / "shared" / "corpus" / "midi" / "multitrack" / \
@@ -150,7 +152,7 @@ def _run_class(tmp_path: Path, n: int, env: dict[str, str]) -> list[dict[str, An
             return logins, isolation, info, results
 
         try:
-            logins, isolation, instructor, results = asyncio.run(main())
+            logins, isolation, instructor, results = run_coroutine(main())
         except Exception as exc:
             raise AssertionError(f"{exc}\n--- hub log ---\n{hub.tail()}") from exc
     assert logins == {"student": 302, "student_wrong": 403, "stranger": 403,

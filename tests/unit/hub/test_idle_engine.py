@@ -24,7 +24,9 @@ from mos_lab.engine import Engine
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="per-thread CPU read from /proc (Linux)")
 SR = 48_000
-ENGINE_PREFIXES = ("mos-lab-", "apollo-")
+# the engine's own threads (not other mos-lab threads a shuffled run leaves alive, e.g. the
+# shared GPU renderer's copy and prefetch threads of the theater tests)
+ENGINE_PREFIXES = ("apollo-", "mos-lab-loader", "mos-lab-heard-events", "mos-lab-engine-")
 
 
 @pytest.fixture(scope="module", autouse=True)

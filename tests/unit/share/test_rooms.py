@@ -16,6 +16,7 @@ pytest.importorskip("tornado")
 
 from mos_lab.share.client import SharedSession, ShareError, follow
 from mos_lab.share.server import RoomServer
+from tests.asyncrun import run_coroutine
 
 ROOM = "class1"
 
@@ -29,7 +30,7 @@ def _collect_here():
 
 def arun(coro: Awaitable[Any], timeout: float = 30.0) -> Any:
     """Run one test's coroutine with a bound on its time."""
-    return asyncio.run(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
+    return run_coroutine(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
 
 
 async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
