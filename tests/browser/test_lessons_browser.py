@@ -208,11 +208,28 @@ def test_taps_on_the_beat_are_graded_on_the_audio_clock(page: Any) -> None:
     assert fb[0] is False and "ms late" in fb[2]
 
 
+def _empty_answer(page: Any, box: Any) -> Any:
+    """The dictation's answer box, emptied (another test may have left notes in it)."""
+    kernel_json(page, "setattr(box.exercise_widget, 'entered', []) or True")
+    entered = box.locator(".mos-answer")
+    wait_until(lambda: entered.input_value() == "", 10, what="the answer box to be empty")
+    return entered
+
+
+def _wait_answer(entered: Any, want: str) -> None:
+    """Wait until the answer box reads ``want``; the failure says what it read."""
+    try:
+        wait_until(lambda: entered.input_value() == want, 15, what=f"the answer box: {want}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; it reads {entered.input_value()!r}") from None
+
+
 def test_dictation_answer_from_the_on_screen_and_computer_keyboards(page: Any) -> None:
     answer = kernel_json(page, "dict_ex.answer").split()
     midis = kernel_json(page, "[Pitch.parse(n).midi for n in dict_ex.answer.split()]")
     before = kernel_json(page, "len(progress.attempts('listener'))")  # other tests answer too
     box = page.locator(".mos-exercise").nth(1)
+    entered = _empty_answer(page, box)
     keyboard = page.locator(".mos-keyboard").first
     keyboard.scroll_into_view_if_needed()
     half = len(midis) // 2
@@ -222,9 +239,7 @@ def test_dictation_answer_from_the_on_screen_and_computer_keyboards(page: Any) -
     keyboard.focus()
     for m in midis[half:]:
         page.keyboard.press(keys[m - 60])
-    entered = box.locator(".mos-answer")
-    wait_until(lambda: entered.input_value() == " ".join(answer), 15,
-               what=f"the answer box to read {' '.join(answer)}")
+    _wait_answer(entered, " ".join(answer))
     t0 = time.monotonic()
     entered.press("Enter")
     wait_until(lambda: kernel_json(page, "len(progress.attempts('listener'))") > before, 10,
@@ -246,15 +261,14 @@ def test_dictation_answer_from_a_web_midi_keyboard(page: Any) -> None:
     before = kernel_json(page, "len(progress.attempts('listener'))")
     box = page.locator(".mos-exercise").nth(1)
     assert page.locator(".mos-exercise").first.locator(".mos-midi").is_hidden()  # rhythm
+    entered = _empty_answer(page, box)
     button = box.locator(".mos-midi")
     button.click()
     page.wait_for_function("() => globalThis.__fakeMidi.asked > 0")
     assert button.get_attribute("data-inputs") == "1"
     assert button.inner_text() == "MIDI: 1 input"
     page.evaluate("(notes) => notes.forEach((n) => globalThis.__fakeMidi.play(n))", midis)
-    entered = box.locator(".mos-answer")
-    wait_until(lambda: entered.input_value() == answer, 15,
-               what=f"the answer box to read {answer} from MIDI")
+    _wait_answer(entered, answer)
     entered.press("Enter")
     wait_until(lambda: kernel_json(page, "len(progress.attempts('listener'))") > before, 10,
                what="the MIDI answer's attempt")
