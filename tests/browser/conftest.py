@@ -147,6 +147,17 @@ def wait_until(fn: Any, timeout: float = 20.0, every: float = 0.2, what: str = "
     raise AssertionError(f"timed out waiting for {what or fn}: last {last!r}")
 
 
+def write_notebook(root: Path, name: str, cells: list[str]) -> str:
+    """Write a notebook of these code cells (Python 3 kernel, no picker) as ``root/name``."""
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
+                     "outputs": [], "source": c} for c in cells],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    (root / name).write_text(json.dumps(nb))
+    return name
+
+
 IDLE_KERNEL = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session

@@ -4,13 +4,12 @@ that resumes where it stopped."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import Lab, kernel_json, run_notebook, wait_until
+from tests.browser.conftest import Lab, kernel_json, run_notebook, wait_until, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -25,13 +24,7 @@ ACK_AGE = "round(time.monotonic() - out.last_ack, 3)"
 
 
 def _notebook(root: Path) -> str:
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
-                     "execution_count": None} for c in CELLS],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (root / "idle_page.ipynb").write_text(json.dumps(nb))
-    return "idle_page.ipynb"
+    return write_notebook(root, "idle_page.ipynb", CELLS)
 
 
 def test_a_stopped_kernel_with_a_page_open_parks_and_is_acked_rarely(

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, wait_until
+from tests.browser.conftest import SHOTS, Lab, kernel_json, run_notebook, wait_until, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -113,12 +113,7 @@ def _percentile(xs: list[float], q: float) -> float:
 
 
 def _notebook(root: Path) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                     "outputs": [], "source": src} for src in (SETUP, DICTATION)],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (root / NOTEBOOK).write_text(json.dumps(nb))
+    write_notebook(root, NOTEBOOK, [SETUP, DICTATION])
 
 
 @pytest.fixture(scope="module")
@@ -126,14 +121,7 @@ def page(lab: Lab, browser_context: Any) -> Any:
     _notebook(lab.root)
     pg = browser_context.new_page()
     pg.add_init_script(FAKE_MIDI)
-    pg.goto(lab.open_url(NOTEBOOK))
-    pg.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=30_000)
-    wait_until(lambda: pg.evaluate("""() => {
-        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-        const k = w && w.sessionContext && w.sessionContext.session
-                  && w.sessionContext.session.kernel;
-        return !!k && k.status === 'idle'; }"""), 40, what="an idle kernel")
-    pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_notebook(pg, lab.open_url(NOTEBOOK))
     pg.wait_for_selector(".mos-exercise .mos-tap", timeout=60_000)
     pg.wait_for_selector(".mos-keyboard .mos-key", timeout=60_000)
     yield pg

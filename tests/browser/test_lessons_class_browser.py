@@ -18,7 +18,15 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import KERNEL_EXEC, SHOTS, Lab, kernel_json, wait_until
+from tests.browser.conftest import (
+    KERNEL_EXEC,
+    SHOTS,
+    Lab,
+    kernel_json,
+    run_notebook,
+    wait_until,
+    write_notebook,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -92,12 +100,7 @@ print(json.dumps({{"t0": _t0, "t1": _t1, "right": _right, "pid": os.getpid(),
 
 
 def _notebook(root: Path, name: str, source: str) -> None:
-    nb = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {},
-                     "outputs": [], "source": source}],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (root / name).write_text(json.dumps(nb))
+    write_notebook(root, name, [source])
 
 
 def _assert_pitches(left: list[Any], heard: list[list[int]], rate: int) -> None:
@@ -136,14 +139,7 @@ def _open(browser_context: Any, lab: Lab, name: str, ready: str, init: str = "")
     pg = browser_context.new_page()
     if init:
         pg.add_init_script(init)
-    pg.goto(lab.open_url(name))
-    pg.wait_for_selector(".jp-NotebookPanel .jp-Notebook", timeout=30_000)
-    wait_until(lambda: pg.evaluate("""() => {
-        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-        const k = w && w.sessionContext && w.sessionContext.session
-                  && w.sessionContext.session.kernel;
-        return !!k && k.status === 'idle'; }"""), 40, what=f"an idle kernel for {name}")
-    pg.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_notebook(pg, lab.open_url(name))
     pg.wait_for_selector(ready, timeout=60_000)
     return pg
 

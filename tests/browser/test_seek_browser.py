@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.browser.conftest import SHOTS, Lab, kernel_json, run_notebook, wait_until
+from tests.browser.conftest import SHOTS, Lab, kernel_json, run_notebook, wait_until, write_notebook
 
 pytestmark = pytest.mark.browser
 
@@ -22,13 +21,7 @@ CELLS = [
 
 
 def _notebook(root: Path) -> str:
-    nb = {"cells": [{"cell_type": "code", "metadata": {}, "source": c, "outputs": [],
-                     "execution_count": None} for c in CELLS],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    (root / "seek_first.ipynb").write_text(json.dumps(nb))
-    return "seek_first.ipynb"
+    return write_notebook(root, "seek_first.ipynb", CELLS)
 
 
 def test_a_seek_before_audio_is_enabled_is_where_playback_starts(
