@@ -240,34 +240,31 @@ def sample_patch(net: NotaGenNet, first: torch.Tensor, prefix: list[int], s: Sam
     size = net.config.patch_size
     chars = list(prefix)
     dec = net.char_level_decoder
+
+    def take(probs: np.ndarray) -> bool:
+        """Sample the next character into ``chars``; whether the patch is complete."""
+        if no_end and not chars:
+            probs[P.BOS] = 0.0
+        c = choose(probs, s, rng)
+        chars.append(c)
+        return c == P.EOS or len(chars) >= size or (stop is not None and stop(chars))
+
     if use_cache and _on_cpu(net):
         stepper = _char_stepper(net)
         wte = stepper.wte
         h = stepper.step(first.detach().reshape(-1).numpy())
         for c in chars:
             h = stepper.step(wte[c])
-        while True:
-            probs = _softmax(wte @ h)
-            if no_end and not chars:
-                probs[P.BOS] = 0.0
-            c = choose(probs, s, rng)
-            chars.append(c)
-            if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
-                return chars
-            h = stepper.step(wte[c])
+        while not take(_softmax(wte @ h)):
+            h = stepper.step(wte[chars[-1]])
+        return chars
     logits, cache = dec(first, net.ids([chars]))
-    while True:
-        probs = torch.softmax(logits[0], dim=-1).detach().cpu().numpy()
-        if no_end and not chars:
-            probs[P.BOS] = 0.0
-        c = choose(probs, s, rng)
-        chars.append(c)
-        if c == P.EOS or len(chars) >= size or (stop is not None and stop(chars)):
-            return chars
+    while not take(torch.softmax(logits[0], dim=-1).detach().cpu().numpy()):
         if use_cache:
-            logits, cache = dec(None, net.ids([[c]]), cache)
+            logits, cache = dec(None, net.ids([[chars[-1]]]), cache)
         else:
             logits, cache = dec(first, net.ids([chars]))
+    return chars
 
 
 def _pad(chars: list[int], size: int) -> list[int]:
