@@ -109,6 +109,15 @@ class FakePage:
 
     def play(self, frames: int) -> int:
         """Play up to ``frames`` queued frames and acknowledge; returns frames played."""
+        done = self.consume(frames)
+        with self._lock:
+            index = self.played_index
+        self.output.handle({"type": "ack", "played": index, "underruns": 0})
+        return done
+
+    def consume(self, frames: int) -> int:
+        """Play up to ``frames`` queued frames without acknowledging (a page that acks on
+        its own schedule); returns frames played."""
         done = 0
         with self._lock:
             while done < frames and self.blocks:
@@ -120,8 +129,6 @@ class FakePage:
                 done += take
                 if take < len(data):
                     self.blocks.appendleft((start + take, data[take:], pos + take * rate, rate))
-            index = self.played_index
-        self.output.handle({"type": "ack", "played": index, "underruns": 0})
         return done
 
     @property

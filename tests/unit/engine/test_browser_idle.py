@@ -59,24 +59,11 @@ class Page(FakePage):
                 if have < QUANTUM:  # ran dry inside this quantum, as the worklet counts
                     self.started = False
                     self.under += 1
-                self._play_quietly(min(have, QUANTUM))
+                self.consume(min(have, QUANTUM))
             running = self.started and self.queued > 0
             self.reports.append((self.played_index, running))
             self.output.handle({"type": "ack", "played": self.played_index,
                                 "underruns": self.under})
-
-    def _play_quietly(self, frames: int) -> None:
-        with self._lock:
-            done = 0
-            while done < frames and self.blocks:
-                start, data, pos, rate = self.blocks.popleft()
-                self.played_index = max(self.played_index, start)
-                take = min(frames - done, len(data))
-                self.played.append(data[:take])
-                self.played_index += take
-                done += take
-                if take < len(data):
-                    self.blocks.appendleft((start + take, data[take:], pos + take * rate, rate))
 
     def close(self) -> None:
         self._halt.set()
