@@ -44,11 +44,20 @@ Voicing = tuple[Pitch, Pitch, Pitch, Pitch]  # soprano, alto, tenor, bass
 
 class _Target(NamedTuple):
     """What one bar's chord must be: members as fifths (root, third, fifth, seventh), the
-    bass as fifths, and how messages name the chord."""
+    bass as fifths, how messages name the chord, and (made once, compared per answer) the
+    pitch classes it allows, those it needs (all but the fifth) and the bass's."""
 
     members: tuple[int, ...]
     bass: int
     label: str
+    want: frozenset[int]
+    need: frozenset[int]
+    bass_pc: int
+
+
+def _target(members: tuple[int, ...], bass: int, label: str) -> _Target:
+    want = frozenset((7 * f) % 12 for f in members)
+    return _Target(members, bass, label, want, want - {(7 * members[2]) % 12}, (7 * bass) % 12)
 
 
 @lru_cache(maxsize=1024)
@@ -56,7 +65,17 @@ def _figured(key: Key, bass: Pitch, figures: str) -> _Target:
     """The chord figures ask for over a bass, by theory's figured-bass realisation."""
     members = root_position(realize(bass, figures, key))
     label = f"{figures or '5/3'} over {bass.name}"
-    return _Target(tuple(p.fifths for p in members), bass.fifths, label)
+    return _target(tuple(p.fifths for p in members), bass.fifths, label)
+
+
+@lru_cache(maxsize=1024)
+def _numeral_targets(key: Key, numerals: tuple[str, ...]) -> tuple[_Target, ...]:
+    """The chord each numeral of a line asks for in a key."""
+    out = []
+    for n in numerals:
+        members, bass, _ = _chord(key, n)
+        out.append(_target(members, bass, n))
+    return tuple(out)
 
 
 def _figure_line(key: Key, path: Sequence[Voicing], numerals: Sequence[str]
@@ -79,14 +98,18 @@ def _chord(key: Key, numeral: str) -> tuple[tuple[int, ...], int, int | None]:
 
 
 @lru_cache(maxsize=4096)
-def _findings(key: Key, chords: tuple[tuple[Pitch, ...], ...], strictness: str = "textbook"
-              ) -> tuple[Finding, ...]:
-    """What theory's check_voice_leading finds in chords of one bar each (top voice first).
+def _findings(key: Key, text: str, strictness: str = "textbook") -> tuple[Finding, ...]:
+    """What theory's check_voice_leading finds in a realisation written as ``_text`` writes
+    it (one chord a bar, top voice first).
 
-    Kept per (key, chords, strictness): the checker costs ~2 ms, and a class answering one
+    Kept per (key, text, strictness): the checker costs ~2 ms, and a class answering one
     exercise sends the same few realisations (the model answer, checked when the passage
-    was made, is always here already)."""
-    report = check_voice_leading(_prompt_score(_events(chords), 60.0, ""), key=key,
+    was made, is always here already). Keyed by the text, whose hash Python keeps, not by
+    the pitches, whose hash costs more than the rest of a grade."""
+    real = _read_realisation(text)
+    if real.error:
+        raise ValueError(f"not a realisation: {text!r} ({real.error})")
+    report = check_voice_leading(_prompt_score(_events(real.chords), 60.0, ""), key=key,
                                  strictness=strictness)
     return tuple(report.findings)
 
@@ -213,11 +236,8 @@ def grade_harmonisation(key: Key, numerals: Sequence[str], response: object,
                         strictness: str = "textbook") -> Feedback:
     """Grade a four-part realisation: chords against the numerals, then the part-writing
     rules by theory's check_voice_leading (each finding named with its bar)."""
-    targets = []
-    for n in numerals:
-        members, bass, _ = _chord(key, n)
-        targets.append(_Target(members, bass, n))
-    return _grade_chords(key, targets, response, strictness, figured=False)
+    return _grade_chords(key, _numeral_targets(key, tuple(numerals)), response, strictness,
+                         figured=False)
 
 
 def grade_figured_bass(key: Key, basses: Sequence[Pitch], figures: Sequence[str],
@@ -232,43 +252,71 @@ def grade_figured_bass(key: Key, basses: Sequence[Pitch], figures: Sequence[str]
     return _grade_chords(key, targets, response, strictness, figured=True)
 
 
+class _Realisation(NamedTuple):
+    """A response read as chords: how many bars it has, the first bar that does not read
+    (its message; "" when all do), each chord's pitches (top first), pitch classes and
+    bass, and the chords written as ``_text`` writes them (the checker's cache key)."""
+
+    bars: int
+    error: str
+    chords: tuple[tuple[Pitch, ...], ...]
+    pcs: tuple[frozenset[int], ...]
+    bass_pcs: tuple[int, ...]
+    text: str
+
+
+@lru_cache(maxsize=4096)
+def _read_realisation(response: str) -> _Realisation:
+    """Read chords of four notes each, ``|`` (or ``,``) between them; a class sends the same
+    few texts, so each is read once (callers bound the text's length)."""
+    groups = [g.split() for g in response.replace(",", "|").split("|") if g.strip()]
+    chords: list[tuple[Pitch, ...]] = []
+    error = ""
+    for k, g in enumerate(groups):
+        if len(g) != 4:
+            error = f"expected {EXPECTED}; bar {k + 1} has {len(g)} note(s)"
+            break
+        ps = [parse_note(t) for t in g]
+        bad = next((p for p in ps if isinstance(p, str)), None)
+        if bad is not None:
+            error = f"bar {k + 1}: {bad}"
+            break
+        chords.append(tuple(sorted(ps, key=lambda p: -p.midi)))  # type: ignore[arg-type]
+    if error:
+        return _Realisation(len(groups), error, (), (), (), "")
+    return _Realisation(len(groups), "", tuple(chords),
+                        tuple(frozenset(p.pc for p in ch) for ch in chords),
+                        tuple(ch[-1].pc for ch in chords), _text(chords))  # type: ignore[arg-type]
+
+
 def _grade_chords(key: Key, targets: Sequence[_Target], response: object, strictness: str,
                   figured: bool) -> Feedback:
     """The grade of a realisation, one chord per target: chord tones, then the rules."""
     if not isinstance(response, str) or len(response) > 40 * len(targets) + 40:
         return Feedback(False, 0.0, f"expected {EXPECTED}")
-    groups = [g.split() for g in response.replace(",", "|").split("|") if g.strip()]
-    if len(groups) != len(targets):
-        return Feedback(False, 0.0, f"expected {EXPECTED}; got {len(groups)} chord(s) for "
+    real = _read_realisation(response)
+    if real.bars != len(targets):
+        return Feedback(False, 0.0, f"expected {EXPECTED}; got {real.bars} chord(s) for "
                                     f"{len(targets)} {'bass notes' if figured else 'numerals'}")
-    chords: list[list[Pitch]] = []
-    for k, g in enumerate(groups):
-        if len(g) != 4:
-            return Feedback(False, 0.0, f"expected {EXPECTED}; bar {k + 1} has {len(g)} "
-                                        "note(s)")
-        ps = [parse_note(t) for t in g]
-        bad = next((p for p in ps if isinstance(p, str)), None)
-        if bad is not None:
-            return Feedback(False, 0.0, f"bar {k + 1}: {bad}")
-        chords.append(sorted(ps, key=lambda p: -p.midi))  # type: ignore[arg-type]
+    if real.error:
+        return Feedback(False, 0.0, real.error)
     problems: list[str] = []
     right = 0
-    for k, (ch, (members, bass_f, n)) in enumerate(zip(chords, targets, strict=True)):
-        pcs = {p.pc for p in ch}
-        want = {(7 * f) % 12 for f in members}
-        need = want - {(7 * members[2]) % 12}
-        if not pcs <= want:
-            extra = sorted({p.name for p in ch if p.pc not in want})
-            problems.append(f"bar {k + 1}: {', '.join(extra)} is not in {n}")
-        elif not need <= pcs:
-            problems.append(f"bar {k + 1}: {n} needs its root, third"
-                            f"{' and seventh' if len(members) == 4 else ''}")
-        elif ch[-1].pc != (7 * bass_f) % 12:
-            problems.append(f"bar {k + 1}: the {'given bass' if figured else 'bass of ' + n} "
-                            f"is {Pitch.from_fifths(bass_f).name}, not {ch[-1].name}")
+    for k, t in enumerate(targets):
+        pcs = real.pcs[k]
+        if not pcs <= t.want:
+            extra = sorted({p.name for p in real.chords[k] if p.pc not in t.want})
+            problems.append(f"bar {k + 1}: {', '.join(extra)} is not in {t.label}")
+        elif not t.need <= pcs:
+            problems.append(f"bar {k + 1}: {t.label} needs its root, third"
+                            f"{' and seventh' if len(t.members) == 4 else ''}")
+        elif real.bass_pcs[k] != t.bass_pc:
+            problems.append(f"bar {k + 1}: the "
+                            f"{'given bass' if figured else 'bass of ' + t.label} is "
+                            f"{Pitch.from_fifths(t.bass).name}, not {real.chords[k][-1].name}")
         else:
             right += 1
-    findings = _findings(key, tuple(map(tuple, chords)), strictness)
+    findings = _findings(key, real.text, strictness)
     for f in findings:
         bar = f.tick // BAR + 1
         where = " and ".join(f.voices)
@@ -285,7 +333,8 @@ def _grade_chords(key: Key, targets: Sequence[_Target], response: object, strict
 
 class _Passage(NamedTuple):
     """A numeral line in a key with its model realisation, made once per level: the
-    answer text, the bass events and the question are what every exercise of it shows."""
+    answer text, the bass events, the questions and the chords each bar must be (for the
+    numerals and for the figures) are what every exercise of it shows and grades."""
 
     key: Key
     numerals: tuple[str, ...]
@@ -294,6 +343,9 @@ class _Passage(NamedTuple):
     bass: tuple[tuple[Pitch, int, int], ...]
     question: str
     figures: tuple[str, ...]
+    targets: tuple[_Target, ...]
+    figured_question: str
+    figured_targets: tuple[_Target, ...]
 
 
 @lru_cache(maxsize=16)
@@ -308,12 +360,20 @@ def _passages(level: int) -> tuple[_Passage, ...]:
             path = model_answer(key, numerals)
             if path is None:
                 continue
-            if _findings(key, tuple(path)):
+            if _findings(key, _text(path)):
                 continue
             bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
             question = f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}"
-            out.append(_Passage(key, numerals, tuple(path), _text(path), bass, question,
-                                _figure_line(key, path, numerals)))
+            figures = _figure_line(key, path, numerals)
+            basses = tuple(ch[3] for ch in path)
+            line = " | ".join(f"{b.name_with_octave} {f}".strip()
+                              for b, f in zip(basses, figures, strict=True))
+            out.append(_Passage(
+                key, numerals, tuple(path), _text(path), bass, question, figures,
+                _numeral_targets(key, numerals),
+                f"Write four parts over this figured bass, in {key.name}: {line}",
+                tuple(_figured(key, b.with_octave(None), f)
+                      for b, f in zip(basses, figures, strict=True))))
     return tuple(out)
 
 
@@ -324,20 +384,20 @@ def harmonisation(seed: int = 0, level: int = 1, *, figured: bool = False) -> Ex
     ``figured=True``: the same passage as a figured bass (``A2 6 | G2 7/#``, figures as
     theory's ``figured_bass`` reads them) instead of numerals; graded against the figures.
     """
-    key, numerals, _, answer, bass, question, figures = Rng(seed).choice(_passages(level))
+    ps = Rng(seed).choice(_passages(level))
+    key = ps.key
     if not figured:
+        targets = ps.targets
         return Exercise(
-            kind="harmonisation", seed=seed, level=level, question=question,
-            answer=answer, events=bass,
-            grader=lambda r: grade_harmonisation(key, numerals, r), params={},
-            skill=f"four-part writing level {level}", key_signature=key.sharps, bpm=60.0)
-    basses = tuple(p for p, _, _ in bass)
-    line = " | ".join(f"{b.name_with_octave} {f}".strip() for b, f in zip(basses, figures,
-                                                                          strict=True))
+            kind="harmonisation", seed=seed, level=level, question=ps.question,
+            answer=ps.answer, events=ps.bass,
+            grader=lambda r: _grade_chords(key, targets, r, "textbook", figured=False),
+            params={}, skill=f"four-part writing level {level}", key_signature=key.sharps,
+            bpm=60.0)
+    figured_targets = ps.figured_targets
     return Exercise(
-        kind="harmonisation", seed=seed, level=level,
-        question=f"Write four parts over this figured bass, in {key.name}: {line}",
-        answer=answer, events=bass,
-        grader=lambda r: grade_figured_bass(key, basses, figures, r),
+        kind="harmonisation", seed=seed, level=level, question=ps.figured_question,
+        answer=ps.answer, events=ps.bass,
+        grader=lambda r: _grade_chords(key, figured_targets, r, "textbook", figured=True),
         params={"figured": True}, skill=f"figured bass level {level}",
         key_signature=key.sharps, bpm=60.0)
