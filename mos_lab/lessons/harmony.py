@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
+import numpy as np
+
 from mos_lab.lessons._reading import check_level
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
@@ -116,10 +118,11 @@ def _findings(key: Key, text: str, strictness: str = "textbook") -> tuple[Findin
 
 def _voicings(key: Key, numeral: str) -> list[Voicing]:
     """Every voicing in SATB ranges with spacing kept, complete or without its fifth (root
-    doubled), leading tone never doubled."""
+    doubled), leading tone never doubled (bass, then tenor, alto, soprano upward)."""
     members, bass_f, seventh = _chord(key, numeral)
     lt_pc = (key.tonic.pc + 11) % 12
-    ranges = [SATB_RANGES[v] for v in ("soprano", "alto", "tenor", "bass")]
+    (s_lo, s_hi), (a_lo, a_hi), (t_lo, t_hi), (b_lo, b_hi) = (
+        SATB_RANGES[v] for v in ("soprano", "alto", "tenor", "bass"))
 
     def options(f: int, lo: int, hi: int) -> list[Pitch]:
         out = []
@@ -129,97 +132,103 @@ def _voicings(key: Key, numeral: str) -> list[Voicing]:
                 out.append(p)
         return out
 
-    basses = options(bass_f, *ranges[3])
+    basses = options(bass_f, b_lo, b_hi)
     out: list[Voicing] = []
-    uppers = [options(f, ranges[2][0], ranges[0][1]) for f in members]
+    uppers = [options(f, t_lo, s_hi) for f in members]
     pool = sorted({p for ps in uppers for p in ps}, key=lambda p: p.midi)
+    # (pitch, midi, fifths, is the leading tone) once, not per combination
+    info = [(p, p.midi, p.fifths, p.pc == lt_pc) for p in pool]
     need = set(members) - ({members[2]} if len(members) >= 3 else set())
+    size, root = len(members), members[0]
+    # the pool rises strictly, so nested loops visit itertools.combinations' order
     for b in basses:
-        for t, a, s in itertools.combinations(pool, 3):
-            if not (b.midi < t.midi < a.midi < s.midi):
+        bm, bf, b_lt = b.midi, b.fifths, b.pc == lt_pc
+        for i, (t, tm, tf, t_lt) in enumerate(info):
+            if not (bm < tm and t_lo <= tm <= t_hi):
                 continue
-            if not (ranges[2][0] <= t.midi <= ranges[2][1] and
-                    ranges[1][0] <= a.midi <= ranges[1][1] and
-                    ranges[0][0] <= s.midi <= ranges[0][1]):
-                continue
-            if s.midi - a.midi > 12 or a.midi - t.midi > 12:
-                continue
-            fs = [s.fifths, a.fifths, t.fifths, b.fifths]
-            if not need <= set(fs):
-                continue
-            if sum(p.pc == lt_pc for p in (s, a, t, b)) > 1:
-                continue
-            if seventh is not None and fs.count(seventh) > 1:
-                continue
-            if len(set(fs)) < len(members) - 1 or \
-                    (len(set(fs)) < len(members) and fs.count(members[0]) < 2):
-                continue
-            out.append((s, a, t, b))
+            for j in range(i + 1, len(info)):
+                a, am, af, a_lt = info[j]
+                if am - tm > 12:
+                    break
+                if not (tm < am and a_lo <= am <= a_hi):
+                    continue
+                for k in range(j + 1, len(info)):
+                    s, sm, sf, s_lt = info[k]
+                    if sm - am > 12:
+                        break
+                    if not (am < sm and s_lo <= sm <= s_hi):
+                        continue
+                    fs = [sf, af, tf, bf]
+                    distinct = set(fs)
+                    if not need <= distinct:
+                        continue
+                    if s_lt + a_lt + t_lt + b_lt > 1:
+                        continue
+                    if seventh is not None and fs.count(seventh) > 1:
+                        continue
+                    if len(distinct) < size - 1 or \
+                            (len(distinct) < size and fs.count(root) < 2):
+                        continue
+                    out.append((s, a, t, b))
     return out
 
 
-Midis = tuple[int, int, int, int]
 _PAIRS = tuple(itertools.combinations(range(4), 2))
 
 
-def _moves_ok(x: Midis, y: Midis, seventh: int | None, x_fifths: Midis) -> bool:
-    """No parallel or direct fifths/octaves, no overlap, the seventh falling by step
-    (voicings as MIDI numbers, soprano first; ``x_fifths`` spells the first)."""
-    if abs(y[0] - x[0]) > 7 or abs(y[1] - x[1]) > 7 or abs(y[2] - x[2]) > 7 or \
-            abs(y[3] - x[3]) > 12:
-        return False
+def _allowed(x: np.ndarray, y: np.ndarray, seventh: int | None, x_fifths: np.ndarray
+             ) -> np.ndarray:
+    """Which moves from voicings ``x`` (n x 4 MIDI, soprano first; ``x_fifths`` spells
+    them) to voicings ``y`` (m x 4) keep the rules (m x n): no parallel or direct
+    fifths/octaves, no leap over a fifth (an octave in the bass), no overlap, the seventh
+    falling by step."""
+    xs, ys = x[None, :, :], y[:, None, :]
+    d = ys - xs
+    ad = np.abs(d)
+    ok = (ad[..., 0] <= 7) & (ad[..., 1] <= 7) & (ad[..., 2] <= 7) & (ad[..., 3] <= 12)
     for i in range(3):  # overlap: a voice past where its neighbour just was
-        if y[i] <= x[i + 1] or y[i + 1] >= x[i]:
-            return False
+        ok &= (ys[..., i] > xs[..., i + 1]) & (ys[..., i + 1] < xs[..., i])
+    moved = d != 0
     for i, j in _PAIRS:
-        a0, a1 = x[i], y[i]
-        b0, b1 = x[j], y[j]
-        iv0, iv1 = (a0 - b0) % 12, (a1 - b1) % 12
-        if a0 != a1 and b0 != b1 and iv0 == iv1 and iv0 in (0, 7):
-            return False
-        if i == 0 and j == 3 and iv1 in (0, 7) and (a1 - a0) * (b1 - b0) > 0 \
-                and abs(a1 - a0) > 2:
-            return False
+        iv0 = ((x[:, i] - x[:, j]) % 12)[None, :]
+        iv1 = ((y[:, i] - y[:, j]) % 12)[:, None]
+        ok &= ~(moved[..., i] & moved[..., j] & (iv0 == iv1) & ((iv0 == 0) | (iv0 == 7)))
+        if i == 0 and j == 3:
+            ok &= ~(((iv1 == 0) | (iv1 == 7)) & (d[..., 0] * d[..., 3] > 0) & (ad[..., 0] > 2))
     if seventh is not None:
         for v in range(4):
-            if x_fifths[v] == seventh and y[v] != x[v] and not 1 <= x[v] - y[v] <= 2:
-                return False
-    return True
+            fall = -d[..., v]
+            ok &= ~((x_fifths[:, v] == seventh)[None, :] & moved[..., v]
+                    & ~((fall >= 1) & (fall <= 2)))
+    return ok
 
 
 def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
     """The voicing path with the least motion that the part-writing rules allow (None
-    when there is none)."""
+    when there is none); each step's moves are weighed as one numpy array, and of equal
+    costs the first voicing wins."""
     layers = [_voicings(key, n) for n in numerals]
     sevenths = [_chord(key, n)[2] for n in numerals]
     if not all(layers):
         return None
-    midis = [[tuple(p.midi for p in v) for v in layer] for layer in layers]
-    fifths = [[tuple(p.fifths for p in v) for v in layer] for layer in layers]
-    inf = float("inf")
-    cost: list[float] = [abs(v[0] - 72) * 0.2 for v in midis[0]]
-    back: list[list[int]] = []
+    midis = [np.array([[p.midi for p in v] for v in layer], dtype=np.int64) for layer in layers]
+    fifths = [np.array([[p.fifths for p in v] for v in layer], dtype=np.int64)
+              for layer in layers]
+    cost = np.abs(midis[0][:, 0] - 72) * 0.2
+    back: list[np.ndarray] = []
     for k in range(1, len(layers)):
-        new_cost, new_back = [], []
-        before, before_f, seventh = midis[k - 1], fifths[k - 1], sevenths[k - 1]
-        for y in midis[k]:
-            best, arg = inf, -1
-            for i, x in enumerate(before):
-                if cost[i] == inf or not _moves_ok(x, y, seventh, before_f[i]):  # type: ignore[arg-type]
-                    continue
-                c = cost[i] + (abs(y[0] - x[0]) + abs(y[1] - x[1]) + abs(y[2] - x[2])) \
-                    + 0.3 * abs(y[3] - x[3])
-                if c < best:
-                    best, arg = c, i
-            new_cost.append(best)
-            new_back.append(arg)
-        cost, back = new_cost, [*back, new_back]
-    end = min(range(len(cost)), key=cost.__getitem__)
-    if cost[end] == inf:
+        x, y = midis[k - 1], midis[k]
+        ad = np.abs(y[:, None, :] - x[None, :, :])
+        step = cost[None, :] + (ad[..., 0] + ad[..., 1] + ad[..., 2]) + 0.3 * ad[..., 3]
+        step = np.where(_allowed(x, y, sevenths[k - 1], fifths[k - 1]), step, np.inf)
+        back.append(step.argmin(axis=1))
+        cost = step.min(axis=1)
+    end = int(cost.argmin())
+    if cost[end] == np.inf:
         return None
     path = [end]
     for b in reversed(back):
-        path.append(b[path[-1]])
+        path.append(int(b[path[-1]]))
     path.reverse()
     return [layers[k][i] for k, i in enumerate(path)]
 
