@@ -19,6 +19,7 @@ them: the widget is for practice; graded notebooks grade in the kernel from the 
 
 from __future__ import annotations
 
+import threading
 import time
 from importlib import resources
 from typing import Any
@@ -29,6 +30,7 @@ import traitlets as t
 from mos_lab.lessons.exercise import Exercise, Feedback
 from mos_lab.lessons.progress import Progress, ProgressError
 from mos_lab.theory.pitch import Pitch
+from mos_lab.widgets._order import InOrder
 
 #: Kinds whose answers are notes (the keyboard fills the answer box).
 NOTE_KINDS = frozenset({"note_reading", "interval_build", "dictation", "harmonisation"})
@@ -120,6 +122,8 @@ class ExerciseWidget(anywidget.AnyWidget):
             self.midi = True  # the page offers Web MIDI too
             self.keyboard = Keyboard(session=self.session, key=None, low=36, high=96)
             self._sub = self.session.bus.subscribe("note_on", self._on_note, weak=False)
+        self._entering = threading.Lock()  # page notes (kernel thread) and bus notes meet
+        self._order = InOrder(self._on_page_msg)  # the page's sent order (ipykernel 7)
         self.on_msg(self._on_msg)
 
     @property
@@ -133,6 +137,9 @@ class ExerciseWidget(anywidget.AnyWidget):
 
     # -- page -> kernel ----------------------------------------------------------------
     def _on_msg(self, _w: Any, content: Any, _buffers: Any) -> None:
+        self._order.feed(content)
+
+    def _on_page_msg(self, content: Any) -> None:
         if not isinstance(content, dict):
             return
         try:
@@ -141,7 +148,8 @@ class ExerciseWidget(anywidget.AnyWidget):
             elif content.get("type") == "play":
                 self.play()
             elif content.get("type") == "clear":
-                self.entered = []
+                with self._entering:
+                    self.entered = []
             elif content.get("type") == "note" and self.midi:
                 pitch = content.get("pitch")
                 if not isinstance(pitch, int) or isinstance(pitch, bool) or \
@@ -160,7 +168,8 @@ class ExerciseWidget(anywidget.AnyWidget):
     def _enter(self, midi: int) -> None:
         """A played key, spelled in the exercise's key, added to the answer being entered."""
         name = spell_in_key(midi, self.exercise.key_signature).name_with_octave
-        self.entered = [*self.entered, name][-64:]
+        with self._entering:
+            self.entered = [*self.entered, name][-64:]
 
     # -- actions -----------------------------------------------------------------------
     def answer(self, response: object) -> Feedback:
@@ -177,7 +186,8 @@ class ExerciseWidget(anywidget.AnyWidget):
                 message += f" (not recorded: {exc})"
         self.feedback = {"correct": fb.correct, "score": fb.score, "message": message,
                          "attempt": len(self.results)}  # a new value even when repeated
-        self.entered = []
+        with self._entering:
+            self.entered = []
         return fb
 
     def play(self) -> None:
@@ -189,6 +199,7 @@ class ExerciseWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the keyboard and the bus subscription, then the comm; idempotent."""
+        self._order.close()
         if self._sub is not None:
             self._sub.dispose()
             self._sub = None

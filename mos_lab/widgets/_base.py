@@ -32,6 +32,7 @@ from mos_lab.widgets import _esm
 from mos_lab.widgets._context import SessionLike, current_session
 from mos_lab.widgets._lifecycle import Lifecycle
 from mos_lab.widgets._messages import Spec, check
+from mos_lab.widgets._order import InOrder
 
 AUTO = "auto"
 CLOCK_EVENTS = ("transport", "position", "score_loaded", "mos.clock")
@@ -117,6 +118,7 @@ class MosWidget(anywidget.AnyWidget):
         kwargs.setdefault("clock", clock_state(self.session, 0, score))
         super().__init__(session_id=self.session.id, **kwargs)
         self.life = Lifecycle(f"{type(self).__name__}#{self.model_id[:8]}")
+        self._order = InOrder(self._handle_page_msg)  # the page's sent order (ipykernel 7)
         self.on_msg(self._on_page_msg)
         for kind in CLOCK_EVENTS:
             self.life.subscribe(self.session.bus, kind, self._on_engine_event)
@@ -163,6 +165,9 @@ class MosWidget(anywidget.AnyWidget):
 
     # -- page -> kernel ----------------------------------------------------------------
     def _on_page_msg(self, _w: Any, content: Any, buffers: list[Any]) -> None:
+        self._order.feed(content)
+
+    def _handle_page_msg(self, content: Any) -> None:
         try:
             problems = self._dispatch(content)
         except Exception as exc:  # a failing command is reported, never raised
@@ -212,6 +217,7 @@ class MosWidget(anywidget.AnyWidget):
             if self._closed:
                 return
             self._closed = True
+        self._order.close()
         self.life.close()
         self._close_children()
         self.session.registry.remove(self)

@@ -60,6 +60,9 @@ function click(ctx, when, accent, high) {
 
 export default {
   render({ model, el: root }) {
+    // messages carry [view, n]: the kernel may run a burst out of order (ipykernel 7)
+    const order = { id: Math.random().toString(36).slice(2, 12), n: 0 };
+    const send = (msg) => model.send({ ...msg, order: [order.id, order.n++] });
     const card = el("div", "mos-exercise");
     card.tabIndex = 0;
     card.style.cssText = "font-family: sans-serif; border: 1px solid #ccc; border-radius: 6px; padding: 10px; max-width: 720px";
@@ -120,7 +123,7 @@ export default {
         text = ms.map((t) => t.toFixed(1)).join(" ");
       }
       state.submittedAt = performance.now();
-      model.send({ type: "answer", text: String(text).slice(0, 2000) });
+      send({ type: "answer", text: String(text).slice(0, 2000) });
       taps = [];
       start = null;
     }
@@ -169,12 +172,12 @@ export default {
     check.addEventListener("click", submit);
     tap.addEventListener("pointerdown", onTap);
     play.addEventListener("click", () => {
-      if (isRhythm()) { playRhythm(); card.focus(); } else model.send({ type: "play" });
+      if (isRhythm()) { playRhythm(); card.focus(); } else send({ type: "play" });
     });
     let midiAccess = null;
     const onMidi = (e) => {
       const [status, note, velocity] = e.data || [];
-      if ((status & 0xf0) === 0x90 && velocity > 0) model.send({ type: "note", pitch: note });
+      if ((status & 0xf0) === 0x90 && velocity > 0) send({ type: "note", pitch: note });
     };
     const listen = () => {
       let n = 0;

@@ -78,7 +78,7 @@ export default {
       }
       t = Math.max(0, t);
       clock.hold = { pos: t, dragging: false, until: performance.now() + 400 };
-      model.send({ type: "seek", seconds: t });
+      sendInOrder(model, { type: "seek", seconds: t });
     });
 
     // One element per visible band and label, placed once on a strip at `scale` px per

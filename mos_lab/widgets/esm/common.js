@@ -7,6 +7,15 @@ const MOS = (globalThis.__mosLab ??= {
   live: { views: 0, frames: 0, contexts: 0, observers: 0 },
 });
 
+// Page -> kernel messages carry `order: [view, n]`: the kernel may run a burst of comm
+// messages out of order (ipykernel 7), and its InOrder puts them back in this order.
+const ORDERS = new WeakMap();
+function sendInOrder(model, msg) {
+  let o = ORDERS.get(model);
+  if (!o) { o = { id: Math.random().toString(36).slice(2, 12), n: 0 }; ORDERS.set(model, o); }
+  model.send({ ...msg, order: [o.id, o.n++] });
+}
+
 function h(tag, cls, text) {
   const e = document.createElement(tag);
   if (cls) e.className = cls;
@@ -173,7 +182,7 @@ function frameBlob(model) {
 const SCRUB_MS = 80;
 function scrubber(sc, el, clock, model, freeze) {
   let d = null;
-  const seek = (t) => { d.sent = performance.now(); model.send({ type: "seek", seconds: t }); };
+  const seek = (t) => { d.sent = performance.now(); sendInOrder(model, { type: "seek", seconds: t }); };
   sc.on(el, "pointerdown", (e) => {
     if (e.button !== 0) return;
     const timeAt = freeze();

@@ -43,12 +43,12 @@ export default {
     const on = (p) => {
       if (down.has(p) || p < 0 || p > 127) return;
       down.add(p); keys.get(p)?.classList.add("mos-down");
-      model.send({ type: "note_on", pitch: p, velocity: 96 });
+      sendInOrder(model, { type: "note_on", pitch: p, velocity: 96 });
     };
     const off = (p) => {
       if (!down.has(p)) return;
       down.delete(p); keys.get(p)?.classList.remove("mos-down");
-      model.send({ type: "note_off", pitch: p });
+      sendInOrder(model, { type: "note_off", pitch: p });
     };
     const pitchOf = (e) => { const k = e.target.closest?.(".mos-key"); return k ? +k.dataset.pitch : null; };
     sc.on(card, "pointerdown", (e) => { const p = pitchOf(e); if (p !== null) { e.preventDefault(); card.focus(); on(p); } });

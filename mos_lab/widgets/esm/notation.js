@@ -68,7 +68,7 @@ export default {
       if (p < 1 || p > model.get("page_count") || pages.has(p)) return;
       if (asked.has(key) && now - asked.get(key) < 3000) return;
       asked.set(key, now);
-      model.send({ type: "page", page: p, layout });
+      sendInOrder(model, { type: "page", page: p, layout });
     }
     const decoder = new TextDecoder();
     const onMsg = (m, buffers) => {
@@ -150,7 +150,7 @@ export default {
       clearTimeout(widthTimer);
       widthTimer = setTimeout(() => {
         const w = Math.round((view.clientWidth || card.clientWidth || 600) - 4);
-        if (w >= 200 && Math.abs(w - model.get("width")) > 8) model.send({ type: "width", width: w });
+        if (w >= 200 && Math.abs(w - model.get("width")) > 8) sendInOrder(model, { type: "width", width: w });
       }, 300);
     });
     ro.observe(card);
@@ -170,7 +170,7 @@ export default {
     };
     sc.on(prev, "click", () => turnBy(-1));
     sc.on(next, "click", () => turnBy(1));
-    const loopOff = () => model.send({ type: "loop", start: null, end: null });
+    const loopOff = () => sendInOrder(model, { type: "loop", start: null, end: null });
     sc.on(loopBtn, "click", loopOff);
     sc.on(view, "keydown", (e) => { if (e.key === "Escape") loopOff(); });
 
@@ -191,14 +191,14 @@ export default {
         const a = index.get(from), b = index.get(to);
         const start = Math.min(times[2 * a], times[2 * b]);
         const end = Math.max(times[2 * a + 1], times[2 * b + 1]);
-        model.send({ type: "loop", start, end });
+        sendInOrder(model, { type: "loop", start, end });
         return;
       }
       anchor = d.id;
       const t = times[2 * index.get(d.id)];
       clock.hold = { pos: t, dragging: false, until: performance.now() + 400 };
       card.dataset.clicked = d.id;
-      model.send({ type: "seek", seconds: t });
+      sendInOrder(model, { type: "seek", seconds: t });
     });
 
     function draw() {

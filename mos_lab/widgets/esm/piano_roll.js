@@ -69,7 +69,7 @@ export default {
         strips.push({ img, key, t0: win[0], t1: win[1], lo: info.lo, hi: info.hi, n: info.n });
         while (strips.length > 3) strips.shift().img.close();
       } finally {
-        if (info.seq !== undefined) model.send({ type: "frame_ack", seq: info.seq });
+        if (info.seq !== undefined) sendInOrder(model, { type: "frame_ack", seq: info.seq });
       }
     }
     const handlers = {
@@ -120,7 +120,7 @@ export default {
       if (asked.has(key) && now - asked.get(key) < 3000) return;
       asked.set(key, now);
       while (asked.size > 8) asked.delete(asked.keys().next().value);
-      model.send({ type: "view", ...r });
+      sendInOrder(model, { type: "view", ...r });
     }
 
     function drawNotes(t0, t1, pos, yOf, rh, colors) {

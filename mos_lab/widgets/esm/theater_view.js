@@ -51,7 +51,7 @@ export default {
         card.dataset.frames = String(received);
         card.dataset.renderer = info.renderer || "";
       } finally {
-        if (info.seq !== undefined) model.send({ type: "frame_ack", seq: info.seq });
+        if (info.seq !== undefined) sendInOrder(model, { type: "frame_ack", seq: info.seq });
       }
     }
     const handlers = {
@@ -78,7 +78,7 @@ export default {
       if (asked.has(key) && now - asked.get(key) < 3000) return;
       asked.set(key, now);
       while (asked.size > 8) asked.delete(asked.keys().next().value);
-      model.send({ type: "view", t0: p.t0, t1: p.t1, width: w, height: hh });
+      sendInOrder(model, { type: "view", t0: p.t0, t1: p.t1, width: w, height: hh });
     }
     // Page pixels <-> music: time along x (landscape) or up the y axis (portrait).
     function mapping(p) {

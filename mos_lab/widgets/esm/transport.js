@@ -66,7 +66,7 @@ export default {
     card.append(title, row, enable);
     errorToasts(sc, model, card);
 
-    const send = (m) => model.send(m);
+    const send = (m) => sendInOrder(model, m);
     const dispatch = (m) => { try { send(m); } catch (e) { console.warn("mos_lab send", e); } };
 
     // ---- browser audio (this view hosts it after a click) ----
