@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from mos_lab.lessons._reading import check_level, plain
-from mos_lab.lessons._rng import Rng
+from mos_lab.lessons._rng import pick
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.theory.chord import QUALITIES
 from mos_lab.theory.interval import Interval
@@ -199,7 +199,7 @@ def chord_id(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | None =
     pool = _chords(level, tuple(qualities) if qualities else None,
                    tuple(inversions) if inversions is not None else None,
                    tuple(roots) if roots else None, bass_octave, arpeggiated)
-    target, events, skill = Rng(seed).choice(pool)
+    target, events, skill = pick(seed, pool)
     return Exercise(
         kind="chord_id", seed=seed, level=level,
         question="Name the chord with a chord symbol (/bass for an inversion)",

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 from mos_lab.lessons._reading import check_level
-from mos_lab.lessons._rng import Rng
+from mos_lab.lessons._rng import pick
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback, _prompt_score
 from mos_lab.lessons.intervals import parse_note
 from mos_lab.theory.analysis.numeral import parse_numeral
@@ -203,24 +203,50 @@ def _allowed(x: np.ndarray, y: np.ndarray, seventh: int | None, x_fifths: np.nda
     return ok
 
 
+class _Layer(NamedTuple):
+    """A numeral's voicings in a key, as Pitches and as MIDI and fifths arrays (n x 4)."""
+
+    voicings: tuple[Voicing, ...]
+    midis: np.ndarray
+    fifths: np.ndarray
+
+
+@lru_cache(maxsize=1024)
+def _layer(key: Key, numeral: str) -> _Layer:
+    """A numeral's voicings, made once per (key, numeral): passages share their chords."""
+    vs = tuple(_voicings(key, numeral))
+    midis = np.array([[p.midi for p in v] for v in vs], dtype=np.int64).reshape(-1, 4)
+    fifths = np.array([[p.fifths for p in v] for v in vs], dtype=np.int64).reshape(-1, 4)
+    midis.flags.writeable = fifths.flags.writeable = False
+    return _Layer(vs, midis, fifths)
+
+
+@lru_cache(maxsize=2048)
+def _moves(key: Key, before: str, after: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """From each voicing of ``before`` to each of ``after`` (rows ``after``): whether the
+    rules allow it, the upper voices' motion in semitones and 0.3 x the bass's; made once
+    per (key, pair of numerals), as passages share their progressions."""
+    x, y = _layer(key, before), _layer(key, after)
+    ad = np.abs(y.midis[:, None, :] - x.midis[None, :, :])
+    out = (_allowed(x.midis, y.midis, _chord(key, before)[2], x.fifths),
+           ad[..., 0] + ad[..., 1] + ad[..., 2], 0.3 * ad[..., 3])
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
     """The voicing path with the least motion that the part-writing rules allow (None
     when there is none); each step's moves are weighed as one numpy array, and of equal
     costs the first voicing wins."""
-    layers = [_voicings(key, n) for n in numerals]
-    sevenths = [_chord(key, n)[2] for n in numerals]
-    if not all(layers):
+    layers = [_layer(key, n) for n in numerals]
+    if not all(layer.voicings for layer in layers):
         return None
-    midis = [np.array([[p.midi for p in v] for v in layer], dtype=np.int64) for layer in layers]
-    fifths = [np.array([[p.fifths for p in v] for v in layer], dtype=np.int64)
-              for layer in layers]
-    cost = np.abs(midis[0][:, 0] - 72) * 0.2
+    cost = np.abs(layers[0].midis[:, 0] - 72) * 0.2
     back: list[np.ndarray] = []
     for k in range(1, len(layers)):
-        x, y = midis[k - 1], midis[k]
-        ad = np.abs(y[:, None, :] - x[None, :, :])
-        step = cost[None, :] + (ad[..., 0] + ad[..., 1] + ad[..., 2]) + 0.3 * ad[..., 3]
-        step = np.where(_allowed(x, y, sevenths[k - 1], fifths[k - 1]), step, np.inf)
+        allowed, upper, bass = _moves(key, numerals[k - 1], numerals[k])
+        step = np.where(allowed, cost[None, :] + upper + bass, np.inf)
         back.append(step.argmin(axis=1))
         cost = step.min(axis=1)
     end = int(cost.argmin())
@@ -230,7 +256,7 @@ def model_answer(key: Key, numerals: Sequence[str]) -> list[Voicing] | None:
     for b in reversed(back):
         path.append(int(b[path[-1]]))
     path.reverse()
-    return [layers[k][i] for k, i in enumerate(path)]
+    return [layers[k].voicings[i] for k, i in enumerate(path)]
 
 
 def _events(chords: Sequence[Sequence[Pitch]]) -> tuple[tuple[Pitch, int, int], ...]:
@@ -393,7 +419,7 @@ def harmonisation(seed: int = 0, level: int = 1, *, figured: bool = False) -> Ex
     ``figured=True``: the same passage as a figured bass (``A2 6 | G2 7/#``, figures as
     theory's ``figured_bass`` reads them) instead of numerals; graded against the figures.
     """
-    ps = Rng(seed).choice(_passages(level))
+    ps = pick(seed, _passages(level))
     key = ps.key
     if not figured:
         targets = ps.targets

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from mos_lab.lessons._reading import check_level, graded, plain, read
-from mos_lab.lessons._rng import Rng
+from mos_lab.lessons._rng import Rng, pick
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.lessons.intervals import grade_note, parse_note
 from mos_lab.theory.analysis.numeral import NumeralError, parse_numeral
@@ -47,7 +47,7 @@ def _notes(level: int, clef: str) -> tuple[Pitch, ...]:
 def note_reading(seed: int = 0, level: int = 1, *, clef: str = "treble") -> Exercise:
     """Name a written note with its octave (``F#4``): level 1 on the staff, naturals;
     2 with two ledger lines and sharps or flats; 3 with double sharps and flats."""
-    p = Rng(seed).choice(_notes(level, clef))
+    p = pick(seed, _notes(level, clef))
     answer = p.name_with_octave
     return Exercise(
         kind="note_reading", seed=seed, level=level,
@@ -187,7 +187,7 @@ def _scales(level: int, kinds: tuple[str, ...] | None
 def scale_id(seed: int = 0, level: int = 1, *, kinds: Sequence[str] | None = None) -> Exercise:
     """Name a written scale (tonic and kind): level 1 major and the minors, 2 the church
     modes, 3 pentatonics, blues, whole-tone and octatonic; ``kinds`` overrides."""
-    sc, events, name = Rng(seed).choice(_scales(level, tuple(kinds) if kinds else None))
+    sc, events, name = pick(seed, _scales(level, tuple(kinds) if kinds else None))
     return Exercise(
         kind="scale_id", seed=seed, level=level, question="Name the scale (tonic and kind)",
         answer=name, events=events,
@@ -290,7 +290,7 @@ def roman_analysis(seed: int = 0, level: int = 1) -> Exercise:
     """Write the Roman numeral of each chord of a short passage (key given): level 1
     triads in root position, 2 inversions, 3 seventh chords and applied dominants.
     Graded by the chords the numerals name, so equivalent labels (V65, V6/5) count."""
-    key, numerals, events = Rng(seed).choice(_passages(level))
+    key, numerals, events = pick(seed, _passages(level))
     return Exercise(
         kind="roman_analysis", seed=seed, level=level,
         question=f"Write a Roman numeral for each chord (key: {key.name})",
@@ -535,7 +535,7 @@ def _rhythms(level: int, bpm: float) -> tuple[tuple[tuple[float, ...], str, Even
 def rhythm_tap(seed: int = 0, level: int = 1, *, bpm: float = 100.0,
                tolerance_ms: float = 60.0) -> Exercise:
     """Tap a heard rhythm; graded by onset time in ms on the audio clock (first note at 0)."""
-    onsets, answer, events = Rng(seed).choice(_rhythms(level, bpm))
+    onsets, answer, events = pick(seed, _rhythms(level, bpm))
     return Exercise(
         kind="rhythm_tap", seed=seed, level=level,
         question=f"Tap the rhythm ({len(events)} notes at {bpm:g} BPM)",
