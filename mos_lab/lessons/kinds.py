@@ -323,16 +323,19 @@ def grade_melody(answer: Sequence[Pitch], response: object,
     if tokens == want:  # written exactly as the answer: nothing to read or align
         return _RIGHT
     got: list[Pitch] = []
+    b: list[int] = []
     for i, t in enumerate(tokens):
-        p = _note(t) if len(t) < 12 else parse_note(t)
-        if isinstance(p, str):
-            return Feedback(False, 0.0, f"note {i + 1}: {p}")
-        got.append(p)
+        read = _note(t) if len(t) < 12 else parse_note(t)
+        if isinstance(read, str):
+            return Feedback(False, 0.0, f"note {i + 1}: {read}")
+        if isinstance(read, Pitch):  # a long token, read by parse_note
+            read = (read, read.midi)
+        got.append(read[0])
+        b.append(read[1])
     if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
                                                                          strict=True)):
         return _RIGHT
     a = list(midis) if midis is not None else [p.midi for p in answer]
-    b = [p.midi for p in got]
     if a == b:
         if all(x.step == y.step and x.alter == y.alter
                for x, y in zip(answer, got, strict=True)):
@@ -409,9 +412,12 @@ def _key_table(sharps: int, mode: str) -> _KeyTable:
 
 
 @lru_cache(maxsize=4096)
-def _note(token: str) -> Pitch | str:
-    return Pitch.from_midi(int(token)) if token.isdigit() and int(token) < 128 \
+def _note(token: str) -> tuple[Pitch, int] | str:
+    """A dictation token (a name with octave, or a MIDI number) as its pitch and MIDI
+    number, or the message saying why it is not one."""
+    p = Pitch.from_midi(int(token)) if token.isdigit() and int(token) < 128 \
         else parse_note(token)
+    return p if isinstance(p, str) else (p, p.midi)
 
 
 #: Melodic steps (in scale degrees) each level draws from.
@@ -442,16 +448,16 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
         bits, r = divmod(bits, n)
         degree += steps[r]
         degree = 0 if degree < 0 else 12 if degree > 12 else degree
-    pitches, all_names = table.pitches, table.names
+    pitches, all_names, all_midis = table.pitches, table.names, table.midis
     melody = [pitches[d] for d in at]
     names = [all_names[d] for d in at]
-    midis = [table.midis[d] for d in at]
+    midis = [all_midis[d] for d in at]
     return Exercise(
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {table.name}, first note "
                  f"{names[0]})",
         answer=" ".join(names),
-        events=tuple((p, i * TPQ, TPQ) for i, p in enumerate(melody)),
+        events=tuple([(p, i * TPQ, TPQ) for i, p in enumerate(melody)]),
         grader=lambda r: grade_melody(melody, r, names, midis=midis),
         params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
 
