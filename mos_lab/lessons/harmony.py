@@ -55,11 +55,13 @@ class _Target(NamedTuple):
     want: frozenset[int]
     need: frozenset[int]
     bass_pc: int
+    bass_name: str
 
 
 def _target(members: tuple[int, ...], bass: int, label: str) -> _Target:
     want = frozenset((7 * f) % 12 for f in members)
-    return _Target(members, bass, label, want, want - {(7 * members[2]) % 12}, (7 * bass) % 12)
+    return _Target(members, bass, label, want, want - {(7 * members[2]) % 12}, (7 * bass) % 12,
+                   Pitch.from_fifths(bass).name)
 
 
 @lru_cache(maxsize=1024)
@@ -289,14 +291,14 @@ def grade_figured_bass(key: Key, basses: Sequence[Pitch], figures: Sequence[str]
 
 class _Realisation(NamedTuple):
     """A response read as chords: how many bars it has, the first bar that does not read
-    (its message; "" when all do), each chord's pitches (top first), pitch classes and
-    bass, and the chords written as ``_text`` writes them (the checker's cache key)."""
+    (its message; "" when all do), each chord's pitches (top first), their pitch classes
+    and names, and the chords written as ``_text`` writes them (the checker's cache key)."""
 
     bars: int
     error: str
     chords: tuple[tuple[Pitch, ...], ...]
     pcs: tuple[frozenset[int], ...]
-    bass_pcs: tuple[int, ...]
+    notes: tuple[tuple[tuple[int, str], ...], ...]
     text: str
 
 
@@ -319,9 +321,10 @@ def _read_realisation(response: str) -> _Realisation:
         chords.append(tuple(sorted(ps, key=lambda p: -p.midi)))  # type: ignore[arg-type]
     if error:
         return _Realisation(len(groups), error, (), (), (), "")
+    notes = tuple(tuple((p.pc, p.name) for p in ch) for ch in chords)
     return _Realisation(len(groups), "", tuple(chords),
-                        tuple(frozenset(p.pc for p in ch) for ch in chords),
-                        tuple(ch[-1].pc for ch in chords), _text(chords))  # type: ignore[arg-type]
+                        tuple(frozenset(pc for pc, _ in ch) for ch in notes), notes,
+                        _text(chords))  # type: ignore[arg-type]
 
 
 def _grade_chords(key: Key, targets: Sequence[_Target], response: object, strictness: str,
@@ -340,15 +343,15 @@ def _grade_chords(key: Key, targets: Sequence[_Target], response: object, strict
     for k, t in enumerate(targets):
         pcs = real.pcs[k]
         if not pcs <= t.want:
-            extra = sorted({p.name for p in real.chords[k] if p.pc not in t.want})
+            extra = sorted({name for pc, name in real.notes[k] if pc not in t.want})
             problems.append(f"bar {k + 1}: {', '.join(extra)} is not in {t.label}")
         elif not t.need <= pcs:
             problems.append(f"bar {k + 1}: {t.label} needs its root, third"
                             f"{' and seventh' if len(t.members) == 4 else ''}")
-        elif real.bass_pcs[k] != t.bass_pc:
+        elif real.notes[k][-1][0] != t.bass_pc:
             problems.append(f"bar {k + 1}: the "
                             f"{'given bass' if figured else 'bass of ' + t.label} is "
-                            f"{Pitch.from_fifths(t.bass).name}, not {real.chords[k][-1].name}")
+                            f"{t.bass_name}, not {real.notes[k][-1][1]}")
         else:
             right += 1
     findings = _findings(key, real.text, strictness)
@@ -381,6 +384,7 @@ class _Passage(NamedTuple):
     targets: tuple[_Target, ...]
     figured_question: str
     figured_targets: tuple[_Target, ...]
+    sharps: int
 
 
 @lru_cache(maxsize=16)
@@ -395,7 +399,7 @@ def _passages(level: int) -> tuple[_Passage, ...]:
             path = model_answer(key, numerals)
             if path is None:
                 continue
-            if _findings(key, _text(path)):
+            if _findings(key, _text(path), "textbook"):  # the key graders look up
                 continue
             bass = tuple((ch[3], k * BAR, BAR) for k, ch in enumerate(path))
             question = f"Write four parts over this bass, in {key.name}: {' '.join(numerals)}"
@@ -408,7 +412,7 @@ def _passages(level: int) -> tuple[_Passage, ...]:
                 _numeral_targets(key, numerals),
                 f"Write four parts over this figured bass, in {key.name}: {line}",
                 tuple(_figured(key, b.with_octave(None), f)
-                      for b, f in zip(basses, figures, strict=True))))
+                      for b, f in zip(basses, figures, strict=True)), key.sharps))
     return tuple(out)
 
 
@@ -427,7 +431,7 @@ def harmonisation(seed: int = 0, level: int = 1, *, figured: bool = False) -> Ex
             kind="harmonisation", seed=seed, level=level, question=ps.question,
             answer=ps.answer, events=ps.bass,
             grader=lambda r: _grade_chords(key, targets, r, "textbook", figured=False),
-            params={}, skill=f"four-part writing level {level}", key_signature=key.sharps,
+            params={}, skill=f"four-part writing level {level}", key_signature=ps.sharps,
             bpm=60.0)
     figured_targets = ps.figured_targets
     return Exercise(
@@ -435,4 +439,4 @@ def harmonisation(seed: int = 0, level: int = 1, *, figured: bool = False) -> Ex
         answer=ps.answer, events=ps.bass,
         grader=lambda r: _grade_chords(key, figured_targets, r, "textbook", figured=True),
         params={"figured": True}, skill=f"figured bass level {level}",
-        key_signature=key.sharps, bpm=60.0)
+        key_signature=ps.sharps, bpm=60.0)
