@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
-from mos_lab.lessons._reading import check_level, graded, plain, read
+from mos_lab.lessons._reading import check_level, plain, read
 from mos_lab.lessons._rng import Rng
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.theory.interval import Interval, IntervalError
@@ -70,6 +71,34 @@ def parse_interval(response: object) -> Interval | str:
     return _parse_interval(response)
 
 
+class _IvFacts(NamedTuple):
+    """What graders compare and say of an interval, worked out once per interval."""
+
+    iv: Interval
+    name: str
+    number: int
+    semitones: int
+    simple: tuple[int, int]  # (steps, semitones) of the simple form
+    spoken: str  # "a major third (M3, 4 semitones)"
+    right: str  # "right: major third (M3, 4 semitones)"
+    size: str  # "third"
+
+
+@lru_cache(maxsize=1024)
+def _facts(iv: Interval) -> _IvFacts:
+    """An interval's facts; one object per interval while cached, so ``is`` compares."""
+    simple = iv.simple
+    return _IvFacts(iv, iv.name, iv.number, iv.semitones, (simple.steps, simple.semitones),
+                    article(describe(iv)), f"right: {describe(iv)}", size_name(iv.number))
+
+
+@lru_cache(maxsize=4096)
+def _read_interval(response: str) -> _IvFacts | str:
+    """A response's interval facts, or the message saying why it is not an interval."""
+    got = _parse_interval(response)
+    return got if isinstance(got, str) else _facts(got)
+
+
 @lru_cache(maxsize=4096)
 def _parse_interval(response: str) -> Interval | str:
     text = response.strip()
@@ -84,23 +113,33 @@ def _parse_interval(response: str) -> Interval | str:
 
 def grade_interval(answer: Interval, response: object) -> Feedback:
     """Grade a named interval against the right one (lower to upper)."""
-    return graded(parse_interval(response), answer, describe(answer),
-                  lambda got: _interval_miss(answer, got))
+    return _grade_interval(_facts(answer), response)
 
 
-def _interval_miss(answer: Interval, got: Interval) -> Feedback:
+def _grade_interval(answer: _IvFacts, response: object) -> Feedback:
+    """``grade_interval`` with the answer's facts worked out (once per interval)."""
+    if not isinstance(response, str):
+        return Feedback(False, 0.0, f"expected {EXPECTED}; got {type(response).__name__}")
+    got = _read_interval(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got is answer or got.iv == answer.iv:
+        return Feedback(True, 1.0, answer.right)
+    return _interval_miss(answer, got)
+
+
+def _interval_miss(answer: _IvFacts, got: _IvFacts) -> Feedback:
     """What is right about a wrong interval: its size, its sound or its simple form."""
     if got.number == answer.number:
         return Feedback(False, 0.5, f"right size, wrong quality: it is "
-                                    f"{article(describe(answer))}, not {got.name}")
+                                    f"{answer.spoken}, not {got.name}")
     if got.semitones == answer.semitones:
         return Feedback(False, 0.5, f"right sound, wrong spelling: the letters make it a "
-                                    f"{size_name(answer.number)}, so {answer.name}, "
-                                    f"not {got.name}")
+                                    f"{answer.size}, so {answer.name}, not {got.name}")
     if got.simple == answer.simple:
         return Feedback(False, 0.5, f"right interval, wrong octave: it is "
-                                    f"{article(describe(answer))}, not {got.name}")
-    return Feedback(False, 0.0, f"it is {article(describe(answer))}, not {got.name}")
+                                    f"{answer.spoken}, not {got.name}")
+    return Feedback(False, 0.0, f"it is {answer.spoken}, not {got.name}")
 
 
 @lru_cache(maxsize=256)
@@ -111,12 +150,39 @@ def _range(clef: str | None, low: str | None, high: str | None) -> tuple[int, in
     return Pitch.parse(low or dlow).midi, Pitch.parse(high or dhigh).midi
 
 
-Pair = tuple[Pitch, Pitch, Interval]
+class NoteFacts(NamedTuple):
+    """What graders compare and say of a spelled note, worked out once per pitch."""
+
+    pitch: Pitch
+    text: str  # "F#4"
+    name: str  # "F#"
+    midi: int
+
+
+@lru_cache(maxsize=4096)
+def note_facts(p: Pitch) -> NoteFacts:
+    """A pitch's facts; one object per pitch while cached, so ``is`` compares."""
+    return NoteFacts(p, p.name_with_octave, p.name, p.midi)
+
+
+Pair = tuple[NoteFacts, NoteFacts]
+
+
+class _Group(NamedTuple):
+    """One interval of a plan: its (lower, upper) pairs with the lower note natural and
+    altered, its facts, and the words and skills its exercises show."""
+
+    natural: tuple[Pair, ...]
+    altered: tuple[Pair, ...]
+    facts: _IvFacts
+    spoken: str  # "a major third (M3)"
+    id_skill: str
+    build_skill: str
 
 
 @lru_cache(maxsize=512)
 def _plan(level: int, qualities: tuple[str, ...] | None, clef: str | None, low: str | None,
-          high: str | None) -> tuple[tuple[tuple[Pair, ...], tuple[Pair, ...]], ...]:
+          high: str | None) -> tuple[_Group, ...]:
     """Per interval, every (lower, upper) pair in range: lower note natural, or altered.
 
     Made once per parameter set, so a drill of thousands draws from it in microseconds.
@@ -125,36 +191,43 @@ def _plan(level: int, qualities: tuple[str, ...] | None, clef: str | None, low: 
     lo, hi = _range(clef, low, high)
     ivs = _intervals_of(qualities if qualities is not None else LEVEL_QUALITIES[level])
     max_alter = LEVEL_ALTER[level]
+    lowers = [(note_facts(p), p.midi, alter)
+              for octave in range(-1, 10) for step in range(7)
+              for alter in range(-max_alter, max_alter + 1)
+              for p in (Pitch(step, alter, octave),)]
     out = []
     for iv in ivs:
         natural: list[Pair] = []
         altered: list[Pair] = []
-        for octave in range(-1, 10):
-            for step in range(7):
-                for alter in range(-max_alter, max_alter + 1):
-                    lower = Pitch(step, alter, octave)
-                    if lower.midi < lo or lower.midi + iv.semitones > hi:
-                        continue
-                    upper = lower.transpose(iv)
-                    if abs(upper.alter) <= max_alter:
-                        (altered if alter else natural).append((lower, upper, iv))
+        semis = iv.semitones
+        for lower, midi, alter in lowers:
+            if midi < lo or midi + semis > hi:
+                continue
+            upper = lower.pitch.transpose(iv)
+            if abs(upper.alter) <= max_alter:
+                (altered if alter else natural).append((lower, note_facts(upper)))
         if natural or altered:
-            out.append((tuple(natural), tuple(altered)))
+            f = _facts(iv)
+            out.append(_Group(tuple(natural), tuple(altered), f, _spoken(iv),
+                              f"interval {f.name}", f"build {f.name}"))
     if not out:
         raise ValueError("no interval of those qualities fits the range; widen low/high")
     return tuple(out)
 
 
 def _pick_pair(seed: int, level: int, qualities: Sequence[str] | None, clef: str | None,
-               low: str | None, high: str | None) -> Pair:
+               low: str | None, high: str | None) -> tuple[NoteFacts, NoteFacts, _Group]:
     """An interval of the level's or the given qualities (each equally likely), then a lower
     note for it in range (a natural one half the time), accidentals as the level allows."""
     rng = Rng(seed)
-    natural, altered = rng.choice(_plan(level, tuple(qualities) if qualities else None,
-                                        clef, low, high))
+    group = rng.choice(_plan(level, tuple(qualities) if qualities else None,
+                             clef, low, high))
+    natural, altered = group.natural, group.altered
     if not altered or (natural and rng.random() < 0.5):
-        return rng.choice(natural)
-    return rng.choice(altered)
+        lower, upper = rng.choice(natural)
+    else:
+        lower, upper = rng.choice(altered)
+    return lower, upper, group
 
 
 @lru_cache(maxsize=256)
@@ -180,17 +253,17 @@ def interval_id(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | Non
     ``["M3", "m3", "P5"]``) overrides the level's set; ``clef`` or ``low``/``high`` set
     the range.
     """
-    a, b, iv = _pick_pair(seed, level, qualities, clef, low, high)
+    lower, upper, group = _pick_pair(seed, level, qualities, clef, low, high)
+    a, b, facts = lower.pitch, upper.pitch, group.facts
     events = ((a, 0, TPQ), (b, 0, TPQ)) if harmonic else ((a, 0, TPQ), (b, TPQ, TPQ))
-    answer = iv.name
     return Exercise(
         kind="interval_id", seed=seed, level=level,
         question="Name the interval, from the lower note to the upper",
-        answer=answer, events=events,
-        grader=lambda r: grade_interval(iv, r),
+        answer=facts.name, events=events,
+        grader=lambda r: _grade_interval(facts, r),
         params={"qualities": qualities, "clef": clef, "low": low, "high": high,
                 "harmonic": harmonic},
-        skill=f"interval {answer}")
+        skill=group.id_skill)
 
 
 EXPECTED_NOTE = "a note name with octave, such as F#4, Bb3 or C5"
@@ -212,24 +285,38 @@ def _parse_note(response: str) -> Pitch | str:
     return p
 
 
+@lru_cache(maxsize=4096)
+def _read_note(response: str) -> NoteFacts | str:
+    """A response's note facts, or the message saying why it is not a note with octave."""
+    got = _parse_note(response)
+    return got if isinstance(got, str) else note_facts(got)
+
+
 def grade_note(answer: Pitch, response: object, what: str = "the note",
                right: str | None = None) -> Feedback:
     """Grade a spelled note with octave: the spelling must match, not only the key
     (``right``: the answer's name, when the caller has it)."""
-    right = right or answer.name_with_octave
-    return graded(parse_note(response), answer, right,
-                  lambda got: _note_miss(answer, got, right, what))
+    facts = note_facts(answer)
+    return grade_note_facts(facts, response, what, right or facts.text)
 
 
-def _note_miss(answer: Pitch, got: Pitch, right: str, what: str) -> Feedback:
-    """What is right about a wrong note: its key on the keyboard, or its letter."""
+def grade_note_facts(answer: NoteFacts, response: object, what: str, right: str
+                     ) -> Feedback:
+    """``grade_note`` with the answer's facts worked out (once per pitch)."""
+    if not isinstance(response, str) or len(response) > 12:
+        return Feedback(False, 0.0, f"expected {EXPECTED_NOTE}")
+    got = _read_note(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got is answer or got.pitch == answer.pitch:
+        return Feedback(True, 1.0, f"right: {right}")
     if got.midi == answer.midi:
         return Feedback(False, 0.5, f"right key, wrong spelling: {what} is {right}, "
-                                    f"not {got.name_with_octave}")
+                                    f"not {got.text}")
     if got.name == answer.name:
         return Feedback(False, 0.5, f"right letter, wrong octave: {what} is {right}, "
-                                    f"not {got.name_with_octave}")
-    return Feedback(False, 0.0, f"{what} is {right}, not {got.name_with_octave}")
+                                    f"not {got.text}")
+    return Feedback(False, 0.0, f"{what} is {right}, not {got.text}")
 
 
 @lru_cache(maxsize=256)
@@ -242,16 +329,16 @@ def interval_build(seed: int = 0, level: int = 1, *, qualities: Sequence[str] | 
                    below: bool = False, clef: str | None = None, low: str | None = None,
                    high: str | None = None) -> Exercise:
     """Write the note an interval above (or ``below=True``: below) a given note."""
-    a, b, iv = _pick_pair(seed, level, qualities, clef, low, high)
-    given, target = (b, a) if below else (a, b)
+    lower, upper, group = _pick_pair(seed, level, qualities, clef, low, high)
+    given, target = (upper, lower) if below else (lower, upper)
     where = "below" if below else "above"
-    given_name, answer = given.name_with_octave, target.name_with_octave
-    what = f"a {iv.name} {where} {given_name}"
+    given_name, answer = given.text, target.text
+    what = f"a {group.facts.name} {where} {given_name}"
     return Exercise(
         kind="interval_build", seed=seed, level=level,
-        question=f"Write the note {_spoken(iv)} {where} {given_name}",
-        answer=answer, events=((given, 0, 2 * TPQ),),
-        grader=lambda r: grade_note(target, r, what, answer),
+        question=f"Write the note {group.spoken} {where} {given_name}",
+        answer=answer, events=((given.pitch, 0, 2 * TPQ),),
+        grader=lambda r: grade_note_facts(target, r, what, answer),
         params={"qualities": qualities, "below": below,
                 "clef": clef, "low": low, "high": high},
-        skill=f"build {iv.name}")
+        skill=group.build_skill)

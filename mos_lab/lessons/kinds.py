@@ -17,7 +17,7 @@ from typing import NamedTuple
 from mos_lab.lessons._reading import check_level, graded, plain, read
 from mos_lab.lessons._rng import Rng, pick
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
-from mos_lab.lessons.intervals import grade_note, parse_note
+from mos_lab.lessons.intervals import NoteFacts, grade_note_facts, note_facts, parse_note
 from mos_lab.theory.analysis.numeral import NumeralError, parse_numeral
 from mos_lab.theory.key import Key
 from mos_lab.theory.pitch import Pitch, PitchError
@@ -32,14 +32,17 @@ STAFF = {"treble": ("E4", "F5", "A3", "D6"), "bass": ("G2", "A3", "C2", "F4")}
 
 
 @lru_cache(maxsize=64)
-def _notes(level: int, clef: str) -> tuple[Pitch, ...]:
+def _notes(level: int, clef: str) -> tuple[tuple[NoteFacts, str], ...]:
+    """Every note a level shows in a clef, with its facts and the question (made once)."""
     check_level(level, (1, 2, 3))
     if clef not in STAFF:
         raise ValueError(f"clef {clef!r} is not one of {sorted(STAFF)}")
     lo_s, hi_s, lo_l, hi_l = (Pitch.parse(n) for n in STAFF[clef])
     lo, hi = (lo_s, hi_s) if level == 1 else (lo_l, hi_l)
     alters = (0,) if level == 1 else (-1, 0, 1) if level == 2 else (-2, -1, 0, 1, 2)
-    return tuple(Pitch(step, alter, octave) for octave in range(0, 9) for step in range(7)
+    question = f"Name the note ({clef} clef), with its octave: C4 is middle C"
+    return tuple((note_facts(Pitch(step, alter, octave)), question)
+                 for octave in range(0, 9) for step in range(7)
                  for alter in alters
                  if lo.diatonic <= Pitch(step, 0, octave).diatonic <= hi.diatonic)
 
@@ -47,14 +50,13 @@ def _notes(level: int, clef: str) -> tuple[Pitch, ...]:
 def note_reading(seed: int = 0, level: int = 1, *, clef: str = "treble") -> Exercise:
     """Name a written note with its octave (``F#4``): level 1 on the staff, naturals;
     2 with two ledger lines and sharps or flats; 3 with double sharps and flats."""
-    p = pick(seed, _notes(level, clef))
-    answer = p.name_with_octave
+    facts, question = pick(seed, _notes(level, clef))
+    answer = facts.text
     return Exercise(
         kind="note_reading", seed=seed, level=level,
-        question=f"Name the note ({clef} clef), with its octave: C4 is middle C",
-        answer=answer, events=((p, 0, 2 * TPQ),),
-        grader=lambda r: grade_note(p, r, "the note", answer), params={"clef": clef},
-        skill=f"read {clef} clef")
+        question=question, answer=answer, events=((facts.pitch, 0, 2 * TPQ),),
+        grader=lambda r: grade_note_facts(facts, r, "the note", answer),
+        params={"clef": clef}, skill=f"read {clef} clef")
 
 
 # -- key signatures ------------------------------------------------------------------
