@@ -48,6 +48,8 @@ def _tones(root: Pitch, quality: str) -> tuple[Pitch, ...]:
 
 
 class _Read(NamedTuple):
+    """A chord symbol read once: root, quality, spelled notes, bass, and their names."""
+
     root: Pitch
     quality: str
     names: frozenset[str]
@@ -55,6 +57,8 @@ class _Read(NamedTuple):
     bass: Pitch
     bass_name: str
     root_name: str
+    m21_root: str
+    bass_pc: int
 
 
 @lru_cache(maxsize=8192)
@@ -67,7 +71,8 @@ def _read(text: str) -> _Read | None:
         return None
     bass = sym.bass or sym.root
     return _Read(sym.root, sym.quality, frozenset(p.name for p in got),
-                 frozenset(p.pc for p in got), bass, bass.name, sym.root.name)
+                 frozenset(p.pc for p in got), bass, bass.name, sym.root.name,
+                 m21_name(sym.root), bass.pc)
 
 
 def m21_name(p: Pitch) -> str:
@@ -111,7 +116,7 @@ def _voicing(tones: tuple[Pitch, ...], inversion: int, bass_octave: int) -> list
 
 
 class ChordTarget(NamedTuple):
-    """A written chord and everything its grader compares (made once per chord)."""
+    """A written chord and everything its grader compares and says (made once per chord)."""
 
     root: Pitch
     quality: str
@@ -122,6 +127,11 @@ class ChordTarget(NamedTuple):
     pcs: frozenset[int]
     bass_name: str = ""
     root_name: str = ""
+    m21_root: str = ""  # "B-"
+    m21_bass: str = ""
+    m21_notes: str = ""  # "D, F#, A"
+    spelled: str = ""  # "D3, F#3, A3"
+    bass_pc: int = -1
 
     @classmethod
     def of(cls, root: Pitch, quality: str, inversion: int, notes: Sequence[Pitch]
@@ -130,7 +140,9 @@ class ChordTarget(NamedTuple):
         return cls(root, quality, inversion, tuple(notes),
                    chord_symbol(root, quality, notes[0]),
                    frozenset(p.name for p in notes), frozenset(p.pc for p in notes),
-                   notes[0].name, root.name)
+                   notes[0].name, root.name, m21_name(root), m21_name(notes[0]),
+                   ", ".join(m21_name(p) for p in notes),
+                   ", ".join(p.name_with_octave for p in notes), notes[0].pc)
 
 
 def grade_chord(target: ChordTarget, response: object, enharmonic: bool = False) -> Feedback:
@@ -157,12 +169,12 @@ def _grade_one(t: ChordTarget, text: str, shown: str, enharmonic: bool) -> Feedb
     bass_ok = sym.bass_name == (t.bass_name or bass.name)
     if bass_ok and sym.names == t.names:
         return Feedback(True, 1.0, f"right: {t.answer}")
-    if sym.bass.pc == bass.pc and sym.pcs == t.pcs:
+    if sym.bass_pc == (bass.pc if t.bass_pc < 0 else t.bass_pc) and sym.pcs == t.pcs:
         if enharmonic:
             return Feedback(True, 1.0, f"right (written as {t.answer})")
         return Feedback(False, 0.5, f"right sound, wrong spelling: the notes are "
-                                    f"{', '.join(m21_name(p) for p in t.notes)}, "
-                                    f"so {t.answer}")
+                                    f"{t.m21_notes or ', '.join(m21_name(p) for p in t.notes)}"
+                                    f", so {t.answer}")
     wrong = []
     root_ok = sym.root_name == (t.root_name or t.root.name)
     score = 0.0
@@ -173,14 +185,14 @@ def _grade_one(t: ChordTarget, text: str, shown: str, enharmonic: bool) -> Feedb
         else:
             wrong.append(f"the quality is {t.quality}, not {sym.quality}")
     else:
-        wrong.append(f"the root is {m21_name(t.root)}, not {m21_name(sym.root)}")
+        wrong.append(f"the root is {t.m21_root or m21_name(t.root)}, not {sym.m21_root}")
     if bass_ok:
         score += 0.3
     else:
-        b = m21_name(bass)
+        b = t.m21_bass or m21_name(bass)
         wrong.append(f"the lowest note is {b} ({INVERSION_NAMES[t.inversion]}), "
                      f"so the symbol ends {'/' + b if t.inversion else 'without /bass'}")
-    spelled = ", ".join(p.name_with_octave for p in t.notes)
+    spelled = t.spelled or ", ".join(p.name_with_octave for p in t.notes)
     return Feedback(False, round(score, 2),
                     f"{'; '.join(wrong)}: {spelled} is {t.answer}, not {shown.strip()}")
 
