@@ -15,7 +15,7 @@ from functools import lru_cache
 from math import isnan
 from typing import NamedTuple
 
-from mos_lab.lessons._reading import check_level, graded, plain, read
+from mos_lab.lessons._reading import check_level, plain
 from mos_lab.lessons._rng import Rng, pick
 from mos_lab.lessons.exercise import TPQ, Exercise, Feedback
 from mos_lab.lessons.intervals import NoteFacts, grade_note_facts, note_facts, parse_note
@@ -77,46 +77,78 @@ def _read_key(response: str) -> Key | str:
         return f"expected {EXPECTED_KEY}; could not read {text!r}"
 
 
-def grade_key(answer: Key, response: object, name: str | None = None) -> Feedback:
-    """Grade a key name: tonic (spelled) and mode (``name``: the answer's, if known)."""
-    return graded(read(response, 24, _read_key, EXPECTED_KEY), answer, name or answer.name,
-                  lambda got: _key_miss(answer, got))
+class _KeyFacts(NamedTuple):
+    """What the key grader compares and says of a key, worked out once per key."""
+
+    key: Key
+    name: str
+    sharps: int
+    signature: str  # "2 sharps", "no sharps or flats"
 
 
-def _key_miss(answer: Key, got: Key) -> Feedback:
-    """A wrong key: the relative key of the same signature, or another signature."""
-    if got.sharps == answer.sharps:
-        return Feedback(False, 0.5, f"{got.name} has this signature too, but the question "
-                                    f"asks for the {answer.mode} key: {answer.name}")
-    n = answer.sharps
+@lru_cache(maxsize=1024)
+def _key_facts(key: Key) -> _KeyFacts:
+    """A key's facts; one object per key while cached, so ``is`` compares."""
+    n = key.sharps
     sig = f"{abs(n)} {'sharp' if n > 0 else 'flat'}{'s' if abs(n) != 1 else ''}" if n else \
         "no sharps or flats"
-    return Feedback(False, 0.0, f"{sig} is {answer.name}, not {got.name}")
+    return _KeyFacts(key, key.name, n, sig)
+
+
+@lru_cache(maxsize=4096)
+def _read_key_facts(response: str) -> _KeyFacts | str:
+    got = _read_key(response)
+    return got if isinstance(got, str) else _key_facts(got)
+
+
+def grade_key(answer: Key, response: object, name: str | None = None) -> Feedback:
+    """Grade a key name: tonic (spelled) and mode (``name``: the answer's, if known)."""
+    facts = _key_facts(answer)
+    return _grade_key(facts, response, name or facts.name)
+
+
+def _grade_key(answer: _KeyFacts, response: object, name: str) -> Feedback:
+    """``grade_key`` with the answer's facts worked out (once per key)."""
+    if not isinstance(response, str) or len(response) > 24:
+        return Feedback(False, 0.0, f"expected {EXPECTED_KEY}")
+    got = _read_key_facts(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got is answer or got.key == answer.key:
+        return Feedback(True, 1.0, f"right: {name}")
+    if got.sharps == answer.sharps:
+        return Feedback(False, 0.5, f"{got.name} has this signature too, but the question "
+                                    f"asks for the {answer.key.mode} key: {answer.name}")
+    return Feedback(False, 0.0, f"{answer.signature} is {answer.name}, not {got.name}")
 
 
 @lru_cache(maxsize=64)
-def _signature_key(sharps: int, mode: str) -> tuple[Key, Pitch, str]:
-    """The key, a neutral note (B4) spelled by its signature, and the key's name."""
+def _signature_key(sharps: int, mode: str) -> tuple[_KeyFacts, Pitch, str, str]:
+    """The key's facts, a neutral note (B4) spelled by its signature, the key's name and
+    the question."""
     key = Key.from_signature(sharps, mode)
-    return key, Pitch(6, key.alter_of("B"), 4), key.name
+    return (_key_facts(key), Pitch(6, key.alter_of("B"), 4), key.name,
+            f"Name the {mode} key with this key signature")
+
+
+_MOST = {1: 3, 2: 5, 3: 7}
 
 
 def key_signature(seed: int = 0, level: int = 1, *, mode: str = "major") -> Exercise:
     """Name the key (in ``mode``: major, minor, or either) of a written key signature:
     level 1 up to three sharps or flats, 2 up to five, 3 all seven."""
-    check_level(level, (1, 2, 3))
+    check_level(level, _MOST)
     if mode not in ("major", "minor", "either"):
         raise ValueError(f"mode {mode!r} is not major, minor or either")
     rng = Rng(seed)
-    most = {1: 3, 2: 5, 3: 7}[level]
+    most = _MOST[level]
     sharps = rng.randint(-most, most)
     m = mode if mode != "either" else rng.choice(("major", "minor"))
-    key, b4, name = _signature_key(sharps, m)
+    facts, b4, name, question = _signature_key(sharps, m)
     return Exercise(
-        kind="key_signature", seed=seed, level=level,
-        question=f"Name the {m} key with this key signature",
+        kind="key_signature", seed=seed, level=level, question=question,
         answer=name, events=((b4, 0, 4 * TPQ),),
-        grader=lambda r: grade_key(key, r, name), params={"mode": mode},
+        grader=lambda r: _grade_key(facts, r, name), params={"mode": mode},
         skill=f"key signature {m}", key_signature=sharps)
 
 
@@ -130,26 +162,56 @@ LEVEL_SCALES = {
 EXPECTED_SCALE = "a tonic and a scale, such as D dorian, F# harmonic minor, Bb major"
 
 
+class _ScaleFacts(NamedTuple):
+    """What the scale grader compares and says of a scale, worked out once per scale."""
+
+    scale: Scale
+    tonic: tuple[int, int]  # (step, alter): the spelled tonic
+    tonic_name: str
+    kind: str
+    steps: tuple[str, ...]  # the kind's intervals, as SCALES lists them
+    names: frozenset[str]  # its spelled pitch classes
+
+
+@lru_cache(maxsize=1024)
+def _scale_facts(sc: Scale) -> _ScaleFacts:
+    """A scale's facts; one object per scale while cached, so ``is`` compares."""
+    return _ScaleFacts(sc, (sc.tonic.step, sc.tonic.alter), sc.tonic.name, sc.kind,
+                       tuple(SCALES[sc.kind]), _names(sc))
+
+
+@lru_cache(maxsize=4096)
+def _read_scale_facts(response: str) -> _ScaleFacts | str:
+    got = _read_scale(response)
+    return got if isinstance(got, str) else _scale_facts(got)
+
+
 def grade_scale(answer: Scale, response: object, right: str | None = None) -> Feedback:
     """Grade a scale name: tonic (spelled) and kind; modes of the same notes are told apart
     (``right``: the answer's name, when the caller has it)."""
-    right = right or f"{answer.tonic.name} {answer.kind}"
-    return graded(read(response, 40, _read_scale, EXPECTED_SCALE), answer, right,
-                  lambda got: _scale_miss(answer, got, right))
+    facts = _scale_facts(answer)
+    return _grade_scale(facts, response, right or f"{facts.tonic_name} {facts.kind}")
 
 
-def _scale_miss(answer: Scale, got: Scale, right: str) -> Feedback:
-    """A scale other than the answer: the same one by another name (right), the right
-    tonic, or the same notes from another tonic."""
-    if got.tonic == answer.tonic and SCALES[got.kind] == SCALES[answer.kind]:
+def _grade_scale(answer: _ScaleFacts, response: object, right: str) -> Feedback:
+    """``grade_scale`` with the answer's facts worked out (once per scale): the same scale
+    by another name is right; else the right tonic, or the same notes from another."""
+    if not isinstance(response, str) or len(response) > 40:
+        return Feedback(False, 0.0, f"expected {EXPECTED_SCALE}")
+    got = _read_scale_facts(response)
+    if isinstance(got, str):
+        return Feedback(False, 0.0, got)
+    if got is answer or got.scale == answer.scale:
         return Feedback(True, 1.0, f"right: {right}")
     if got.tonic == answer.tonic:
+        if got.steps == answer.steps:
+            return Feedback(True, 1.0, f"right: {right}")
         return Feedback(False, 0.5, f"right tonic, wrong scale: it is {right}, "
                                     f"not {got.kind}")
-    if _names(got) == _names(answer):
-        return Feedback(False, 0.5, f"the same notes as {got.tonic.name} {got.kind}, but "
-                                    f"the scale starts on {answer.tonic.name}: {right}")
-    return Feedback(False, 0.0, f"it is {right}, not {got.tonic.name} {got.kind}")
+    if got.names == answer.names:
+        return Feedback(False, 0.5, f"the same notes as {got.tonic_name} {got.kind}, but "
+                                    f"the scale starts on {answer.tonic_name}: {right}")
+    return Feedback(False, 0.0, f"it is {right}, not {got.tonic_name} {got.kind}")
 
 
 @lru_cache(maxsize=4096)
@@ -171,7 +233,8 @@ def _names(sc: Scale) -> frozenset[str]:
 
 @lru_cache(maxsize=64)
 def _scales(level: int, kinds: tuple[str, ...] | None
-            ) -> tuple[tuple[Scale, Events, str], ...]:
+            ) -> tuple[tuple[_ScaleFacts, Events, str, str], ...]:
+    """Every scale a level shows: its facts, prompt events, name and skill (made once)."""
     check_level(level, (1, 2, 3))
     names = [scale_kind(k) for k in (kinds or LEVEL_SCALES[level])]
     out = []
@@ -182,20 +245,21 @@ def _scales(level: int, kinds: tuple[str, ...] | None
             if any(abs(p.alter) > 1 for p in ps):
                 continue
             top = ps[0].with_octave(ps[0].octave + 1)  # type: ignore[operator]
-            out.append((sc, tuple((p, i * TPQ, TPQ) for i, p in enumerate([*ps, top])),
-                        f"{sc.tonic.name} {sc.kind}"))
+            out.append((_scale_facts(sc),
+                        tuple((p, i * TPQ, TPQ) for i, p in enumerate([*ps, top])),
+                        f"{sc.tonic.name} {sc.kind}", f"scale {sc.kind}"))
     return tuple(out)
 
 
 def scale_id(seed: int = 0, level: int = 1, *, kinds: Sequence[str] | None = None) -> Exercise:
     """Name a written scale (tonic and kind): level 1 major and the minors, 2 the church
     modes, 3 pentatonics, blues, whole-tone and octatonic; ``kinds`` overrides."""
-    sc, events, name = pick(seed, _scales(level, tuple(kinds) if kinds else None))
+    facts, events, name, skill = pick(seed, _scales(level, tuple(kinds) if kinds else None))
     return Exercise(
         kind="scale_id", seed=seed, level=level, question="Name the scale (tonic and kind)",
         answer=name, events=events,
-        grader=lambda r: grade_scale(sc, r, name), params={"kinds": kinds},
-        skill=f"scale {sc.kind}")
+        grader=lambda r: _grade_scale(facts, r, name), params={"kinds": kinds},
+        skill=skill)
 
 
 # -- Roman-numeral analysis ----------------------------------------------------------
@@ -328,13 +392,13 @@ def grade_melody(answer: Sequence[Pitch], response: object,
     got: list[Pitch] = []
     b: list[int] = []
     for i, t in enumerate(tokens):
-        read = _note(t) if len(t) < 12 else parse_note(t)
-        if isinstance(read, str):
-            return Feedback(False, 0.0, f"note {i + 1}: {read}")
-        if isinstance(read, Pitch):  # a long token, read by parse_note
-            read = (read, read.midi)
-        got.append(read[0])
-        b.append(read[1])
+        note = _note(t) if len(t) < 12 else parse_note(t)
+        if isinstance(note, str):
+            return Feedback(False, 0.0, f"note {i + 1}: {note}")
+        if isinstance(note, Pitch):  # a long token, read by parse_note
+            note = (note, note.midi)
+        got.append(note[0])
+        b.append(note[1])
     if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
                                                                          strict=True)):
         return _RIGHT
