@@ -305,23 +305,47 @@ def _voice(key: Key, text: str) -> tuple[Pitch, ...]:
 
 def grade_numerals(key: Key, answer: Sequence[str], response: object) -> Feedback:
     """Grade Roman numerals chord by chord by the chords they name (so V65 = V6/5)."""
+    return _grade_numerals(_rn_answer(key, tuple(answer)), response)
+
+
+class _RnAnswer(NamedTuple):
+    """A numeral line in a key as its grader needs it, worked out once per (key, line):
+    the numerals, the chord each names (None if unreadable) and the right message."""
+
+    numerals: tuple[str, ...]
+    minor: bool
+    chords: tuple[tuple[frozenset[int], int] | None, ...]
+    right: str
+
+
+@lru_cache(maxsize=1024)
+def _rn_answer(key: Key, numerals: tuple[str, ...]) -> _RnAnswer:
+    minor = key.mode == "minor"
+    return _RnAnswer(numerals, minor, tuple(_numeral(n, minor) for n in numerals),
+                     f"right: {' '.join(numerals)} in {key.name}")
+
+
+def _grade_numerals(answer: _RnAnswer, response: object) -> Feedback:
+    """``grade_numerals`` with the answer's chords worked out (once per line)."""
     if not isinstance(response, str) or len(response) > 200:
         return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
     tokens = response.replace(",", " ").replace("|", " ").split()
     if not tokens:
         return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
-    minor = key.mode == "minor"
+    minor = answer.minor
+    numerals = answer.numerals
+    n_tokens, n_answer = len(tokens), len(numerals)
     wrong: list[str] = []
     right = 0
-    for i, want in enumerate(answer):
-        if i >= len(tokens):
+    for i, want in enumerate(numerals):
+        if i >= n_tokens:
             wrong.append(f"chord {i + 1}: missing ({want})")
             continue
         got = _numeral(tokens[i], minor)
         if got is None:
             return Feedback(False, 0.0, f"expected {EXPECTED_RN}; could not read "
                                         f"{tokens[i][:20]!r} (chord {i + 1})")
-        w = _numeral(want, minor)
+        w = answer.chords[i]
         if got == w:
             right += 1
         elif w is not None and got[0] == w[0]:
@@ -329,17 +353,25 @@ def grade_numerals(key: Key, answer: Sequence[str], response: object) -> Feedbac
                          f"not {tokens[i]}")
         else:
             wrong.append(f"chord {i + 1}: {want}, not {tokens[i]}")
-    if len(tokens) > len(answer):
-        wrong.append(f"{len(tokens) - len(answer)} numeral(s) more than the "
-                     f"{len(answer)} chords")
-    score = right / max(len(answer), len(tokens))
+    if n_tokens > n_answer:
+        wrong.append(f"{n_tokens - n_answer} numeral(s) more than the {n_answer} chords")
     if not wrong:
-        return Feedback(True, 1.0, f"right: {' '.join(answer)} in {key.name}")
-    return Feedback(False, round(score, 3), "; ".join(wrong))
+        return Feedback(True, 1.0, answer.right)
+    return Feedback(False, round(right / max(n_answer, n_tokens), 3), "; ".join(wrong))
+
+
+class _RnPassage(NamedTuple):
+    """A numeral line in a key, made once per level: its answer, prompt and question."""
+
+    answer: _RnAnswer
+    text: str
+    events: Events
+    question: str
+    sharps: int
 
 
 @lru_cache(maxsize=64)
-def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], Events], ...]:
+def _passages(level: int) -> tuple[_RnPassage, ...]:
     check_level(level, (1, 2, 3))
     out = []
     for prog in PROGRESSIONS[level]:
@@ -349,7 +381,9 @@ def _passages(level: int) -> tuple[tuple[Key, tuple[str, ...], Events], ...]:
             key = Key(Pitch.from_fifths(f + 3 if minor else f), "minor" if minor else "major")
             events = tuple((p, i * 2 * TPQ, 2 * TPQ) for i, n in enumerate(numerals)
                            for p in _voice(key, n))
-            out.append((key, numerals, events))
+            out.append(_RnPassage(_rn_answer(key, numerals), " ".join(numerals), events,
+                                  f"Write a Roman numeral for each chord (key: {key.name})",
+                                  key.sharps))
     return tuple(out)
 
 
@@ -357,13 +391,12 @@ def roman_analysis(seed: int = 0, level: int = 1) -> Exercise:
     """Write the Roman numeral of each chord of a short passage (key given): level 1
     triads in root position, 2 inversions, 3 seventh chords and applied dominants.
     Graded by the chords the numerals name, so equivalent labels (V65, V6/5) count."""
-    key, numerals, events = pick(seed, _passages(level))
+    answer, text, events, question, sharps = pick(seed, _passages(level))
     return Exercise(
-        kind="roman_analysis", seed=seed, level=level,
-        question=f"Write a Roman numeral for each chord (key: {key.name})",
-        answer=" ".join(numerals), events=events,
-        grader=lambda r: grade_numerals(key, numerals, r), params={},
-        skill=f"roman numerals level {level}", key_signature=key.sharps)
+        kind="roman_analysis", seed=seed, level=level, question=question,
+        answer=text, events=events,
+        grader=lambda r: _grade_numerals(answer, r), params={},
+        skill=f"roman numerals level {level}", key_signature=sharps)
 
 
 # -- melodic dictation ---------------------------------------------------------------
