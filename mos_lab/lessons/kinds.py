@@ -406,36 +406,63 @@ EXPECTED_NOTES = "note names with octaves separated by spaces, such as C4 D4 E4 
 _RIGHT = Feedback(True, 1.0, "right")
 
 
+class _Melody(NamedTuple):
+    """A written melody read once: its tokens, and their pitches and MIDI numbers (or the
+    message for the first token that is not a note)."""
+
+    tokens: tuple[str, ...]
+    pitches: tuple[Pitch, ...]
+    midis: tuple[int, ...]
+    error: str
+
+
+def _read_melody_uncached(response: str) -> _Melody:
+    """A melody written as text: notes separated by spaces or commas."""
+    return _read_tokens(tuple(response.replace(",", " ").split()))
+
+
+def _read_tokens(tokens: tuple[str, ...]) -> _Melody:
+    """A melody given token by token (a name with octave or a MIDI number each)."""
+    pitches: list[Pitch] = []
+    midis: list[int] = []
+    for i, t in enumerate(tokens):
+        note = _note(t) if len(t) < 12 else parse_note(t)
+        if isinstance(note, str):
+            return _Melody(tokens, (), (), f"note {i + 1}: {note}")
+        if isinstance(note, Pitch):  # a long token, read by parse_note
+            note = (note, note.midi)
+        pitches.append(note[0])
+        midis.append(note[1])
+    return _Melody(tokens, tuple(pitches), tuple(midis), "")
+
+
+_read_melody = lru_cache(maxsize=4096)(_read_melody_uncached)
+
+
 def grade_melody(answer: Sequence[Pitch], response: object,
                  names: Sequence[str] | None = None, *,
                  midis: Sequence[int] | None = None) -> Feedback:
     """Grade a written melody by note alignment (edit distance on MIDI numbers); ``names``
     and ``midis`` are the answer's note names and numbers when the caller has them."""
     if isinstance(response, str):
-        tokens = response.replace(",", " ").split()
+        read = (_read_melody if len(response) <= 1024 else _read_melody_uncached)(response)
     elif isinstance(response, list | tuple) and all(isinstance(t, str | int) for t in response):
-        tokens = [str(t) for t in response]
+        read = _read_tokens(tuple([str(t) for t in response]))
     else:
         return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
+    tokens = read.tokens
     if not tokens or len(tokens) > 4 * len(answer) + 8:
         return Feedback(False, 0.0, f"expected {EXPECTED_NOTES}")
-    want = names if names is not None else [p.name_with_octave for p in answer]
+    want = tuple(names) if names is not None else tuple(p.name_with_octave for p in answer)
     if tokens == want:  # written exactly as the answer: nothing to read or align
         return _RIGHT
-    got: list[Pitch] = []
-    b: list[int] = []
-    for i, t in enumerate(tokens):
-        note = _note(t) if len(t) < 12 else parse_note(t)
-        if isinstance(note, str):
-            return Feedback(False, 0.0, f"note {i + 1}: {note}")
-        if isinstance(note, Pitch):  # a long token, read by parse_note
-            note = (note, note.midi)
-        got.append(note[0])
-        b.append(note[1])
+    if read.error:
+        return Feedback(False, 0.0, read.error)
+    got, b = read.pitches, read.midis
     if len(got) == len(answer) and all(x is y or x == y for x, y in zip(got, answer,
                                                                          strict=True)):
         return _RIGHT
-    a = list(midis) if midis is not None else [p.midi for p in answer]
+    a = tuple(midis) if midis is not None else tuple(p.midi for p in answer)
     if a == b:
         if all(x.step == y.step and x.alter == y.alter
                for x, y in zip(answer, got, strict=True)):
@@ -447,11 +474,15 @@ def grade_melody(answer: Sequence[Pitch], response: object,
     notes: list[str] = []
     i, j = n, m
     while i or j:
-        if i and j and d[i][j] == d[i - 1][j - 1] + (a[i - 1] != b[j - 1]):
-            if a[i - 1] != b[j - 1]:
-                notes.append(f"note {i}: {want[i - 1]}, not {tokens[j - 1]}")
-            i, j = i - 1, j - 1
-        elif i and d[i][j] == d[i - 1][j] + 1:
+        here = d[i][j]
+        if i and j:
+            ai, bj = a[i - 1], b[j - 1]
+            if here == d[i - 1][j - 1] + (ai != bj):
+                if ai != bj:
+                    notes.append(f"note {i}: {want[i - 1]}, not {tokens[j - 1]}")
+                i, j = i - 1, j - 1
+                continue
+        if i and here == d[i - 1][j] + 1:
             notes.append(f"note {i} ({want[i - 1]}) is missing")
             i -= 1
         else:
@@ -463,21 +494,28 @@ def grade_melody(answer: Sequence[Pitch], response: object,
 
 def _edit_table(a: Sequence[int], b: Sequence[int]) -> list[list[int]]:
     """Levenshtein table of two MIDI lines (d[i][j]: a[:i] against b[:j]); comparisons
-    inline rather than min(), which is most of a wrong answer's grading time."""
+    inline rather than min(), which is most of a wrong answer's grading time. A match
+    takes the diagonal as it is: neighbouring cells differ by at most one, so neither
+    other move can beat it."""
     m = len(b)
     prev = list(range(m + 1))
     d = [prev]
+    cols = range(m)
     for i, ai in enumerate(a, 1):
         row = [i] * (m + 1)
         left = i
-        for j in range(1, m + 1):
-            best = prev[j - 1] + (ai != b[j - 1])
-            up = prev[j] + 1
-            if up < best:
-                best = up
-            if left + 1 < best:
-                best = left + 1
-            row[j] = left = best
+        for j in cols:
+            diag = prev[j]
+            if ai == b[j]:
+                left = diag
+            else:
+                up = prev[j + 1]
+                if up < diag:
+                    diag = up
+                if left < diag:
+                    diag = left
+                left = diag + 1
+            row[j + 1] = left
         d.append(row)
         prev = row
     return d
