@@ -588,8 +588,8 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
         degree = 0 if degree < 0 else 12 if degree > 12 else degree
     pitches, all_names, all_midis = table.pitches, table.names, table.midis
     melody = [pitches[d] for d in at]
-    names = [all_names[d] for d in at]
-    midis = [all_midis[d] for d in at]
+    names = tuple([all_names[d] for d in at])
+    midis = tuple([all_midis[d] for d in at])
     return Exercise(
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {table.name}, first note "
