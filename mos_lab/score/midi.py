@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from mos_lab.score import _smf
-from mos_lab.score._types import CONTROL_DTYPE, NOTE_DTYPE, PITCH_BEND, PROGRAM
+from mos_lab.score._types import CONTROL_DTYPE, MAX_TRACKS, NOTE_DTYPE, PITCH_BEND, PROGRAM
 from mos_lab.score.errors import ScoreError
 from mos_lab.score.model import KeySignature, Lyric, Marker, Score, TimeSignature, Track
 from mos_lab.score.tempo import TempoChange, TempoMap
@@ -57,7 +57,8 @@ def read_midi(data: bytes, source: str | None = None) -> Score:
     try:
         fixed = _smf.rebuild(data, lay, reads) if reads else data
         parts = _symusic_parts(symusic.Score.from_midi(fixed))  # symusic's copy freed here
-        score = _from_parts(parts, warnings, source)
+        score = _with_noteless_tracks(_from_parts(parts, warnings, source), data, lay, reads,
+                                      warnings)
     except RuntimeError as exc:
         warnings.append(f"file: symusic refused it ({exc}); read best-effort by the lenient "
                         "reader")
@@ -178,6 +179,41 @@ def _from_parts(p: _Parts, warnings: list[str], source: str | None) -> Score:
         "value": [c["value"] for c in cds] + [b["value"] for b in pbs],
     }, np.tile(np.arange(n_parts), 2), p.chans)
     return _make(notes, tuple(p.tracks), p.tempo, controls, *p.meta, warnings, source)
+
+
+def _with_noteless_tracks(score: Score, data: bytes, lay: _smf.SmfLayout,
+                          reads: dict[int, _smf.TrackRead], warnings: list[str]) -> Score:
+    """The score with the track chunks symusic drops (controls or bends, no note) added back.
+
+    symusic keeps no track without notes, so a chunk of controllers alone lost its events
+    (and the song's end they mark), while the lenient reader keeps it. A chunk with no
+    note-on status byte (0x9n) cannot hold a note: those chunks, cheap to find with one
+    vectorised test, are read by the lenient parser and appended as tracks like its own.
+    """
+    extra: list[list[_smf.RawEvent]] = []
+    for i, (off, n) in enumerate(lay.tracks):
+        if i in lay.truncated or np.any(np.frombuffer(data, np.uint8, n, off) & 0xF0 == 0x90):
+            continue
+        read = reads.get(i) or _smf.parse_track(data, off, n, i, lay.division, [])
+        events = [e for e in read.events if e[1] != 0xFF or e[4] == 0x03]  # channel, name
+        if any(e[1] != 0xFF for e in events):
+            extra.append(events)
+    room = MAX_TRACKS - len(score.tracks)
+    if not extra or room < 1:
+        return score
+    sub = from_raw_events(lay.division, extra, [], None)
+    if len(sub.tracks) > room:
+        warnings.append(f"tracks: {len(sub.tracks) - room} tracks of controllers alone dropped "
+                        f"(over {MAX_TRACKS} tracks)")
+    added = sub.tracks[:room]
+    chans = assign_channels([(t.program, t.drums) for t in (*score.tracks, *added)])
+    tracks = (*score.tracks, *(Track(t.name, t.program, c, t.drums)
+                               for t, c in zip(added, chans[len(score.tracks):], strict=True)))
+    ctl = sub.controls[sub.controls["track"] < len(added)].copy()
+    ctl["channel"] = np.array(chans, dtype=np.uint8)[ctl["track"] + len(score.tracks)]
+    ctl["track"] += len(score.tracks)
+    controls = sort_rows(np.concatenate([score.controls, ctl]), "time")
+    return score.replace(tracks=tracks, controls=controls, warnings=tuple(warnings))
 
 
 def _table(dtype: np.dtype, time_field: str, times: list[np.ndarray],
