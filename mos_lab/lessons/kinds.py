@@ -12,7 +12,9 @@ import re
 from bisect import bisect_left
 from collections.abc import Sequence
 from functools import lru_cache
+from itertools import repeat
 from math import isnan
+from operator import itemgetter
 from typing import NamedTuple
 
 from mos_lab.lessons._reading import check_level, plain
@@ -586,18 +588,23 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
         bits, r = divmod(bits, n)
         degree += steps[r]
         degree = 0 if degree < 0 else 12 if degree > 12 else degree
-    pitches, all_names, all_midis = table.pitches, table.names, table.midis
-    melody = [pitches[d] for d in at]
-    names = tuple([all_names[d] for d in at])
-    midis = tuple([all_midis[d] for d in at])
+    get = itemgetter(*at) if count > 1 else lambda seq: (seq[at[0]],)
+    melody: tuple[Pitch, ...] = get(table.pitches)
+    names: tuple[str, ...] = get(table.names)
+    midis: tuple[int, ...] = get(table.midis)
     return Exercise(
         kind="dictation", seed=seed, level=level,
         question=f"Write the melody you hear ({count} notes, key {table.name}, first note "
                  f"{names[0]})",
         answer=" ".join(names),
-        events=tuple([(p, i * TPQ, TPQ) for i, p in enumerate(melody)]),
+        events=tuple(zip(melody, _STARTS, repeat(TPQ))),
         grader=lambda r: grade_melody(melody, r, names, midis=midis),
-        params={"length": length, "key": key}, skill=f"dictation level {level}", bpm=80.0)
+        params={"length": length, "key": key}, skill=_DICTATION_SKILL[level], bpm=80.0)
+
+
+#: Note starts in ticks (one a quarter) and each level's skill, for dictation prompts.
+_STARTS = range(0, 64 * TPQ, TPQ)
+_DICTATION_SKILL = {level: f"dictation level {level}" for level in _COUNT}
 
 
 # -- rhythm tapping -------------------------------------------------------------------
