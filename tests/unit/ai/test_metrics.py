@@ -1,13 +1,17 @@
 """muspy's metrics agree with muspy itself (the oracle) on every corpus file both read.
 
 Two checks per file: the definitions (our functions on the very notes muspy read) and the
-whole path (our functions on the Score that mos_lab's reader made). The only file where the
-readers differ is named with the reason. The corpus's ABC files are not compared: muspy
-0.5 cannot read them with music21 10 (it calls the removed ``Stream.flat``).
+whole path (our functions on the Score that mos_lab's reader made), every file included
+(``empty.mid``: a track of controllers and no note, whose length muspy takes from the
+controllers, so its empty-beat rate is 1.0, not undefined). The corpus's ABC files are not
+compared: muspy 0.5 cannot read them with music21 10 (it calls the removed ``Stream.flat``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import math
 import warnings
 from pathlib import Path
@@ -18,15 +22,13 @@ import pytest
 
 from mos_lab.ai.data import metrics as M
 from mos_lab.ai.data.compare import compare, theory_metrics
+from mos_lab.cli import main
 from mos_lab.score import load
 from tests.conftest import CORPUS
 
 muspy = pytest.importorskip("muspy")
 
 FILES = sorted(CORPUS.glob("midi/**/*.mid"))
-# The Score reader drops a track that has no notes, with its controllers; muspy keeps the
-# controllers' times in the song length, so the length-based metrics differ (1.0 vs None).
-READER_DIFFERS = {"empty.mid"}
 
 
 def _read(path: Path) -> Any:
@@ -96,12 +98,40 @@ def test_agrees_with_muspy(path: Path) -> None:
     assert mr is not None
     ref = _oracle(music, mr)
     assert _same(M.muspy_metrics(_table(music), mr), ref) == []  # the definitions
-    got = _same(M.muspy_metrics(score, mr), ref)  # the whole path from the file
-    if path.name in READER_DIFFERS:
-        assert got and all(k.split(":")[0] in ("polyphony_rate", "empty_beat_rate",
-                                               "empty_measure_rate") for k in got)
-    else:
-        assert got == []
+    assert _same(M.muspy_metrics(score, mr), ref) == []  # the whole path from the file
+
+
+def test_noteless_file_has_a_length() -> None:
+    """A file of controllers and no note: muspy's song length, so rates of 1.0 and 0.0."""
+    path = CORPUS / "midi" / "one_track" / "empty.mid"
+    score = load(path)
+    assert score.n_notes == 0 and len(score.tracks) == 1
+    got = M.muspy_metrics(score)
+    assert got["empty_beat_rate"] == 1.0 and got["empty_measure_rate"] == 1.0
+    assert got["polyphony_rate"] == 0.0 and got["polyphony"] is None
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["metrics", str(path), "--json"]) == 0
+    (row,) = json.loads(out.getvalue())  # the command line says the same
+    assert row["empty_beat_rate"] == 1.0 and row["empty_measure_rate"] == 1.0
+    assert row["polyphony_rate"] == 0.0 and row["groove_consistency"] is None
+
+
+def test_controller_track_after_the_notes(tmp_path: Path) -> None:
+    """A track of controllers alone, later than every note, sets the length as in muspy."""
+    mido = pytest.importorskip("mido")
+    mid = mido.MidiFile(type=1, ticks_per_beat=96)
+    notes = mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0),
+                            mido.Message("note_off", note=60, time=96)])
+    ctl = mido.MidiTrack([mido.Message("control_change", channel=1, control=7, value=90,
+                                       time=96 * 9)])
+    mid.tracks += [notes, ctl]
+    path = tmp_path / "ctl.mid"
+    mid.save(path)
+    ref = _oracle(_read(path), 4 * 96)
+    got = M.muspy_metrics(load(path), 4 * 96)
+    assert _same(got, ref) == []
+    assert got["empty_beat_rate"] == pytest.approx(1 - 2 / 10)  # beats 0 and 1 of 10
 
 
 def test_undefined_is_none_and_hand_values() -> None:
