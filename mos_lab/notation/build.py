@@ -59,28 +59,80 @@ def to_units(ticks: int, tpq: int) -> int:
     return round(ticks * 16 / tpq) * (UNITS // 16)
 
 
-def sections(score: Score) -> list[tuple[int, int, int]]:
+def sections(score: Score, q: Quantized | None = None) -> list[tuple[int, int, int]]:
     """(start in units, numerator, denominator) of each meter event, one per time: each
     starts a bar (a repeated meter too: notation exports write one at a repeat's seam,
-    where a section ending in a short bar starts again with its pickup)."""
+    where a section ending in a short bar starts again with its pickup). With the
+    quantised times ``q``, a seam is also added where a section played again note for
+    note ends (the file marks where an expanded repeat starts over, not where its second
+    time ends, and that bar is cut as the first time's last was)."""
     by_time = {to_units(t.tick, score.tpq): (to_units(t.tick, score.tpq), t.numerator,
                                               t.denominator) for t in score.time_signatures}
     out = sorted(by_time.values()) or [(0, 4, 4)]
     if out[0][0] > 0:
         out.insert(0, (0, out[0][1], out[0][2]))
-    return out
+    if q is None or len(out) < 2:
+        return out
+    added = []
+    for k in range(1, len(out)):
+        (a, *m0), (b, num, den) = out[k - 1], out[k]
+        length = b - a
+        nxt = out[k + 1][0] if k + 1 < len(out) else int(q.start.max()) + 1
+        if m0 == [num, den] and b + length < nxt and repeats(score, q, a, b, length):
+            added.append((b + length, num, den))
+    return sorted(out + added)
 
 
-def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score
-                 ) -> list[int]:
-    """Pickup length in units of each section (see :func:`sections`), from its own notes."""
+def repeats(score: Score, q: Quantized, a: int, b: int, length: int) -> bool:
+    """Whether the notes starting in ``[b, b + length)`` are those of ``[a, a + length)``
+    again (same tracks, pitches and written times): a repeat played a second time."""
+    def passage(t: int) -> list[tuple[int, ...]]:
+        sel = np.flatnonzero((q.start >= t) & (q.start < t + length))
+        cols = (q.start[sel] - t, q.end[sel] - q.start[sel], score.notes["pitch"][sel],
+                score.notes["track"][sel])
+        return sorted(zip(*(c.tolist() for c in cols), strict=True))
+
+    first = passage(a)
+    return bool(first) and first == passage(b)
+
+
+def infer_pickup(q: Quantized, meters: Sequence[tuple[int, int, int]], score: Score,
+                 first: int | None = None) -> list[int]:
+    """Pickup length in units of each section (see :func:`sections`), from its own notes
+    (``first``: the first section's when it is known, in units). A section in the meter of
+    the one before takes that one's pickup when it plays it again note for note (the same
+    bar lines the second time), else the rest of the bar the seam cut short when there is
+    one (the two halves make one bar)."""
     end = int(q.end.max()) if len(q.end) else 0
-    out = []
+    out: list[int] = []
     for k, (start, num, den) in enumerate(meters):
         stop = meters[k + 1][0] if k + 1 < len(meters) else end
+        full = bar_units(num, den)
+        if k and meters[k - 1][1:] == (num, den):
+            before = meters[k - 1][0]
+            if repeats(score, q, before, start, start - before):
+                out.append(out[-1])
+                continue
+            left = (start - before - out[-1]) % full
+            if left or _second_time_ends(score, q, meters, k):
+                out.append((full - left) % full)  # the bars run on where nothing cut one
+                continue
+        if k == 0 and first is not None:
+            out.append(first % full)
+            continue
         sel = (q.start >= start) & (q.start < stop)
         out.append(section_pickup(q.start[sel] - start, q.end[sel] - start, num, den))
     return out
+
+
+def _second_time_ends(score: Score, q: Quantized, meters: Sequence[tuple[int, int, int]],
+                      k: int) -> bool:
+    """Whether section ``k`` starts where the section before it, a repeat played a second
+    time, ends (a seam :func:`sections` adds)."""
+    if k < 2 or meters[k - 2][1:] != meters[k][1:]:
+        return False
+    a, b = meters[k - 2][0], meters[k - 1][0]
+    return meters[k][0] - b == b - a and repeats(score, q, a, b, b - a)
 
 
 #: Share of a passage's weight that its last chord adds to the phases putting it on a
@@ -158,10 +210,9 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
     q = quantize(score) if quantized is None else quantized
     check(score, q)
     notes, tpq = score.notes, score.tpq
-    meters = sections(score)
-    p_units = infer_pickup(q, meters, score)
-    if pickup is not None:
-        p_units[0] = to_units(pickup, tpq)
+    meters = sections(score, q)
+    p_units = infer_pickup(q, meters, score,
+                           None if pickup is None else to_units(pickup, tpq))
     p_units = [p % bar_units(m[1], m[2]) for p, m in zip(p_units, meters, strict=True)]
     bars = measures(meters, p_units, int(q.end.max()))
     starts = np.array([b[0] for b in bars], dtype=np.int64)

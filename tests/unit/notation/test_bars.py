@@ -53,3 +53,42 @@ def test_section_pickup_prefers_long_notes_on_downbeats_over_the_final_chord():
     end = [UNITS] + [s + (2 * UNITS if (s - UNITS) % (3 * UNITS) == 0 else UNITS)
                      for s in start[1:]]
     assert section_pickup(np.array(start), np.array(end), 3, 4) == UNITS
+
+
+def _hymn(base: int, upbeat: bool, top: int) -> list[tuple[int, int, int, int]]:
+    """16 quarters: with ``upbeat`` an upbeat, 3 bars (half, quarter, quarter) and a 3-beat
+    last bar; without, 4 such bars from the downbeat."""
+    rows, first = [], base
+    if upbeat:
+        rows.append((base, Q, top - 5, 0))
+        first += Q
+    for bar in range(3 if upbeat else 4):
+        b = first + bar * 4 * Q
+        rows += [(b, 2 * Q, top, 0), (b + 2 * Q, Q, top - 1, 0), (b + 3 * Q, Q, top - 3, 0)]
+    if upbeat:
+        rows.append((base + 13 * Q, 3 * Q, top - 5, 0))
+    return rows
+
+
+def test_a_repeat_played_twice_ends_with_the_bar_its_first_time_ended_with():
+    # A A B, the meter written again only where A starts over (as notation programs
+    # export an expanded repeat): the second A ends in the same 3-beat bar, and B starts
+    # with the beat left over, not with a bar running across the end of the repeat
+    rows = _hymn(0, True, 72) + _hymn(16 * Q, True, 72) + _hymn(32 * Q, True, 79)
+    s = make_score(rows).replace(time_signatures=(TimeSignature(0, 4, 4),
+                                                  TimeSignature(16 * Q, 4, 4)))
+    starts = bar_starts(s)
+    assert starts[:10] == [0.0, 1.0, 5.0, 9.0, 13.0, 16.0, 17.0, 21.0, 25.0, 29.0]
+    assert starts[10:13] == [32.0, 33.0, 37.0]
+    # the pickup told for the piece holds for the repeat too
+    told = bar_starts(s, pickup=0)
+    assert told[:6] == [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]
+
+
+def test_bars_run_on_past_a_repeat_that_ends_with_a_full_bar():
+    # A A B in full bars: where the second A ends nothing cuts a bar, so B keeps the bar
+    # grid even though its own notes (an upbeat, then long notes) would suggest a pickup
+    rows = _hymn(0, False, 72) + _hymn(16 * Q, False, 72) + _hymn(32 * Q, True, 79)
+    s = make_score(rows).replace(time_signatures=(TimeSignature(0, 4, 4),
+                                                  TimeSignature(16 * Q, 4, 4)))
+    assert bar_starts(s) == [4.0 * i for i in range(12)]
