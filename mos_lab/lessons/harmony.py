@@ -176,6 +176,9 @@ def _voicings(key: Key, numeral: str) -> list[Voicing]:
 
 
 _PAIRS = tuple(itertools.combinations(range(4), 2))
+_LOW = np.array([i for i, _ in _PAIRS])  # the upper voice of each pair (soprano = 0)
+_HIGH = np.array([j for _, j in _PAIRS])
+_OUTER = _PAIRS.index((0, 3))
 
 
 def _allowed(x: np.ndarray, y: np.ndarray, seventh: int | None, x_fifths: np.ndarray
@@ -183,25 +186,24 @@ def _allowed(x: np.ndarray, y: np.ndarray, seventh: int | None, x_fifths: np.nda
     """Which moves from voicings ``x`` (n x 4 MIDI, soprano first; ``x_fifths`` spells
     them) to voicings ``y`` (m x 4) keep the rules (m x n): no parallel or direct
     fifths/octaves, no leap over a fifth (an octave in the bass), no overlap, the seventh
-    falling by step."""
+    falling by step. Every voice pair is checked at once (axis 2)."""
     xs, ys = x[None, :, :], y[:, None, :]
     d = ys - xs
     ad = np.abs(d)
-    ok = (ad[..., 0] <= 7) & (ad[..., 1] <= 7) & (ad[..., 2] <= 7) & (ad[..., 3] <= 12)
-    for i in range(3):  # overlap: a voice past where its neighbour just was
-        ok &= (ys[..., i] > xs[..., i + 1]) & (ys[..., i + 1] < xs[..., i])
+    ok = (ad[..., :3] <= 7).all(axis=2) & (ad[..., 3] <= 12)
+    # overlap: a voice past where its neighbour just was
+    ok &= ((ys[..., :3] > xs[..., 1:]) & (ys[..., 1:] < xs[..., :3])).all(axis=2)
     moved = d != 0
-    for i, j in _PAIRS:
-        iv0 = ((x[:, i] - x[:, j]) % 12)[None, :]
-        iv1 = ((y[:, i] - y[:, j]) % 12)[:, None]
-        ok &= ~(moved[..., i] & moved[..., j] & (iv0 == iv1) & ((iv0 == 0) | (iv0 == 7)))
-        if i == 0 and j == 3:
-            ok &= ~(((iv1 == 0) | (iv1 == 7)) & (d[..., 0] * d[..., 3] > 0) & (ad[..., 0] > 2))
+    iv0 = ((x[:, _LOW] - x[:, _HIGH]) % 12)[None, :, :]  # (1, n, pairs)
+    iv1 = ((y[:, _LOW] - y[:, _HIGH]) % 12)[:, None, :]  # (m, 1, pairs)
+    ok &= ~(moved[..., _LOW] & moved[..., _HIGH] & (iv0 == iv1)
+            & ((iv0 == 0) | (iv0 == 7))).any(axis=2)
+    outer = iv1[..., _OUTER]
+    ok &= ~(((outer == 0) | (outer == 7)) & (d[..., 0] * d[..., 3] > 0) & (ad[..., 0] > 2))
     if seventh is not None:
-        for v in range(4):
-            fall = -d[..., v]
-            ok &= ~((x_fifths[:, v] == seventh)[None, :] & moved[..., v]
-                    & ~((fall >= 1) & (fall <= 2)))
+        fall = -d
+        ok &= ~((x_fifths == seventh)[None, :, :] & moved
+                & ~((fall >= 1) & (fall <= 2))).any(axis=2)
     return ok
 
 
