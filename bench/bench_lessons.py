@@ -9,9 +9,11 @@ exercises, scaled to 10,000, as a ratio.
 Times are CPU seconds of this single-threaded process (other load does not count); the
 first exercise of each kind (which builds its candidate pool) is included.
 
-Harmonisation keeps theory's voice-leading findings per (key, chords): the drill's right
-answers and its fixed wrong answer repeat, as a class's answers do. ``--cold`` also times
-grades that each run the checker (its cache emptied first), the cost of a new answer.
+Harmonisation keeps theory's voice-leading findings per (key, realisation as text): the
+drill's right answers and its fixed wrong answer repeat, as a class's answers do. ``--cold``
+also times grades that each run the checker (its cache emptied first), the cost of a new
+answer. Candidate pools (harmonisation's model answers, checked by theory, included) are
+built by the first exercise of each level, inside the timed run.
 
 Run: python bench/bench_lessons.py [--n 10000] [--m21 1000] [--cold 300]
 """
