@@ -331,10 +331,9 @@ def _grade_numerals(answer: _RnAnswer, response: object) -> Feedback:
     """``grade_numerals`` with the answer's chords worked out (once per line)."""
     if not isinstance(response, str) or len(response) > 200:
         return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
-    tokens = response.replace(",", " ").replace("|", " ").split()
+    tokens, chords = _read_numerals(response, answer.minor)
     if not tokens:
         return Feedback(False, 0.0, f"expected {EXPECTED_RN}")
-    minor = answer.minor
     numerals = answer.numerals
     n_tokens, n_answer = len(tokens), len(numerals)
     wrong: list[str] = []
@@ -343,7 +342,7 @@ def _grade_numerals(answer: _RnAnswer, response: object) -> Feedback:
         if i >= n_tokens:
             wrong.append(f"chord {i + 1}: missing ({want})")
             continue
-        got = _numeral(tokens[i], minor)
+        got = chords[i]
         if got is None:
             return Feedback(False, 0.0, f"expected {EXPECTED_RN}; could not read "
                                         f"{tokens[i][:20]!r} (chord {i + 1})")
@@ -360,6 +359,16 @@ def _grade_numerals(answer: _RnAnswer, response: object) -> Feedback:
     if not wrong:
         return Feedback(True, 1.0, answer.right)
     return Feedback(False, round(right / max(n_answer, n_tokens), 3), "; ".join(wrong))
+
+
+@lru_cache(maxsize=4096)
+def _read_numerals(response: str, minor: bool
+                   ) -> tuple[tuple[str, ...], tuple[tuple[frozenset[int], int] | None, ...]]:
+    """A response's numerals (split on spaces, commas and bars) and the chord each names
+    in a major or minor key (None where it names none), read once per text (callers
+    bound its length)."""
+    tokens = tuple(response.replace(",", " ").replace("|", " ").split())
+    return tokens, tuple(_numeral(t, minor) for t in tokens)
 
 
 class _RnPassage(NamedTuple):
