@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Sequence
 
@@ -58,6 +59,7 @@ def measures(meters: list[tuple[int, int, int]], pickup: int | Sequence[int], en
     return out
 
 
+@functools.lru_cache(maxsize=4096)  # pure, called per note on few distinct durations
 def single(d: int) -> tuple[str, int] | None:
     """(type, dots) of a duration that one written note shows, else None."""
     for name, v in VALUES:
@@ -72,6 +74,12 @@ def single(d: int) -> tuple[str, int] | None:
 
 def pieces(d: int) -> list[int]:
     """Durations of the fewest written notes adding up to ``d`` (longest first)."""
+    return list(_pieces(d))
+
+
+@functools.lru_cache(maxsize=4096)
+def _pieces(d: int) -> tuple[int, ...]:
+    """``pieces`` worked out once per duration."""
     out: list[int] = []
     while d > 0:
         if single(d) is not None:
@@ -85,15 +93,16 @@ def pieces(d: int) -> list[int]:
             break
         out.append(best)
         d -= best
-    return out
+    return tuple(out)
 
 
-def _candidates() -> list[int]:
+@functools.cache
+def _candidates() -> tuple[int, ...]:
     vals = []
     for _, v in VALUES:
         vals += [v * 7 // 4, v * 3 // 2, v] if v >= 4 * _BIN else [v * 3 // 2, v] \
             if v >= 2 * _BIN else [v]
-    return sorted(set(vals), reverse=True)
+    return tuple(sorted(set(vals), reverse=True))
 
 
 def _snap_in_beats(t: int, m_start: int, ternary: set[int]) -> int:
