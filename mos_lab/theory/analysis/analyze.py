@@ -80,20 +80,19 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
     bl = meter.beat_length(0)
     seg_strength = meter.strength(seg_start)
     assert sl.top is not None
-    top = sl.top[first]
     k_seg, i_seg = keys[first], nums[first]
     tonic = k_seg % 12
-    # the bass: the first slice of the segment whose lowest note belongs to the chord
     rel = vocab.masks[k_seg // 12, i_seg]
     mask = ((rel << tonic) | (rel >> (12 - tonic))) & 0xFFF
     owner = np.repeat(np.arange(len(first)), last - first + 1)
+    # the bass: the first slice of the segment whose lowest note belongs to the chord
     bpc = np.where(sl.bass >= 0, sl.bass % 12, 0)
-    fits = np.flatnonzero((sl.bass >= 0) & (((mask[owner] >> bpc) & 1) == 1))
-    at = np.searchsorted(fits, first)
-    hit = fits[np.minimum(at, max(len(fits) - 1, 0))] if len(fits) else first
-    found = (at < len(fits)) & (hit <= last) if len(fits) else np.zeros(len(first), bool)
+    hit, found = _first_chord_tone(sl.bass, mask[owner], first, last)
     root_pc = (vocab.roots[k_seg // 12, i_seg] + tonic) % 12
     bass_pc = np.where(found, bpc[hit], root_pc)
+    # the soprano likewise: an appoggiatura or suspension on top is not where it arrives
+    hit, found = _first_chord_tone(sl.top, mask[owner], first, last)
+    top = np.where(found, sl.top[hit], sl.top[first])
     seg_list = list(zip(k_seg.tolist(), i_seg.tolist(), ((bass_pc - tonic) % 12).tolist(),
                         strict=True))
     names = [_names(k, i, b) for k, i, b in seg_list]
@@ -113,6 +112,19 @@ def analyze(score: Score, *, pickup: int | None = None, params: Params | None = 
             strict=True)
     ]
     return _finish(score, notes, sl, segments, meter, mask)
+
+
+def _first_chord_tone(pitch: np.ndarray, slice_mask: np.ndarray, first: np.ndarray,
+                      last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment (slices ``first``..``last``), the first slice whose ``pitch`` (-1: none)
+    is in that slice's chord mask, and whether there is one (else the index is arbitrary)."""
+    pc = np.where(pitch >= 0, pitch % 12, 0)
+    fits = np.flatnonzero((pitch >= 0) & (((slice_mask >> pc) & 1) == 1))
+    if not len(fits):
+        return first, np.zeros(len(first), bool)
+    at = np.searchsorted(fits, first)
+    hit = fits[np.minimum(at, len(fits) - 1)]
+    return hit, (at < len(fits)) & (hit <= last)
 
 
 @lru_cache(maxsize=8192)

