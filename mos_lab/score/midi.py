@@ -165,15 +165,46 @@ def _with_texts(score: Score, data: bytes, lay: _smf.SmfLayout) -> Score:
 
 @dataclass
 class _Parts:
-    """What a symusic Score holds, copied out as numpy columns and plain values."""
+    """What a symusic Score holds, copied out as numpy columns and plain values.
+
+    ``notes``, ``controls`` and ``bends`` hold each field concatenated over the kept tracks
+    (in track order); ``*_lens`` say how many rows each track gave.
+    """
 
     tracks: list[Track]
     chans: np.ndarray
-    notes: list[dict[str, np.ndarray]]
-    controls: list[dict[str, np.ndarray]]
-    bends: list[dict[str, np.ndarray]]
+    notes: dict[str, np.ndarray]
+    note_lens: np.ndarray
+    controls: dict[str, np.ndarray]
+    control_lens: np.ndarray
+    bends: dict[str, np.ndarray]
+    bend_lens: np.ndarray
     tempo: TempoMap
     meta: tuple[tuple[TimeSignature, ...], tuple[KeySignature, ...], tuple[Marker, ...]]
+
+
+def _columns(lists: list[Any], names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Fields ``names`` of symusic event lists, each concatenated over the lists, and the
+    length of each list.
+
+    Each list's numpy copy is written into the joined columns and freed before the next is
+    made, so only one track's copy is alive at a time (less fresh memory than a copy per
+    track plus their concatenation); empty lists are not converted at all.
+    """
+    lens = np.array([len(x) for x in lists], dtype=np.int64)
+    total = int(lens.sum())
+    out: dict[str, np.ndarray] = {}
+    at = 0
+    for x, m in zip(lists, lens.tolist(), strict=True):
+        if not m:
+            continue
+        d = x.numpy()
+        if not out:
+            out = {k: np.empty(total, dtype=d[k].dtype) for k in names}
+        for k in names:
+            out[k][at:at + m] = d[k]
+        at += m
+    return out or {k: np.empty(0, dtype=np.int32) for k in names}, lens
 
 
 def _symusic_parts(sc: Any) -> _Parts:
@@ -194,25 +225,23 @@ def _symusic_parts(sc: Any) -> _Parts:
                for x in sc.time_signatures) or (TimeSignature(0),)
     ks = tuple(KeySignature(int(x.time), int(x.key), bool(x.tonality)) for x in sc.key_signatures)
     mk = tuple(Marker(int(x.time), str(x.text)) for x in sc.markers)
-    return _Parts(tracks, chans, [t.notes.numpy() for t in kept],
-                  [t.controls.numpy() for t in kept], [t.pitch_bends.numpy() for t in kept],
-                  tempo, (ts, ks, mk))
+    notes, note_lens = _columns([t.notes for t in kept], ("time", "duration", "pitch", "velocity"))
+    ctls, ctl_lens = _columns([t.controls for t in kept], ("time", "number", "value"))
+    bends, bend_lens = _columns([t.pitch_bends for t in kept], ("time", "value"))
+    return _Parts(tracks, chans, notes, note_lens, ctls, ctl_lens, bends, bend_lens, tempo,
+                  (ts, ks, mk))
 
 
 def _from_parts(p: _Parts, warnings: list[str], source: str | None) -> Score:
     """The Score of symusic's parts: each table built column by column, sorted once."""
     n_parts = len(p.tracks)
-    notes = _table(NOTE_DTYPE, "start", [nd["time"] for nd in p.notes], {
-        "duration": [nd["duration"] for nd in p.notes],
-        "pitch": [nd["pitch"] for nd in p.notes],
-        "velocity": [nd["velocity"] for nd in p.notes],
-    }, np.arange(n_parts), p.chans)
-    p.notes.clear()  # the per-track copies go before the next table is made
-    cds, pbs = p.controls, p.bends
-    controls = _table(CONTROL_DTYPE, "time", [c["time"] for c in cds] + [b["time"] for b in pbs], {
-        "number": [c["number"] for c in cds] + [np.full(len(b["time"]), PITCH_BEND) for b in pbs],
-        "value": [c["value"] for c in cds] + [b["value"] for b in pbs],
-    }, np.tile(np.arange(n_parts), 2), p.chans)
+    notes = _table(NOTE_DTYPE, "start", p.notes, p.note_lens, np.arange(n_parts), p.chans)
+    cs, bs = p.controls, p.bends
+    controls = _table(CONTROL_DTYPE, "time", {
+        "time": np.concatenate([cs["time"], bs["time"]]),
+        "number": np.concatenate([cs["number"], np.full(len(bs["time"]), PITCH_BEND)]),
+        "value": np.concatenate([cs["value"], bs["value"]]),
+    }, np.concatenate([p.control_lens, p.bend_lens]), np.tile(np.arange(n_parts), 2), p.chans)
     return _make(notes, tuple(p.tracks), p.tempo, controls, *p.meta, warnings, source)
 
 
@@ -251,37 +280,47 @@ def _with_noteless_tracks(score: Score, data: bytes, lay: _smf.SmfLayout,
     return score.replace(tracks=tracks, controls=controls, warnings=tuple(warnings))
 
 
-def _table(dtype: np.dtype, time_field: str, times: list[np.ndarray],
-           columns: dict[str, list[np.ndarray]], part_track: np.ndarray,
-           chans: np.ndarray) -> np.ndarray:
-    """A table sorted by time from per-part columns; part i belongs to track part_track[i].
+def _table(dtype: np.dtype, time_field: str, columns: dict[str, np.ndarray],
+           lens: np.ndarray, part_track: np.ndarray, chans: np.ndarray) -> np.ndarray:
+    """A table sorted by time from columns joined over parts, ``columns["time"]`` the times;
+    part i gave ``lens[i]`` rows and belongs to track ``part_track[i]``.
 
-    Each column is concatenated, put in onset order with one gather (the permutation of a
+    The columns are consumed (each is dropped from the dict once written, so its memory is
+    free for the next): each is put in onset order with one gather (the permutation of a
     stable sort, skipped when the parts already come in order) and written once into the
-    table: reordering whole 24-byte rows afterwards would need a second table's worth of
+    table. Reordering whole 24-byte rows afterwards would need a second table's worth of
     fresh memory, and page faults on it cost more than the sort itself.
     """
-    lens = np.array([len(t) for t in times], dtype=np.int64)
-    table = np.empty(int(lens.sum()), dtype=dtype)
-    if not len(table):
-        return table
-    table[time_field], order = _in_order(np.concatenate(times))
-    for name, parts in columns.items():
-        table[name] = np.concatenate(parts)[order]
+    n = int(lens.sum())
+    times = columns.pop("time")
+    if not n:
+        return np.empty(0, dtype=dtype)
+    order = _sort_key(times)
+    del times
+    table = np.empty(n, dtype=dtype)
+    if isinstance(order, tuple):  # already in order, or sorted by argsort
+        table[time_field], order = order
+    else:  # the sorted keys become the permutation in place
+        bits = (n - 1).bit_length()
+        np.right_shift(order, bits, out=table[time_field])
+        order &= (1 << bits) - 1
+    for name in list(columns):
+        table[name] = columns.pop(name)[order]
     track = np.repeat(part_track.astype(np.uint16), lens)[order]
     table["track"] = track
-    table["channel"] = chans[track]
+    table["channel"] = np.take(chans, track)
     return table
 
 
-def _in_order(t: np.ndarray) -> tuple[np.ndarray, np.ndarray | slice]:
-    """``t`` in stable sorted order, and the permutation that puts it there.
+def _sort_key(t: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray | slice]:
+    """``t`` put in stable order: its sorted keys (time above, index below the low
+    ``(len(t) - 1).bit_length()`` bits), or (sorted times, permutation) when no key is made.
 
     The parts come each sorted, so this is a merge. Sorting the times themselves with each
     one's index in the low bits (keys then differ, so any sort yields the stable order, and
     timsort merges the runs) is faster than argsort, which compares through the index; the
-    keys give back both the sorted times and the permutation. Times outside the range the
-    keys can hold fall back to a stable argsort.
+    keys give back both the sorted times and the permutation. Already sorted times need
+    nothing; times outside the range the keys can hold fall back to a stable argsort.
     """
     n = len(t)
     if n < 2 or (t[1:] >= t[:-1]).all():
@@ -290,13 +329,19 @@ def _in_order(t: np.ndarray) -> tuple[np.ndarray, np.ndarray | slice]:
     if int(t.min()) < 0 or int(t.max()) >= 1 << (62 - bits):
         order = np.argsort(t, kind="stable")
         return t[order], order
-    key = t.astype(np.int64)
-    key <<= bits
+    key = np.left_shift(t, bits, dtype=np.int64)
     key |= np.arange(n)
     key.sort(kind="stable")
-    order = key & ((1 << bits) - 1)
-    key >>= bits
-    return key, order
+    return key
+
+
+def _in_order(t: np.ndarray) -> tuple[np.ndarray, np.ndarray | slice]:
+    """``t`` in stable sorted order, and the permutation that puts it there."""
+    got = _sort_key(t)
+    if isinstance(got, tuple):
+        return got
+    bits = (len(t) - 1).bit_length()
+    return got >> bits, got & ((1 << bits) - 1)
 
 
 def sort_rows(table: np.ndarray, time_field: str) -> np.ndarray:
