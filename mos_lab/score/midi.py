@@ -295,15 +295,18 @@ def _table(dtype: np.dtype, time_field: str, columns: dict[str, np.ndarray],
     times = columns.pop("time")
     if not n:
         return np.empty(0, dtype=dtype)
-    order = _sort_key(times)
+    got = _sort_key(times)
     del times
     table = np.empty(n, dtype=dtype)
-    if isinstance(order, tuple):  # already in order, or sorted by argsort
-        table[time_field], order = order
+    order: np.ndarray | slice
+    if isinstance(got, tuple):  # already in order, or sorted by argsort
+        table[time_field], order = got
     else:  # the sorted keys become the permutation in place
         bits = (n - 1).bit_length()
-        np.right_shift(order, bits, out=table[time_field])
-        order &= (1 << bits) - 1
+        np.right_shift(got, bits, out=table[time_field])
+        got &= (1 << bits) - 1
+        order = got
+    del got
     for name in list(columns):
         table[name] = columns.pop(name)[order]
     track = np.repeat(part_track.astype(np.uint16), lens)[order]
