@@ -574,6 +574,9 @@ def _note(token: str) -> tuple[Pitch, int] | str:
 #: Melodic steps (in scale degrees) each level draws from.
 _STEPS = {1: (-1, 1, -1, 1, 0), 2: (-1, 1, -2, 2, 1, -1), 3: tuple(range(-5, 6))}
 _COUNT = {1: 5, 2: 8, 3: 10}
+#: Per level, the table index each step leads to from each index (kept in 0 .. 12).
+_NEXT = {level: tuple(tuple(min(12, max(0, d + step)) for step in steps) for d in range(13))
+         for level, steps in _STEPS.items()}
 
 
 def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
@@ -588,17 +591,16 @@ def dictation(seed: int = 0, level: int = 1, *, length: int | None = None,
     if not 1 <= count <= 64:
         raise ValueError(f"length {count} is not in 1..64")
     degree = 3 if rng.random() < 0.7 else 3 + 2 * rng.randint(0, 2)  # start on 1, 3 or 5
-    steps = _STEPS[level]
-    n = len(steps)
+    after = _NEXT[level]
+    n = len(_STEPS[level])
     bits = rng.next64() | rng.next64() << 64  # 128 random bits: ~35 steps of 3.5 bits
     at: list[int] = []  # table indices (degree + 3, kept in 0 .. 12)
     for i in range(count):
-        if i and i % 30 == 0:
+        if i == 30 or i == 60:  # count <= 64
             bits = rng.next64() | rng.next64() << 64
         at.append(degree)
         bits, r = divmod(bits, n)
-        degree += steps[r]
-        degree = 0 if degree < 0 else 12 if degree > 12 else degree
+        degree = after[degree][r]
     get = itemgetter(*at) if count > 1 else lambda seq: (seq[at[0]],)
     melody: tuple[Pitch, ...] = get(table.pitches)
     names: tuple[str, ...] = get(table.names)
