@@ -245,6 +245,16 @@ def _from_parts(p: _Parts, warnings: list[str], source: str | None) -> Score:
     return _make(notes, tuple(p.tracks), p.tempo, controls, *p.meta, warnings, source)
 
 
+def _has_note_on_byte(data: bytes, off: int, length: int) -> bool:
+    """True when a byte 0x90-0x9F (a note-on status) lies in ``length`` bytes from ``off``.
+
+    A track of notes has one within its first events, so a short prefix is looked at first
+    and the whole chunk only when that finds none.
+    """
+    a = np.frombuffer(data, np.uint8, length, off)
+    return any(bool(((part & 0xF0) == 0x90).any()) for part in (a[:256], a[256:]))
+
+
 def _with_noteless_tracks(score: Score, data: bytes, lay: _smf.SmfLayout,
                           reads: dict[int, _smf.TrackRead], warnings: list[str]) -> Score:
     """The score with the track chunks symusic drops (controls or bends, no note) added back.
@@ -256,7 +266,7 @@ def _with_noteless_tracks(score: Score, data: bytes, lay: _smf.SmfLayout,
     """
     extra: list[list[_smf.RawEvent]] = []
     for i, (off, n) in enumerate(lay.tracks):
-        if i in lay.truncated or np.any(np.frombuffer(data, np.uint8, n, off) & 0xF0 == 0x90):
+        if i in lay.truncated or _has_note_on_byte(data, off, n):
             continue
         read = reads.get(i) or _smf.parse_track(data, off, n, i, lay.division, [])
         events = [e for e in read.events if e[1] != 0xFF or e[4] == 0x03]  # channel, name
