@@ -167,44 +167,38 @@ def _with_texts(score: Score, data: bytes, lay: _smf.SmfLayout) -> Score:
 class _Parts:
     """What a symusic Score holds, copied out as numpy columns and plain values.
 
-    ``notes``, ``controls`` and ``bends`` hold each field concatenated over the kept tracks
-    (in track order); ``*_lens`` say how many rows each track gave.
+    ``notes``, ``controls`` and ``bends`` hold each field as one array per kept track that
+    has such events (in track order); ``*_lens`` say how many rows each kept track gave.
     """
 
     tracks: list[Track]
     chans: np.ndarray
-    notes: dict[str, np.ndarray]
+    notes: dict[str, list[np.ndarray]]
     note_lens: np.ndarray
-    controls: dict[str, np.ndarray]
+    controls: dict[str, list[np.ndarray]]
     control_lens: np.ndarray
-    bends: dict[str, np.ndarray]
+    bends: dict[str, list[np.ndarray]]
     bend_lens: np.ndarray
     tempo: TempoMap
     meta: tuple[tuple[TimeSignature, ...], tuple[KeySignature, ...], tuple[Marker, ...]]
 
 
-def _columns(lists: list[Any], names: tuple[str, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Fields ``names`` of symusic event lists, each concatenated over the lists, and the
-    length of each list.
+def _columns(lists: list[Any], names: tuple[str, ...]
+             ) -> tuple[dict[str, list[np.ndarray]], np.ndarray]:
+    """Fields ``names`` of symusic event lists, one numpy copy per non-empty list (empty
+    lists are not converted at all), and the length of each list.
 
-    Each list's numpy copy is written into the joined columns and freed before the next is
-    made, so only one track's copy is alive at a time (less fresh memory than a copy per
-    track plus their concatenation); empty lists are not converted at all.
+    They are joined only once symusic's score is freed (``_table``), so the joined columns
+    take the memory it held instead of new pages.
     """
     lens = np.array([len(x) for x in lists], dtype=np.int64)
-    total = int(lens.sum())
-    out: dict[str, np.ndarray] = {}
-    at = 0
+    out: dict[str, list[np.ndarray]] = {k: [] for k in names}
     for x, m in zip(lists, lens.tolist(), strict=True):
-        if not m:
-            continue
-        d = x.numpy()
-        if not out:
-            out = {k: np.empty(total, dtype=d[k].dtype) for k in names}
-        for k in names:
-            out[k][at:at + m] = d[k]
-        at += m
-    return out or {k: np.empty(0, dtype=np.int32) for k in names}, lens
+        if m:
+            d = x.numpy()
+            for k in names:
+                out[k].append(d[k])
+    return out, lens
 
 
 def _symusic_parts(sc: Any) -> _Parts:
@@ -238,9 +232,9 @@ def _from_parts(p: _Parts, warnings: list[str], source: str | None) -> Score:
     notes = _table(NOTE_DTYPE, "start", p.notes, p.note_lens, np.arange(n_parts), p.chans)
     cs, bs = p.controls, p.bends
     controls = _table(CONTROL_DTYPE, "time", {
-        "time": np.concatenate([cs["time"], bs["time"]]),
-        "number": np.concatenate([cs["number"], np.full(len(bs["time"]), PITCH_BEND)]),
-        "value": np.concatenate([cs["value"], bs["value"]]),
+        "time": cs["time"] + bs["time"],
+        "number": cs["number"] + [np.full(len(t), PITCH_BEND) for t in bs["time"]],
+        "value": cs["value"] + bs["value"],
     }, np.concatenate([p.control_lens, p.bend_lens]), np.tile(np.arange(n_parts), 2), p.chans)
     return _make(notes, tuple(p.tracks), p.tempo, controls, *p.meta, warnings, source)
 
@@ -290,21 +284,22 @@ def _with_noteless_tracks(score: Score, data: bytes, lay: _smf.SmfLayout,
     return score.replace(tracks=tracks, controls=controls, warnings=tuple(warnings))
 
 
-def _table(dtype: np.dtype, time_field: str, columns: dict[str, np.ndarray],
+def _table(dtype: np.dtype, time_field: str, columns: dict[str, list[np.ndarray]],
            lens: np.ndarray, part_track: np.ndarray, chans: np.ndarray) -> np.ndarray:
-    """A table sorted by time from columns joined over parts, ``columns["time"]`` the times;
-    part i gave ``lens[i]`` rows and belongs to track ``part_track[i]``.
+    """A table sorted by time from per-part columns, ``columns["time"]`` the times; part i
+    gave ``lens[i]`` rows (the parts with none hold no array) and belongs to track
+    ``part_track[i]``.
 
-    The columns are consumed (each is dropped from the dict once written, so its memory is
-    free for the next): each is put in onset order with one gather (the permutation of a
-    stable sort, skipped when the parts already come in order) and written once into the
-    table. Reordering whole 24-byte rows afterwards would need a second table's worth of
-    fresh memory, and page faults on it cost more than the sort itself.
+    The columns are consumed (each is dropped from the dict once joined, so its memory is
+    free for the next): each is joined, put in onset order with one gather (the permutation
+    of a stable sort, skipped when the parts already come in order) and written once into
+    the table. Reordering whole 24-byte rows afterwards would need a second table's worth
+    of fresh memory, and page faults on it cost more than the sort itself.
     """
     n = int(lens.sum())
-    times = columns.pop("time")
     if not n:
         return np.empty(0, dtype=dtype)
+    times = _joined(columns.pop("time"))
     got = _sort_key(times)
     del times
     table = np.empty(n, dtype=dtype)
@@ -318,11 +313,16 @@ def _table(dtype: np.dtype, time_field: str, columns: dict[str, np.ndarray],
         order = got
     del got
     for name in list(columns):
-        table[name] = columns.pop(name)[order]
+        table[name] = _joined(columns.pop(name))[order]
     track = np.repeat(part_track.astype(np.uint16), lens)[order]
     table["track"] = track
     table["channel"] = np.take(chans, track)
     return table
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts end to end; a single part as it is (no copy)."""
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def _sort_key(t: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray | slice]:
