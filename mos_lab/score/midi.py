@@ -325,6 +325,10 @@ def _joined(parts: list[np.ndarray]) -> np.ndarray:
     return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
+#: Rows given their index at a time when sort keys are made (bounds a temporary's size).
+_INDEX_STEP = 1 << 15
+
+
 def _sort_key(t: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray | slice]:
     """``t`` put in stable order: its sorted keys (time above, index below the low
     ``(len(t) - 1).bit_length()`` bits), or (sorted times, permutation) when no key is made.
@@ -343,7 +347,8 @@ def _sort_key(t: np.ndarray) -> np.ndarray | tuple[np.ndarray, np.ndarray | slic
         order = np.argsort(t, kind="stable")
         return t[order], order
     key = np.left_shift(t, bits, dtype=np.int64)
-    key |= np.arange(n)
+    for at in range(0, n, _INDEX_STEP):  # in steps: no whole-length index array is made
+        key[at:at + _INDEX_STEP] |= np.arange(at, min(at + _INDEX_STEP, n))
     key.sort(kind="stable")
     return key
 

@@ -20,3 +20,13 @@ def test_in_order_is_a_stable_argsort_of_sorted_runs(high: int) -> None:
         expected = np.argsort(t, kind="stable")
         assert np.array_equal(np.arange(len(t))[order], expected)
         assert np.array_equal(times, t[expected])
+
+
+def test_in_order_of_more_rows_than_one_index_step() -> None:
+    """Keys whose indices are added in several steps still give the stable order."""
+    rng = np.random.default_rng(7)
+    t = np.concatenate([np.sort(rng.integers(0, 5_000, 40_000)) for _ in range(3)])
+    times, order = _in_order(t.astype(np.int32))
+    expected = np.argsort(t, kind="stable")
+    assert np.array_equal(np.arange(len(t))[order], expected)
+    assert np.array_equal(times, t[expected])
