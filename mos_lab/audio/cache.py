@@ -157,20 +157,25 @@ class DiskCache:
 
 def _mapped(path: Path) -> np.ndarray | None:
     """The ``.npy`` payload of an entry as a copy-on-write memory map (writeable, shared
-    until written), or None when its checksum or format is wrong. OSError: unreadable."""
+    until written), or None when its checksum or format is wrong. OSError: unreadable.
+
+    The checksum reads the file (through the page cache), not the map: hashing the map
+    would make every page of it resident in this process (a 431 MB SoundFont in the RSS
+    of a kernel that plays a few instruments); only the pages played are mapped in.
+    """
     import mmap
 
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size <= _HEADER:
             return None
+        first = f.read(_HEADER)
+        digest = hashlib.file_digest(f, "sha256").hexdigest().encode()
+        if first[:len(MAGIC)] != MAGIC or first[len(MAGIC):_HEADER - 1] != digest:
+            return None
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     view = memoryview(mm)
     try:
-        ok = (bytes(view[:len(MAGIC)]) == MAGIC and bytes(view[len(MAGIC):_HEADER - 1])
-              == hashlib.sha256(view[_HEADER:]).hexdigest().encode())
-        if not ok:
-            return None
         head = io.BytesIO(bytes(view[_HEADER:_HEADER + 65536]))
         try:
             version = np.lib.format.read_magic(head)

@@ -45,3 +45,25 @@ def test_a_mapped_entry_is_still_checked(tmp_path):
     assert np.array_equal(rebuilt, data + 1) and cache.rebuilt == 1
     path.write_bytes(path.read_bytes()[:40])  # cut short
     assert np.array_equal(cache.get_or_build("k", lambda: data), data) and cache.rebuilt == 2
+
+
+def _rss_file_mb() -> float:
+    """File-backed resident memory of this process (a mapped entry's pages once touched)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssFile:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no RssFile line in /proc/self/status")
+
+
+def test_checking_an_entry_does_not_map_in_its_pages(tmp_path):
+    """The checksum reads the file, not the map: a 32 MB entry costs no RSS until read."""
+    samples = np.random.default_rng(2).standard_normal(32 << 20 >> 2).astype(np.float32)
+    cache = DiskCache(tmp_path, 1 << 30)
+    cache.put("bank", samples)
+    before = _rss_file_mb()
+    got = cache.get("bank")
+    grown = _rss_file_mb() - before
+    assert got is not None and cache.corrupt == 0
+    assert grown < 4, f"checking a 32 MB entry mapped in {grown:.1f} MB"
+    assert float(got[1000:2000].sum()) == float(samples[1000:2000].sum())  # reads work
