@@ -83,3 +83,23 @@ def test_not_a_soundfont_raises_clear_error() -> None:
         SF2File(b"hello world, not a soundfont")
     with pytest.raises(SF2Error, match="missing"):
         SF2File(b"RIFF\x04\x00\x00\x00sfbk")
+
+
+def test_a_loaded_bank_keeps_no_copy_of_the_file() -> None:
+    """Once the samples are float32 the file's bytes are let go (an idle kernel holding a
+    SoundFont pays for its samples only, not also for the file read to get them)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        loaded = SoundFontBank.load(SF2, preload=False)
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    size = os.path.getsize(SF2)
+    assert loaded.sf2.raw_samples.size == 0
+    assert held < loaded.data.nbytes + size // 4, (
+        f"{held / 1e6:.1f} MB held for {loaded.data.nbytes / 1e6:.1f} MB of samples "
+        f"from a {size / 1e6:.1f} MB file")
+    piano = loaded.instrument(0, False)  # presets still resolve from the copied tables
+    assert piano.name.startswith("Piano") and piano.regions  # type: ignore[attr-defined]
