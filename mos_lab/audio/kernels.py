@@ -795,6 +795,7 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
         inc = int(F[v, S_RATE] * FIX32 + 0.5)
         amp0 = F[v, S_AMP0]
         damp = (F[v, S_AMP1] - amp0) / SF2_CHUNK
+        onset = tc == F[v, S_VDEL] and Iv[v, I_REL] == 0
         da1 = F[v, S_DA1]
         da2 = F[v, S_DA2]
         db02 = F[v, S_DB02]
@@ -848,10 +849,20 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
             while looping and x >= lex:
                 x -= spanx
             k += 1
+        g0 = amp0 + damp * j0
+        if onset:
+            # The voice's first sounding chunk as FluidSynth plays it: its amplitude
+            # rises from 0 to the envelope's value at the chunk's end (before the
+            # filter), and its output gain from 0 to the channel's (after it), both
+            # linearly over the 64 frames: (j / 64)^2 of the envelope's value.
+            for q in range(n):
+                o[q] *= (j0 + q) * (1.0 / SF2_CHUNK)
+            damp = F[v, S_AMP1] / SF2_CHUNK
+            g0 = damp * j0
         x1, x2, y1, y2 = _sf2_filter(
             o, n, x1, x2, y1, y2, F[v, S_CA1] - da1 * back, F[v, S_CA2] - da2 * back,
             F[v, S_CB02] - db02 * back, F[v, S_CB1] - db1 * back, da1, da2, db02, db1,
-            amp0 + damp * j0, damp)
+            g0, damp)
         t += n
         i = e
         if fin:
