@@ -12,6 +12,7 @@ DEFAULT_CONTROLS: dict[int, int] = {CC_VOLUME: 100, CC_PAN: 64, CC_EXPRESSION: 1
                                     CC_SUSTAIN: 0}
 BEND_RANGE_SEMIS = 2.0  # GM default pitch-wheel sensitivity (RPN 0,0), semitones
 CC_DATA_MSB, CC_DATA_LSB, CC_RPN_LSB, CC_RPN_MSB = 6, 38, 100, 101
+CC_NRPN_LSB, CC_NRPN_MSB = 98, 99
 
 
 @dataclass
@@ -22,6 +23,16 @@ class ChannelState:
     controls: dict[int, int] = field(default_factory=lambda: dict(DEFAULT_CONTROLS))
     pitch_bend: int = 0
     bend_range: float = BEND_RANGE_SEMIS  # pitch-wheel sensitivity (RPN 0,0), semitones
+    nrpn: bool = False  # CC99/98 came after CC101/100: data entry goes to that NRPN
+
+    def set_control(self, num: int, value: int) -> None:
+        """Store a controller's value; CC99/98 select an NRPN and CC101/100 an RPN for
+        the data entries that follow (the last selection wins, as FluidSynth keeps it)."""
+        self.controls[num] = value
+        if num in (CC_NRPN_LSB, CC_NRPN_MSB):
+            self.nrpn = True
+        elif num in (CC_RPN_LSB, CC_RPN_MSB):
+            self.nrpn = False
 
     @property
     def rpn(self) -> tuple[int, int]:
@@ -31,8 +42,9 @@ class ChannelState:
     def data_entry(self, num: int, value: int) -> bool:
         """CC6 (data entry MSB) or CC38 (LSB) for the selected RPN; True when it changed
         the pitch-wheel sensitivity (RPN 0,0: MSB semitones, LSB cents; an MSB alone
-        sets whole semitones, as GM's RP-018 sends it)."""
-        if self.rpn != (0, 0) or num not in (CC_DATA_MSB, CC_DATA_LSB):
+        sets whole semitones, as GM's RP-018 sends it). An NRPN selected since (a GS/XG
+        one: none is played) takes the entry, and the range stays."""
+        if self.nrpn or self.rpn != (0, 0) or num not in (CC_DATA_MSB, CC_DATA_LSB):
             return False
         if num == CC_DATA_MSB:
             self.controls[CC_DATA_LSB] = 0
@@ -74,6 +86,7 @@ class ChannelState:
         self.controls[CC_EXPRESSION] = 127
         self.controls[CC_SUSTAIN] = 0
         self.controls[CC_RPN_MSB] = self.controls[CC_RPN_LSB] = 127
+        self.nrpn = False
 
     def snapshot(self) -> dict[str, object]:
         return {"program": self.program, "controls": dict(self.controls),

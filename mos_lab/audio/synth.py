@@ -343,7 +343,7 @@ class Synth:
             self.voices.release_all(channel, sustain=ch.sustain)
         else:
             was = ch.sustain
-            ch.controls[num] = val
+            ch.set_control(num, val)
             if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1) or (
                     num in (6, 38) and ch.data_entry(num, val)):  # 6/38: RPN data entry
                 self._sync_channel(channel)

@@ -98,6 +98,61 @@ def test_zone_pitch_wheel_modulator_scales_the_bend(amount) -> None:
     assert abs(got - want) < 2.5, (got, want)
 
 
+# A GS/XG file sets the range, then NRPNs (vibrato, drum pitch) with CC6: the data entry
+# goes to the NRPN selected last (none is played), the range stays; CC101 or CC100 alone
+# selects the RPN again (the other byte kept), as FluidSynth plays it. Aicha.mid set its
+# guitar's range to 80 semitones this way before a whole-wheel bend.
+NRPN_CASES = [
+    ([(101, 0), (100, 0), (6, 2), (98, 102), (99, 1), (6, 80)], 2),
+    ([(101, 0), (100, 0), (6, 2), (99, 1), (98, 8), (38, 50)], 2),
+    ([(101, 0), (100, 0), (99, 127), (98, 127), (6, 12)], 2),  # the null NRPN too
+    ([(101, 0), (100, 0), (6, 2), (98, 102), (99, 1), (6, 80), (100, 0), (6, 12)], 12),
+    ([(101, 0), (100, 0), (6, 2), (99, 1), (98, 102), (101, 0), (6, 12)], 12),
+]
+
+
+@pytest.mark.parametrize(("ccs", "semis"), NRPN_CASES)
+def test_nrpn_data_entry_leaves_the_range(ccs, semis) -> None:
+    extra = [(0, "control", 0, num, val) for num, val in ccs] + [(0, "pitch_bend", 0, 8191, 0)]
+    got = cents_of(play(BLOB, seconds=0.4, extra=extra))
+    assert abs(got - expected(semis, 8191)) < 2.5, (got, expected(semis, 8191))
+
+
+def fluid_cents(ccs: list[tuple[int, int]], bend: int) -> float:
+    """Pitch (cents) of the tiny SoundFont's note in fluidsynth after ``ccs`` and ``bend``."""
+    import mido
+    import soundfile as sf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path, mid, wav = (os.path.join(tmp, n) for n in ("t.sf2", "t.mid", "t.wav"))
+        with open(path, "wb") as f:
+            f.write(BLOB)
+        m = mido.MidiFile(ticks_per_beat=480)
+        tr = mido.MidiTrack()
+        m.tracks.append(tr)
+        for num, val in ccs:
+            tr.append(mido.Message("control_change", control=num, value=val))
+        tr.append(mido.Message("pitchwheel", pitch=bend))
+        tr.append(mido.Message("note_on", note=69, velocity=100))
+        tr.append(mido.Message("note_off", note=69, velocity=0, time=384))
+        m.save(mid)
+        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float",
+                        "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
+                       capture_output=True)
+        x, _ = sf.read(wav, dtype="float64")
+    return cents_of(x[:int(0.4 * SR)])
+
+
+@pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
+@pytest.mark.parametrize("case", [0, 3])
+def test_nrpn_data_entry_as_fluidsynth(case) -> None:
+    ccs, _ = NRPN_CASES[case]
+    extra = [(0, "control", 0, num, val) for num, val in ccs] + [(0, "pitch_bend", 0, 8191, 0)]
+    ap = cents_of(play(BLOB, seconds=0.4, extra=extra))
+    fl = fluid_cents(ccs, 8191)
+    assert abs(ap - fl) < 2.5, (ap, fl)
+
+
 @pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
 def test_sensitivity_rpn_as_fluidsynth() -> None:
     import mido
