@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from mos_lab.audio import NullOutput, Output, OutputError, SoundDeviceOutput, Synth
+from mos_lab.audio.memory import release_free_memory
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
 from mos_lab.engine.clips import AudioClip
@@ -271,6 +272,7 @@ class Engine:
             if self._play_deferred:
                 self._play_deferred = False
                 self._play_now()
+        release_free_memory()  # the load's temporaries (file, parse) are free now
 
     def _load_failed(self, err: ScoreError, token: int) -> None:
         with self._lock:
@@ -555,6 +557,7 @@ class Engine:
                           done=float(payload.get("fraction", 0.0)), total=1.0)
         elif topic == "audio.load.ready":
             self.bus.emit("progress", task="instruments", done=1.0, total=1.0)
+            release_free_memory()  # what reading and parsing the SoundFont left free
         elif topic in ("audio.load.failed", "audio.load.timeout"):
             self._report("instruments", f"{payload.get('name')}: {payload.get('error')}; "
                          "keeping the current instruments")

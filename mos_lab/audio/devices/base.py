@@ -25,6 +25,7 @@ import numpy as np
 
 from mos_lab.audio import kernels
 from mos_lab.audio.devices.ring import RingBuffer
+from mos_lab.audio.memory import release_free_memory
 
 OutputState = Literal["stopped", "waiting", "running", "suspended", "error"]
 Source = Callable[[np.ndarray], None]
@@ -182,6 +183,7 @@ class Output(ABC):
             self._park_device()
             self.parked = True
             self.parks += 1
+        release_free_memory()  # idle: the heap's free pages go back to the system
         self._resume.wait()
         with self._device_lock:
             if self._halted or not self.parked:
