@@ -48,6 +48,24 @@ def _rollup() -> dict[str, int]:
             "private": vals["Private_Clean"] + vals["Private_Dirty"]}
 
 
+def _breakdown() -> dict[str, float]:
+    """Resident MB by kind of mapping: LLVM (llvmlite's library), other shared libraries,
+    mapped files (the decoded SoundFont's cache entry), the heap and other anonymous memory."""
+    out: dict[str, float] = {}
+    kind = "anon"
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        parts = line.split()
+        if not parts[0].endswith(":"):
+            name = parts[5] if len(parts) > 5 else ""
+            kind = ("llvmlite" if "llvmlite" in name else
+                    "libraries" if name.endswith(".so") or ".so." in name else
+                    "anon" if name in ("", "[heap]", "[stack]") or name.startswith("[anon")
+                    else "mapped files" if name.startswith("/") else "other")
+        elif parts[0] == "Rss:":
+            out[kind] = out.get(kind, 0.0) + int(parts[1]) / 1024
+    return {k: round(v, 1) for k, v in sorted(out.items())}
+
+
 def _task_stats() -> dict[str, tuple[str, int, int]]:
     """tid -> (thread name, ns on a CPU, times run) for every thread of this process."""
     out = {}
@@ -75,6 +93,7 @@ def child(output: str, seconds: float) -> dict[str, Any]:
     steps["engine ready"] = _status_kb("VmRSS") / 1024
     eng.load(SCORE if SCORE.exists() else mos_lab.Score.from_notes(
         [(i * 240, 240, 60 + i % 12, 90) for i in range(64)])).result(60)
+    bank = eng.wait_instruments()  # the default SoundFont plays, not the stand-in set
     out = eng.output
     if output == "browser":  # no page: nothing plays; the notebook's idle state
         eng.play()
@@ -121,7 +140,8 @@ def child(output: str, seconds: float) -> dict[str, Any]:
         "os_threads": len(end_tasks), "engine_threads": per_thread,
         "parked": bool(getattr(out, "parked", False)), "parked_after_s": parked_after,
         "output_state": out.state, "underruns": out.underruns, "heavy_modules": heavy,
-        "modules": len(sys.modules),
+        "modules": len(sys.modules), "rss_by_kind_mb": _breakdown(),
+        "instruments": getattr(bank, "name", "built-in"),
     }
     s.close() if hasattr(s, "close") else eng.close()
     return result
@@ -201,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['os_threads']} OS threads; parked: {r['parked']} "
               f"(after {r['parked_after_s']} s); underruns {r['underruns']}")
         print(f"    RSS MB by step: {steps}")
+        kinds = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_by_kind_mb"].items())
+        print(f"    RSS MB by kind: {kinds}; instruments: {r['instruments']}")
         print(f"    threads that ran: {eng or 'none'}")
         print(f"    Python threads: {', '.join(r['threads'])}")
     return 0
