@@ -81,7 +81,10 @@ S_SEND_REV, S_SEND_CHO, S_SR = 82, 83, 84  # reverb / chorus sends (0..1), sampl
 S_FLOOR = 85  # envelope level below which the voice has ended (SF2_FLOOR or quieter)
 S_NEXT = 86  # voice frame at which S_AMP1 was evaluated (-1 after a release)
 S_PWOFF = 87  # 1 - the pitch-wheel modulators' amount / 12800 (``sf2voice.voice_row``)
-NF = 88
+# Left/right output gains: the ones reached, the target, frames of ramp left (S_GON 0: the
+# voice not yet mixed): a channel's volume or pan change glides over 64 frames.
+S_GL, S_GR, S_GTL, S_GTR, S_GLEFT, S_GON = 88, 89, 90, 91, 92, 93
+NF = 94
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
@@ -882,15 +885,58 @@ def _sf2(F: np.ndarray, Iv: np.ndarray, v: int, data: np.ndarray, a: int, b: int
 def _sf2_mix(F: np.ndarray, v: int, mix: np.ndarray, a: int, b: int, src: np.ndarray,
              level: float, cpan: float) -> None:
     """``mix[:, a:b] += src * (gl, gr, reverb send, chorus send)`` of voice ``v``: one
-    vectorised pass (the sends only where the mix has their rows and they are on)."""
+    vectorised pass (the sends only where the mix has their rows and they are on).
+
+    A change of the left/right gains (the channel's volume, expression or pan on a
+    sounding voice) glides to them linearly over 64 frames, as FluidSynth ramps its
+    voice and output amplitudes over a block: no step, no click."""
     gl, gr = _gains(F, v, level, cpan)
     m = b - a
     s = src[:m]
     ml = mix[0, a:b]
     mr = mix[1, a:b]
+    r = 0
+    if F[v, S_GON] == 0.0:
+        F[v, S_GON] = 1.0
+        F[v, S_GL] = F[v, S_GTL] = gl
+        F[v, S_GR] = F[v, S_GTR] = gr
+        F[v, S_GLEFT] = 0.0
+    elif gl != F[v, S_GTL] or gr != F[v, S_GTR]:
+        F[v, S_GTL] = gl
+        F[v, S_GTR] = gr
+        F[v, S_GLEFT] = SF2_CHUNK
+    left = int(F[v, S_GLEFT])
+    if left > 0:
+        cl = F[v, S_GL]
+        cr = F[v, S_GR]
+        dl = (gl - cl) / left
+        dr = (gr - cr) / left
+        r = min(left, m)
+        for k in range(r):  # (the first frame still at the old gains, as FluidSynth)
+            ml[k] += cl * s[k]
+            mr[k] += cr * s[k]
+            cl += dl
+            cr += dr
+        F[v, S_GLEFT] = left - r
+        F[v, S_GL] = cl if left > r else gl
+        F[v, S_GR] = cr if left > r else gr
     sv = level * F[v, F_GAIN]
     srev = sv * F[v, S_SEND_REV] if mix.shape[0] >= 4 else 0.0
     scho = sv * F[v, S_SEND_CHO] if mix.shape[0] >= 4 else 0.0
+    if r > 0:  # the sends of the ramped frames (their own gains do not glide)
+        if srev != 0.0:
+            for k in range(r):
+                mix[2, a + k] += srev * s[k]
+        if scho != 0.0:
+            for k in range(r):
+                mix[3, a + k] += scho * s[k]
+        if r == m:
+            return
+        s = s[r:]
+        ml = ml[r:]
+        mr = mr[r:]
+        a += r
+        m -= r
     if srev != 0.0 and scho != 0.0:
         mrev = mix[2, a:b]
         mcho = mix[3, a:b]
