@@ -194,6 +194,28 @@ def _mapped(path: Path) -> np.ndarray | None:
         view.release()
 
 
+def release_mapped(arr: np.ndarray) -> bool:
+    """Drop the resident pages of the disk-cache map under ``arr`` (True if it had one).
+
+    Why: a kernel that played a few pieces keeps every sample page it read (~30 MB for
+    three songs of MuseScore_General_Lite); an idle engine lets them go. The data does not
+    change: the map is of the file and its pages come back from the page cache on the next
+    read. Only for arrays that nobody writes (the ones :class:`SampleCache` hands out are
+    read-only): a written copy-on-write page would be reset to the file's.
+    """
+    import mmap
+
+    base: object = arr
+    while isinstance(base, np.ndarray):
+        base = base.base
+    if isinstance(base, memoryview):
+        base = base.obj
+    if not isinstance(base, mmap.mmap) or base.closed:
+        return False
+    base.madvise(mmap.MADV_DONTNEED)
+    return True
+
+
 class SampleCache:
     """Memory LRU in front of an optional disk cache; ``get_or_build`` fills both."""
 

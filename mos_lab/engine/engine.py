@@ -147,6 +147,7 @@ class Engine:
         self._ports: list[MidiIn | MidiOut] = []
         self.output.source = self._source
         self.output.idle = self._silent  # a stopped engine lets its output park (no CPU)
+        self.output.on_park = self._release_idle  # ... and holds no sample pages then
         self._lock = threading.RLock()
         self._state: State = "idle"
         self._last_emitted: str | None = None
@@ -480,6 +481,12 @@ class Engine:
     def _silent(self) -> bool:
         """Output render thread: nothing will sound until play() or a live note (wake)."""
         return not self.scheduler.playing and self.synth.idle
+
+    def _release_idle(self) -> None:
+        """The output parked: the SoundFont's played sample pages go (see release_pages)."""
+        release = getattr(self.synth.bank, "release_pages", None)
+        if release is not None:
+            release()
 
     def _discontinuity(self, ring: int) -> None:
         """A jump: audio rendered ahead before ``ring`` and its note events are dropped."""

@@ -67,6 +67,8 @@ class Output(ABC):
         self._discard_to = 0  # consumer drops ring frames before this index (seek, pause)
         self._refilling = False  # after a drop, the empty ring is a jump, not an underrun
         self.idle: Callable[[], bool] | None = None  # the source: "only silence until wake()"
+        self.on_park: Callable[[], None] | None = None  # the source may free memory then
+        self.park_error = ""  # what on_park raised last (kept, never raised in the thread)
         self.parked = False  # consumer stopped while idle (``can_park`` outputs)
         self.parks = 0  # times parked (diagnostics, tests)
         self._loud_to = 0  # ring index after the last block rendered while not idle
@@ -183,6 +185,12 @@ class Output(ABC):
             self._park_device()
             self.parked = True
             self.parks += 1
+        on_park = self.on_park
+        if on_park is not None:
+            try:
+                on_park()
+            except Exception as exc:  # freeing memory must never stop the output
+                self.park_error = f"on_park: {type(exc).__name__}: {exc}"
         release_free_memory()  # idle: the heap's free pages go back to the system
         self._resume.wait()
         with self._device_lock:

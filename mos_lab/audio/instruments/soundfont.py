@@ -176,6 +176,13 @@ class SoundFontBank:
         report(1.0)
         return bank
 
+    def release_pages(self) -> bool:
+        """Let the played sample pages of a disk-cached set go (an idle engine calls it);
+        True if the samples are such a map. They come back from the page cache on use."""
+        from mos_lab.audio.cache import release_mapped
+
+        return release_mapped(self.data)
+
     def _preset(self, bank: int, program: int) -> Instrument | None:
         key = (bank, program)
         with self._lock:

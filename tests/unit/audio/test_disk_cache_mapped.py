@@ -67,3 +67,21 @@ def test_checking_an_entry_does_not_map_in_its_pages(tmp_path):
     assert got is not None and cache.corrupt == 0
     assert grown < 4, f"checking a 32 MB entry mapped in {grown:.1f} MB"
     assert float(got[1000:2000].sum()) == float(samples[1000:2000].sum())  # reads work
+
+
+def test_released_pages_leave_and_come_back_with_the_same_data(tmp_path):
+    """An idle engine drops the sample pages it read; reading again gives the same data."""
+    from mos_lab.audio.cache import release_mapped
+
+    samples = np.random.default_rng(3).standard_normal(32 << 20 >> 2).astype(np.float32)
+    cache = SampleCache(memory_bytes=1 << 30, directory=tmp_path)
+    cache.get_or_build("bank", lambda: samples)
+    got = cache.get_or_build("bank", lambda: samples * 0)  # a hit: the map
+    assert not got.flags.writeable
+    total = float(got.sum(dtype=np.float64))  # every page read: resident
+    before = _rss_file_mb()
+    assert release_mapped(got)
+    dropped = before - _rss_file_mb()
+    assert dropped > 24, f"released {dropped:.1f} of 32 MB"
+    assert float(got.sum(dtype=np.float64)) == total and np.array_equal(got, samples)
+    assert not release_mapped(samples)  # not a map: nothing to release
