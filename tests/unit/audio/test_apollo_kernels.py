@@ -46,7 +46,11 @@ def test_warm_up_makes_the_kernels_ready() -> None:
 
 def test_cache_dir_falls_back_to_a_user_dir(monkeypatch: pytest.MonkeyPatch,
                                             tmp_path: os.PathLike) -> None:
-    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    # cache_dir() sets NUMBA_CACHE_DIR itself: record the variable's state first (a bare
+    # delenv of an unset variable records nothing, and the tmp dir then leaked into every
+    # later test's subprocesses, which recompiled into it and printed the notice)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
     monkeypatch.setenv("XDG_CACHE_HOME", os.fspath(tmp_path))
     monkeypatch.setattr(jit_mod.os, "access", lambda path, mode: False)  # read-only install
     path = jit_mod.cache_dir()
@@ -54,6 +58,12 @@ def test_cache_dir_falls_back_to_a_user_dir(monkeypatch: pytest.MonkeyPatch,
     assert os.path.isdir(path) and os.environ["NUMBA_CACHE_DIR"] == path
     monkeypatch.setenv("NUMBA_CACHE_DIR", path)
     assert jit_mod.cache_dir() is None, "a user's own NUMBA_CACHE_DIR is kept"
+
+
+def test_the_cache_dir_test_leaves_the_environment_as_it_found_it() -> None:
+    """Runs after the test above in file order (and in any order: the variable must never
+    point into a pytest tmp dir once that test is over)."""
+    assert "pytest-of" not in os.environ.get("NUMBA_CACHE_DIR", "")
 
 
 def test_busy_python_thread_does_not_stall_rendering() -> None:
