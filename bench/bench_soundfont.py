@@ -380,6 +380,9 @@ def _events_midi(events: list[tuple], path: str) -> None:
 
 
 def main() -> None:
+    if {"-h", "--help"} & set(sys.argv[1:]):
+        print(__doc__)
+        return
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     sf2 = args[0] if args else SF2
     plot = None

@@ -82,7 +82,7 @@ def fluid_events(blob: bytes, ccs: list[tuple[int, int, int]], seconds: float) -
         tr.append(mido.Message("note_off", note=69, velocity=0, time=end - now))
         m.save(mid)
         subprocess.run([FLUID, "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float", "-T",
-                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
+                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True, timeout=120,
                        capture_output=True)
         x, _ = sf.read(wav, dtype="float64")
     return x[LAG:LAG + int(seconds * SR)]

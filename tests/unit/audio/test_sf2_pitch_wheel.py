@@ -138,7 +138,7 @@ def fluid_cents(ccs: list[tuple[int, int]], bend: int) -> float:
         m.save(mid)
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float",
                         "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
-                       capture_output=True)
+                       capture_output=True, timeout=120)
         x, _ = sf.read(wav, dtype="float64")
     return cents_of(x[:int(0.4 * SR)])
 
@@ -173,7 +173,7 @@ def test_sensitivity_rpn_as_fluidsynth() -> None:
         m.save(mid)
         subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float",
                         "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
-                       capture_output=True)
+                       capture_output=True, timeout=120)
         x, _ = sf.read(wav, dtype="float64")
     fl = cents_of(x[:int(0.4 * SR)])
     ap = cents_of(play(BLOB, seconds=0.4, extra=[*rpn(12), (0, "pitch_bend", 0, 4096, 0)]))

@@ -64,7 +64,7 @@ def fluid(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
         tr.append(mido.MetaMessage("end_of_track", time=int(seconds * 960) - held + 960))
         m.save(mid)
         subprocess.run([FLUID, "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float", "-T",
-                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
+                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True, timeout=120,
                        capture_output=True)
         x, _ = sf.read(wav, dtype="float64")
     return np.pad(x, ((0, max(0, int(seconds * SR) - len(x))), (0, 0)))[:int(seconds * SR)]
