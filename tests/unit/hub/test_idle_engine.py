@@ -38,10 +38,22 @@ def _score() -> mos_lab.Score:
     return mos_lab.Score.from_notes([(i * 240, 200, 60 + i % 12, 90) for i in range(16)])
 
 
+# threads alive before the engine under test was made: an engine another test left alive
+# has threads of the same names, and must not be counted (nor shadow this one's by name)
+_BEFORE: set[int] = set()
+
+
+def mark_existing_threads() -> None:
+    """Remember the threads alive now; call just before making the engine under test."""
+    _BEFORE.clear()
+    _BEFORE.update(t.native_id for t in threading.enumerate() if t.native_id is not None)
+
+
 def engine_threads() -> dict[str, int]:
-    """The engine's threads (name -> native id) alive now."""
+    """The engine's threads (name -> native id) alive now, made after the mark."""
     return {t.name: t.native_id for t in threading.enumerate()
-            if t.name.startswith(ENGINE_PREFIXES) and t.native_id is not None}
+            if t.name.startswith(ENGINE_PREFIXES) and t.native_id is not None
+            and t.native_id not in _BEFORE}
 
 
 def schedstat(tid: int) -> tuple[int, int]:
@@ -75,6 +87,7 @@ def wait_for(cond, timeout: float = 10.0) -> bool:
 
 @pytest.fixture
 def engine() -> Iterator[Engine]:
+    mark_existing_threads()
     eng = Engine(output=NullOutput(SR, 256, lookahead_s=0.1), sample_rate=SR)
     try:
         eng.wait_ready(10)
@@ -146,6 +159,7 @@ def test_an_engine_that_never_parks_still_sleeps_when_nothing_is_consumed() -> N
     thread no longer wakes every device block to find the ring full."""
     from mos_lab.audio import BrowserOutput
 
+    mark_existing_threads()
     eng = Engine(output=BrowserOutput(SR, lookahead_s=0.1), sample_rate=SR)
     try:
         eng.wait_ready(10)
@@ -153,9 +167,11 @@ def test_an_engine_that_never_parks_still_sleeps_when_nothing_is_consumed() -> N
         assert eng.output.state == "suspended" and not eng.output.parked
         time.sleep(0.3)
         cpu, _runs, per_thread = cpu_over(2.0)
-        assert per_thread.get("apollo-render-BrowserOutput", 0) <= 3, per_thread
+        # a few wakes in 2 s (it used to wake every device block, ~380 times); a loaded
+        # shared core can add one (a CI run saw 4 and 5 against the 3 and 4 seen alone)
+        assert per_thread.get("apollo-render-BrowserOutput", 0) <= 5, per_thread
         assert per_thread.get("mos-lab-heard-events", 0) == 0, per_thread
-        assert per_thread.get("apollo-browser-send", 0) <= 4, per_thread  # 1 s safety net
+        assert per_thread.get("apollo-browser-send", 0) <= 6, per_thread  # 1 s safety net
         assert cpu < 0.01, per_thread
     finally:
         eng.close()
