@@ -11,15 +11,12 @@ and a fast sweep against FluidSynth.
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 import pytest
 from _sf2_make import SR, make_sf2, sine
-from test_sf2_voice import play
+from test_sf2_voice import fluid_render, play
 
 FLUID = shutil.which("fluidsynth")
 BLOCK = 64
@@ -62,30 +59,17 @@ def test_a_change_mid_glide_glides_on_from_where_it_is() -> None:
 def fluid_events(blob: bytes, ccs: list[tuple[int, int, int]], seconds: float) -> np.ndarray:
     """A note from 0 with controller changes ``(frame, cc, value)`` in fluidsynth."""
     import mido
-    import soundfile as sf
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path, mid, wav = (os.path.join(tmp, n) for n in ("t.sf2", "t.mid", "t.wav"))
-        with open(path, "wb") as f:
-            f.write(blob)
-        m = mido.MidiFile(ticks_per_beat=480)
-        tr = mido.MidiTrack()
-        m.tracks.append(tr)
-        tr.append(mido.MetaMessage("set_tempo", tempo=640000))  # a tick: 64 frames
-        tr.append(mido.Message("note_on", note=69, velocity=100))
-        now = 0
-        for at, cc, val in ccs:
-            tick = round(at / BLOCK)
-            tr.append(mido.Message("control_change", control=cc, value=val, time=tick - now))
-            now = tick
-        end = int(seconds * SR / BLOCK)
-        tr.append(mido.Message("note_off", note=69, velocity=0, time=end - now))
-        m.save(mid)
-        subprocess.run([FLUID, "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float", "-T",
-                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True, timeout=120,
-                       capture_output=True)
-        x, _ = sf.read(wav, dtype="float64")
-    return x[LAG:LAG + int(seconds * SR)]
+    msgs = [mido.MetaMessage("set_tempo", tempo=640000),  # a tick: 64 frames
+            mido.Message("note_on", note=69, velocity=100)]
+    now = 0
+    for at, cc, val in ccs:
+        tick = round(at / BLOCK)
+        msgs.append(mido.Message("control_change", control=cc, value=val, time=tick - now))
+        now = tick
+    end = int(seconds * SR / BLOCK)
+    msgs.append(mido.Message("note_off", note=69, velocity=0, time=end - now))
+    return fluid_render(blob, msgs)[LAG:LAG + int(seconds * SR)]
 
 
 @pytest.mark.skipif(FLUID is None, reason="fluidsynth not installed")

@@ -8,15 +8,12 @@ SoundFont 2.04 section 8.4.10: the wheel (bipolar, bend / 8192) times the sensit
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import tempfile
 
 import numpy as np
 import pytest
 from _sf2_make import SR, make_sf2, sine
-from test_sf2_voice import pitch_track, play
+from test_sf2_voice import fluid_render, pitch_track, play
 
 from mos_lab.audio.channels import ChannelState
 
@@ -118,29 +115,15 @@ def test_nrpn_data_entry_leaves_the_range(ccs, semis) -> None:
     assert abs(got - expected(semis, 8191)) < 2.5, (got, expected(semis, 8191))
 
 
-def fluid_cents(ccs: list[tuple[int, int]], bend: int) -> float:
+def fluid_cents(ccs: list[tuple[int, int]] | tuple[tuple[int, int], ...], bend: int) -> float:
     """Pitch (cents) of the tiny SoundFont's note in fluidsynth after ``ccs`` and ``bend``."""
     import mido
-    import soundfile as sf
 
-    with tempfile.TemporaryDirectory() as tmp:
-        path, mid, wav = (os.path.join(tmp, n) for n in ("t.sf2", "t.mid", "t.wav"))
-        with open(path, "wb") as f:
-            f.write(BLOB)
-        m = mido.MidiFile(ticks_per_beat=480)
-        tr = mido.MidiTrack()
-        m.tracks.append(tr)
-        for num, val in ccs:
-            tr.append(mido.Message("control_change", control=num, value=val))
-        tr.append(mido.Message("pitchwheel", pitch=bend))
-        tr.append(mido.Message("note_on", note=69, velocity=100))
-        tr.append(mido.Message("note_off", note=69, velocity=0, time=384))
-        m.save(mid)
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float",
-                        "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
-                       capture_output=True, timeout=120)
-        x, _ = sf.read(wav, dtype="float64")
-    return cents_of(x[:int(0.4 * SR)])
+    msgs = [mido.Message("control_change", control=num, value=val) for num, val in ccs]
+    msgs += [mido.Message("pitchwheel", pitch=bend),
+             mido.Message("note_on", note=69, velocity=100),
+             mido.Message("note_off", note=69, velocity=0, time=384)]
+    return cents_of(fluid_render(BLOB, msgs)[:int(0.4 * SR)])
 
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
@@ -155,26 +138,6 @@ def test_nrpn_data_entry_as_fluidsynth(case) -> None:
 
 @pytest.mark.skipif(shutil.which("fluidsynth") is None, reason="fluidsynth not installed")
 def test_sensitivity_rpn_as_fluidsynth() -> None:
-    import mido
-    import soundfile as sf
-
-    with tempfile.TemporaryDirectory() as tmp:
-        path, mid, wav = (os.path.join(tmp, n) for n in ("t.sf2", "t.mid", "t.wav"))
-        with open(path, "wb") as f:
-            f.write(BLOB)
-        m = mido.MidiFile(ticks_per_beat=480)
-        tr = mido.MidiTrack()
-        m.tracks.append(tr)
-        for num, val in ((101, 0), (100, 0), (6, 12)):
-            tr.append(mido.Message("control_change", control=num, value=val))
-        tr.append(mido.Message("pitchwheel", pitch=4096))
-        tr.append(mido.Message("note_on", note=69, velocity=100))
-        tr.append(mido.Message("note_off", note=69, velocity=0, time=384))
-        m.save(mid)
-        subprocess.run(["fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float",
-                        "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True,
-                       capture_output=True, timeout=120)
-        x, _ = sf.read(wav, dtype="float64")
-    fl = cents_of(x[:int(0.4 * SR)])
+    fl = fluid_cents(((101, 0), (100, 0), (6, 12)), 4096)
     ap = cents_of(play(BLOB, seconds=0.4, extra=[*rpn(12), (0, "pitch_bend", 0, 4096, 0)]))
     assert abs(fl - expected(12, 4096)) < 2.5 and abs(ap - fl) < 1.5, (ap, fl)

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+from typing import Any
 
 import numpy as np
 import pytest
@@ -44,9 +45,9 @@ def play(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
     return out.astype(np.float64)
 
 
-def fluid(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
-          off: float | None = None) -> np.ndarray:
-    """The same note rendered by the fluidsynth command (float WAV, no reverb/chorus)."""
+def fluid_render(blob: bytes, messages: list[Any]) -> np.ndarray:
+    """``messages`` (mido messages of one track, 480 ticks a beat) played on the SoundFont
+    ``blob`` by the fluidsynth command (float WAV, no reverb/chorus)."""
     import mido
     import soundfile as sf
 
@@ -55,18 +56,26 @@ def fluid(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
         with open(path, "wb") as f:
             f.write(blob)
         m = mido.MidiFile(ticks_per_beat=480)
-        tr = mido.MidiTrack()
-        m.tracks.append(tr)
-        tr.append(mido.MetaMessage("set_tempo", tempo=500000))
-        tr.append(mido.Message("note_on", note=key, velocity=vel, time=0))
-        held = int((off if off is not None else seconds) * 960)
-        tr.append(mido.Message("note_off", note=key, velocity=0, time=held))
-        tr.append(mido.MetaMessage("end_of_track", time=int(seconds * 960) - held + 960))
+        m.tracks.append(mido.MidiTrack(messages))
         m.save(mid)
-        subprocess.run([FLUID, "-ni", "-q", "-g", "1", "-r", str(SR), "-O", "float", "-T",
-                        "wav", "-F", wav, "-R", "0", "-C", "0", path, mid], check=True, timeout=120,
-                       capture_output=True)
+        subprocess.run([FLUID or "fluidsynth", "-ni", "-q", "-g", "1", "-r", str(SR), "-O",
+                        "float", "-T", "wav", "-F", wav, "-R", "0", "-C", "0", path, mid],
+                       check=True, capture_output=True, timeout=120)
         x, _ = sf.read(wav, dtype="float64")
+    return x
+
+
+def fluid(blob: bytes, *, key: int = 69, vel: int = 100, seconds: float = 1.0,
+          off: float | None = None) -> np.ndarray:
+    """The same note rendered by the fluidsynth command (float WAV, no reverb/chorus)."""
+    import mido
+
+    held = int((off if off is not None else seconds) * 960)
+    x = fluid_render(blob, [
+        mido.MetaMessage("set_tempo", tempo=500000),
+        mido.Message("note_on", note=key, velocity=vel, time=0),
+        mido.Message("note_off", note=key, velocity=0, time=held),
+        mido.MetaMessage("end_of_track", time=int(seconds * 960) - held + 960)])
     return np.pad(x, ((0, max(0, int(seconds * SR) - len(x))), (0, 0)))[:int(seconds * SR)]
 
 
