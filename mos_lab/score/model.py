@@ -156,6 +156,45 @@ def _check_spelling(spelling: Any, notes: np.ndarray) -> list[str]:
     return []
 
 
+def _check_measures(measures: Any) -> list[str]:
+    """Problems with the source's bar lines: ints, at least one measure, strictly rising."""
+    if not isinstance(measures, np.ndarray) or measures.dtype.kind not in "iu" \
+            or measures.ndim != 1:
+        return ["measures: must be a 1-D int numpy array of ticks or None"]
+    if len(measures) < 2:
+        return [f"measures: {len(measures)} ticks; a measure needs its start and end (2)"]
+    m = measures.astype(np.int64)
+    if m[0] < 0 or m[-1] > MAX_TICK:
+        return [f"measures: ticks must lie in 0..{MAX_TICK} (got {int(m[0])}..{int(m[-1])})"]
+    bad = np.flatnonzero(m[1:] <= m[:-1])
+    if len(bad):
+        i = int(bad[0]) + 1
+        return [f"measures[{i}]: {int(m[i])} does not come after {int(m[i - 1])} "
+                "(bar lines must rise)"]
+    return []
+
+
+def _check_ties(ties: Any, notes: np.ndarray) -> list[str]:
+    """Problems with written ties: (row, tick) pairs, each tick inside its note."""
+    if not isinstance(ties, np.ndarray) or ties.dtype.kind not in "iu" or ties.ndim != 2 \
+            or ties.shape[1] != 2:
+        return ["ties: must be an int numpy array of (row, tick) pairs, shape (k, 2), or None"]
+    if not len(ties):
+        return []
+    rows, ticks = ties[:, 0].astype(np.int64), ties[:, 1].astype(np.int64)
+    out = np.flatnonzero((rows < 0) | (rows >= len(notes)))
+    if len(out):
+        return [f"ties[{int(out[0])}]: row {int(rows[out[0]])} is not a note of the score "
+                f"({len(notes)} notes)"]
+    start = notes["start"][rows]
+    bad = np.flatnonzero((ticks <= start) | (ticks >= start + notes["duration"][rows]))
+    if len(bad):
+        i = int(bad[0])
+        return [f"ties[{i}]: tick {int(ticks[i])} is not inside notes[{int(rows[i])}]"
+                + (f" (and {len(bad) - 1} more)" if len(bad) > 1 else "")]
+    return []
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
@@ -194,6 +233,15 @@ class Score:
     composer: str = ""
     #: Sung text, one syllable per entry (MusicXML lyrics, ABC ``w:``, MIDI lyric events).
     lyrics: tuple[Lyric, ...] = ()
+    #: The source's bar lines: the tick where each measure starts, then where the last one
+    #: ends (int64, rising), so irregular bars and pickups survive; None where the source
+    #: has none (MIDI): the engraver bars the piece itself. Kept by ``replace`` and NVX1.
+    measures: np.ndarray | None = None
+    #: Where the source wrote a note as tied heads: (row of ``notes``, tick where a tied-on
+    #: head starts) pairs, sorted; an empty table when every note was one head. None where
+    #: the source writes no heads (MIDI): the engraver splits notes itself. Aligned with
+    #: ``notes`` like ``spelling``, so ``replace(notes=...)`` without ties drops it.
+    ties: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -228,10 +276,19 @@ class Score:
         problems += _check_arrays(self.notes, self.controls, len(self.tracks))
         if self.spelling is not None:
             problems += _check_spelling(self.spelling, self.notes)
+        if self.measures is not None:
+            problems += _check_measures(self.measures)
+        if self.ties is not None:
+            problems += _check_ties(self.ties, self.notes)
         if problems:
             raise ScoreError(problems)
         if self.spelling is not None:
             object.__setattr__(self, "spelling", _frozen(self.spelling.astype(np.int16)))
+        if self.measures is not None:
+            object.__setattr__(self, "measures", _frozen(self.measures.astype(np.int64)))
+        if self.ties is not None:
+            t = self.ties.astype(np.int64).reshape(-1, 2)
+            object.__setattr__(self, "ties", _frozen(t[np.lexsort((t[:, 1], t[:, 0]))]))
         object.__setattr__(self, "notes", _frozen(self.notes))
         object.__setattr__(self, "controls", _frozen(self.controls))
         object.__setattr__(self, "tracks", tuple(self.tracks))
@@ -265,9 +322,10 @@ class Score:
 
     def replace(self, **changes: Any) -> Score:
         """A copy with some fields replaced (validated like any new score); new notes
-        without a new spelling drop the old one (it described other notes)."""
-        if "notes" in changes and "spelling" not in changes:
-            changes["spelling"] = None
+        without a new spelling or new ties drop the old ones (they described other notes)."""
+        for aligned in ("spelling", "ties"):
+            if "notes" in changes and aligned not in changes:
+                changes[aligned] = None
         return replace(self, **changes)
 
     # -- derived -----------------------------------------------------------------------

@@ -268,18 +268,61 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
         stream = stream.expandRepeats()
     except Exception:  # repeats music21 cannot expand are played once
         stream = copy.deepcopy(stream)
+    lines = m21_bar_lines(stream)  # before the ties are joined (a joined note overfills)
+    chains: list[tuple[int, float, int, list[float]]] | None = None
     with contextlib.suppress(Exception):  # a tied note is one note (its written length)
-        _merge_ties(stream)
+        chains = _merge_ties(stream)
     mf = m21.midi.translate.streamToMidiFile(stream)
     score = read_midi(mf.writestr(), source)
     spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
     composer = ""
     with contextlib.suppress(Exception):
         composer = str(stream.metadata.composer or "").strip()
-    return score.replace(title=title or score.title, spelling=spelling,
-                         composer=composer or score.composer,
-                         key_signatures=_m21_modes(stream, score),
-                         lyrics=_m21_lyrics(stream, score) or score.lyrics)
+    score = score.replace(title=title or score.title, spelling=spelling,
+                          composer=composer or score.composer,
+                          key_signatures=_m21_modes(stream, score),
+                          lyrics=_m21_lyrics(stream, score) or score.lyrics)
+    measures = None
+    if lines is not None:
+        measures = np.unique(np.round(np.array(lines) * score.tpq).astype(np.int64))
+        measures = measures if len(measures) >= 2 else None
+    ties = None if chains is None or measures is None else align_ties(score, chains)
+    return dataclasses.replace(score, measures=measures, ties=ties)
+
+
+def m21_bar_lines(stream: Any) -> list[float] | None:
+    """The bar lines of a music21 stream's first part in quarters (each measure's start,
+    then the last one's end); None when it has no measures (a flat stream)."""
+    parts = list(getattr(stream, "parts", [])) or [stream]
+    try:
+        ms = list(parts[0].getElementsByClass("Measure"))
+        if not ms:
+            return None
+        lines = [float(m.getOffsetInHierarchy(parts[0])) for m in ms]
+        lines.append(lines[-1] + float(ms[-1].duration.quarterLength))
+    except Exception:  # measures music21 cannot place: the engraver bars the piece
+        return None
+    return lines
+
+
+def align_ties(score: Score, chains: list[tuple[int, float, int, list[float]]]) -> np.ndarray:
+    """(row, tick) of each written tie point of ``chains`` ((part, onset in quarters, MIDI,
+    onsets of the tied-on heads)), each chain matched to the note of its pitch starting at
+    its onset (parts in order to the tracks in order where several notes match)."""
+    notes, tpq = score.notes, score.tpq
+    free: dict[tuple[int, int], list[int]] = {}
+    for i in np.lexsort((notes["track"], notes["pitch"], notes["start"])).tolist():
+        free.setdefault((int(notes["start"][i]), int(notes["pitch"][i])), []).append(i)
+    out: list[tuple[int, int]] = []
+    for _, on, midi, splits in sorted(chains, key=lambda c: (c[1], c[2], c[0])):
+        rows = free.get((round(on * tpq), midi))
+        if not rows:
+            continue
+        row = rows.pop(0)
+        end = int(notes["start"][row] + notes["duration"][row])
+        out += [(row, t) for t in (round(x * tpq) for x in splits)
+                if notes["start"][row] < t < end]
+    return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
 def _m21_modes(stream: Any, score: Score) -> tuple[KeySignature, ...]:
@@ -331,11 +374,13 @@ def _m21_title(md: Any) -> str:
     return ""
 
 
-def _merge_ties(stream: Any) -> None:
+def _merge_ties(stream: Any) -> list[tuple[int, float, int, list[float]]]:
     """Join every chain of tied notes into its first note, in place (music21's own
-    ``stripTies`` leaves chains of three or more split)."""
+    ``stripTies`` leaves chains of three or more split); returns each joined note as
+    (part, onset in quarters, MIDI, onsets of the heads tied on to it), the written split."""
     parts = list(getattr(stream, "parts", [])) or [stream]
-    for part in parts:
+    chains: dict[int, tuple[int, float, int, list[float]]] = {}
+    for pi, part in enumerate(parts):
         # (MIDI, voice) -> (head note, where it ends): overlapping notes of one pitch in
         # two voices each keep their own chain
         open_: dict[tuple[int, str], tuple[Any, float]] = {}
@@ -351,6 +396,9 @@ def _merge_ties(stream: Any) -> None:
                 first = head[0]
                 first.quarterLength = first.quarterLength + n.quarterLength
                 site.remove(n)
+                chain = chains.setdefault(id(first), (pi, float(first.getOffsetInHierarchy(
+                    part)), int(first.pitch.midi), []))
+                chain[3].append(at)
                 if kind == "stop":
                     first.tie = None
                     del open_[key]
@@ -358,6 +406,7 @@ def _merge_ties(stream: Any) -> None:
                     open_[key] = (first, at + float(n.quarterLength))
             elif kind == "start":
                 open_[key] = (n, at + float(n.quarterLength))
+    return list(chains.values())
 
 
 # -- spelling: line-of-fifths positions (C = 0, G = 1, F = -1); theory.pitch explains them

@@ -211,11 +211,15 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
                       for c in tr.get("pitch_bends", [])]
     notes = np.concatenate(note_parts) if note_parts else np.zeros(0, NOTE_DTYPE)
     spelling = None
-    if spelled:  # the spelling follows its notes through the sort (stable, by start)
-        order = np.argsort(notes["start"], kind="stable")
+    # the spelling and ties follow their notes through the sort (stable, by start)
+    order = np.argsort(notes["start"], kind="stable")
+    if spelled:
         spelling = np.concatenate(spell_parts)[order]
-        notes = notes[order]
-    notes = sort_rows(notes, "start")
+    notes = notes[order]
+    ties = _ties_of(doc, note_parts, order)
+    if isinstance(ties, list):
+        raise ScoreError(ties, source)
+    measures = np.array(doc["measures"], dtype=np.int64) if "measures" in doc else None
     controls = np.array(ctrl_rows, dtype=CONTROL_DTYPE) if ctrl_rows else np.zeros(0, CONTROL_DTYPE)
     controls = sort_rows(controls, "time")
     tempo = TempoMap(doc["ticks_per_quarter"],
@@ -235,9 +239,30 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
             composer=doc.get("composer", ""),
             lyrics=tuple(Lyric(ly["tick"], ly["text"], ly.get("track", 0), ly.get("verse", 1))
                          for ly in doc.get("lyrics", [])),
+            measures=measures,
+            ties=ties,
         )
     except ScoreError as exc:
         raise ScoreError(exc.problems, source) from None
+
+
+def _ties_of(doc: dict[str, Any], note_parts: list[np.ndarray], order: np.ndarray
+             ) -> np.ndarray | list[str] | None:
+    """The written ties as (row, tick) pairs of the sorted notes (``order`` sorted the
+    tracks' notes, concatenated), None when the document has none, or its problems."""
+    if "ties" not in doc:
+        return None
+    offsets = np.cumsum([0] + [len(a) for a in note_parts])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    out, problems = [], []
+    for k, t in enumerate(doc["ties"]):
+        tr, j = t["track"], t["note"]
+        if tr >= len(note_parts) or j >= len(note_parts[tr]):
+            problems.append(f"ties[{k}]: tracks[{tr}].notes[{j}] does not exist")
+            continue
+        out.append((int(rank[offsets[tr] + j]), t["tick"]))
+    return problems[:MAX_PROBLEMS] or np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
 def _spelling_problems(doc: dict[str, Any]) -> list[str] | bool:
@@ -301,12 +326,28 @@ def to_nvx1(score: Score) -> dict[str, Any]:
                     "roman": ch.roman} for ch in score.chords],
         "tracks": tracks,
     }
+    if score.measures is not None:
+        doc["measures"] = score.measures.tolist()
+    if score.ties is not None:
+        of_track, index = _track_index(score)
+        doc["ties"] = [{"track": int(of_track[r]), "note": int(index[r]), "tick": t}
+                       for r, t in score.ties.tolist()]
     if score.composer:  # optional fields only where there is something to say
         doc["composer"] = score.composer[:1000]
     if score.lyrics:
         doc["lyrics"] = [{"tick": ly.tick, "text": ly.text[:1000], "track": ly.track,
                           "verse": ly.verse} for ly in score.lyrics]
     return doc
+
+
+def _track_index(score: Score) -> tuple[np.ndarray, np.ndarray]:
+    """Each note's track and its index among that track's notes (NVX1 names notes so)."""
+    track = score.notes["track"].astype(np.int64)
+    index = np.zeros(len(track), dtype=np.int64)
+    for i in np.unique(track).tolist():
+        sel = np.flatnonzero(track == i)
+        index[sel] = np.arange(len(sel))
+    return track, index
 
 
 def dumps(score: Score) -> str:
