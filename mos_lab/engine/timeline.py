@@ -145,7 +145,8 @@ class Timeline:
         state: dict[int, ChannelState] = {}
         controls: dict[int, dict[int, int]] = {}
         bends: dict[int, int] = {}
-        for row in self.score.seek.controls_at(tick).tolist():
+        for row in sorted(self.score.seek.controls_at(tick).tolist()):  # in time order:
+            # a restore replays RPN/NRPN selections and data entries as they were played
             _time, number, value, _track, channel = row
             if number == PROGRAM:
                 programs[channel] = value
