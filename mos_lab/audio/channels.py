@@ -8,8 +8,13 @@ from dataclasses import dataclass, field
 
 from mos_lab.audio.events import CC_EXPRESSION, CC_PAN, CC_SUSTAIN, CC_VOLUME
 
+# A channel's controllers at power-on, as FluidSynth's channel starts them (the sound
+# controllers CC70-79 at 64, "no change"; every other controller 0).
 DEFAULT_CONTROLS: dict[int, int] = {CC_VOLUME: 100, CC_PAN: 64, CC_EXPRESSION: 127,
-                                    CC_SUSTAIN: 0}
+                                    CC_SUSTAIN: 0, **{c: 64 for c in range(70, 80)}}
+# What Reset All Controllers (CC121) leaves alone, as FluidSynth: bank select, volume,
+# balance, pan (MSB and LSB), the sound controllers CC70-79 and effect depths CC91-95.
+_KEEP_ON_RESET = frozenset({0, 32, 7, 39, 8, 40, 10, 42, *range(70, 80), *range(91, 96)})
 BEND_RANGE_SEMIS = 2.0  # GM default pitch-wheel sensitivity (RPN 0,0), semitones
 CC_DATA_MSB, CC_DATA_LSB, CC_RPN_LSB, CC_RPN_MSB = 6, 38, 100, 101
 CC_NRPN_LSB, CC_NRPN_MSB = 98, 99
@@ -72,20 +77,37 @@ class ChannelState:
         expr = self.controls.get(CC_EXPRESSION, 127) / 127.0
         return (vol * expr) ** 2
 
+    @property
+    def pan(self) -> float:
+        """CC10 as a -1..1 pan offset: (cc - 64) / 64, FluidSynth's bipolar mapping of
+        the default pan modulator (127 is 63/64 of the way right, 0 hard left)."""
+        return (self.controls.get(CC_PAN, 64) - 64) / 64.0
+
+    @property
+    def wheel(self) -> tuple[float, float]:
+        """(pitch wheel as 0..1, 0.5 at rest; sensitivity in semitones): what the
+        SoundFont modulators read of the wheel."""
+        return (self.pitch_bend + 8192) / 16384.0, self.bend_range
+
     def pan_gains(self, voice_pan: float) -> tuple[float, float]:
         """Equal-power left/right gains (1, 1 at centre) for channel pan + voice pan."""
-        p = (self.controls.get(CC_PAN, 64) - 64) / 63.0 + voice_pan
+        p = self.pan + voice_pan
         p = min(1.0, max(-1.0, p))
         angle = (p + 1.0) * math.pi / 4.0
         return math.cos(angle) * math.sqrt(2.0), math.sin(angle) * math.sqrt(2.0)
 
     def reset_controllers(self) -> None:
-        """CC121: bend, expression and sustain to defaults, no RPN selected (volume, pan
-        and the pitch-wheel sensitivity stay, RP-015)."""
+        """CC121 as FluidSynth plays it: every controller below 120 to 0 except bank,
+        volume, balance, pan, CC70-79 and CC91-95; expression 127, no RPN or NRPN
+        selected, the wheel centred (its sensitivity and the program stay, RP-015)."""
         self.pitch_bend = 0
+        for num in list(self.controls):
+            if num < 120 and num not in _KEEP_ON_RESET:
+                self.controls[num] = 0
         self.controls[CC_EXPRESSION] = 127
         self.controls[CC_SUSTAIN] = 0
         self.controls[CC_RPN_MSB] = self.controls[CC_RPN_LSB] = 127
+        self.controls[CC_NRPN_MSB] = self.controls[CC_NRPN_LSB] = 127
         self.nrpn = False
 
     def snapshot(self) -> dict[str, object]:
@@ -94,11 +116,16 @@ class ChannelState:
 
     def restore(self, program: int | None, controls: Mapping[int, int] | None,
                 pitch_bend: int | None) -> None:
+        """Set the program, controllers and bend a seek found in force. ``controls`` are
+        applied in their order (give them in the order they were last set): RPN and
+        NRPN selections and data entries replay as they were played, so a data entry
+        after an NRPN selection leaves the pitch-wheel sensitivity alone."""
         if program is not None:
             self.program = program
         if controls is not None:
-            self.controls.update(controls)
-            if self.rpn == (0, 0) and CC_DATA_MSB in controls:  # the last data entry
-                self.bend_range = controls[CC_DATA_MSB] + controls.get(CC_DATA_LSB, 0) / 100.0
+            for num, value in controls.items():
+                self.set_control(num, value)
+                if num in (CC_DATA_MSB, CC_DATA_LSB):
+                    self.data_entry(num, value)
         if pitch_bend is not None:
             self.pitch_bend = pitch_bend

@@ -84,7 +84,9 @@ S_PWOFF = 87  # 1 - the pitch-wheel modulators' amount / 12800 (``sf2voice.voice
 # Left/right output gains: the ones reached, the target, frames of ramp left (S_GON 0: the
 # voice not yet mixed): a channel's volume or pan change glides over 64 frames.
 S_GL, S_GR, S_GTL, S_GTR, S_GLEFT, S_GON = 88, 89, 90, 91, 92, 93
-NF = 94
+# Reverb / chorus send gains reached and their targets: a send change glides with them.
+S_GRV, S_GCH, S_GTRV, S_GTCH = 94, 95, 96, 97
+NF = 98
 # Iv (int64) columns.
 I_KIND, I_CH, I_T, I_START, I_REL, I_DONE, I_NOSC, I_TOFS, I_TSIZE = 0, 1, 2, 3, 4, 5, 6, 7, 8
 I_DATA, I_LOOP, I_EXT, I_FIN, I_EXTFIN, I_ACTIVE = 9, 10, 11, 12, 13, 14
@@ -99,6 +101,8 @@ SF2_FLOOR = 1e-5  # a SoundFont voice whose envelope is below -100 dB has ended
 LOOP_NONE, LOOP_ON, LOOP_RELEASE = 0, 1, 3
 # Event kinds: (frame, kind, target, a, b, c, d).
 EV_REL, EV_KILL, EV_CHAN = 0, 1, 2
+# (frame, EV_SET, voice, column, value): a live modulator's new value for a row column.
+EV_SET = 3
 EV_COLS = 7
 # Note-cache modes (``I_PMODE``) of a wavetable/FM voice whose note has a cache entry:
 # the entry holds the source's output (no envelope, no gain) at native pitch, frame t of
@@ -887,49 +891,63 @@ def _sf2_mix(F: np.ndarray, v: int, mix: np.ndarray, a: int, b: int, src: np.nda
     """``mix[:, a:b] += src * (gl, gr, reverb send, chorus send)`` of voice ``v``: one
     vectorised pass (the sends only where the mix has their rows and they are on).
 
-    A change of the left/right gains (the channel's volume, expression or pan on a
-    sounding voice) glides to them linearly over 64 frames, as FluidSynth ramps its
-    voice and output amplitudes over a block: no step, no click."""
+    A change of any of these gains (the channel's volume, expression or pan, a live
+    modulator's attenuation, pan or send on a sounding voice) glides to them linearly
+    over 64 frames, as FluidSynth ramps its voice and output amplitudes over a block:
+    no step, no click."""
     gl, gr = _gains(F, v, level, cpan)
     m = b - a
     s = src[:m]
     ml = mix[0, a:b]
     mr = mix[1, a:b]
+    sends = mix.shape[0] >= 4
+    sv = level * F[v, F_GAIN]
+    srev = sv * F[v, S_SEND_REV] if sends else 0.0
+    scho = sv * F[v, S_SEND_CHO] if sends else 0.0
     r = 0
     if F[v, S_GON] == 0.0:
         F[v, S_GON] = 1.0
         F[v, S_GL] = F[v, S_GTL] = gl
         F[v, S_GR] = F[v, S_GTR] = gr
+        F[v, S_GRV] = F[v, S_GTRV] = srev
+        F[v, S_GCH] = F[v, S_GTCH] = scho
         F[v, S_GLEFT] = 0.0
-    elif gl != F[v, S_GTL] or gr != F[v, S_GTR]:
+    elif (gl != F[v, S_GTL] or gr != F[v, S_GTR] or srev != F[v, S_GTRV]
+          or scho != F[v, S_GTCH]):
         F[v, S_GTL] = gl
         F[v, S_GTR] = gr
+        F[v, S_GTRV] = srev
+        F[v, S_GTCH] = scho
         F[v, S_GLEFT] = SF2_CHUNK
     left = int(F[v, S_GLEFT])
     if left > 0:
         cl = F[v, S_GL]
         cr = F[v, S_GR]
+        cv = F[v, S_GRV]
+        cc = F[v, S_GCH]
         dl = (gl - cl) / left
         dr = (gr - cr) / left
+        dv = (srev - cv) / left
+        dc = (scho - cc) / left
         r = min(left, m)
         for k in range(r):  # (the first frame still at the old gains, as FluidSynth)
             ml[k] += cl * s[k]
             mr[k] += cr * s[k]
             cl += dl
             cr += dr
+        if sends and (cv != 0.0 or dv != 0.0):
+            for k in range(r):
+                mix[2, a + k] += cv * s[k]
+                cv += dv
+        if sends and (cc != 0.0 or dc != 0.0):
+            for k in range(r):
+                mix[3, a + k] += cc * s[k]
+                cc += dc
         F[v, S_GLEFT] = left - r
         F[v, S_GL] = cl if left > r else gl
         F[v, S_GR] = cr if left > r else gr
-    sv = level * F[v, F_GAIN]
-    srev = sv * F[v, S_SEND_REV] if mix.shape[0] >= 4 else 0.0
-    scho = sv * F[v, S_SEND_CHO] if mix.shape[0] >= 4 else 0.0
-    if r > 0:  # the sends of the ramped frames (their own gains do not glide)
-        if srev != 0.0:
-            for k in range(r):
-                mix[2, a + k] += srev * s[k]
-        if scho != 0.0:
-            for k in range(r):
-                mix[3, a + k] += scho * s[k]
+        F[v, S_GRV] = (F[v, S_GRV] + dv * r) if left > r else srev
+        F[v, S_GCH] = (F[v, S_GCH] + dc * r) if left > r else scho
         if r == m:
             return
         s = s[r:]
@@ -1392,6 +1410,11 @@ def _voice(n: int, v: int, mix: np.ndarray, F: np.ndarray, Iv: np.ndarray, rng: 
             cpan = ev[e, 4]
             bend = ev[e, 5]
             modw = ev[e, 6]
+        elif kind == EV_SET:
+            col = int(ev[e, 3])
+            F[v, col] = ev[e, 4]
+            if col in (S_QLIN, S_FGAIN):
+                F[v, S_LASTFC] = -1e30  # new filter coefficients at the next chunk
         elif kind == EV_REL and Iv[v, I_KIND] == K_SF2:
             sf2_release(F, Iv, v, ev[e, 4])
         elif kind == EV_REL:

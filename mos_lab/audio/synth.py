@@ -27,6 +27,7 @@ from mos_lab.audio.events import DRUM_CHANNEL as DRUM
 from mos_lab.audio.events import NOTE_OFF, NOTE_ON, Event, check_event, check_events
 from mos_lab.audio.instruments.base import InstrumentBank
 from mos_lab.audio.instruments.builtin import BuiltinBank
+from mos_lab.audio.instruments.sf2voice import SENSITIVITY, WHEEL
 from mos_lab.audio.limiter import Limiter
 from mos_lab.audio.loading import Emit, Progress, load_async
 from mos_lab.audio.voices import VoiceAllocator
@@ -118,8 +119,7 @@ class Synth:
     def _sync_channel(self, channel: int) -> None:
         """Tell the voices the channel's level/pan/bend (from the current frame on)."""
         st = self.channels[channel]
-        pan = (st.controls.get(ev.CC_PAN, 64) - 64) / 63.0
-        self.voices.set_channel(channel, st.level, pan, st.bend_ratio,
+        self.voices.set_channel(channel, st.level, st.pan, st.bend_ratio,
                                 st.controls.get(1, 0) / 128.0)
 
     def reset(self) -> None:
@@ -157,6 +157,8 @@ class Synth:
             was_sustained = st.sustain
             st.restore(prog, checked, bend)
             self._sync_channel(channel)
+            if self.voices.reads(channel):
+                self.voices.modulate(channel, None, st.controls, st.wheel)
             if was_sustained and not st.sustain:
                 self.voices.sustain_off(channel)
 
@@ -306,7 +308,8 @@ class Synth:
                     inst = self.bank.instrument(ch.program, e.channel == DRUM)
                     start_cc = getattr(inst, "start_cc", None)  # SoundFont: modulators
                     specs = (inst.start(e.a, e.b, self.sample_rate) if start_cc is None
-                             else start_cc(e.a, e.b, self.sample_rate, ch.controls))
+                             else start_cc(e.a, e.b, self.sample_rate, ch.controls,
+                                           ch.wheel))
                     if specs:
                         voices.start(specs, e.channel, e.a, e.b)
                 elif kind == NOTE_OFF:
@@ -329,24 +332,36 @@ class Synth:
         elif e.kind == ev.PITCH_BEND:
             ch.pitch_bend = e.a
             self._sync_channel(e.channel)
+            if self.voices.reads(e.channel, WHEEL):
+                self.voices.modulate(e.channel, WHEEL, ch.controls, ch.wheel)
 
     def _control(self, channel: int, ch: ChannelState, num: int, val: int) -> None:
         if num == ev.CC_ALL_SOUND_OFF:
             self.voices.release_all(channel, immediate=True)
         elif num == ev.CC_RESET_CONTROLLERS:
             was = ch.sustain
+            sostenuto = ch.controls.get(66, 0) >= 64
             ch.reset_controllers()
             self._sync_channel(channel)
+            if self.voices.reads(channel):
+                self.voices.modulate(channel, None, ch.controls, ch.wheel)
             if was:
                 self.voices.sustain_off(channel)
+            if sostenuto:  # the pedals are up: release what they held (as FluidSynth)
+                self.voices.sostenuto_off(channel, False)
         elif num == ev.CC_ALL_NOTES_OFF:
             self.voices.release_all(channel, sustain=ch.sustain)
         else:
             was = ch.sustain
             ch.set_control(num, val)
-            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1) or (
-                    num in (6, 38) and ch.data_entry(num, val)):  # 6/38: RPN data entry
+            sens = num in (6, 38) and ch.data_entry(num, val)  # 6/38: RPN data entry
+            if num in (ev.CC_VOLUME, ev.CC_PAN, ev.CC_EXPRESSION, 1) or sens:
                 self._sync_channel(channel)
+            reads = self.voices.reads
+            if reads(channel, num):  # a live modulator reads it (SoundFont voices)
+                self.voices.modulate(channel, num, ch.controls, ch.wheel)
+            if sens and reads(channel, SENSITIVITY):
+                self.voices.modulate(channel, SENSITIVITY, ch.controls, ch.wheel)
             if num == ev.CC_SUSTAIN and was and not ch.sustain:
                 self.voices.sustain_off(channel)
             if num == 66:  # sostenuto: holds the notes down when it is pressed

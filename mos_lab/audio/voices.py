@@ -20,7 +20,7 @@ note start cheap.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 
@@ -168,6 +168,10 @@ class VoiceAllocator:
         self._nc = ((self.notes.arena, self.notes.etab, self.notes.E) if self.notes is not None
                     else K.empty_note_cache())
         self._n_ext = 0  # voices with custom sources (rendered in numpy before the kernel)
+        # Per channel: how many sounding SoundFont voices have live modulators reading each
+        # source (controller number, sf2voice.WHEEL, SENSITIVITY): a change of a source no
+        # voice reads costs nothing.
+        self._reads: list[dict[int, int]] = [{} for _ in range(16)]
 
     def __iter__(self) -> Iterator[Voice]:
         yield from self.voices
@@ -202,6 +206,33 @@ class VoiceAllocator:
         self._event(K.EV_CHAN, channel, level, pan, bend)
         if modwheel:
             self._ev[self._nev - 1, 6] = modwheel
+
+    def reads(self, channel: int, source: int | None = None) -> bool:
+        """True if a sounding voice of ``channel`` has a live modulator reading ``source``
+        (a controller number, ``sf2voice.WHEEL`` or ``SENSITIVITY``; None: any)."""
+        reads = self._reads[channel]
+        return bool(reads) if source is None else source in reads
+
+    def modulate(self, channel: int, source: int | None, controls: Mapping[int, int],
+                 wheel: tuple[float, float]) -> None:
+        """``source`` changed on ``channel`` (None: any may have): the voices whose live
+        modulators read it evaluate them again with ``controls`` and ``wheel`` (pitch
+        wheel 0..1, sensitivity semitones); the changed row values apply from the
+        current frame on (the kernel glides gains and sends, ramps the filter)."""
+        for v in (*self.voices, *self.tails):
+            src = v.source
+            if v.channel != channel or v.kind != K.K_SF2 or not v.alive \
+                    or not isinstance(src, SF2Source) or src.live is None:
+                continue
+            live = src.live
+            if source is not None and source not in src.keys:
+                continue
+            for col, val in live.update(controls, wheel):
+                self._event(K.EV_SET, v.slot, float(col), val)
+                if col == K.F_GAIN:
+                    v.gain = val
+                elif col == K.F_PAN:
+                    v.pan = val
 
     def _release(self, v: Voice, frames: int | None = None) -> None:
         """Start ``v``'s release at the current frame (the one path for every note end)."""
@@ -312,6 +343,10 @@ class VoiceAllocator:
                 F[K.F_LS], F[K.F_LE], F[K.F_RLEN] = src.loop_start, src.loop_end, src.pos
                 F[K.S_CHUNK] = F[K.S_NEXT] = -1.0
                 Iv[K.I_LOOP] = src.loop_mode
+                if src.keys:
+                    reads = self._reads[v.channel]
+                    for k in src.keys:
+                        reads[k] = reads.get(k, 0) + 1
         elif type(src) is SampleSource:
             d = self._data_slot(src.data)
             if d >= 0:
@@ -402,6 +437,15 @@ class VoiceAllocator:
         if v.data_slot >= 0:
             self._data_users[v.data_slot] -= 1
             v.data_slot = -1
+        src = v.source
+        if v.kind == K.K_SF2 and isinstance(src, SF2Source) and src.keys:
+            reads = self._reads[v.channel]
+            for k in src.keys:
+                left = reads[k] - 1
+                if left:
+                    reads[k] = left
+                else:
+                    del reads[k]
         self._free.append(v.slot)
 
     # -- allocation ------------------------------------------------------------------------

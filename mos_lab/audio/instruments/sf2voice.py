@@ -2,11 +2,16 @@
 velocity, turned into the kernel's K_SF2 row (``kernels._sf2`` plays it).
 
 Modulators are evaluated at note start (SoundFont 2.04 section 8.2: source mapping,
-amount source, transform) from the velocity, the key and the channel's controllers.
-The channel's volume (CC7), expression (CC11), pan (CC10), pitch wheel and mod wheel
-(CC1 to vibrato depth) also act while the note sounds, through the channel state the
-kernel reads; their default modulators are therefore left out of the note-start sum
-(a file's own modulators of these controllers are summed at note start).
+amount source, transform) from the velocity, the key, the channel's controllers, its
+pitch wheel and wheel sensitivity (RPN 0,0). The channel's volume (CC7), expression
+(CC11), pan (CC10), pitch wheel and mod wheel (CC1 to vibrato depth) act while the note
+sounds through the channel state the kernel reads; their default modulators are left
+out of the sum. Every other modulator whose source is a controller, the wheel or its
+sensitivity (the file's own, the default CC91/CC93 sends) is evaluated again when that
+source changes during the note, as FluidSynth does: :func:`live_values` gives the row
+columns it moves (filter, pitch, LFO and envelope depths, LFO rates, attenuation, pan,
+sends), which the voice allocator queues at the change's frame. Envelope times and
+delays stay as the note started (the kernel's envelopes are functions of time).
 """
 
 from __future__ import annotations
@@ -27,7 +32,16 @@ ALT_ATTENUATION = 0.4  # EMU/FluidSynth: initialAttenuation counts 0.4 cB per un
 # FluidSynth 2.3 (the oracle) gives it no effect (measured: a note's spectrum is the same
 # at velocity 40, 100 and 127), so by default neither do we; True plays it as the spec.
 VELOCITY_TO_CUTOFF = False
-GM_DEFAULTS = {91: 40}  # GM2: a channel's reverb send (CC91) starts at 40, chorus at 0
+# GM2: a channel's reverb send (CC91) starts at 40, chorus at 0; the sound controllers
+# CC70-79 at 64 ("no change"), as FluidSynth's channel starts them.
+GM_DEFAULTS = {91: 40, **{c: 64 for c in range(70, 80)}}
+WHEEL, SENSITIVITY = 128 + 14, 128 + 16  # source keys of the pitch wheel, its sensitivity
+Wheel = tuple[float, float]  # (pitch wheel 0..1 with 0.5 at rest, sensitivity semitones)
+AT_REST: Wheel = (0.5, 2.0)
+# Row columns a live modulator may move while the note sounds (besides gain, pan, pitch).
+LIVE_COLS = (K.S_P_ME, K.S_P_ML, K.S_P_VL, K.S_FC, K.S_FC_ME, K.S_FC_ML, K.S_QLIN,
+             K.S_FGAIN, K.S_VOL_ML, K.S_SEND_REV, K.S_SEND_CHO, K.S_MLINC, K.S_VLINC,
+             K.S_PWOFF)
 
 
 class SF2Source(SampleSource):
@@ -46,6 +60,56 @@ class SF2Source(SampleSource):
         self.row = row  # shared between notes of the same key and velocity: read only
         self.loop_mode = loop_mode if self.loop is not None else 0
         self.loop_start, self.loop_end = self.loop if self.loop is not None else (0, 0)
+        # Sources (controller numbers, WHEEL, SENSITIVITY) its live modulators read, and
+        # what re-evaluates them (set by the instrument when there are any).
+        self.keys: frozenset[int] = frozenset()
+        self.live: LiveVoice | None = None
+
+
+class LiveVoice:
+    """What a sounding voice needs to evaluate its modulators again: the region, key,
+    velocity and the values (gain, pan, pitch ratio, ``LIVE_COLS``) it plays now."""
+
+    __slots__ = ("dry", "key", "now", "rate", "region", "vel", "velmods")
+
+    def __init__(self, region: Region, key: int, vel: int, rate: float, velmods: bool,
+                 dry: bool, now: tuple[float, ...]) -> None:
+        self.region, self.key, self.vel, self.rate = region, key, vel, rate
+        self.velmods, self.dry, self.now = velmods, dry, now
+
+    def update(self, cc: Mapping[int, int], wheel: Wheel) -> list[tuple[int, float]]:
+        """(row column, new value) for what the controllers ``cc`` and ``wheel`` changed
+        (F_GAIN, F_PAN, F_INC and ``LIVE_COLS``); remembers them as the values now."""
+        got = live_values(self.region, self.key, self.vel, self.rate, cc, wheel,
+                          self.velmods, self.dry)
+        out = [(col, val) for col, val, was in zip(_COLS, got, self.now, strict=True)
+               if val != was]
+        self.now = tuple(got)
+        return out
+
+
+_COLS = (K.F_GAIN, K.F_PAN, K.F_INC, *LIVE_COLS)
+
+
+def note_gain(att: float, vel: int, velmods: bool) -> float:
+    """A layer's linear gain from its attenuation (cB; plus the velocity's unless the
+    row already has it), under the SoundFont headroom."""
+    vcb = 0.0 if velmods else velocity_cb(vel)
+    return HEADROOM * 10.0 ** (-min(1440.0, max(0.0, att + vcb)) / 200.0)
+
+
+HEADROOM = 0.5
+
+
+def live_values(r: Region, key: int, vel: int, rate: float, cc: Mapping[int, int],
+                wheel: Wheel, velmods: bool, dry: bool) -> list[float]:
+    """Gain, pan, pitch ratio and ``LIVE_COLS`` of region ``r``'s voice at ``key``/``vel``
+    with the channel's controllers ``cc`` and ``wheel`` now (``_COLS`` order)."""
+    row, ratio, att, pan, _ = voice_row(r, key, vel, rate, cc, velocity_gain=velmods,
+                                        wheel=wheel)
+    if dry:
+        row[K.S_SEND_REV] = row[K.S_SEND_CHO] = 0.0
+    return [note_gain(att, vel, velmods), pan, ratio, *(float(row[c]) for c in LIVE_COLS)]
 
 
 def _map(src: int, value: float) -> float:
@@ -73,15 +137,25 @@ def _map(src: int, value: float) -> float:
     return value
 
 
+def _wheel_shaped(m: Modulator) -> bool:
+    """A pitch-wheel-to-fineTune modulator scaled by the sensitivity: played live by the
+    kernel through the channel's bend (``S_PWOFF``), whatever its amount."""
+    pw = DEFAULT_MODS[9]
+    return (m[0], m[1], m[3], m[4]) == (pw[0], pw[1], pw[3], pw[4])
+
+
 def controllers(r: Region) -> set[int]:
-    """MIDI controllers that the region's note-start modulators read."""
+    """Sources that the region's modulators read and the channel may change during a
+    note: MIDI controller numbers, ``WHEEL`` and ``SENSITIVITY``."""
     out = set()
     for m in r.mods:
-        if m in _LIVE:
+        if m in _LIVE or _wheel_shaped(m):
             continue
         for src in (m[0], m[3]):
             if src & 0x80:
                 out.add(src & 0x7F)
+            elif src & 0x7F in (14, 16):
+                out.add(128 + (src & 0x7F))
     return out
 
 
@@ -92,8 +166,9 @@ def _concave(x: float) -> float:
     return min(1.0, max(0.0, -(40.0 / 96.0) * math.log10(1.0 - x)))
 
 
-def _source(src: int, key: int, vel: int, cc: Mapping[int, int]) -> float | None:
-    """The raw 0..1 value of a modulator source at note start (None: not defined)."""
+def _source(src: int, key: int, vel: int, cc: Mapping[int, int],
+            wheel: Wheel = AT_REST) -> float | None:
+    """The raw 0..1 value of a modulator source now (None: not defined)."""
     index = src & 0x7F
     if src & 0x80:  # a MIDI controller
         if index in (0, 6, 32, 38, 98, 99, 100, 101) or index >= 120:
@@ -105,43 +180,45 @@ def _source(src: int, key: int, vel: int, cc: Mapping[int, int]) -> float | None
         return vel / 128.0
     if index == 3:
         return key / 128.0
-    if index in (10, 13):  # poly / channel pressure: none at note start
+    if index in (10, 13):  # poly / channel pressure: not played (no such events)
         return 0.0
     if index == 14:
-        return 0.5  # the pitch wheel at rest (it acts live, through the channel)
+        return wheel[0]  # the pitch wheel, 0..16383 / 16384
     if index == 16:
-        return 2.0 / 128.0  # pitch wheel sensitivity: 2 semitones
+        return wheel[1] / 128.0  # its sensitivity in semitones, as a 7-bit value
     return None
 
 
 def modulated(mods: tuple[Modulator, ...], key: int, vel: int, cc: Mapping[int, int],
-              skip: tuple[Modulator, ...] = ()) -> dict[int, float]:
-    """Sum of the note-start modulator outputs per destination generator (but ``skip``)."""
+              skip: tuple[Modulator, ...] = (), wheel: Wheel = AT_REST) -> dict[int, float]:
+    """Sum of the modulator outputs per destination generator (but ``skip`` and those the
+    kernel plays from the channel state)."""
     out: dict[int, float] = {}
     linked: dict[int, float] = {}
     for m in mods:  # linked ones first: they feed other modulators
         if m[1] & 0x8000 and m not in _LIVE:
-            val = _value(m, key, vel, cc, 0.0)
+            val = _value(m, key, vel, cc, 0.0, wheel)
             linked[m[1] & 0x7FFF] = linked.get(m[1] & 0x7FFF, 0.0) + val
     for i, m in enumerate(mods):
         if m[1] & 0x8000 or m in _LIVE or (m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF) \
-                or m in skip:
+                or m in skip or _wheel_shaped(m):
             continue
-        val = _value(m, key, vel, cc, linked.get(i, 0.0))
+        val = _value(m, key, vel, cc, linked.get(i, 0.0), wheel)
         out[m[1]] = out.get(m[1], 0.0) + val
     return out
 
 
-def _value(m: Modulator, key: int, vel: int, cc: Mapping[int, int], link: float) -> float:
+def _value(m: Modulator, key: int, vel: int, cc: Mapping[int, int], link: float,
+           wheel: Wheel = AT_REST) -> float:
     src, _, amount, amt_src, trans = m
     if src & 0x7F == 127 and not src & 0x80:  # linked source: the linking modulators' sum
         a = link
     else:
-        x = _source(src, key, vel, cc)
+        x = _source(src, key, vel, cc, wheel)
         if x is None:
             return 0.0
         a = _map(src, x)
-    y = _source(amt_src, key, vel, cc)
+    y = _source(amt_src, key, vel, cc, wheel)
     b = _map(amt_src, y) if y is not None else 0.0
     v = a * b * amount
     return abs(v) if trans == 2 else v
@@ -176,13 +253,14 @@ def reads_velocity(r: Region) -> bool:
 
 
 def voice_row(r: Region, key: int, vel: int, sample_rate: float, cc: Mapping[int, int],
-              *, velocity_gain: bool = True) -> tuple[np.ndarray, float, float, float, float]:
+              *, velocity_gain: bool = True, wheel: Wheel = AT_REST
+              ) -> tuple[np.ndarray, float, float, float, float]:
     """The K_SF2 row of region ``r`` at ``key``/``vel``: (row, pitch ratio, attenuation
     in cB, pan, release seconds). ``velocity_gain=False`` leaves the default velocity
     modulator out of the attenuation (the caller adds :func:`velocity_cb`)."""
     g = dict(r.gens)
     skip = () if velocity_gain else (DEFAULT_MODS[0],)
-    for dest, v in modulated(r.mods, key, vel, cc, skip).items():
+    for dest, v in modulated(r.mods, key, vel, cc, skip, wheel).items():
         g[dest] = g.get(dest, 0) + v  # type: ignore[assignment]
     if g.get(46, -1) >= 0:
         key = int(g[46])  # keynum override

@@ -26,18 +26,26 @@ from mos_lab.audio.envelope import ADSR
 from mos_lab.audio.instruments.base import Instrument, NoteSpec
 from mos_lab.audio.instruments.sf2 import Region, SF2File
 from mos_lab.audio.instruments.sf2voice import (
+    AT_REST,
+    GM_DEFAULTS,
+    HEADROOM,
+    LIVE_COLS,
+    WHEEL,
+    LiveVoice,
     SF2Source,
+    Wheel,
     controllers,
+    note_gain,
     reads_velocity,
-    velocity_cb,
     voice_row,
 )
 
-SF2_HEADROOM = 0.5
+SF2_HEADROOM = HEADROOM
 NOISE_FLOOR = 1e-6  # a voice this far under full scale at its own gain has ended (-120 dB)
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
 _NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
-_Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None"]
+_Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None",
+               frozenset[int], tuple[float, ...]]
 
 
 class SoundFontInstrument:
@@ -47,14 +55,15 @@ class SoundFontInstrument:
         self.name = name
         self.regions = regions
         self.data = data
-        self._ccs = sorted(set().union(*(controllers(r) for r in regions)))
+        self._keys = [frozenset(controllers(r)) for r in regions]
+        self._ccs = sorted(set().union(*self._keys))
         # A note's rows depend on its velocity only through the velocity ranges and the
         # default velocity-to-attenuation modulator, unless a modulator reads it: then the
         # memo is keyed by the velocity layer and the attenuation is added per note.
         self._velmods = any(reads_velocity(r) for r in regions)
         self._vsplits = sorted({r.vel_lo for r in regions} | {r.vel_hi + 1 for r in regions})
         # (key, velocity or its layer, controllers read) -> each layer's row, pitch, ...
-        self._memo: dict[tuple[int, int, tuple[int, ...]], list[_Layer]] = {}
+        self._memo: dict[tuple[int, int, tuple[float, ...]], list[_Layer]] = {}
         self._rate = 0.0
         self._dry = False
 
@@ -74,34 +83,45 @@ class SoundFontInstrument:
         return self.start_cc(pitch, velocity, sample_rate, _NO_CC)
 
     def start_cc(self, pitch: int, velocity: int, sample_rate: float,
-                 controls: Mapping[int, int]) -> list[NoteSpec]:
-        """The note's layers, modulators evaluated with the channel's ``controls``."""
+                 controls: Mapping[int, int], wheel: Wheel = AT_REST) -> list[NoteSpec]:
+        """The note's layers, modulators evaluated with the channel's ``controls`` and
+        ``wheel`` (pitch wheel 0..1, sensitivity in semitones); each layer whose
+        modulators read a controller can evaluate them again (``SF2Source.live``)."""
         if sample_rate != self._rate:
             self._memo.clear()
             self._rate = sample_rate
         vk = velocity if self._velmods else -1 - bisect_right(self._vsplits, velocity)
-        key = (pitch, vk, tuple(controls.get(c, 0) for c in self._ccs))
+        key = (pitch, vk, tuple(controls.get(c, GM_DEFAULTS.get(c, 0)) if c < 128
+                                else wheel[0] if c == WHEEL else wheel[1]
+                                for c in self._ccs))
         layers = self._memo.get(key)
         if layers is None:
-            layers = self._layers(pitch, velocity, sample_rate, controls)
+            layers = self._layers(pitch, velocity, sample_rate, controls, wheel)
             if len(self._memo) >= 4096:
                 self._memo.clear()
             self._memo[key] = layers
-        vcb = 0.0 if self._velmods else velocity_cb(velocity)
-        return [NoteSpec(SF2Source(self.data, ratio, row, start=r.start, end=r.end,
-                                   loop=loop, loop_mode=r.loop_mode), env,
-                         SF2_HEADROOM * 10.0 ** (-min(1440.0, max(0.0, att + vcb)) / 200.0),
-                         pan, exclusive=r.exclusive)
-                for r, row, ratio, att, pan, env, loop in layers]
+        velmods, dry = self._velmods, self._dry
+        out = []
+        for r, row, ratio, att, pan, env, loop, keys, base in layers:
+            gain = note_gain(att, velocity, velmods)
+            src = SF2Source(self.data, ratio, row, start=r.start, end=r.end, loop=loop,
+                            loop_mode=r.loop_mode)
+            if keys:
+                src.keys = keys
+                src.live = LiveVoice(r, pitch, velocity, sample_rate, velmods, dry,
+                                     (gain, pan, ratio, *base))
+            out.append(NoteSpec(src, env, gain, pan, exclusive=r.exclusive))
+        return out
 
     def _layers(self, pitch: int, velocity: int, sample_rate: float,
-                controls: Mapping[int, int]) -> list[_Layer]:
+                controls: Mapping[int, int], wheel: Wheel) -> list[_Layer]:
         out: list[_Layer] = []
-        for r in self.regions:
+        for r, keys in zip(self.regions, self._keys, strict=True):
             if not (r.key_lo <= pitch <= r.key_hi and r.vel_lo <= velocity <= r.vel_hi):
                 continue
             row, ratio, att, pan, release = voice_row(r, pitch, velocity, sample_rate,
-                                                      controls, velocity_gain=self._velmods)
+                                                      controls, velocity_gain=self._velmods,
+                                                      wheel=wheel)
             # The end of a voice: -100 dB under the note, or -120 dB of full scale (at
             # its loudest velocity layer's gain, so one row serves the layer).
             loud = SF2_HEADROOM * 10.0 ** (-max(0.0, att) / 200.0)
@@ -114,7 +134,8 @@ class SoundFontInstrument:
             env = ADSR(attack=max(0.001, r.attack), hold=r.hold,
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
                        release=max(0.001, release))
-            out.append((r, row, ratio, att, pan, env, loop))
+            base = tuple(float(row[c]) for c in LIVE_COLS) if keys else ()
+            out.append((r, row, ratio, att, pan, env, loop, keys, base))
         return out
 
 

@@ -48,7 +48,7 @@ def _both_ways(bank: object, notes: list[tuple[int, int, int]]) -> tuple[np.ndar
     chans[3].controls[7] = 60
     kern, ref = VoiceAllocator(64, SR), VoiceAllocator(64, SR)
     for ch, st in enumerate(chans):
-        kern.set_channel(ch, st.level, (st.controls[10] - 64) / 63.0, st.bend_ratio)
+        kern.set_channel(ch, st.level, st.pan, st.bend_ratio)
     for a in (kern, ref):
         _start_all(a, bank, notes, own=a is ref)
     total = sum(SEGMENTS)

@@ -49,10 +49,12 @@ def test_a_change_mid_glide_glides_on_from_where_it_is() -> None:
     x = play(HELD, seconds=0.08, extra=[(AT, "control", 0, 10, 0),
                                         (AT + 32, "control", 0, 10, 127)])[:, 0]
     g = x / x[AT - 10]
-    # half way to hard left (sqrt 2), then back over 64 frames to hard right (0)
+    # half way to hard left (sqrt 2), then back over 64 frames to CC10 127: 63/64 of the
+    # way right (FluidSynth's (cc - 64) / 64), whose left gain is not quite 0
     mid = 1.0 + (np.sqrt(2.0) - 1.0) * 0.5
+    right = np.sqrt(2.0) * np.cos((1.0 + 63 / 64) * np.pi / 4)
     assert abs(g[AT + 32] - mid) < 0.005
-    assert abs(g[AT + 64] - mid / 2) < 0.005 and abs(g[AT + 96]) < 0.002
+    assert abs(g[AT + 64] - (mid + right) / 2) < 0.005 and abs(g[AT + 96] - right) < 0.002
     assert np.all(np.diff(g[AT + 32:AT + 97]) < 0)
 
 
