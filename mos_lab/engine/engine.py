@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from mos_lab.audio import NullOutput, Output, OutputError, SoundDeviceOutput, Synth
+from mos_lab.audio.instruments.builtin import BuiltinBank
 from mos_lab.audio.memory import release_free_memory
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
@@ -140,6 +141,9 @@ class Engine:
         self.bus = bus if bus is not None else EventBus()
         self._own_bus = bus is None
         self.synth = synth or Synth(sample_rate=self.sample_rate, max_block=max(block, 1024))
+        if synth is None and self.soundfont is not None and isinstance(
+                self.synth.fallback_bank, BuiltinBank):  # ~18 MB, built only if heard
+            self.synth.fallback_bank.standin = True
         self.output = make_output(output, self.sample_rate, block, lookahead_s)
         self.heard = HeardEvents(self.bus, lambda: self.output.ring.frames_read)
         self.scheduler = Scheduler(self.synth, on_discontinuity=self._discontinuity,
@@ -306,6 +310,7 @@ class Engine:
                 self.scheduler.request_jump(0)
             self._set_state("playing")
             self.scheduler.set_playing(True)
+        self._standin_if_heard()
         self.output.wake()
 
     def pause(self) -> None:
@@ -517,6 +522,7 @@ class Engine:
         self.synth.send("note_on", channel, pitch, velocity)  # validates at once
         if self._instruments is None:
             self._use_instruments()
+        self._standin_if_heard()
         self.output.wake()
         self._when_ready(lambda: None)
         self.bus.emit("note_on", pitch=pitch, velocity=int(velocity), channel=channel)
@@ -549,6 +555,24 @@ class Engine:
                                                           timeout=SOUNDFONT_TIMEOUT)
             return self._instruments
 
+    def _standin_if_heard(self) -> None:
+        """Build the built-in stand-in set (off the render thread) once it may be heard:
+        a play or a live note while the SoundFont still loads, or after its load failed.
+
+        Why: an engine with a SoundFont builds no built-in instrument it never plays
+        (~18 MB of tables and drum samples per kernel); notes that start before this
+        thread is done build what they need themselves.
+        """
+        bank = self.synth.fallback_bank
+        if not (isinstance(bank, BuiltinBank) and bank.standin):
+            return
+        fut = self._instruments
+        if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+            return  # the SoundFont plays
+        bank.standin = False
+        threading.Thread(target=bank.prepare, args=(self.sample_rate,), daemon=True,
+                         name="mos-lab-standin").start()
+
     def wait_instruments(self, timeout: float = SOUNDFONT_TIMEOUT) -> Any:
         """Load the engine's SoundFont now if not yet and return the bank it plays.
 
@@ -568,6 +592,7 @@ class Engine:
         elif topic in ("audio.load.failed", "audio.load.timeout"):
             self._report("instruments", f"{payload.get('name')}: {payload.get('error')}; "
                          "keeping the current instruments")
+            self._standin_if_heard()
 
     def midi_out(self, port: Any) -> MidiOut:
         """Send what the engine plays to a MIDI port (a mido port or a port name)."""

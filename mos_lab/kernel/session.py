@@ -38,7 +38,7 @@ from mos_lab.engine import Engine
 from mos_lab.engine.engine import DEFAULT_SOUNDFONT, SoundFontArg, resolve_soundfont
 from mos_lab.plugins import PluginRegistry, default_folders
 from mos_lab.score import Score
-from mos_lab.widgets import Registry, live_chord
+from mos_lab.widgets import Registry
 
 if TYPE_CHECKING:
     from mos_lab.ai import Assistant, Tool
@@ -304,6 +304,8 @@ class Session:
             return  # a note of the playback (heard events): the page labels those itself
         key = (int(ev.get("channel", 0)), int(ev["pitch"]))
         (self._held.add if ev.type == "note_on" else self._held.discard)(key)
+        from mos_lab.widgets import live_chord  # imports the widget code: first live note
+
         symbol, rn = live_chord([p for _, p in self._held])
         if symbol and symbol != self._live_chord:
             self.bus.emit("chord", symbol=symbol, roman=rn, key="C")

@@ -18,15 +18,43 @@ the cell again closes the widgets of its previous run. The page moves playheads 
 from the audio position (``requestAnimationFrame``); the kernel only sends state changes.
 """
 
-from mos_lab.widgets._context import set_provider
-from mos_lab.widgets._lifecycle import Registry
-from mos_lab.widgets.chord_display import ChordDisplay, live_chord
-from mos_lab.widgets.keyboard import Keyboard
-from mos_lab.widgets.notation import Notation
-from mos_lab.widgets.piano_roll import PianoRoll
-from mos_lab.widgets.player import Player
-from mos_lab.widgets.theater_view import TheaterView
-from mos_lab.widgets.transport import Transport
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mos_lab.widgets._context import set_provider
+    from mos_lab.widgets._lifecycle import Registry
+    from mos_lab.widgets.chord_display import ChordDisplay, live_chord
+    from mos_lab.widgets.keyboard import Keyboard
+    from mos_lab.widgets.notation import Notation
+    from mos_lab.widgets.piano_roll import PianoRoll
+    from mos_lab.widgets.player import Player
+    from mos_lab.widgets.theater_view import TheaterView
+    from mos_lab.widgets.transport import Transport
+
+# Each name's module, imported on first use: a kernel that makes no widget imports no
+# anywidget, ipywidgets or widget code (~9 MB of an idle engine's kernel, issue 18).
+_WHERE = {
+    "ChordDisplay": "chord_display", "Keyboard": "keyboard", "Notation": "notation",
+    "PianoRoll": "piano_roll", "Player": "player", "Registry": "_lifecycle",
+    "TheaterView": "theater_view", "Transport": "transport", "live_chord": "chord_display",
+    "set_provider": "_context",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Import the module of an exported name when the name is first used (PEP 562)."""
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module 'mos_lab.widgets' has no attribute {name!r}")
+    value = getattr(import_module(f"mos_lab.widgets.{where}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_WHERE])
+
 
 __all__ = [
     "ChordDisplay",
