@@ -55,7 +55,11 @@ def _oracle(path: Path) -> dict[str, Any]:
 
     out = CACHE / f"{path.stem}.json"
     if out.exists() and '"bars"' in out.read_text():
-        return dict(json.loads(out.read_text()))
+        data = dict(json.loads(out.read_text()))
+        if "measures" not in data["nvx1"]:  # cached before the Score kept measures and ties
+            data["nvx1"] = load(path).to_nvx1()
+            out.write_text(json.dumps(data))
+        return data
     s = music21.converter.parse(str(path))
     try:
         ex = s.expandRepeats()
@@ -92,7 +96,7 @@ def _oracle(path: Path) -> dict[str, Any]:
 def oracles(paths: list[Path]) -> list[dict[str, Any]]:
     """music21's view of every file, parsed once and then read from the cache."""
     todo = [p for p in paths if not (CACHE / f"{p.stem}.json").exists()
-            or '"bars"' not in (CACHE / f"{p.stem}.json").read_text()]
+            or '"measures"' not in (CACHE / f"{p.stem}.json").read_text()]
     if todo:
         print(f"parsing {len(todo)} files with music21 (cached in {CACHE}) ...", flush=True)
         with ProcessPoolExecutor(max_workers=2) as pool:

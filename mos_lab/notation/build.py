@@ -8,7 +8,8 @@ beams); here they are put together with the spelling, keys, accidentals and dyna
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import itertools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -81,6 +82,32 @@ def sections(score: Score, q: Quantized | None = None) -> list[tuple[int, int, i
         if m0 == [num, den] and b + length < nxt and repeats(score, q, a, b, length):
             added.append((b + length, num, den))
     return sorted(out + added)
+
+
+def stored_bars(score: Score, end: int) -> list[tuple[int, int, tuple[int, int]]]:
+    """(start, length, meter) in units of the bars the source wrote (``Score.measures``),
+    each in the meter in force where it starts; before its first bar line and after its
+    last (notes added since) the meter's own bars run."""
+    assert score.measures is not None
+    lines = sorted({to_units(int(t), score.tpq) for t in score.measures.tolist()})
+    sigs = sorted((to_units(t.tick, score.tpq), t.numerator, t.denominator)
+                  for t in score.time_signatures) or [(0, 4, 4)]
+    at = [s[0] for s in sigs]
+
+    def meter(t: int) -> tuple[int, int]:
+        _, num, den = sigs[max(bisect.bisect_right(at, t) - 1, 0)]
+        return num, den
+
+    out: list[tuple[int, int, tuple[int, int]]] = []
+    if lines[0] > 0:  # notes before the first bar: bars back from it, short one first
+        full = bar_units(*meter(0))
+        head = [(max(t - full, 0), t) for t in range(lines[0], 0, -full)]
+        out += [(a, b - a, meter(a)) for a, b in reversed(head)]
+    out += [(a, b - a, meter(a)) for a, b in itertools.pairwise(lines)]
+    if end > lines[-1]:
+        m = meter(lines[-1])
+        out += measures([(lines[-1], *m)], 0, end)
+    return out
 
 
 def repeats(score: Score, q: Quantized, a: int, b: int, length: int) -> bool:
@@ -211,10 +238,16 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
     check(score, q)
     notes, tpq = score.notes, score.tpq
     meters = sections(score, q)
-    p_units = infer_pickup(q, meters, score,
-                           None if pickup is None else to_units(pickup, tpq))
-    p_units = [p % bar_units(m[1], m[2]) for p, m in zip(p_units, meters, strict=True)]
-    bars = measures(meters, p_units, int(q.end.max()))
+    bars = [] if score.measures is None or pickup is not None else \
+        stored_bars(score, int(q.end.max()))
+    if bars:  # the source's own bar lines
+        first_len, first_meter = bars[0][1], bars[0][2]
+        p_units = [first_len if first_len < bar_units(*first_meter) else 0]
+    else:
+        p_units = infer_pickup(q, meters, score,
+                               None if pickup is None else to_units(pickup, tpq))
+        p_units = [p % bar_units(m[1], m[2]) for p, m in zip(p_units, meters, strict=True)]
+        bars = measures(meters, p_units, int(q.end.max()))
     starts = np.array([b[0] for b in bars], dtype=np.int64)
     keys = _key_signatures(score, q)
     fifths = _spelling(score)
@@ -292,6 +325,7 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
     first = 0 if bars[0][1] < bar_units(*bars[0][2]) else 1  # a pickup is bar 0
     part.measures = [Measure(i + first, s, ln, implicit=ln < bar_units(*m))
                      for i, (s, ln, m) in enumerate(bars)]
+    written = _written_ties(score, q)
     for s in range(n_staves):
         sel = staff == s
         voices = separate(q.start[rows[sel]], q.end[rows[sel]], pitch[sel], rows[sel],
@@ -311,13 +345,35 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
                 if vi > 0 and not items:
                     continue
                 voice = Voice(s + 1, s * 4 + vi + 1)
-                for ev, payload in fill_voice(items, bs, bl, meter, rests=vi == 0):  # type: ignore[arg-type]
+                for ev, payload in fill_voice(items, bs, bl, meter, rests=vi == 0,  # type: ignore[arg-type]
+                                              written=written):
                     if isinstance(payload, Chord):
                         ev.heads = _heads(payload, ev, spelled, track.drums)
                     voice.events.append(ev)
                 part.measures[b].voices.append(voice)
     _dynamics(part, score, q, rows, starts)
     return part
+
+
+def _written_ties(score: Score, q: Quantized) -> Callable[[object], frozenset[int] | None] | None:
+    """Where the source tied each chord's heads (units), from ``Score.ties``; None where the
+    source said nothing (MIDI), so the page's own rules split notes."""
+    if score.ties is None:
+        return None
+    by_row: dict[int, set[int]] = {}
+    for row, tick in score.ties.tolist():
+        by_row.setdefault(row, set()).add(to_units(tick, score.tpq))
+    none: frozenset[int] = frozenset()
+
+    def written(chord: object) -> frozenset[int] | None:
+        if not isinstance(chord, Chord):
+            return None
+        if q.performed:  # a performance's heads are the page's own (times were snapped)
+            return None
+        tied = [by_row[r] for r in chord.notes if r in by_row]
+        return frozenset().union(*tied) if tied else none
+
+    return written
 
 
 def _heads(c: Chord, ev: Event, spelled: list, drums: bool) -> list[Head]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import functools
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from mos_lab.notation.model import UNITS, Event
 
@@ -112,10 +112,14 @@ def _snap_in_beats(t: int, m_start: int, ternary: set[int]) -> int:
 
 
 def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
-               meter: tuple[int, int], rests: bool) -> list[tuple[Event, object]]:
+               meter: tuple[int, int], rests: bool,
+               written: Callable[[object], frozenset[int] | None] | None = None
+               ) -> list[tuple[Event, object]]:
     """Written events of one voice in one bar: ``items`` are (start, end, payload) clipped
     to the bar, in order; gaps become rests (``rests``) or hidden space (payload None and
-    ``type == ""``). Each event comes with its item's payload (None for rests)."""
+    ``type == ""``). Each event comes with its item's payload (None for rests).
+    ``written(payload)``: where the source tied the note's heads (units), so the page shows
+    the source's heads in place of the beat and mid-bar ties; None where it did not say."""
     m_end = m_start + m_len
     bounds = {t for s, e, _ in items for t in (s, e) if m_start < t < m_end}
     ternary = {(t - m_start) // UNITS for t in bounds if (t - m_start) % UNITS % _BIN}
@@ -144,10 +148,11 @@ def fill_voice(items: list[tuple[int, int, object]], m_start: int, m_len: int,
             out.append((Event(s, e - s, ""), None))
             continue
         # cut at the edges of triplet beats, so each triplet stays inside its beat
+        told = None if p is None or written is None else written(p)
+        style = _middle(s, e, m_start, m_len, meter) | _beat_cuts(s, e, m_start, meter) \
+            if told is None else {t for t in told if s < t < e}
         cuts = sorted({s, e} | {m_start + b * UNITS + k for b in ternary for k in (0, UNITS)
-                                if s < m_start + b * UNITS + k < e} | _middle(s, e, m_start,
-                                                                           m_len, meter)
-                    | _beat_cuts(s, e, m_start, meter))
+                                if s < m_start + b * UNITS + k < e} | style)
         for a, b in itertools.pairwise(cuts):
             trip = (a - m_start) // UNITS in ternary
             shown = (b - a) * 3 // 2 if trip else b - a

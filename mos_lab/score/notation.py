@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import itertools
 import os
 import re
 import tempfile
@@ -299,7 +300,12 @@ def m21_bar_lines(stream: Any) -> list[float] | None:
         if not ms:
             return None
         lines = [float(m.getOffsetInHierarchy(parts[0])) for m in ms]
-        lines.append(lines[-1] + float(ms[-1].duration.quarterLength))
+        ends = [lines[-1] + float(ms[-1].duration.quarterLength)]
+        for part in parts[1:]:  # the last bar ends where its longest part's does
+            last = list(part.getElementsByClass("Measure"))[-1:]
+            ends += [float(m.getOffsetInHierarchy(part) + m.duration.quarterLength)
+                     for m in last]
+        lines.append(max(ends))
     except Exception:  # measures music21 cannot place: the engraver bars the piece
         return None
     return lines
@@ -308,20 +314,22 @@ def m21_bar_lines(stream: Any) -> list[float] | None:
 def align_ties(score: Score, chains: list[tuple[int, float, int, list[float]]]) -> np.ndarray:
     """(row, tick) of each written tie point of ``chains`` ((part, onset in quarters, MIDI,
     onsets of the tied-on heads)), each chain matched to the note of its pitch starting at
-    its onset (parts in order to the tracks in order where several notes match)."""
+    its onset that lasts past its last head's onset (the first such track where several
+    parts sound it: a unison of a tied and an untied note)."""
     notes, tpq = score.notes, score.tpq
     free: dict[tuple[int, int], list[int]] = {}
     for i in np.lexsort((notes["track"], notes["pitch"], notes["start"])).tolist():
         free.setdefault((int(notes["start"][i]), int(notes["pitch"][i])), []).append(i)
     out: list[tuple[int, int]] = []
     for _, on, midi, splits in sorted(chains, key=lambda c: (c[1], c[2], c[0])):
-        rows = free.get((round(on * tpq), midi))
-        if not rows:
+        rows = free.get((round(on * tpq), midi), [])
+        ticks = [round(x * tpq) for x in splits]
+        ends = [int(notes["start"][r] + notes["duration"][r]) for r in rows]
+        k = next((k for k, e in enumerate(ends) if e > max(ticks)), None)
+        if k is None:
             continue
-        row = rows.pop(0)
-        end = int(notes["start"][row] + notes["duration"][row])
-        out += [(row, t) for t in (round(x * tpq) for x in splits)
-                if notes["start"][row] < t < end]
+        row = rows.pop(k)
+        out += [(row, t) for t in ticks if notes["start"][row] < t < ends[k]]
     return np.array(out, dtype=np.int64).reshape(-1, 2)
 
 
@@ -505,6 +513,10 @@ def to_music21(score: Score) -> Any:
     out = m21.stream.Score()
     notes, tpq = score.notes, score.tpq
     spelling = score.spelling
+    bars = _written_bars(score)
+    tied: dict[int, list[Fraction]] = {}
+    for row, tick in ([] if score.ties is None else score.ties.tolist()):
+        tied.setdefault(row, []).append(_grid(Fraction(tick, tpq)))
     for ti, track in enumerate(score.tracks):
         idx = np.flatnonzero(notes["track"] == ti)
         part = m21.stream.Part()
@@ -519,17 +531,40 @@ def to_music21(score: Score) -> Any:
             on = _grid(Fraction(int(notes["start"][i]), tpq))
             dur = _grid(Fraction(int(notes["duration"][i]), tpq), Fraction(1, 32))
             groups.setdefault((on, dur), []).append(i)
+        measured = bars is not None
         for (on, dur), members in groups.items():
             ps = [_m21_pitch(m21, int(notes["pitch"][i]),
                              None if spelling is None else int(spelling[i])) for i in members]
-            el = m21.note.Note(ps[0]) if len(ps) == 1 else m21.chord.Chord(ps)
-            el.quarterLength = dur
-            el.volume.velocity = int(notes["velocity"][members[0]])
-            for verse, kind, text in sung.pop((ti, int(notes["start"][members[0]])), []):
-                el.addLyric(text, lyricNumber=verse)
-                el.lyrics[-1].syllabic = kind
-            part.insert(on, el)
-        if ti == 0:
+            heads = [(on, on + dur)] if bars is None else \
+                _heads_of(on, on + dur, members, bars, tied)
+            for k, (a, b) in enumerate(heads):
+                el = m21.note.Note(ps[0]) if len(ps) == 1 else m21.chord.Chord(ps)
+                el.quarterLength = b - a
+                el.volume.velocity = int(notes["velocity"][members[0]])
+                if len(heads) > 1:
+                    el.tie = m21.tie.Tie("start" if k == 0 else "stop" if k + 1 == len(heads)
+                                         else "continue")
+                if k == 0:
+                    for verse, kind, text in sung.pop((ti, int(notes["start"][members[0]])),
+                                                      []):
+                        el.addLyric(text, lyricNumber=verse)
+                        el.lyrics[-1].syllabic = kind
+                part.insert(a, el)
+        if measured:
+            for ts in score.time_signatures:
+                part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
+                    f"{ts.numerator}/{ts.denominator}"))
+            for ks in score.key_signatures:
+                sig = m21.key.KeySignature(ks.key)
+                mode = ks.mode or ("minor" if ks.minor else "")
+                part.insert(_grid(ks.tick / tpq), sig.asKey(mode) if mode else sig)
+            if ti == 0:
+                for tc in score.tempo.changes:
+                    part.insert(_grid(tc.tick / tpq), m21.tempo.MetronomeMark(
+                        number=round(tc.bpm, 3)))
+            assert bars is not None
+            part = _into_measures(m21, part, bars, score)
+        elif ti == 0:
             for ts in score.time_signatures:
                 part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
                     f"{ts.numerator}/{ts.denominator}"))
@@ -542,6 +577,72 @@ def to_music21(score: Score) -> Any:
                     number=round(tc.bpm, 3)))
         out.insert(0, part)
     return out
+
+
+def _written_bars(score: Score) -> list[Fraction] | None:
+    """The bar lines to write, in quarters: the score's measures, then (for notes past
+    them) bars of the meter in force at the last; None when the score has no measures."""
+    if score.measures is None:
+        return None
+    tpq = score.tpq
+    lines = sorted({_grid(Fraction(int(t), tpq)) for t in score.measures.tolist()})
+    end = Fraction(score.end_tick, tpq)
+    sigs = [t for t in score.time_signatures if Fraction(t.tick, tpq) <= lines[-1]]
+    ts = max(sigs, key=lambda t: t.tick) if sigs else score.time_signatures[0]
+    full = Fraction(4 * ts.numerator, ts.denominator)
+    while lines[-1] < end:
+        lines.append(lines[-1] + full)
+    return lines
+
+
+def _heads_of(on: Fraction, off: Fraction, rows: list[int], bars: list[Fraction],
+              tied: dict[int, list[Fraction]]) -> list[tuple[Fraction, Fraction]]:
+    """(start, end) of each written head of a note or chord: cut at the bar lines and
+    where the source tied its heads."""
+    cuts = {t for t in bars if on < t < off}
+    cuts |= {t for r in rows for t in tied.get(r, ()) if on < t < off}
+    edges = [on, *sorted(cuts), off]
+    return list(itertools.pairwise(edges))
+
+
+def _into_measures(m21: Any, flat: Any, bars: list[Fraction], score: Score) -> Any:
+    """A Part of one Measure per bar (``bars``: its lines in quarters; a short first bar is
+    a pickup) holding ``flat``'s elements, whose heads were already cut at the bar lines;
+    overlapping notes go to voices and gaps to rests."""
+    part = m21.stream.Part()
+    part.partName = flat.partName
+    elements = sorted(flat.elements, key=lambda e: (float(e.offset), e.classSortOrder))
+    offsets = [Fraction(e.offset) for e in elements]
+    sigs = sorted(score.time_signatures, key=lambda t: t.tick)
+
+    def full(t: Fraction) -> Fraction:
+        """The length of a bar of the meter in force at ``t`` (quarters)."""
+        ts = next((x for x in reversed(sigs) if Fraction(x.tick, score.tpq) <= t), sigs[0])
+        return Fraction(4 * ts.numerator, ts.denominator)
+
+    pickup = bars[1] - bars[0] < full(bars[0]) and len(bars) > 2
+    k = 0
+    for n, (b0, b1) in enumerate(itertools.pairwise(bars)):
+        m = m21.stream.Measure(number=n + (0 if pickup else 1))
+        short = float(max(full(b0) - (b1 - b0), Fraction(0)))
+        if n == 0 and pickup:
+            m.paddingLeft = short  # a pickup: the bar's rest is before it
+        else:
+            m.paddingRight = short  # a short bar: music21 would fill it up with a rest
+        last = n + 2 == len(bars)
+        while k < len(offsets) and (offsets[k] < b1 or last):
+            m.insert(offsets[k] - b0, elements[k])
+            k += 1
+        notes = sorted(m.notes, key=lambda e: float(e.offset))
+        overlap = any(float(a.offset + a.quarterLength) > float(b.offset) + 1e-9
+                      for a, b in itertools.pairwise(notes))
+        if overlap:
+            m.makeVoices(inPlace=True, fillGaps=True)
+        else:
+            m.makeRests(refStreamOrTimeRange=[0.0, float(b1 - b0)], fillGaps=True,
+                        inPlace=True)
+        part.insert(b0, m)
+    return part
 
 
 def write_musicxml(score: Score, path: Path) -> None:
