@@ -380,7 +380,7 @@ class Score:
                 f"notes[{bad[0]}].pitch: {moved[bad[0]]} after transposing is out of 0..127"
             )
         notes["pitch"] = moved
-        return self.replace(notes=notes)
+        return self.replace(notes=notes, ties=self.ties)  # same rows: the heads stay
 
     def info(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``mos-lab info --json`` prints)."""
