@@ -21,11 +21,11 @@ import tempfile
 import time
 
 from mos_lab.ai import Assistant
-from mos_lab.ai.backends.markov import MarkovBackend
-from mos_lab.ai.backends.render import RenderBackend
-from mos_lab.ai.jam import InstantJam
-from mos_lab.ai.service import GenerationService
-from mos_lab.ai.types import CancelToken, GenerationRequest
+from mos_lab.ai.core.types import CancelToken, GenerationRequest
+from mos_lab.ai.jam.instant import InstantJam
+from mos_lab.ai.models.markov.backend import MarkovBackend
+from mos_lab.ai.models.render import RenderBackend
+from mos_lab.ai.service.generation import GenerationService
 
 ANCHOR_FIRST_SOUND_S = 0.5  # DRF-04: the seed's "500 ms breaks real-time feel"
 SR = 32_000

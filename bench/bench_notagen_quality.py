@@ -147,8 +147,8 @@ def main() -> None:
         return out
 
     def markov() -> list[Score]:
-        from mos_lab.ai.backends import make_backend
-        from mos_lab.ai.types import CancelToken, GenerationRequest
+        from mos_lab.ai.core.types import CancelToken, GenerationRequest
+        from mos_lab.ai.models import make_backend
 
         b = make_backend("markov")
         return [s for seed in range(args.pieces)

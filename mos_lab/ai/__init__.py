@@ -32,10 +32,10 @@ Map::
 
 Example::
 
-    from mos_lab.ai.backends.markov import MarkovBackend
-    from mos_lab.ai.backends.render import RenderBackend
-    from mos_lab.ai.service import GenerationService
-    from mos_lab.ai.types import GenerationRequest
+    from mos_lab.ai.models.markov.backend import MarkovBackend
+    from mos_lab.ai.models.render import RenderBackend
+    from mos_lab.ai.service.generation import GenerationService
+    from mos_lab.ai.core.types import GenerationRequest
     markov = MarkovBackend()
     with GenerationService([markov, RenderBackend(markov)]) as svc:
         res = svc.generate(GenerationRequest(key="D minor", bars=8, seed=1))
@@ -44,10 +44,10 @@ Example::
         audio = job.result(timeout=30).audio          # (frames, 2) float32
 """
 
-from mos_lab.ai.assistant import Assistant
-from mos_lab.ai.llm import ChatCompletionsBackend
-from mos_lab.ai.rules import RuleBackend
-from mos_lab.ai.tools import Tool, default_tools
+from mos_lab.ai.assistant.chat import Assistant
+from mos_lab.ai.assistant.llm import ChatCompletionsBackend
+from mos_lab.ai.assistant.rules import RuleBackend
+from mos_lab.ai.assistant.tools import Tool, default_tools
 
 __all__ = [
     "Assistant",

@@ -237,8 +237,8 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def _generate_markov(args: argparse.Namespace, out: Path) -> int:
-    from mos_lab.ai.backends import make_backend
-    from mos_lab.ai.types import CancelToken, GenerationRequest
+    from mos_lab.ai.core.types import CancelToken, GenerationRequest
+    from mos_lab.ai.models import make_backend
 
     try:
         req = GenerationRequest(prompt=args.prompt, key=args.key, bars=args.bars,

@@ -42,8 +42,8 @@ from mos_lab.widgets import Registry
 
 if TYPE_CHECKING:
     from mos_lab.ai import Assistant, Tool
-    from mos_lab.ai.jobs import Job
-    from mos_lab.ai.service import GenerationService
+    from mos_lab.ai.service.generation import GenerationService
+    from mos_lab.ai.service.jobs import Job
 
 OUTPUTS = ("browser", "local", "null")
 THREAD_PREFIXES = ("mos", "apollo")
@@ -113,7 +113,7 @@ class Session:
         def call(fn: Callable[[dict[str, Any]], str]) -> Callable[[Any, dict[str, Any]], str]:
             return lambda _ctx, args: str(fn(args))
 
-        from mos_lab.ai.tools import exercise_tool
+        from mos_lab.ai.assistant.tools import exercise_tool
         from mos_lab.lessons.authoring import KINDS, make
 
         tools = default_tools()
@@ -238,7 +238,7 @@ class Session:
         progress also goes to the bus); ``wait=True`` returns it done and placed.
         ``melody=True`` conditions on the current score (MusicGen-Melody).
         """
-        from mos_lab.ai.types import GenerationRequest
+        from mos_lab.ai.core.types import GenerationRequest
 
         svc = self._generation_service()
         name = self._generation_backend(svc, model)
@@ -271,7 +271,7 @@ class Session:
         return job
 
     def _generation_service(self) -> GenerationService:
-        from mos_lab.ai.service import GenerationService
+        from mos_lab.ai.service.generation import GenerationService
 
         with self._lock:
             if self._generation is None:
@@ -280,7 +280,7 @@ class Session:
 
     def _generation_backend(self, svc: GenerationService, model: Any) -> str:
         """The registered name of ``model`` (registered now if it is new)."""
-        from mos_lab.ai.backends.base import Backend
+        from mos_lab.ai.core.backend import Backend
 
         if model is None:
             if not svc.backends:

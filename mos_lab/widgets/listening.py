@@ -1,7 +1,7 @@
 """The blind A/B listening widget: two players, three buttons, the running tally.
 
 ``ABListening(store, pairs, rater=)`` shows one pair at a time from
-:class:`mos_lab.ai.listening.ABStore`: "1" and "2" play the two generations
+:class:`mos_lab.ai.data.listening.ABStore`: "1" and "2" play the two generations
 (loudness-matched, sides drawn at random, nothing on screen says which is which), a click
 on "1 is better", "2 is better" or "the same" stores the rating with both provenances and
 moves on; the tally (wins, ties, 95 % Wilson interval) shows after each rating.
@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.listening import ABStore, Generation, Trial
+from mos_lab.ai.data.listening import ABStore, Generation, Trial
 
 
 def wav_bytes(audio: np.ndarray, sample_rate: int) -> bytes:

@@ -6,8 +6,8 @@ import threading
 
 import numpy as np
 
-from mos_lab.ai.backends.base import BaseBackend
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo
+from mos_lab.ai.core.backend import BaseBackend
+from mos_lab.ai.core.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo
 from mos_lab.score import Score
 
 

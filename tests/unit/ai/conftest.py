@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from ai_fakes import tiny_corpus
 
-from mos_lab.ai._runner import abandoned
-from mos_lab.ai.backends.markov import MarkovBackend
+from mos_lab.ai.models.markov.backend import MarkovBackend
+from mos_lab.ai.service._runner import abandoned
 from mos_lab.bus import EventBus
 
 

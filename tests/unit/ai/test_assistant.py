@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from mos_lab.ai import Assistant
-from mos_lab.ai.images import ImageError, validate_image
-from mos_lab.ai.ratelimit import RateLimiter
-from mos_lab.ai.rules import ChatResponse, RuleBackend, ToolCall, parse_intent
-from mos_lab.ai.service import GenerationService
+from mos_lab.ai.assistant.images import ImageError, validate_image
+from mos_lab.ai.assistant.rules import ChatResponse, RuleBackend, ToolCall, parse_intent
+from mos_lab.ai.service.generation import GenerationService
+from mos_lab.ai.service.ratelimit import RateLimiter
 from mos_lab.score import Score
 
 SONG = Score.from_notes([(0, 1920, p, 80) for p in (60, 64, 67)] +

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from mos_lab.ai.rules import parse_intent
-from mos_lab.ai.tools import check_arguments, default_tools
+from mos_lab.ai.assistant.rules import parse_intent
+from mos_lab.ai.assistant.tools import check_arguments, default_tools
 
 CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("play from bar 12", "play", {"bar": 12}),

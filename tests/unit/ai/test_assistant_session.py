@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from mos_lab.ai.tools import REGISTERED, exercise_tool, register_tool
+from mos_lab.ai.assistant.tools import REGISTERED, exercise_tool, register_tool
 from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 

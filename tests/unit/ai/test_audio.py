@@ -9,13 +9,13 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from mos_lab.ai.audioio import collect_stream, conform_audio, export_audio, onset_offsets
-from mos_lab.ai.backends.base import FunctionBackend
-from mos_lab.ai.backends.render import RenderBackend
-from mos_lab.ai.errors import InvalidOutputError, InvalidRequestError, InvalidResponseError
-from mos_lab.ai.service import GenerationService, RetryPolicy
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo
-from mos_lab.ai.validate import audio_problems
+from mos_lab.ai.core.audioio import collect_stream, conform_audio, export_audio, onset_offsets
+from mos_lab.ai.core.backend import FunctionBackend
+from mos_lab.ai.core.errors import InvalidOutputError, InvalidRequestError, InvalidResponseError
+from mos_lab.ai.core.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo
+from mos_lab.ai.core.validate import audio_problems
+from mos_lab.ai.models.render import RenderBackend
+from mos_lab.ai.service.generation import GenerationService, RetryPolicy
 from mos_lab.score import Score
 from mos_lab.score.tempo import TempoChange, TempoMap
 

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mos_lab.ai.audioio import normalize_loudness
-from mos_lab.ai.backends.render import RenderBackend
-from mos_lab.ai.jam import InstantJam
-from mos_lab.ai.service import GenerationService
-from mos_lab.ai.types import GenerationRequest
+from mos_lab.ai.core.audioio import normalize_loudness
+from mos_lab.ai.core.types import GenerationRequest
+from mos_lab.ai.jam.instant import InstantJam
+from mos_lab.ai.models.render import RenderBackend
+from mos_lab.ai.service.generation import GenerationService
 from mos_lab.audio import write_audio
 from mos_lab.engine import SAMPLE_RATE, Engine, render
 

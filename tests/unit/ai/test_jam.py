@@ -10,10 +10,10 @@ import weakref
 import numpy as np
 import pytest
 
-from mos_lab.ai.jam import InstantJam, JamBusyError
-from mos_lab.ai.jam_phases import JamContext, bass_only, melody_audio, simple_skeleton
-from mos_lab.ai.merge import MergeError, merge_parts, merge_problems
-from mos_lab.ai.types import CancelToken, GenerationRequest
+from mos_lab.ai.core.types import CancelToken, GenerationRequest
+from mos_lab.ai.jam.instant import InstantJam, JamBusyError
+from mos_lab.ai.jam.merge import MergeError, merge_parts, merge_problems
+from mos_lab.ai.jam.phases import JamContext, bass_only, melody_audio, simple_skeleton
 from mos_lab.score import Score
 
 REQ = GenerationRequest(key="E minor", bars=4, bpm=140, seed=3)

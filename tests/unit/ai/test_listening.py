@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from mos_lab.ai.listening import ABStore, Generation, loudness_db, match_loudness, wilson
-from mos_lab.ai.types import GenerationResult, Provenance
+from mos_lab.ai.core.types import GenerationResult, Provenance
+from mos_lab.ai.data.listening import ABStore, Generation, loudness_db, match_loudness, wilson
 
 SR = 8000
 

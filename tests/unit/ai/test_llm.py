@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from mos_lab.ai import Assistant
-from mos_lab.ai.errors import BackendError
-from mos_lab.ai.llm import ChatCompletionsBackend, sse_data
-from mos_lab.ai.rules import Message, RuleBackend
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.assistant.llm import ChatCompletionsBackend, sse_data
+from mos_lab.ai.assistant.rules import Message, RuleBackend
+from mos_lab.ai.core.errors import BackendError
+from mos_lab.ai.core.types import CancelToken
 from mos_lab.score import Score
 
 SONG = Score.from_notes([(bar * 1920, 1920, p, 80) for bar, chord in enumerate(

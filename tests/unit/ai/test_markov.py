@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mos_lab.ai.backends import make_backend
-from mos_lab.ai.backends.markov import MarkovBackend, scale_of
-from mos_lab.ai.errors import GenerationCancelled, MissingAIDependencyError
-from mos_lab.ai.tools import chord_name
-from mos_lab.ai.types import CancelToken, GenerationRequest
-from mos_lab.ai.validate import request_key, score_problems
+from mos_lab.ai.assistant.tools import chord_name
+from mos_lab.ai.core.errors import GenerationCancelled, MissingAIDependencyError
+from mos_lab.ai.core.types import CancelToken, GenerationRequest
+from mos_lab.ai.core.validate import request_key, score_problems
+from mos_lab.ai.models import make_backend
+from mos_lab.ai.models.markov.backend import MarkovBackend, scale_of
 from mos_lab.score import Score
 
 
@@ -102,7 +102,7 @@ def test_request_keys_are_spelled_theory_keys(text, name, sharps):
 
 
 def test_diatonic_chord_symbols_are_spelled_in_the_key():
-    from mos_lab.ai.backends.markov import chord_symbol
+    from mos_lab.ai.models.markov.backend import chord_symbol
     d = request_key("D minor")
     assert [chord_symbol(d, i) for i in range(7)] == ["Dm", "Edim", "Faug", "Gm", "A", "Bb",
                                                        "C#dim"]

@@ -19,13 +19,13 @@ import pytest
 torch = pytest.importorskip("torch")
 tf = pytest.importorskip("transformers")
 
-from mos_lab.ai.errors import GenerationTimeout  # noqa: E402
+from mos_lab.ai.core.errors import GenerationTimeout  # noqa: E402
+from mos_lab.ai.core.types import CancelToken, GenerationRequest  # noqa: E402
 from mos_lab.ai.models import musicgen  # noqa: E402
 from mos_lab.ai.models.musicgen.core import MusicGen  # noqa: E402
 from mos_lab.ai.models.musicgen.files import MusicGenFilesError  # noqa: E402
 from mos_lab.ai.models.musicgen.melody import render_score  # noqa: E402
-from mos_lab.ai.service import GenerationService  # noqa: E402
-from mos_lab.ai.types import CancelToken, GenerationRequest  # noqa: E402
+from mos_lab.ai.service.generation import GenerationService  # noqa: E402
 from mos_lab.score import Score  # noqa: E402
 
 RATE = 8000  # EnCodec sampling rate of the tiny models
@@ -222,7 +222,7 @@ def test_bad_folder_names_path_and_files(tmp_path: Path, folders: dict[str, Path
 
 
 def test_backend_behind_the_service(folders: dict[str, Path]) -> None:
-    from mos_lab.ai.backends import make_backend
+    from mos_lab.ai.models import make_backend
 
     backend = make_backend("musicgen", path=folders["stereo"], device="cpu")
     assert isinstance(backend, musicgen.MusicGenBackend)  # the old name, the new backend

@@ -7,9 +7,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mos_lab.ai.backends import make_backend, symbolic_backend  # noqa: E402
-from mos_lab.ai.backends.markov import MarkovBackend  # noqa: E402
-from mos_lab.ai.models import notagen  # noqa: E402
+from mos_lab.ai.models import (  # noqa: E402
+    make_backend,
+    notagen,
+    symbolic_backend,
+)
+from mos_lab.ai.models.markov.backend import MarkovBackend  # noqa: E402
 from mos_lab.ai.models.notagen.backend import NotaGenBackend  # noqa: E402
 
 
@@ -23,8 +26,8 @@ def test_the_shipped_weights_are_small_and_load() -> None:
 
 
 def test_notagen_is_the_default_backend_and_markov_a_named_fallback() -> None:
-    from mos_lab.ai.service import GenerationService
-    from mos_lab.ai.types import GenerationRequest
+    from mos_lab.ai.core.types import GenerationRequest
+    from mos_lab.ai.service.generation import GenerationService
 
     backend = make_backend()
     assert isinstance(backend, NotaGenBackend) and backend.path == notagen.SHIPPED

@@ -129,9 +129,9 @@ def test_check_line_names_the_problem() -> None:
 
 def test_backend_in_the_generation_service(model: notagen.NotaGen,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from mos_lab.ai.core.types import GenerationRequest
     from mos_lab.ai.models.notagen.backend import NotaGenBackend, prompt_fields
-    from mos_lab.ai.service import GenerationService
-    from mos_lab.ai.types import GenerationRequest
+    from mos_lab.ai.service.generation import GenerationService
 
     assert prompt_fields("Baroque_Bach, Johann Sebastian_Choral") == {
         "period": "Baroque", "composer": "Bach, Johann Sebastian", "instrumentation": "Choral"}

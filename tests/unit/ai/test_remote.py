@@ -13,17 +13,17 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from mos_lab.ai.backends.remote import HttpResponse, RemoteBackend
-from mos_lab.ai.errors import (
+from mos_lab.ai.core.errors import (
     BackendError,
     GenerationTimeout,
     InvalidOutputError,
     InvalidResponseError,
     TransientBackendError,
 )
-from mos_lab.ai.ratelimit import RateLimiter
-from mos_lab.ai.service import GenerationService, RetryPolicy
-from mos_lab.ai.types import GenerationRequest
+from mos_lab.ai.core.types import GenerationRequest
+from mos_lab.ai.models.remote import HttpResponse, RemoteBackend
+from mos_lab.ai.service.generation import GenerationService, RetryPolicy
+from mos_lab.ai.service.ratelimit import RateLimiter
 from mos_lab.score import Score
 
 REQ = GenerationRequest(key="C", bars=2, seed=5, sample_rate=16_000)

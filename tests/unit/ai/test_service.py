@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 from ai_fakes import Hang, melody_result, tiny_corpus
 
-from mos_lab.ai.backends.base import FunctionBackend
-from mos_lab.ai.backends.markov import MarkovBackend
-from mos_lab.ai.errors import (
+from mos_lab.ai.core.backend import FunctionBackend
+from mos_lab.ai.core.errors import (
     GenerationTimeout,
     InvalidOutputError,
     InvalidRequestError,
@@ -19,9 +18,10 @@ from mos_lab.ai.errors import (
     OutOfMemoryError,
     QueueFullError,
 )
-from mos_lab.ai.service import GenerationService
-from mos_lab.ai.types import GenerationRequest, GenerationResult, ModelInfo
-from mos_lab.ai.validate import validate_request
+from mos_lab.ai.core.types import GenerationRequest, GenerationResult, ModelInfo
+from mos_lab.ai.core.validate import validate_request
+from mos_lab.ai.models.markov.backend import MarkovBackend
+from mos_lab.ai.service.generation import GenerationService
 from mos_lab.score import Score
 
 REQ = GenerationRequest(key="D minor", bars=4, seed=1)

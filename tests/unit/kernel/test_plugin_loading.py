@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mos_lab.ai.tools import ToolContext, check_arguments
+from mos_lab.ai.assistant.tools import ToolContext, check_arguments
 from mos_lab.kernel.session import Session
 
 EXTENSIONS = Path(__file__).resolve().parents[3] / "extensions"
@@ -38,7 +38,7 @@ class Scripted:
     name = "scripted"
 
     def respond(self, messages, tools, cancel=None):
-        from mos_lab.ai.rules import ChatResponse, ToolCall
+        from mos_lab.ai.assistant.rules import ChatResponse, ToolCall
 
         assert any(t["name"] == "chord_log_counts" for t in tools)
         if messages[-1].role == "tool":

@@ -8,8 +8,8 @@ import wave
 import numpy as np
 import pytest
 
-from mos_lab.ai.listening import ABStore, Generation, loudness_db
-from mos_lab.ai.types import Provenance
+from mos_lab.ai.core.types import Provenance
+from mos_lab.ai.data.listening import ABStore, Generation, loudness_db
 from mos_lab.widgets.listening import ABListening
 
 pytest.importorskip("ipywidgets")

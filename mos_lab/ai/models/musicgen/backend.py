@@ -14,13 +14,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mos_lab.ai.audioio import conform_audio
-from mos_lab.ai.backends.base import BaseBackend
-from mos_lab.ai.errors import GenerationCancelled, GenerationTimeout
+from mos_lab.ai.core.audioio import conform_audio
+from mos_lab.ai.core.backend import BaseBackend
+from mos_lab.ai.core.errors import GenerationCancelled, GenerationTimeout
+from mos_lab.ai.core.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Progress,
+)
+from mos_lab.ai.core.validate import condition_score
 from mos_lab.ai.models.musicgen.core import CONTEXT_S, WINDOW_S, MusicGen, load
 from mos_lab.ai.models.musicgen.files import WEIGHTS, MusicGenFilesError, check_folder
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
-from mos_lab.ai.validate import condition_score
 
 PARAMS = ("guidance_scale", "top_k", "top_p", "temperature", "do_sample")
 

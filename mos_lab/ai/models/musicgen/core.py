@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.audioio import conform_audio
-from mos_lab.ai.errors import MissingAIDependencyError
+from mos_lab.ai.core.audioio import conform_audio
+from mos_lab.ai.core.errors import MissingAIDependencyError
+from mos_lab.ai.core.types import CancelToken
 from mos_lab.ai.models.musicgen.files import KINDS, check_folder
 from mos_lab.ai.models.musicgen.melody import Chroma, render_score
-from mos_lab.ai.types import CancelToken
 from mos_lab.score import Score
 
 WINDOW_S = 30.0  # MusicGen was trained on 30 s pieces: its positions stop there

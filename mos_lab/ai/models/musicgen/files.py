@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from mos_lab.ai.errors import BackendError
+from mos_lab.ai.core.errors import BackendError
 
 WEIGHTS = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin",
            "pytorch_model.bin.index.json")

@@ -17,11 +17,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mos_lab.ai.backends.base import BaseBackend
+from mos_lab.ai.core.backend import BaseBackend
+from mos_lab.ai.core.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Progress,
+)
 from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
 from mos_lab.ai.models.notagen.core import NotaGen, load
 from mos_lab.ai.models.notagen.sampling import Sampling
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
 from mos_lab.score import Score
 
 

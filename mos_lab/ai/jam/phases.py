@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.types import CancelToken, GenerationRequest
-from mos_lab.ai.validate import bar_ticks, request_key
+from mos_lab.ai.core.types import CancelToken, GenerationRequest
+from mos_lab.ai.core.validate import bar_ticks, request_key
 from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Chord, Score
 from mos_lab.theory import SymbolError, parse_symbol
@@ -46,7 +46,7 @@ _MARKOV: list[Any] = []
 
 def _markov() -> Any:
     if not _MARKOV:
-        from mos_lab.ai.backends.markov import MarkovBackend
+        from mos_lab.ai.models.markov.backend import MarkovBackend
         _MARKOV.append(MarkovBackend())
     return _MARKOV[0]
 
@@ -58,7 +58,7 @@ def simple_skeleton(ctx: JamContext, token: CancelToken) -> Score:
     tpq, bar = 480, bar_ticks(480, req.meter)
     degrees = [0, 3, 4, 0]
     tonic = key.tonic.pc
-    from mos_lab.ai.backends.markov import chord_symbol, triad
+    from mos_lab.ai.models.markov.backend import chord_symbol, triad
     rows, chords = [], []
     step = bar // 4
     for b in range(req.bars):
@@ -112,7 +112,7 @@ def bass_only(ctx: JamContext, token: CancelToken) -> list[Score]:
 
 def engine_audio(ctx: JamContext, token: CancelToken) -> np.ndarray:
     """The merged score rendered by the engine, streamed (first chunk = first sound)."""
-    from mos_lab.ai.backends.render import RenderBackend
+    from mos_lab.ai.models.render import RenderBackend
 
     score = ctx.score
     assert score is not None
@@ -129,7 +129,7 @@ def engine_audio(ctx: JamContext, token: CancelToken) -> np.ndarray:
 
 def melody_audio(ctx: JamContext, token: CancelToken) -> np.ndarray:
     """Fallback: the skeleton alone at a quarter of the rate, then resampled up."""
-    from mos_lab.ai.audioio import conform_audio
+    from mos_lab.ai.core.audioio import conform_audio
 
     low = max(8000, ctx.sample_rate // 4)
     sub = replace(ctx, score=ctx.skeleton, sample_rate=low)

@@ -27,10 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.backends.base import BaseBackend
-from mos_lab.ai.backends.corpus import Melody, bach_melodies, corpus_id, melodies_from_files
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
-from mos_lab.ai.validate import condition_score, request_key
+from mos_lab.ai.core.backend import BaseBackend
+from mos_lab.ai.core.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Progress,
+)
+from mos_lab.ai.core.validate import condition_score, request_key
+from mos_lab.ai.models.markov.corpus import Melody, bach_melodies, corpus_id, melodies_from_files
 from mos_lab.score import Chord, KeySignature, Score, TimeSignature
 from mos_lab.theory import Chord as TheoryChord
 from mos_lab.theory import Key, Pitch, Scale
@@ -162,7 +168,7 @@ class MarkovBackend(BaseBackend):
         else:
             scores = [c for c in self.corpus if isinstance(c, Score)]
             files = [c for c in self.corpus if not isinstance(c, Score)]
-            from mos_lab.ai.backends.corpus import melody_of
+            from mos_lab.ai.models.markov.corpus import melody_of
             mels = [melody_of(s) for s in scores] + melodies_from_files(files)
         self.model = MarkovModel.train(mels)
         self.cache.mkdir(parents=True, exist_ok=True)
@@ -217,7 +223,7 @@ class MarkovBackend(BaseBackend):
         pitch = 60 + tonic + (12 if tonic < 2 else 0)
         hist: list[int] = []
         if cond is not None:  # continue the conditioning melody: its last notes are context
-            from mos_lab.ai.backends.corpus import melody_of
+            from mos_lab.ai.models.markov.corpus import melody_of
             cps, cds = melody_of(cond)
             hist = tokens_of((cps, cds)).tolist()[-model.order:]
             if len(cps):

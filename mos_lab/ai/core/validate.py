@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.errors import InvalidRequestError
-from mos_lab.ai.types import GenerationRequest
+from mos_lab.ai.core.errors import InvalidRequestError
+from mos_lab.ai.core.types import GenerationRequest
 from mos_lab.score import Score, nvx1
 from mos_lab.theory import Key
 

@@ -33,11 +33,10 @@ from concurrent.futures import InvalidStateError
 from dataclasses import replace
 from typing import Any
 
-from mos_lab.ai import validate as checks
-from mos_lab.ai._runner import run_with_deadline
-from mos_lab.ai.audioio import align_to_score, normalize_loudness
-from mos_lab.ai.backends.base import Backend
-from mos_lab.ai.errors import (
+from mos_lab.ai.core import validate as checks
+from mos_lab.ai.core.audioio import align_to_score, normalize_loudness
+from mos_lab.ai.core.backend import Backend
+from mos_lab.ai.core.errors import (
     AIError,
     BackendError,
     GenerationCancelled,
@@ -47,7 +46,9 @@ from mos_lab.ai.errors import (
     QueueFullError,
     TransientBackendError,
 )
-from mos_lab.ai.jobs import (
+from mos_lab.ai.core.types import CancelToken, GenerationRequest, GenerationResult, Provenance
+from mos_lab.ai.service._runner import run_with_deadline
+from mos_lab.ai.service.jobs import (
     Job,
     RetryPolicy,
     blank,
@@ -56,8 +57,7 @@ from mos_lab.ai.jobs import (
     shrink,
     with_provenance,
 )
-from mos_lab.ai.pool import ModelPool
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, Provenance
+from mos_lab.ai.service.pool import ModelPool
 from mos_lab.bus import EventBus
 
 log = logging.getLogger(__name__)

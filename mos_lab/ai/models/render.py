@@ -20,10 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.audioio import collect_stream
-from mos_lab.ai.backends.base import Backend, BaseBackend
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
-from mos_lab.ai.validate import condition_score
+from mos_lab.ai.core.audioio import collect_stream
+from mos_lab.ai.core.backend import Backend, BaseBackend
+from mos_lab.ai.core.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Progress,
+)
+from mos_lab.ai.core.validate import condition_score
 from mos_lab.engine import render
 from mos_lab.score import Score
 
@@ -56,7 +62,7 @@ class RenderBackend(BaseBackend):
     def __init__(self, symbolic: Backend | None = None, *, tail_s: float = 1.0,
                  chunk_s: float = 0.25, max_voices: int = 32) -> None:
         if symbolic is None:
-            from mos_lab.ai.backends.markov import MarkovBackend
+            from mos_lab.ai.models.markov.backend import MarkovBackend
             symbolic = MarkovBackend()
         self.symbolic = symbolic
         self.tail_s = tail_s

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from mos_lab.ai.errors import MissingAIDependencyError
+from mos_lab.ai.core.errors import MissingAIDependencyError
 from mos_lab.ai.models.musicgen.backend import MusicGenBackend as TransformersMusicGen
 
 __all__ = ["TransformersMusicGen", "require"]

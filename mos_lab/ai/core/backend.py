@@ -2,7 +2,7 @@
 
 ``generate(request, progress, cancel) -> GenerationResult``. A backend does the work and
 nothing else; queueing, timeouts, retries, validation and provenance belong to
-:class:`~mos_lab.ai.service.GenerationService`. Backends with weights also implement
+:class:`~mos_lab.ai.service.generation.GenerationService`. Backends with weights also implement
 ``load``/``unload``/``memory_bytes`` so the service can manage memory (NOT-02) and
 ``verify`` so it can check version and checksum (NOT-04); :class:`BaseBackend` gives
 no-op defaults for all of these.
@@ -13,7 +13,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, ModelInfo, Progress
+from mos_lab.ai.core.types import (
+    CancelToken,
+    GenerationRequest,
+    GenerationResult,
+    ModelInfo,
+    Progress,
+)
 
 
 @runtime_checkable
@@ -61,7 +67,7 @@ class BaseBackend:
 class FunctionBackend(BaseBackend):
     """A backend made from a function: handy for tests, plugins and quick experiments.
 
-    >>> from mos_lab.ai.types import ModelInfo
+    >>> from mos_lab.ai.core.types import ModelInfo
     >>> b = FunctionBackend(lambda req, progress, cancel: None, ModelInfo("noop"))
     >>> b.info.name
     'noop'

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mos_lab.ai.types import GenerationResult, Provenance
+from mos_lab.ai.core.types import GenerationResult, Provenance
 
 CHOICES = ("left", "right", "same")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.errors import MissingAIDependencyError
+from mos_lab.ai.core.errors import MissingAIDependencyError
 from mos_lab.score import Score, load
 
 Melody = tuple[np.ndarray, np.ndarray]  # (pitches, durations in sixteenths)

@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from mos_lab.ai.backends.base import Backend
-from mos_lab.ai.errors import ModelMismatchError, OutOfMemoryError
+from mos_lab.ai.core.backend import Backend
+from mos_lab.ai.core.errors import ModelMismatchError, OutOfMemoryError
 
 
 @dataclass

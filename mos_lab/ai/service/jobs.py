@@ -1,6 +1,6 @@
 """The parts of a generation job: its handle, the retry policy, and the per-attempt steps.
 
-Kept apart from :mod:`mos_lab.ai.service` so the service reads as the pipeline it is:
+Kept apart from :mod:`mos_lab.ai.service.generation` so the service reads as the pipeline it is:
 ``Job`` (future + cancel token + progress), ``RetryPolicy`` (backoff), and the pure
 helpers that shrink a request after an OOM (NOT-05), re-seed it after a bad output
 (NOT-06), check a result (NOT-06, MGN-02) and stamp its provenance (NOT-10).
@@ -18,11 +18,11 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from typing import Any
 
-from mos_lab.ai import validate as checks
-from mos_lab.ai.backends.base import Backend
-from mos_lab.ai.types import CancelToken, GenerationRequest, GenerationResult, Provenance
+from mos_lab.ai.core import validate as checks
+from mos_lab.ai.core.backend import Backend
+from mos_lab.ai.core.types import CancelToken, GenerationRequest, GenerationResult, Provenance
 
-log = logging.getLogger("mos_lab.ai.service")
+log = logging.getLogger("mos_lab.ai.service.generation")
 
 
 @dataclass(frozen=True)

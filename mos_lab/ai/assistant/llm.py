@@ -8,7 +8,7 @@ the assistant's JSON-Schema tools, over the standard library (no new dependency)
 - the answer arrives as server-sent events (``data: {chunk}`` ... ``data: [DONE]``);
   text deltas go to ``on_text`` as they come, ``tool_calls`` deltas are assembled per
   ``index`` across chunks (id and name once, ``arguments`` in pieces);
-- arguments that are not JSON become :class:`~mos_lab.ai.tools.MalformedArguments`, which
+- arguments that are not JSON become :class:`~mos_lab.ai.assistant.tools.MalformedArguments`, which
   the assistant answers to the model with the error (never executed);
 - 429 waits ``Retry-After`` (capped), 5xx and connection failures back off exponentially,
   up to ``max_retries``; other 4xx fail at once with the server's message;
@@ -32,10 +32,10 @@ from dataclasses import dataclass, field
 from email.message import Message as HeaderMap
 from typing import Any
 
-from mos_lab.ai.errors import BackendError, TransientBackendError
-from mos_lab.ai.rules import ChatResponse, Message, ToolCall
-from mos_lab.ai.tools import MalformedArguments
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.assistant.rules import ChatResponse, Message, ToolCall
+from mos_lab.ai.assistant.tools import MalformedArguments
+from mos_lab.ai.core.errors import BackendError, TransientBackendError
+from mos_lab.ai.core.types import CancelToken
 
 ENV_URL, ENV_KEY, ENV_MODEL = "MOS_LAB_LLM_BASE_URL", "MOS_LAB_LLM_API_KEY", "MOS_LAB_LLM_MODEL"
 

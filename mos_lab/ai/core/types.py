@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.errors import GenerationCancelled, GenerationTimeout
+from mos_lab.ai.core.errors import GenerationCancelled, GenerationTimeout
 from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Score
 

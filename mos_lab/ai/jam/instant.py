@@ -29,10 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai._runner import run_with_deadline
-from mos_lab.ai.audioio import normalize_loudness
-from mos_lab.ai.errors import AIError, GenerationCancelled
-from mos_lab.ai.jam_phases import (
+from mos_lab.ai.core.audioio import normalize_loudness
+from mos_lab.ai.core.errors import AIError, GenerationCancelled
+from mos_lab.ai.core.types import CancelToken, GenerationRequest
+from mos_lab.ai.core.validate import bar_ticks, validate_request
+from mos_lab.ai.jam.merge import merge_parts, merge_problems
+from mos_lab.ai.jam.phases import (
     JamContext,
     Phase,
     band_orchestration,
@@ -42,9 +44,7 @@ from mos_lab.ai.jam_phases import (
     melody_audio,
     simple_skeleton,
 )
-from mos_lab.ai.merge import merge_parts, merge_problems
-from mos_lab.ai.types import CancelToken, GenerationRequest
-from mos_lab.ai.validate import bar_ticks, validate_request
+from mos_lab.ai.service._runner import run_with_deadline
 from mos_lab.bus import EventBus
 from mos_lab.engine import SAMPLE_RATE
 from mos_lab.score import Score

@@ -4,7 +4,7 @@ It understands ordinary requests ("play from bar 12", "what key is this in?", "s
 down a bit", "loop bars 4 to 8", "transpose up 2", "what chord at 12 s", "generate 8 bars
 in D minor at 90 bpm", "load song.mid", "show me the score", "give me an interval
 exercise") and turns them into tool calls; after the tools ran, it answers with their
-results. Remote LLMs (``mos_lab.ai.llm``) plug into the same :class:`ChatBackend`
+results. Remote LLMs (``mos_lab.ai.assistant.llm``) plug into the same :class:`ChatBackend`
 protocol; this one makes the assistant usable without any, and is their fallback.
 """
 
@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.core.types import CancelToken
 
 HELP = ("I can: load <file>, play [from bar <n>], pause, stop, go to bar <n>, loop bars "
         "<a> to <b>, slow down / speed up, transpose up/down <n>, what key is this in, what "

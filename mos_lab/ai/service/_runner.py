@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mos_lab.ai.errors import GenerationCancelled, GenerationTimeout
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.core.errors import GenerationCancelled, GenerationTimeout
+from mos_lab.ai.core.types import CancelToken
 
 T = TypeVar("T")
 POLL_S = 0.01

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from mos_lab.ai.errors import RateLimitedError
+from mos_lab.ai.core.errors import RateLimitedError
 
 
 class RateLimiter:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.types import GenerationRequest
+from mos_lab.ai.core.types import GenerationRequest
 from mos_lab.score import Score, load
 from mos_lab.theory import Chord, analyze
 
@@ -76,7 +76,7 @@ def validator(tool: Tool) -> Any:
     try:
         import jsonschema
     except ImportError:  # pragma: no cover - jsonschema is a dependency of the ai extra
-        from mos_lab.ai.errors import MissingAIDependencyError
+        from mos_lab.ai.core.errors import MissingAIDependencyError
         raise MissingAIDependencyError("jsonschema", "Checking tool arguments") from None
     jsonschema.Draft202012Validator.check_schema(tool.schema)
     v = jsonschema.Draft202012Validator(tool.schema)
@@ -162,9 +162,9 @@ def _generate(ctx: ToolContext, a: dict[str, Any]) -> str:
         res = ctx.service.generate(req)
     else:
         if ctx.generator is None:
-            from mos_lab.ai.backends.markov import MarkovBackend
+            from mos_lab.ai.models.markov.backend import MarkovBackend
             ctx.generator = MarkovBackend()
-        from mos_lab.ai.types import CancelToken
+        from mos_lab.ai.core.types import CancelToken
         res = ctx.generator.generate(req, lambda d, t: None, CancelToken.with_timeout(30))
     ctx.set_score(res.score)
     assert ctx.score is not None
@@ -271,6 +271,8 @@ def _key(ctx: ToolContext, a: dict[str, Any]) -> str:
 
 
 def _engrave(ctx: ToolContext, a: dict[str, Any]) -> str:
+    import mos_lab.notation  # noqa: F401  (registers Score.engrave; not imported by default)
+
     ctx.engraving = _need(ctx).engrave()
     pages = getattr(ctx.engraving, "page_count", None)
     if pages is None:

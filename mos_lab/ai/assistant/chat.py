@@ -17,7 +17,7 @@ cancel) -> ChatResponse``; optional ``stream`` and ``warm_up``); the offline
 - ``warm_up()`` primes the backend; first-call latency is measured (RKY-09);
 - with ``fallback=`` (e.g. the RuleBackend behind an LLM server), a backend that fails
   (down, refusing, out of retries) hands the turn to the fallback and the reply says so;
-- a backend with ``streams_text`` (``mos_lab.ai.llm``) streams text through ``stream()``
+- a backend with ``streams_text`` (``mos_lab.ai.assistant.llm``) streams text through ``stream()``
   while tool calls still run, round after round.
 """
 
@@ -30,13 +30,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mos_lab.ai._runner import run_with_deadline
-from mos_lab.ai.errors import BackendError, GenerationTimeout, RateLimitedError
-from mos_lab.ai.images import ImageError, validate_image
-from mos_lab.ai.ratelimit import RateLimiter
-from mos_lab.ai.rules import ChatResponse, Message, RuleBackend, ToolCall
-from mos_lab.ai.tools import Tool, ToolContext, check_arguments, default_tools, validator
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.assistant.images import ImageError, validate_image
+from mos_lab.ai.assistant.rules import ChatResponse, Message, RuleBackend, ToolCall
+from mos_lab.ai.assistant.tools import Tool, ToolContext, check_arguments, default_tools, validator
+from mos_lab.ai.core.errors import BackendError, GenerationTimeout, RateLimitedError
+from mos_lab.ai.core.types import CancelToken
+from mos_lab.ai.service._runner import run_with_deadline
+from mos_lab.ai.service.ratelimit import RateLimiter
 from mos_lab.score import Score
 
 SYSTEM = "You are mos_lab's music assistant. Use the tools to work on the user's score."

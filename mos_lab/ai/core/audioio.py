@@ -25,8 +25,12 @@ from typing import Any
 
 import numpy as np
 
-from mos_lab.ai.errors import GenerationCancelled, InvalidResponseError, MissingAIDependencyError
-from mos_lab.ai.types import CancelToken
+from mos_lab.ai.core.errors import (
+    GenerationCancelled,
+    InvalidResponseError,
+    MissingAIDependencyError,
+)
+from mos_lab.ai.core.types import CancelToken
 from mos_lab.score import Score
 
 MAX_CHANNELS = 8

@@ -23,16 +23,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from mos_lab.ai.audioio import conform_audio, decode_audio
-from mos_lab.ai.backends.base import BaseBackend
-from mos_lab.ai.errors import (
+from mos_lab.ai.core.audioio import conform_audio, decode_audio
+from mos_lab.ai.core.backend import BaseBackend
+from mos_lab.ai.core.errors import (
     BackendError,
     InvalidResponseError,
     RateLimitedError,
     TransientBackendError,
 )
-from mos_lab.ai.ratelimit import RateLimiter
-from mos_lab.ai.types import (
+from mos_lab.ai.core.types import (
     CancelToken,
     GenerationRequest,
     GenerationResult,
@@ -40,7 +39,8 @@ from mos_lab.ai.types import (
     Progress,
     Provenance,
 )
-from mos_lab.ai.validate import condition_score
+from mos_lab.ai.core.validate import condition_score
+from mos_lab.ai.service.ratelimit import RateLimiter
 from mos_lab.score import Score, nvx1
 
 
