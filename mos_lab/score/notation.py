@@ -81,9 +81,10 @@ def read_abc(text: str, source: str | None = None) -> Score:
         named = "" if mode in ("major", "minor") else mode  # plain keys: ``minor`` says
         keys = tuple(dataclasses.replace(k, mode=named, minor=mode in ("minor", "aeolian"))
                      if i == first else k for i, k in enumerate(keys))
+    spelling, measures, ties = _abc_music21(text, score)
     return score.replace(title=title.strip(), warnings=(*score.warnings, *warnings),
-                         spelling=_abc_spelling(text, score), composer=composer.strip(),
-                         key_signatures=keys, lyrics=abc_lyrics(text, score))
+                         spelling=spelling, composer=composer.strip(), key_signatures=keys,
+                         lyrics=abc_lyrics(text, score), measures=measures, ties=ties)
 
 
 _ABC_MODES = {"m": "minor", "min": "minor", "maj": "major", "ion": "ionian", "dor": "dorian",
@@ -185,19 +186,37 @@ def _abc_on_time(score: Score) -> Score:
     return score.replace(notes=notes)
 
 
-def _abc_spelling(text: str, score: Score) -> np.ndarray | None:
-    """The ABC text's own spelling of each note (read by music21 when it is installed;
-    abcMIDI's MIDI has none). None without music21 or when music21 cannot read the tune."""
+def _abc_music21(text: str, score: Score
+                 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """The ABC text's own spelling of each note, bar lines and tied heads, read by music21
+    when it is installed (abcMIDI's MIDI has none); Nones without music21 or when music21
+    cannot read the tune. The bar lines and ties only where music21's reading holds the same
+    onsets as abcMIDI's and ends where it does (they then describe the same music)."""
     try:
         m21 = music21()
         stream = m21.converter.parseData(text, format="abc")
         if not hasattr(stream, "parts"):  # several tunes (an Opus): one after another
-            return None
+            return None, None, None
         with contextlib.suppress(Exception):
             stream = stream.expandRepeats()
-        return align_spelling(score, _spelled_rows(stream, score.tpq))
+        rows = _spelled_rows(stream, score.tpq)
+        spelling = align_spelling(score, rows)
     except Exception:  # spelling is a bonus on ABC: never fail the load over it
-        return None
+        return None, None, None
+    try:
+        lines = m21_bar_lines(stream)
+        chains = _merge_ties(stream)
+        onsets = np.unique(score.notes["start"])
+        same = np.array_equal(np.unique(rows[:, 0]), onsets) and lines is not None \
+            and abs(round(lines[-1] * score.tpq) - score.end_tick) <= score.tpq // 8
+        if not same or lines is None:
+            return spelling, None, None
+        measures = np.unique(np.round(np.array(lines) * score.tpq).astype(np.int64))
+        if len(measures) < 2:
+            return spelling, None, None
+        return spelling, measures, align_ties(score, chains)
+    except Exception:  # bar lines too are a bonus
+        return spelling, None, None
 
 
 def write_abc(score: Score) -> str:

@@ -99,3 +99,14 @@ def test_a_pickup_the_notes_cannot_tell_is_kept_and_an_explicit_one_still_wins()
     assert _starts(engrave(score))[:3] == [0.0, 1.0, 5.0]
     told = engrave(score, pickup=0)  # the caller's pickup: the engraver's own barring
     assert _starts(told)[:3] == [0.0, 4.0, 8.0]
+
+
+def test_abc_bar_lines_and_ties_are_kept_as_written():
+    from mos_lab.score.notation import read_abc
+
+    tune = "X:1\nT:hymn\nM:4/4\nL:1/4\nK:C\nG|CDEF|GAG|E|DE- E/2F/2G|AG3/2F/2E|DC2|]\n"
+    score = read_abc(tune)
+    assert (score.measures / score.tpq).tolist() == LINES
+    assert score.ties is not None and (score.ties[:, 1] / score.tpq).tolist() == [11.0]
+    e = engrave(score)
+    assert _starts(e) == LINES[:-1] and _heads(e) == 20
