@@ -28,7 +28,7 @@ import numpy as np
 
 from mos_lab.audio import NullOutput, Output, OutputError, SoundDeviceOutput, Synth
 from mos_lab.audio.instruments.builtin import BuiltinBank
-from mos_lab.audio.memory import release_free_memory
+from mos_lab.audio.memory import release_free_memory, release_library_pages
 from mos_lab.bus import EventBus
 from mos_lab.engine import transport
 from mos_lab.engine.clips import AudioClip
@@ -189,6 +189,7 @@ class Engine:
             if self._boot_fn is not None:
                 self._boot_fn()
             self.output.start()
+            release_library_pages()  # the kernels are loaded: LLVM is not used to play
         except BaseException as exc:  # reported through wait_ready and the bus
             self._boot_error = exc
         with self._lock:
@@ -488,10 +489,12 @@ class Engine:
         return not self.scheduler.playing and self.synth.idle
 
     def _release_idle(self) -> None:
-        """The output parked: the SoundFont's played sample pages go (see release_pages)."""
+        """The output parked: the SoundFont's played sample pages go (see release_pages),
+        and so do LLVM's library pages, which playing does not use (audio.memory)."""
         release = getattr(self.synth.bank, "release_pages", None)
         if release is not None:
             release()
+        release_library_pages()
 
     def _discontinuity(self, ring: int) -> None:
         """A jump: audio rendered ahead before ``ring`` and its note events are dropped."""
@@ -589,6 +592,7 @@ class Engine:
         elif topic == "audio.load.ready":
             self.bus.emit("progress", task="instruments", done=1.0, total=1.0)
             release_free_memory()  # what reading and parsing the SoundFont left free
+            release_library_pages()  # and LLVM, if its kernels were loaded meanwhile
         elif topic in ("audio.load.failed", "audio.load.timeout"):
             self._report("instruments", f"{payload.get('name')}: {payload.get('error')}; "
                          "keeping the current instruments")
