@@ -227,7 +227,7 @@ class VoiceAllocator:
             live = src.live
             if source is not None and source not in src.keys:
                 continue
-            for col, val in live.update(controls, wheel):
+            for col, val in live.update(controls, wheel, source):
                 self._event(K.EV_SET, v.slot, float(col), val)
                 if col == K.F_GAIN:
                     v.gain = val

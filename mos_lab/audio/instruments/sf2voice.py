@@ -40,8 +40,7 @@ Wheel = tuple[float, float]  # (pitch wheel 0..1 with 0.5 at rest, sensitivity s
 AT_REST: Wheel = (0.5, 2.0)
 # Row columns a live modulator may move while the note sounds (besides gain, pan, pitch).
 LIVE_COLS = (K.S_P_ME, K.S_P_ML, K.S_P_VL, K.S_FC, K.S_FC_ME, K.S_FC_ML, K.S_QLIN,
-             K.S_FGAIN, K.S_VOL_ML, K.S_SEND_REV, K.S_SEND_CHO, K.S_MLINC, K.S_VLINC,
-             K.S_PWOFF)
+             K.S_FGAIN, K.S_VOL_ML, K.S_SEND_REV, K.S_SEND_CHO, K.S_MLINC, K.S_VLINC)
 
 
 class SF2Source(SampleSource):
@@ -66,29 +65,110 @@ class SF2Source(SampleSource):
         self.live: LiveVoice | None = None
 
 
+class LivePlan:
+    """Which generators each live source of a region moves, and the modulators summed
+    into each (built once per region): a controller change re-sums only those."""
+
+    __slots__ = ("by_dest", "dests", "full")
+
+    def __init__(self, r: Region, velmods: bool) -> None:
+        by_dest: dict[int, list[Modulator]] = {}
+        dests: dict[int, set[int]] = {}
+        # Linked modulators feed each other: a region with any is evaluated whole.
+        self.full = any(m[1] & 0x8000 for m in r.mods)
+        for m in r.mods:
+            if m in _LIVE or _wheel_shaped(m) or m[1] & 0x8000 or (
+                    m == DEFAULT_MODS[1] and not VELOCITY_TO_CUTOFF) or (
+                    not velmods and m == DEFAULT_MODS[0]):
+                continue
+            by_dest.setdefault(m[1], []).append(m)
+            for src in (m[0], m[3]):
+                if src & 0x80:
+                    dests.setdefault(src & 0x7F, set()).add(m[1])
+                elif src & 0x7F in (14, 16):
+                    dests.setdefault(128 + (src & 0x7F), set()).add(m[1])
+        self.by_dest = {d: tuple(ms) for d, ms in by_dest.items()}
+        self.dests = {k: tuple(sorted(d)) for k, d in dests.items()}
+
+
+_TUNING = (51, 52, 56)  # coarseTune, fineTune, scaleTuning: the pitch ratio
+_DIRECT = {5: K.S_P_ML, 6: K.S_P_VL, 7: K.S_P_ME, 8: K.S_FC, 10: K.S_FC_ML,
+           11: K.S_FC_ME, 13: K.S_VOL_ML}
+
+
 class LiveVoice:
     """What a sounding voice needs to evaluate its modulators again: the region, key,
     velocity and the values (gain, pan, pitch ratio, ``LIVE_COLS``) it plays now."""
 
-    __slots__ = ("dry", "key", "now", "rate", "region", "vel", "velmods")
+    __slots__ = ("dry", "key", "now", "plan", "rate", "region", "vel", "velmods")
 
     def __init__(self, region: Region, key: int, vel: int, rate: float, velmods: bool,
-                 dry: bool, now: tuple[float, ...]) -> None:
+                 dry: bool, now: tuple[float, ...], plan: LivePlan) -> None:
         self.region, self.key, self.vel, self.rate = region, key, vel, rate
-        self.velmods, self.dry, self.now = velmods, dry, now
+        self.velmods, self.dry, self.now, self.plan = velmods, dry, now, plan
 
-    def update(self, cc: Mapping[int, int], wheel: Wheel) -> list[tuple[int, float]]:
+    def update(self, cc: Mapping[int, int], wheel: Wheel, source: int | None = None
+               ) -> list[tuple[int, float]]:
         """(row column, new value) for what the controllers ``cc`` and ``wheel`` changed
-        (F_GAIN, F_PAN, F_INC and ``LIVE_COLS``); remembers them as the values now."""
-        got = live_values(self.region, self.key, self.vel, self.rate, cc, wheel,
-                          self.velmods, self.dry)
-        out = [(col, val) for col, val, was in zip(_COLS, got, self.now, strict=True)
-               if val != was]
-        self.now = tuple(got)
+        (F_GAIN, F_PAN, F_INC and ``LIVE_COLS``), re-summing only the generators that
+        ``source`` moves (None: all); remembers them as the values now."""
+        plan = self.plan
+        if source is None or plan.full:
+            got = live_values(self.region, self.key, self.vel, self.rate, cc, wheel,
+                              self.velmods, self.dry)
+            out = [(col, val) for col, val, was in zip(_COLS, got, self.now, strict=True)
+                   if val != was]
+            self.now = tuple(got)
+            return out
+        dests = plan.dests.get(source)
+        if not dests:
+            return []
+        r, key, vel = self.region, self.key, self.vel
+        gens = r.gens
+
+        def total(d: int) -> float:
+            return gens[d] + sum(_value(m, key, vel, cc, 0.0, wheel)
+                                 for m in plan.by_dest.get(d, ()))
+        new: list[tuple[int, float]] = []
+        tune = False
+        for d in dests:
+            col = _DIRECT.get(d)
+            if col is not None:
+                new.append((col, total(d)))
+            elif d in _TUNING:
+                tune = True
+            elif d == 9:
+                q = 10.0 ** ((min(96.0, max(0.0, total(9) / 10.0)) - 3.01) / 20.0)
+                new += [(K.S_QLIN, q), (K.S_FGAIN, 1.0 / math.sqrt(q))]
+            elif d in (15, 16):
+                v = 0.0 if self.dry else min(1.0, max(0.0, total(d) / 1000.0))
+                new.append((K.S_SEND_CHO if d == 15 else K.S_SEND_REV, v))
+            elif d in (22, 24):
+                hz = 8.175798915643707 * 2.0 ** (total(d) / 1200.0)
+                new.append((K.S_MLINC if d == 22 else K.S_VLINC, hz / self.rate))
+            elif d == 17:
+                new.append((K.F_PAN, min(500.0, max(-500.0, total(17))) / 500.0))
+            elif d == 48:
+                att = ALT_ATTENUATION * gens[48] + (total(48) - gens[48])
+                new.append((K.F_GAIN, note_gain(att, vel, self.velmods)))
+        if tune:
+            k = int(gens[46]) if gens.get(46, -1) >= 0 else key
+            cents = (k - r.root_key) * total(56) + 100.0 * total(51) + total(52) + (
+                r.tune_cents - 100.0 * gens[51] - gens[52])
+            new.append((K.F_INC, 2.0 ** (cents / 1200.0) * r.sample_rate / self.rate))
+        now = list(self.now)
+        out = []
+        for col, val in new:
+            i = _INDEX[col]
+            if now[i] != val:
+                now[i] = val
+                out.append((col, val))
+        self.now = tuple(now)
         return out
 
 
 _COLS = (K.F_GAIN, K.F_PAN, K.F_INC, *LIVE_COLS)
+_INDEX = {c: i for i, c in enumerate(_COLS)}
 
 
 def note_gain(att: float, vel: int, velmods: bool) -> float:

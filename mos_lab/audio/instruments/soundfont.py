@@ -31,6 +31,7 @@ from mos_lab.audio.instruments.sf2voice import (
     HEADROOM,
     LIVE_COLS,
     WHEEL,
+    LivePlan,
     LiveVoice,
     SF2Source,
     Wheel,
@@ -45,7 +46,7 @@ NOISE_FLOOR = 1e-6  # a voice this far under full scale at its own gain has ende
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
 _NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
 _Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None",
-               frozenset[int], tuple[float, ...]]
+               frozenset[int], tuple[float, ...], "LivePlan | None"]
 
 
 class SoundFontInstrument:
@@ -56,6 +57,7 @@ class SoundFontInstrument:
         self.regions = regions
         self.data = data
         self._keys = [frozenset(controllers(r)) for r in regions]
+        self._plans: dict[int, LivePlan] = {}  # by region index, built at first use
         self._ccs = sorted(set().union(*self._keys))
         # A note's rows depend on its velocity only through the velocity ranges and the
         # default velocity-to-attenuation modulator, unless a modulator reads it: then the
@@ -102,21 +104,21 @@ class SoundFontInstrument:
             self._memo[key] = layers
         velmods, dry = self._velmods, self._dry
         out = []
-        for r, row, ratio, att, pan, env, loop, keys, base in layers:
+        for r, row, ratio, att, pan, env, loop, keys, base, plan in layers:
             gain = note_gain(att, velocity, velmods)
             src = SF2Source(self.data, ratio, row, start=r.start, end=r.end, loop=loop,
                             loop_mode=r.loop_mode)
-            if keys:
+            if plan is not None:
                 src.keys = keys
                 src.live = LiveVoice(r, pitch, velocity, sample_rate, velmods, dry,
-                                     (gain, pan, ratio, *base))
+                                     (gain, pan, ratio, *base), plan)
             out.append(NoteSpec(src, env, gain, pan, exclusive=r.exclusive))
         return out
 
     def _layers(self, pitch: int, velocity: int, sample_rate: float,
                 controls: Mapping[int, int], wheel: Wheel) -> list[_Layer]:
         out: list[_Layer] = []
-        for r, keys in zip(self.regions, self._keys, strict=True):
+        for i, (r, keys) in enumerate(zip(self.regions, self._keys, strict=True)):
             if not (r.key_lo <= pitch <= r.key_hi and r.vel_lo <= velocity <= r.vel_hi):
                 continue
             row, ratio, att, pan, release = voice_row(r, pitch, velocity, sample_rate,
@@ -135,7 +137,10 @@ class SoundFontInstrument:
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
                        release=max(0.001, release))
             base = tuple(float(row[c]) for c in LIVE_COLS) if keys else ()
-            out.append((r, row, ratio, att, pan, env, loop, keys, base))
+            plan = self._plans.get(i)
+            if plan is None and keys:
+                plan = self._plans[i] = LivePlan(r, self._velmods)
+            out.append((r, row, ratio, att, pan, env, loop, keys, base, plan))
         return out
 
 

@@ -199,3 +199,68 @@ def test_soak_ten_minutes_with_busy_python_thread(jack_device: int) -> None:
     assert out.error is None
     assert out.callbacks > 0.9 * seconds * SR / 256
     assert out.underruns == 0, out.stats()
+
+
+def _run_soundfont(device: int, seconds: float, bank: object) -> tuple[SoundDeviceOutput,
+                                                                       Synth]:
+    """The default SoundFont set on the device with a GIL-holding thread beside it:
+    chords on piano, strings, flute and organ every 0.5 s, with the controllers that
+    move sounding voices (volume, pan, mod wheel, CC74 brightness, reverb and chorus
+    sends, pitch wheel) changing all the while."""
+    synth = Synth(SR, max_voices=64, instrument_bank=bank)  # type: ignore[arg-type]
+    for ch, prog in enumerate((0, 48, 73, 19)):
+        synth.send("program", ch, prog)
+    synth.warm_up()
+    out = SoundDeviceOutput(SR, 256, source=synth.process, lookahead_s=0.15, device=device)
+    stop = threading.Event()
+
+    def burn() -> None:  # pure-Python busy loop holding the GIL
+        x = 0
+        while not stop.is_set():
+            for i in range(10_000):
+                x += i * i
+
+    burner = threading.Thread(target=burn)
+    burner.start()
+    rng = np.random.default_rng(7)
+    held: list[tuple[int, int]] = []
+    try:
+        out.start()
+        assert out.state in ("waiting", "running"), out.error
+        t_end = time.monotonic() + seconds
+        while time.monotonic() < t_end:
+            for ch, key in held:
+                synth.note_off(ch, key)
+            held = [(ch, int(k)) for ch in range(4)
+                    for k in 48 + 12 * (ch % 2) + rng.choice(12, 3, replace=False)]
+            for ch, key in held:
+                synth.note_on(ch, key, int(rng.integers(30, 120)))
+            for _ in range(10):  # controllers every 50 ms
+                ch = int(rng.integers(0, 4))
+                for cc in (7, 10, 1, 74, 91, 93, 11):
+                    synth.send("control", ch, cc, int(rng.integers(0, 128)))
+                synth.send("pitch_bend", ch, int(rng.integers(-8192, 8192)))
+                time.sleep(0.05)
+    finally:
+        stop.set()
+        burner.join()
+        out.close()
+    return out, synth
+
+
+@pytest.mark.soak
+@pytest.mark.audio_device
+def test_soak_default_soundfont_with_busy_python_thread(jack_device: int) -> None:
+    from mos_lab.audio.instruments.defaults import GM_SETS, load_bank
+
+    # the set a user hears (the suite's MOS_LAB_SOUNDFONT=builtin is for expected audio)
+    path = next((p for p in GM_SETS if os.path.isfile(p)), None)
+    if path is None:
+        pytest.skip("no default SoundFont (apt-get install musescore-general-soundfont-small)")
+    bank = load_bank(path)  # presets resolve at their first note, in the audio thread
+    seconds = float(os.environ.get("APOLLO_SOAK_S", "600"))
+    out, synth = _run_soundfont(jack_device, seconds, bank)
+    assert out.error is None
+    assert out.callbacks > 0.9 * seconds * SR / 256
+    assert synth.sounding_voices > 0 or out.frames_played > 0
+    assert out.underruns == 0, out.stats()

@@ -248,3 +248,33 @@ def test_a_seek_replays_rpn_and_nrpn_selections_in_time_order() -> None:
     # of 80 (the seek index keeps each controller's last value only, so the earlier 12
     # is not there to restore: the channel keeps the range it had, 2)
     assert seek_range([(101, 0), (100, 0), (6, 12), (99, 1), (98, 8), (6, 80)]) == 2.0
+
+
+def test_resumming_one_source_equals_the_whole_row() -> None:
+    from mos_lab.audio.instruments.sf2voice import _COLS, live_values
+
+    cc = lambda n: 0x0080 | n  # noqa: E731  (linear, unipolar, positive)
+    mods = [(CC74, 8, -2400, 0, 0), (cc(71), 9, 200, 0, 0), (cc(72), 17, 300, 0, 0),
+            (cc(73), 48, 300, 0x0502, 0), (cc(75), 52, 50, 0, 0), (cc(76), 51, 12, 0, 0),
+            (WHEEL_SRC, 24, 600, SENS_SRC, 0), (cc(77), 5, 100, cc(78), 2),
+            (cc(79), 16, 500, 0, 0), (cc(2), 15, 400, 0, 0), (cc(4), 22, -300, 0, 0)]
+    blob = make_sf2(NOISE, loop=(0, len(NOISE)), gens={8: 9000, 56: 50}, mods=mods)
+    inst = bank_of(blob).instrument(0, False)
+    st = ChannelState()
+    src = inst.start_cc(64, 90, SR, st.controls, st.wheel)[0].source  # type: ignore[attr-defined]
+    live = src.live
+    rng = np.random.default_rng(3)
+    sources = [74, 71, 72, 73, 75, 76, 77, 78, 79, 2, 4, 91, 93, WHEEL, SENSITIVITY]
+    for _ in range(60):
+        key = int(rng.choice(sources))
+        if key == WHEEL:
+            st.pitch_bend = int(rng.integers(-8192, 8192))
+        elif key == SENSITIVITY:
+            st.bend_range = float(rng.integers(0, 24))
+        else:
+            st.set_control(key, int(rng.integers(0, 128)))
+        assert key in src.keys
+        live.update(st.controls, st.wheel, key)
+        whole = live_values(live.region, 64, 90, SR, st.controls, st.wheel, live.velmods,
+                            live.dry)
+        np.testing.assert_allclose(live.now, whole, rtol=1e-12, err_msg=str(_COLS))
