@@ -1,11 +1,15 @@
 """Idle footprint of a kernel that holds an engine (issue 18: one engine per user).
 
 For each output, a fresh Python process does what a notebook user does (``import
-mos_lab``, ``mos_lab.session()``, load a score, play a second, stop) and then samples,
-over ``--seconds`` (10) with the transport stopped: resident memory (RSS; PSS and the
-private part, which is what each more user costs, since shared libraries are mapped once
-per machine), threads, and CPU time (the whole process, and the engine's own threads by
-``/proc/self/task/*/schedstat`` with how often they ran). Goal: <= 150 MB RSS, no CPU.
+mos_lab``, ``mos_lab.session()``; "fresh": the engine ready, 2 s later; then load a score,
+wait for the default SoundFont, play a second, stop) and then samples, over ``--seconds``
+(10) with the transport stopped: resident memory (RSS; PSS; private, and private dirty,
+which is what each more user costs wherever other kernels map the same libraries: a lone
+process counts the libraries' pages as private clean), threads, and CPU time (the whole
+process, and the engine's own threads by ``/proc/self/task/*/schedstat`` with how often
+they ran). Goal: <= 150 MB RSS, no CPU. Then it plays again from the idle state and
+reports the first-sound latency: from ``play()`` to the first note being heard, less the
+note's own time in the score.
 
 Outputs: ``null`` (a silent clock: headless kernels), ``browser`` (the notebook default,
 with no page attached: the tab is closed or no player is shown) and ``local`` (PortAudio
@@ -45,7 +49,13 @@ def _rollup() -> dict[str, int]:
         key, _, rest = line.partition(":")
         vals[key] = int(rest.split()[0])
     return {"rss": vals["Rss"], "pss": vals["Pss"],
-            "private": vals["Private_Clean"] + vals["Private_Dirty"]}
+            "private": vals["Private_Clean"] + vals["Private_Dirty"],
+            "private_dirty": vals["Private_Dirty"]}
+
+
+def _mem_mb() -> dict[str, float]:
+    """RSS, PSS, private and private dirty MB now."""
+    return {k: round(v / 1024, 1) for k, v in _rollup().items()}
 
 
 def _breakdown() -> dict[str, float]:
@@ -91,6 +101,8 @@ def child(output: str, seconds: float) -> dict[str, Any]:
     eng = s.engine
     eng.wait_ready(120)
     steps["engine ready"] = _status_kb("VmRSS") / 1024
+    time.sleep(2.0)  # a fresh kernel: session made, nothing loaded or played
+    fresh = {**_mem_mb(), "modules": len(sys.modules)}
     eng.load(SCORE if SCORE.exists() else mos_lab.Score.from_notes(
         [(i * 240, 240, 60 + i % 12, 90) for i in range(64)])).result(60)
     bank = eng.wait_instruments()  # the default SoundFont plays, not the stand-in set
@@ -134,7 +146,8 @@ def child(output: str, seconds: float) -> dict[str, Any]:
     result = {
         "output": output, "seconds": seconds, "startup_s": round(time.monotonic() - t0, 2),
         "rss_mb": round(max(samples), 1), "pss_mb": round(mem["pss"] / 1024, 1),
-        "private_mb": round(mem["private"] / 1024, 1), "rss_steps_mb": steps,
+        "private_mb": round(mem["private"] / 1024, 1),
+        "private_dirty_mb": round(mem["private_dirty"] / 1024, 1), "rss_steps_mb": steps,
         "cpu_s": round(cpu, 4), "cpu_pct": round(100 * cpu / seconds, 3),
         "threads": sorted(t.name for t in threading.enumerate()),
         "os_threads": len(end_tasks), "engine_threads": per_thread,
@@ -143,8 +156,37 @@ def child(output: str, seconds: float) -> dict[str, Any]:
         "modules": len(sys.modules), "rss_by_kind_mb": _breakdown(),
         "instruments": getattr(bank, "name", "built-in"),
     }
+    result["fresh_mb"] = fresh
+    result["first_sound_s"] = _first_sound(eng) if output != "browser" else None
     s.close() if hasattr(s, "close") else eng.close()
     return result
+
+
+def _first_sound(eng: Any) -> float | None:
+    """Seconds from ``play()`` (engine idle, output parked) to the first note heard, less
+    that note's own time in the score (the heard position then)."""
+    import threading
+
+    heard = threading.Event()
+    at: list[tuple[float, float]] = []
+
+    def on_note(ev: Any) -> None:
+        if ev.frame is not None and not at:
+            at.append((time.monotonic(), eng.position))
+            heard.set()
+
+    sub = eng.bus.subscribe("note_on", on_note, weak=False)
+    try:
+        t0 = time.monotonic()
+        eng.play()
+        ok = heard.wait(20)
+    finally:
+        eng.stop()
+        sub.dispose()
+    if not ok:
+        return None
+    t, pos = at[0]
+    return round(t - t0 - pos, 4)
 
 
 def _start_jack() -> tuple[subprocess.Popen[bytes] | None, str]:
@@ -216,10 +258,17 @@ def main(argv: list[str] | None = None) -> int:
         eng = ", ".join(f"{n} {v['runs']} runs/{v['cpu_ms']} ms"
                         for n, v in sorted(r["engine_threads"].items()))
         steps = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_steps_mb"].items())
-        print(f"- {r['output']:8s} RSS {r['rss_mb']:.0f} MB (PSS {r['pss_mb']:.0f}, private "
-              f"{r['private_mb']:.0f}); CPU {r['cpu_s'] * 1000:.1f} ms = {r['cpu_pct']:.2f} %; "
+        f = r["fresh_mb"]
+        print(f"- {r['output']:8s} fresh (engine ready, nothing loaded): RSS {f['rss']:.0f} MB "
+              f"(PSS {f['pss']:.0f}, private {f['private']:.0f}, private dirty "
+              f"{f['private_dirty']:.0f}), {f['modules']} modules")
+        print(f"  {'':8s} after playing: RSS {r['rss_mb']:.0f} MB (PSS {r['pss_mb']:.0f}, private "
+              f"{r['private_mb']:.0f}, private dirty {r['private_dirty_mb']:.0f}); CPU "
+              f"{r['cpu_s'] * 1000:.1f} ms = {r['cpu_pct']:.2f} %; "
               f"{r['os_threads']} OS threads; parked: {r['parked']} "
               f"(after {r['parked_after_s']} s); underruns {r['underruns']}")
+        if r["first_sound_s"] is not None:
+            print(f"    first sound after idle: {r['first_sound_s'] * 1000:.0f} ms after play()")
         print(f"    RSS MB by step: {steps}")
         kinds = ", ".join(f"{k} {v:.0f}" for k, v in r["rss_by_kind_mb"].items())
         print(f"    RSS MB by kind: {kinds}; instruments: {r['instruments']}")
