@@ -15,12 +15,25 @@ Importing this package needs no torch; loading a model does (``pip install 'mos_
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
 from mos_lab.ai.core.backend import Backend
 
 #: the names ``make_backend`` takes
 BACKENDS = ("notagen", "markov", "render", "remote", "musicgen")
+
+
+def symbolic_choices() -> list[dict[str, Any]]:
+    """The score-making backends this installation can run, for menus (the Player's
+    generate panel): ``name`` (for ``make_backend``), ``label`` and the request ``fields``
+    each reads. Imports nothing heavy: torch is looked up, not loaded."""
+    out: list[dict[str, Any]] = []
+    if importlib.util.find_spec("torch") is not None:
+        out.append({"name": "notagen", "label": "NotaGen (the small model that ships)",
+                    "fields": ["period", "composer", "instrumentation"]})
+    out.append({"name": "markov", "label": "Markov chain (fast, no torch)", "fields": ["key"]})
+    return out
 
 
 def make_backend(name: str = "notagen", **options: Any) -> Backend:
