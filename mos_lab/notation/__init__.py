@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from mos_lab.notation.build import notate
+from mos_lab.notation.build import notate_lazily
 from mos_lab.notation.engraving import CHUNK_BARS, Engraving, PageOptions
 from mos_lab.notation.errors import EngraveError
 from mos_lab.notation.quantize import quantize
@@ -49,8 +49,9 @@ def engrave(score: Score, *, analysis: Analysis | None = None, harmony: str = "b
     options = PageOptions(page_width, page_height, zoom, fit_height)
     options.verovio()  # bad sizes fail before the work
     q = quantize(score)
-    notated = notate(score, analysis=analysis, harmony=harmony, pickup=pickup, quantized=q)
-    return Engraving(score, notated, q, None, options, chunk_bars)
+    notated, filler = notate_lazily(score, analysis=analysis, harmony=harmony, pickup=pickup,
+                                    quantized=q)
+    return Engraving(score, notated, q, None, options, chunk_bars, fill=filler.fill)
 
 
 def _score_engrave(score: Score, **options: Any) -> Engraving:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -234,6 +236,19 @@ def _bucket(velocity: float) -> str:
 def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
            pickup: int | None = None, quantized: Quantized | None = None) -> Notated:
     """The engraving-ready view of a score; ``pickup`` in ticks (None: inferred)."""
+    notated, filler = notate_lazily(score, analysis=analysis, harmony=harmony, pickup=pickup,
+                                    quantized=quantized)
+    filler.fill(0, filler.bars)
+    return notated
+
+
+def notate_lazily(score: Score, *, analysis: Analysis | None = None, harmony: str = "both",
+                  pickup: int | None = None, quantized: Quantized | None = None
+                  ) -> tuple[Notated, Filler]:
+    """The view with every bar, meter, key, clef and dynamic but no notes yet, and the
+    :class:`Filler` that writes the notes of a run of bars when it is needed (a long score
+    pages in a chunk at a time); the bar lines, spelling, staves and voices are worked out
+    here, over the whole score, so any run of bars comes out as it would in one go."""
     q = quantize(score) if quantized is None else quantized
     check(score, q)
     notes, tpq = score.notes, score.tpq
@@ -257,35 +272,115 @@ def notate(score: Score, *, analysis: Analysis | None = None, harmony: str = "bo
     uniq, inverse = np.unique(pairs, return_inverse=True)
     made = [Pitch.from_midi(int(u) // 1000, int(u) % 1000 - 100) for u in uniq]
     spelled = [made[k] for k in inverse.ravel().tolist()]
-    parts: list[Part] = []
-    for ti in np.unique(notes["track"]).tolist():
-        parts.append(_part(score, q, ti, bars, starts, spelled))
-    _bar_attributes(parts, bars, meters, keys)
-    _accidentals(parts, keys)
     tracks = np.unique(notes["track"]).tolist()
-    verses = _lyrics(parts, tracks, score)
+    plans = [_part(score, q, ti, bars, starts, spelled) for ti in tracks]
+    parts = [plan.part for plan in plans]
+    _bar_attributes(parts, bars, meters, keys)
+    placed: list[tuple[int, int, list[str]]] = []
+    first_line = 1
     if analysis is not None and harmony != "none":
-        _harmony(parts[-1], analysis, harmony, score, q, starts, first_line=verses[-1] + 1)
+        verses = [max((ly.verse for ly in score.lyrics if ly.track == ti), default=0)
+                  for ti in tracks]
+        first_line = verses[-1] + 1
+        placed = _harmony_lines(analysis, harmony, score, q, starts)
     title = score.title
     bpm = score.tempo.changes[0].bpm if score.tempo.changes else 120.0
-    return Notated(title, parts, bpm=bpm, pickup=p_units[0], performed=q.performed,
-                   composer=score.composer)
+    notated = Notated(title, parts, bpm=bpm, pickup=p_units[0], performed=q.performed,
+                      composer=score.composer)
+    return notated, Filler(score, bars, spelled, plans, tracks, placed, first_line)
 
 
-def _lyrics(parts: list[Part], tracks: list[int], score: Score) -> list[int]:
-    """Put each sung syllable under the first head of the note its track starts at its
-    tick (the highest voice's where several do); the verses each part got (0: none)."""
-    out = [0] * len(parts)
+@dataclass
+class _Lane:
+    """One voice of one staff of a part: its chords cut into the bars they sound in."""
+
+    staff: int
+    voice: int
+    per_bar: dict[int, list[tuple[int, int, Chord]]]
+
+
+@dataclass
+class _Plan:
+    """A part with its bars but no notes yet, and the voices that fill them."""
+
+    part: Part
+    lanes: list[_Lane]
+    drums: bool
+    written: Callable[[object], frozenset[int] | None] | None
+
+
+class Filler:
+    """Writes the notes of runs of bars into a lazily made :class:`Notated` (each bar once:
+    its voices, written values, ties, accidentals, lyrics and harmony)."""
+
+    def __init__(self, score: Score, bars: list[tuple[int, int, tuple[int, int]]],
+                 spelled: list, plans: list[_Plan], tracks: list[int],
+                 harmony: list[tuple[int, int, list[str]]], first_line: int) -> None:
+        self.score = score
+        self._bars = bars
+        self._spelled = spelled
+        self._plans = plans
+        self._tracks = tracks
+        self._harmony = harmony
+        self._first_line = first_line
+        self._done = np.zeros(len(bars), dtype=bool)
+        self._lock = threading.Lock()
+
+    @property
+    def bars(self) -> int:
+        """How many bars the view has."""
+        return len(self._bars)
+
+    @property
+    def complete(self) -> bool:
+        """Whether every bar has its notes."""
+        return bool(self._done.all())
+
+    def fill(self, first: int, end: int) -> None:
+        """Write the notes of bars ``first``..``end - 1`` not written yet (thread-safe)."""
+        with self._lock:
+            todo = [b for b in range(max(first, 0), min(end, len(self._bars)))
+                    if not self._done[b]]
+            if not todo:
+                return
+            for plan in self._plans:
+                for lane in plan.lanes:
+                    for b in todo:
+                        items = lane.per_bar.get(b, [])
+                        if lane.voice > 0 and not items:
+                            continue
+                        bs, bl, meter = self._bars[b]
+                        voice = Voice(lane.staff + 1, lane.staff * 4 + lane.voice + 1)
+                        for ev, payload in fill_voice(items, bs, bl, meter,  # type: ignore[arg-type]
+                                                      rests=lane.voice == 0,
+                                                      written=plan.written):
+                            if isinstance(payload, Chord):
+                                ev.heads = _heads(payload, ev, self._spelled, plan.drums)
+                            voice.events.append(ev)
+                        plan.part.measures[b].voices.append(voice)
+            parts = [plan.part for plan in self._plans]
+            _accidentals(parts, todo)
+            _lyrics(parts, self._tracks, self.score, todo)
+            wanted = set(todo)
+            for b, t, lines in self._harmony:
+                if b in wanted:
+                    _place_harmony(parts[-1], b, t, lines, self._first_line)
+            self._done[todo] = True
+
+
+def _lyrics(parts: list[Part], tracks: list[int], score: Score, bars: list[int]) -> None:
+    """Put each sung syllable of ``bars`` under the first head of the note its track
+    starts at its tick (the highest voice's where several do)."""
     if not score.lyrics:
-        return out
+        return
     notes = score.notes
-    for pi, (part, ti) in enumerate(zip(parts, tracks, strict=True)):
+    for part, ti in zip(parts, tracks, strict=True):
         sung = [ly for ly in score.lyrics if ly.track == ti]
         if not sung:
             continue
         host: dict[int, Event] = {}  # onset tick -> the event whose note starts there
-        for m in part.measures:
-            for v in sorted(m.voices, key=lambda v: v.number):
+        for b in bars:
+            for v in sorted(part.measures[b].voices, key=lambda v: v.number):
                 for ev in v.events:
                     for h in ev.heads:
                         if not h.tie_stop:
@@ -294,12 +389,10 @@ def _lyrics(parts: list[Part], tracks: list[int], score: Score) -> list[int]:
             at = host.get(ly.tick)
             if at is not None:
                 at.lyrics[ly.verse] = ly.text
-                out[pi] = max(out[pi], ly.verse)
-    return out
 
 
 def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[int, int]]],
-          starts: np.ndarray, spelled: list) -> Part:
+          starts: np.ndarray, spelled: list) -> _Plan:
     notes = score.notes
     track = score.tracks[ti]
     rows = np.flatnonzero(notes["track"] == ti)
@@ -325,7 +418,7 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
     first = 0 if bars[0][1] < bar_units(*bars[0][2]) else 1  # a pickup is bar 0
     part.measures = [Measure(i + first, s, ln, implicit=ln < bar_units(*m))
                      for i, (s, ln, m) in enumerate(bars)]
-    written = _written_ties(score, q)
+    lanes: list[_Lane] = []
     for s in range(n_staves):
         sel = staff == s
         voices = separate(q.start[rows[sel]], q.end[rows[sel]], pitch[sel], rows[sel],
@@ -340,19 +433,9 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
                 for b in range(b0, b1 + 1):
                     bs, bl, _ = bars[b]
                     per_bar.setdefault(b, []).append((max(c.start, bs), min(c.end, bs + bl), c))
-            for b, (bs, bl, meter) in enumerate(bars):
-                items = per_bar.get(b, [])
-                if vi > 0 and not items:
-                    continue
-                voice = Voice(s + 1, s * 4 + vi + 1)
-                for ev, payload in fill_voice(items, bs, bl, meter, rests=vi == 0,  # type: ignore[arg-type]
-                                              written=written):
-                    if isinstance(payload, Chord):
-                        ev.heads = _heads(payload, ev, spelled, track.drums)
-                    voice.events.append(ev)
-                part.measures[b].voices.append(voice)
+            lanes.append(_Lane(s, vi, per_bar))
     _dynamics(part, score, q, rows, starts)
-    return part
+    return _Plan(part, lanes, track.drums, _written_ties(score, q))
 
 
 def _written_ties(score: Score, q: Quantized) -> Callable[[object], frozenset[int] | None] | None:
@@ -402,16 +485,16 @@ def _bar_attributes(parts: list[Part], bars: list, meters: list, keys: list) -> 
         last_meter, last_key = meter, key
 
 
-def _accidentals(parts: list[Part], keys: list) -> None:
+def _accidentals(parts: list[Part], bars: list[int]) -> None:
     """Print an accidental where a note's alteration differs from what the bar says so far
     (key signature, then earlier notes of the same letter and octave on that staff)."""
-    current = (0, False)
-    for b in range(len(parts[0].measures)):
-        for part in parts:
+    for part in parts:
+        keyed = [b for b, m in enumerate(part.measures) if m.key is not None]
+        for b in bars:
             m = part.measures[b]
-            if m.key is not None:
-                current = m.key
-            sig = _key_alters(current[0])
+            at = keyed[max(bisect.bisect_right(keyed, b) - 1, 0)] if keyed else None
+            current = part.measures[at].key if at is not None else None
+            sig = _key_alters((current or (0, False))[0])
             for staff in {v.staff for v in m.voices}:
                 heads = sorted(((ev.start, h) for v in m.voices if v.staff == staff
                                 for ev in v.events for h in ev.heads if not h.unpitched),
@@ -455,32 +538,40 @@ def _dynamics(part: Part, score: Score, q: Quantized, rows: np.ndarray,
             last = level
 
 
-def _harmony(part: Part, analysis: Analysis, harmony: str, score: Score, q: Quantized,
-             starts: np.ndarray, first_line: int = 1) -> None:
-    """Chord symbols and Roman numerals of an analysis under the part's lowest staff: as
-    text lines under the note starting there (the page makes room for them, as for
-    lyrics), else as words at that time."""
-    staff = len(part.clefs)
+def _harmony_lines(analysis: Analysis, harmony: str, score: Score, q: Quantized,
+                   starts: np.ndarray) -> list[tuple[int, int, list[str]]]:
+    """(bar, time in units, text lines) of each harmony of an analysis: its chord symbol
+    and Roman numeral (with the key where it changes), as ``harmony`` asks."""
     note_starts = score.notes["start"]
     last_key = None
+    out: list[tuple[int, int, list[str]]] = []
     for seg in analysis.segments:
         i = int(np.clip(np.searchsorted(note_starts, seg.tick), 0, len(note_starts) - 1))
         t = int(q.start[i]) if note_starts[i] == seg.tick else to_units(seg.tick, score.tpq)
         b = int(np.searchsorted(starts, t, "right")) - 1
         if b < 0:
             continue
-        m = part.measures[b]
         lines = []
         if harmony in ("symbols", "both") and seg.chord:
             lines.append(seg.chord)
         if harmony in ("roman", "both") and seg.numeral:
             lines.append(seg.numeral if seg.key == last_key else f"{seg.key}: {seg.numeral}")
             last_key = seg.key
-        host = next((ev for v in m.voices if v.staff == staff and v.number == (staff - 1) * 4 + 1
-                     for ev in v.events if ev.start == t and ev.heads
-                     and not ev.heads[0].tie_stop), None)
-        for n, text in enumerate(lines, start=first_line):
-            if host is not None:
-                host.lyrics[n] = text
-            else:
-                m.directions.append(Direction(staff, t, "words", text))
+        out.append((b, t, lines))
+    return out
+
+
+def _place_harmony(part: Part, b: int, t: int, lines: list[str], first_line: int) -> None:
+    """Chord symbols and Roman numerals under the part's lowest staff: as text lines under
+    the note starting there (the page makes room for them, as for lyrics), else as words
+    at that time."""
+    staff = len(part.clefs)
+    m = part.measures[b]
+    host = next((ev for v in m.voices if v.staff == staff and v.number == (staff - 1) * 4 + 1
+                 for ev in v.events if ev.start == t and ev.heads
+                 and not ev.heads[0].tie_stop), None)
+    for n, text in enumerate(lines, start=first_line):
+        if host is not None:
+            host.lyrics[n] = text
+        else:
+            m.directions.append(Direction(staff, t, "words", text))

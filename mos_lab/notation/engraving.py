@@ -7,7 +7,7 @@ from __future__ import annotations
 import bisect
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
@@ -110,11 +110,15 @@ class Engraving:
 
     def __init__(self, score: Score, notated: Notated, quantized: Quantized,
                  musicxml: str | None, options: PageOptions,
-                 chunk_bars: int | None = CHUNK_BARS) -> None:
+                 chunk_bars: int | None = CHUNK_BARS,
+                 fill: Callable[[int, int], None] | None = None) -> None:
         if chunk_bars is not None and chunk_bars < 1:
             raise ValueError(f"chunk_bars: {chunk_bars} is not a positive number of bars")
         self.score = score
-        self.notated = notated
+        self._notated = notated
+        #: writes the notes of bars first..end-1 into ``notated`` (``build.Filler.fill``)
+        #: when a chunk needs them; None: ``notated`` came complete
+        self._fill = fill
         self._xml = musicxml
         self._q = quantized
         self._lock = threading.RLock()
@@ -127,6 +131,17 @@ class Engraving:
                         for a in range(0, n, max(size, 1))] or [_Chunk(0, 0, 0)]
         self._chunk_events: dict[int, list[TimedEvent]] = {}
         self._lay_out(0)
+
+    @property
+    def notated(self) -> Notated:
+        """The engraving-ready view of the whole score (the notes of bars not laid out yet
+        are written first: a long score's chunks get them only when laid out)."""
+        with self._lock:
+            if self._fill is not None:
+                self._fill(0, len(self._notated.parts[0].measures) if self._notated.parts
+                           else 0)
+                self._fill = None
+            return self._notated
 
     @property
     def musicxml(self) -> str:
@@ -155,8 +170,10 @@ class Engraving:
         """MusicXML of one chunk's bars, with the key and meter in force at its first bar."""
         if len(self._chunks) == 1:
             return self.musicxml
+        if self._fill is not None:
+            self._fill(c.first_bar, c.end_bar)
         parts = []
-        for part in self.notated.parts:
+        for part in self._notated.parts:
             key = time = None
             for m in part.measures[:c.first_bar + 1]:
                 key = m.key if m.key is not None else key
@@ -165,8 +182,8 @@ class Engraving:
             ms = [replace(ms[0], key=key, time=time), *ms[1:]]
             parts.append(replace(part, measures=ms))
         first = c.first_bar == 0
-        sub = replace(self.notated, parts=parts, title=self.notated.title if first else "",
-                      composer=self.notated.composer if first else "")
+        sub = replace(self._notated, parts=parts, title=self._notated.title if first else "",
+                      composer=self._notated.composer if first else "")
         return write_musicxml(sub)
 
     def _lay_out(self, k: int) -> _Chunk:
@@ -257,8 +274,8 @@ class Engraving:
     def _chunk_of_units(self, units: int) -> int:
         """The chunk whose bars hold a place (units from the start)."""
         starts = [c.offset for c in self._chunks]
-        origin = self.notated.parts[0].measures[0].start if self.notated.parts and \
-            self.notated.parts[0].measures else 0
+        origin = self._notated.parts[0].measures[0].start if self._notated.parts and \
+            self._notated.parts[0].measures else 0
         return max(0, bisect.bisect_right(starts, units - origin) - 1)
 
     def page_of(self, note_id: str) -> int:
@@ -286,11 +303,11 @@ class Engraving:
         return self.svg(1)
 
     def __repr__(self) -> str:
-        bars = len(self.notated.parts[0].measures) if self.notated.parts else 0
+        bars = len(self._notated.parts[0].measures) if self._notated.parts else 0
         pages = (f"{self.pages_known} pages" if self.complete
                  else f"{self.pages_known}+ pages, {self.chunks_laid_out}/{self.chunk_count}"
                  " chunks laid out")
-        return f"Engraving({len(self.notated.parts)} parts, {bars} bars, {pages})"
+        return f"Engraving({len(self._notated.parts)} parts, {bars} bars, {pages})"
 
     # -- time -----------------------------------------------------------------------
     def note_row(self, note_id: str) -> int | None:

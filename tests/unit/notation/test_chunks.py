@@ -79,3 +79,19 @@ def test_a_chunk_carries_the_key_and_meter_in_force_and_the_title_stays_on_page_
 def test_chunk_bars_must_be_positive():
     with pytest.raises(ValueError, match="chunk_bars"):
         engrave(eighths(2), chunk_bars=0)
+
+
+def test_the_notes_of_a_long_score_are_written_a_chunk_at_a_time_and_come_out_the_same():
+    from mos_lab.notation.musicxml import write
+
+    sc = eighths(400)
+    e = engrave(sc, chunk_bars=128)
+    e.svg(1)
+    bars = e._notated.parts[0].measures  # what is written so far, without filling it
+    assert all(m.voices for m in bars[:128]) and not any(m.voices for m in bars[128:])
+    while e.lay_out_next():
+        pass
+    assert all(m.voices for m in bars)  # every chunk laid out wrote its bars
+    assert write(e.notated) == write(notate(sc))  # as written in one go
+    fresh = engrave(sc, chunk_bars=128)
+    assert write(fresh.notated) == write(notate(sc))  # asking for the view writes it all
