@@ -13,7 +13,7 @@ function generatePanel(sc, model) {
   const form = h("div", "mos-gen-form");
   form.style.cssText = "display:flex;flex-wrap:wrap;gap:6px;align-items:center;margin-top:6px;font-size:12px";
   const labelled = (name, input) => {
-    const l = h("label", "mos-gen-" + name);
+    const l = h("label", "mos-gen-f mos-gen-f-" + name);
     l.style.cssText = "display:inline-flex;gap:4px;align-items:center";
     l.append(h("span", "mos-label", name), input);
     return l;
