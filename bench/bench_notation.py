@@ -162,9 +162,9 @@ def bench_chorales(data: list[dict[str, Any]]) -> None:
           f"({100 * (ours - theirs) / max(theirs, 1):+.2f} %); engrave + all pages twice "
           f"median {1000 * float(np.median(secs)):.0f} ms")
     print(f"  bar lines as music21's (repeats expanded) in {same_bars}/{total} (of them "
-          f"{bars_equal_heads} with equal noteheads, the rest tied differently); in "
-          f"{subset_bars} more music21 has bar lines the Score does not mark (a bar split "
-          "3 + 1 at a phrase end, with no meter event: music21 ties over it)")
+          f"{bars_equal_heads} with equal noteheads, the rest voiced or tied differently); "
+          f"in {subset_bars} more music21 has bar lines the engraving lacks (a bar split "
+          "3 + 1 at a phrase end: the Score keeps the MusicXML's measures)")
     for err in errors[:5]:
         print("  error:", err)
     for f, n, m in diffs[:8]:

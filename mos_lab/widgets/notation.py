@@ -4,7 +4,8 @@
   time when the page asks for it, a few kept (``cache_pages``). A long score is laid out in
   chunks of bars (``Engraving``): the first chunk's pages, notes and times are sent at once,
   and the widget's thread lays out the rest one chunk at a time in the background (a page
-  asked beyond them first), sending the grown lists each time (``complete`` once all are).
+  asked beyond them first), sending only each chunk's new notes (``complete`` once all
+  are): a view that missed some (rendered later) asks for the whole list once.
 - The page width follows the cell: the page reports its width (ResizeObserver, debounced)
   and the kernel lays the pages out again; ``zoom`` does the same for the staff size.
 - It follows the heard position: the kernel sends every engraved note id with its onset and
@@ -112,6 +113,7 @@ class Notation(MosWidget):
         "loop": {"start": Arg(float, 0.0, 1e7, optional=True),
                  "end": Arg(float, 0.0, 1e7, optional=True)},
         "page": {"page": Arg(int, 1, 100_000), "layout": Arg(int, 0)},
+        "notes": {"layout": Arg(int, 0)},
         "width": {"width": Arg(int, 50, 100_000)},
     }
 
@@ -119,8 +121,11 @@ class Notation(MosWidget):
     layout_id = t.Int(0).tag(sync=True)  # bumped at each (re)layout: older pages are stale
     page_count = t.Int(0).tag(sync=True)
     pages = t.List(t.Float()).tag(sync=True)  # seconds at which each page's music starts
-    note_ids = t.Unicode("").tag(sync=True)  # engraved note ids, space-separated, by onset
-    note_times = t.Bytes(b"").tag(sync=True)  # float64 [onset, offset] per id
+    # the notes sent last (a layout's first chunk, then each further chunk's new notes):
+    # ids space-separated, float64 [onset, offset] per id; the page then holds note_count
+    note_batch_ids = t.Unicode("").tag(sync=True)
+    note_batch_times = t.Bytes(b"").tag(sync=True)
+    note_count = t.Int(0).tag(sync=True)
     zoom = t.Float(1.0).tag(sync=True)
     width = t.Int(840).tag(sync=True)  # SVG pixels across a page (the cell's width)
     height = t.Int(560).tag(sync=True)  # SVG pixels down a page at most
@@ -167,6 +172,8 @@ class Notation(MosWidget):
         self._cache: OrderedDict[tuple[int, int], str] = OrderedDict()
         self._cache_size = cache_pages
         self._job: threading.Thread | None = None
+        #: every engraved note id by onset and its [onset, offset] (what the page holds)
+        self._notes: tuple[list[str], np.ndarray] = ([], np.zeros((0, 2), dtype="<f8"))
         child = None
         if player:
             from mos_lab.widgets.player import Player
@@ -301,18 +308,36 @@ class Notation(MosWidget):
 
     def _publish(self, e: Engraving, new_layout: bool = True) -> None:
         """Send the notes, times and page starts of the chunks laid out (a new layout makes
-        the page drop its pages; more chunks of the same layout only add to them)."""
+        the page drop its pages and notes; more chunks of the same layout only add to them,
+        so only their new notes are sent)."""
         ids, on, off = note_times(e, e.chunks_laid_out)
         starts = page_starts(e, ids, on)
         times = np.empty((len(ids), 2), dtype="<f8")
         times[:, 0], times[:, 1] = on, off
-        self.update(note_ids=" ".join(ids), note_times=times.tobytes(), pages=starts,
+        new = np.arange(len(ids))
+        if not new_layout:
+            known = set(self._notes[0])
+            new = np.array([k for k, i in enumerate(ids) if i not in known], dtype=np.int64)
+        self._notes = (ids, times)
+        self.update(note_batch_ids=" ".join(ids[k] for k in new.tolist()),
+                    note_batch_times=times[new].tobytes(), note_count=len(ids), pages=starts,
                     page_count=e.pages_known, complete=e.complete,
                     layout_id=self.layout_id + int(new_layout), status="")
 
     def _set_pages(self, status: str) -> None:
-        self.update(note_ids="", note_times=b"", pages=[], page_count=0, complete=True,
-                    layout_id=self.layout_id + 1, status=status)
+        self._notes = ([], np.zeros((0, 2), dtype="<f8"))
+        self.update(note_batch_ids="", note_batch_times=b"", note_count=0, pages=[],
+                    page_count=0, complete=True, layout_id=self.layout_id + 1, status=status)
+
+    @property
+    def note_ids(self) -> str:
+        """Every engraved note id sent to the page, space-separated, in onset order."""
+        return " ".join(self._notes[0])
+
+    @property
+    def note_times(self) -> bytes:
+        """float64 [onset, offset] (Score seconds) of each id of ``note_ids``."""
+        return self._notes[1].tobytes()
 
     def page_svg(self, page: int) -> str:
         """SVG of one page of the current layout (rendered once, a few kept)."""
@@ -374,6 +399,13 @@ class Notation(MosWidget):
         self.session.engine.set_loop(start, end)
         self.loops.append(None if start is None else (start, end if end is not None else -1))
         self.session.bus.emit("mos.clock")
+
+    def _cmd_notes(self, layout: int) -> None:
+        """A view that missed some notes (made after they were sent): send them all."""
+        ids, times = self._notes
+        if layout == self.layout_id:
+            self.send({"type": "notes", "layout": layout, "count": len(ids)},
+                      [" ".join(ids).encode("utf-8"), times.tobytes()])
 
     def _cmd_page(self, page: int, layout: int) -> None:
         """The page needs a page's SVG (on screen, or the next one soon)."""

@@ -1,6 +1,7 @@
 // Notation: engraved pages (SVG made by verovio in the kernel) that follow the heard
-// position. The kernel sends every note id with its onset and offset (Score seconds) and
-// each page's first onset; every animation frame the page reads the one page clock
+// position. The kernel sends every note id with its onset and offset (Score seconds), a
+// long score's a chunk at a time (each batch only the new notes; a view that missed some
+// asks for them all once), and each page's first onset; every animation frame the page reads the one page clock
 // (kernelClock(model).shown(): the audio host's heard position, as the roll), lights the
 // noteheads sounding there by id and turns to the page that holds them. Pages come one at
 // a time on request (custom "svg" messages, the text in a binary buffer), a few kept.
@@ -41,19 +42,46 @@ export default {
     const asked = new Map();   // "page|layout" -> when asked
     sc.add(() => { disposed = true; pages.clear(); });
 
-    function readNotes() {
-      const text = model.get("note_ids") || "";
-      ids = text ? text.split(" ") : [];
-      const v = model.get("note_times");
-      times = v && v.byteLength ? new Float64Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) : new Float64Array(0);
+    const f64 = (v) => v && v.byteLength ? new Float64Array(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)) : new Float64Array(0);
+    function setNotes(newIds, newTimes) {  // ids in onset order (as the kernel sorts them)
+      let order = null;
+      for (let i = 1; i < newIds.length && !order; i++) if (newTimes[2 * i] < newTimes[2 * i - 2]) order = true;
+      if (order) {  // a batch whose notes start before the last held: merge as the kernel does
+        const k = newIds.map((_, i) => i).sort((a, b) => newTimes[2 * a] - newTimes[2 * b] || (newIds[a] < newIds[b] ? -1 : newIds[a] > newIds[b] ? 1 : 0));
+        const t = new Float64Array(2 * k.length);
+        k.forEach((j, i) => { t[2 * i] = newTimes[2 * j]; t[2 * i + 1] = newTimes[2 * j + 1]; });
+        newIds = k.map((j) => newIds[j]); newTimes = t;
+      }
+      ids = newIds; times = newTimes;
       index = new Map(ids.map((id, i) => [id, i]));
       maxDur = 0;
       for (let i = 0; i < ids.length; i++) maxDur = Math.max(maxDur, times[2 * i + 1] - times[2 * i]);
+    }
+    function batch() {
+      const text = model.get("note_batch_ids") || "";
+      return [text ? text.split(" ") : [], f64(model.get("note_batch_times"))];
+    }
+    function onNotes() {  // a batch of notes: a new layout's first, or a further chunk's
+      if (model.get("layout_id") !== layout) { onLayout(); return; }
+      const [bIds, bTimes] = batch(), count = model.get("note_count") || 0;
+      const from = count - bIds.length;
+      if (from === ids.length) {
+        if (!bIds.length) return;
+        const t = new Float64Array(times.length + bTimes.length);
+        t.set(times); t.set(bTimes, times.length);
+        setNotes(ids.concat(bIds), t);
+      } else if (count > ids.length) {
+        sendInOrder(model, { type: "notes", layout });  // missed some: ask for them all
+      }
       starts = model.get("pages") || [];
     }
+    function readNotes() {
+      ids = []; times = new Float64Array(0); index = new Map(); maxDur = 0;
+      onNotes();
+    }
     function onLayout() {
-      readNotes();
       layout = model.get("layout_id");
+      readNotes();
       for (const [p, e] of pages) if (e.layout !== layout) pages.delete(p);
       asked.clear(); lit = new Set(); lastMusicPage = 0;
       const s = model.get("status") || "";
@@ -72,6 +100,12 @@ export default {
     }
     const decoder = new TextDecoder();
     const onMsg = (m, buffers) => {
+      if (m && m.type === "notes" && m.layout === layout && !disposed && buffers && buffers.length === 2
+          && m.count > ids.length) {  // the whole list, asked for by a view that missed some
+        const b = buffers[0], text = decoder.decode(b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+        setNotes(text ? text.split(" ") : [], f64(buffers[1] instanceof ArrayBuffer ? new DataView(buffers[1]) : buffers[1]));
+        return;
+      }
       if (!m || m.type !== "svg" || m.layout !== layout || disposed || !buffers || !buffers.length) return;
       const b = buffers[0], bytes = b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       const box = document.createElement("div");
@@ -136,7 +170,8 @@ export default {
     }
 
     const handlers = {
-      "change:note_ids": onLayout, "change:layout_id": onLayout, "change:status": onLayout,
+      "change:note_count": onNotes, "change:note_batch_ids": onNotes, "change:pages": onNotes,
+      "change:layout_id": onLayout, "change:status": onLayout,
       "change:clock": () => { clock.update(); markLoop(); },
       "change:page_count": onLayout,
     };
