@@ -222,11 +222,14 @@ class VoiceAllocator:
         for v in (*self.voices, *self.tails):
             src = v.source
             if v.channel != channel or v.kind != K.K_SF2 or not v.alive \
-                    or not isinstance(src, SF2Source) or src.live is None:
+                    or not isinstance(src, SF2Source) or src.spec is None:
                 continue
-            live = src.live
             if source is not None and source not in src.keys:
                 continue
+            live = src.live
+            if live is None:  # its first change: the values it started with
+                live = src.live = src.spec.voice(v.pitch, v.velocity, v.gain, v.pan,
+                                                 src.ratio)
             for col, val in live.update(controls, wheel, source):
                 self._event(K.EV_SET, v.slot, float(col), val)
                 if col == K.F_GAIN:

@@ -59,9 +59,11 @@ class SF2Source(SampleSource):
         self.row = row  # shared between notes of the same key and velocity: read only
         self.loop_mode = loop_mode if self.loop is not None else 0
         self.loop_start, self.loop_end = self.loop if self.loop is not None else (0, 0)
-        # Sources (controller numbers, WHEEL, SENSITIVITY) its live modulators read, and
-        # what re-evaluates them (set by the instrument when there are any).
+        # Sources (controller numbers, WHEEL, SENSITIVITY) its live modulators read, what
+        # its layer needs to evaluate them (set by the instrument when there are any; no
+        # allocation per note) and, once a source has changed, its live state.
         self.keys: frozenset[int] = frozenset()
+        self.spec: LiveSpec | None = None
         self.live: LiveVoice | None = None
 
 
@@ -94,6 +96,24 @@ class LivePlan:
 _TUNING = (51, 52, 56)  # coarseTune, fineTune, scaleTuning: the pitch ratio
 _DIRECT = {5: K.S_P_ML, 6: K.S_P_VL, 7: K.S_P_ME, 8: K.S_FC, 10: K.S_FC_ML,
            11: K.S_FC_ME, 13: K.S_VOL_ML}
+
+
+class LiveSpec:
+    """A memoised layer's part of a live voice: region, plan, rate, whether the row
+    holds the velocity's attenuation, dry, the sources read and the ``LIVE_COLS`` values
+    the layer starts with (shared by every note of the layer)."""
+
+    __slots__ = ("base", "dry", "keys", "plan", "rate", "region", "velmods")
+
+    def __init__(self, region: Region, plan: LivePlan, rate: float, velmods: bool, dry: bool,
+                 keys: frozenset[int], base: tuple[float, ...]) -> None:
+        self.region, self.plan, self.rate, self.velmods = region, plan, rate, velmods
+        self.dry, self.keys, self.base = dry, keys, base
+
+    def voice(self, key: int, vel: int, gain: float, pan: float, ratio: float) -> LiveVoice:
+        """The live state of a note of this layer that starts with these values."""
+        return LiveVoice(self.region, key, vel, self.rate, self.velmods, self.dry,
+                         (gain, pan, ratio, *self.base), self.plan)
 
 
 class LiveVoice:

@@ -32,7 +32,7 @@ from mos_lab.audio.instruments.sf2voice import (
     LIVE_COLS,
     WHEEL,
     LivePlan,
-    LiveVoice,
+    LiveSpec,
     SF2Source,
     Wheel,
     controllers,
@@ -46,7 +46,7 @@ NOISE_FLOOR = 1e-6  # a voice this far under full scale at its own gain has ende
 _DB_PER_DECAY = 0.6  # SF2 times are for 100 dB; our envelope times are for 60 dB
 _NO_CC: dict[int, int] = {7: 100, 10: 64, 11: 127}
 _Layer = tuple[Region, np.ndarray, float, float, float, ADSR, "tuple[int, int] | None",
-               frozenset[int], tuple[float, ...], "LivePlan | None"]
+               "LiveSpec | None"]
 
 
 class SoundFontInstrument:
@@ -88,7 +88,7 @@ class SoundFontInstrument:
                  controls: Mapping[int, int], wheel: Wheel = AT_REST) -> list[NoteSpec]:
         """The note's layers, modulators evaluated with the channel's ``controls`` and
         ``wheel`` (pitch wheel 0..1, sensitivity in semitones); each layer whose
-        modulators read a controller can evaluate them again (``SF2Source.live``)."""
+        modulators read a controller can evaluate them again (``SF2Source.spec``)."""
         if sample_rate != self._rate:
             self._memo.clear()
             self._rate = sample_rate
@@ -102,17 +102,16 @@ class SoundFontInstrument:
             if len(self._memo) >= 4096:
                 self._memo.clear()
             self._memo[key] = layers
-        velmods, dry = self._velmods, self._dry
+        velmods = self._velmods
         out = []
-        for r, row, ratio, att, pan, env, loop, keys, base, plan in layers:
-            gain = note_gain(att, velocity, velmods)
+        for r, row, ratio, att, pan, env, loop, spec in layers:
             src = SF2Source(self.data, ratio, row, start=r.start, end=r.end, loop=loop,
                             loop_mode=r.loop_mode)
-            if plan is not None:
-                src.keys = keys
-                src.live = LiveVoice(r, pitch, velocity, sample_rate, velmods, dry,
-                                     (gain, pan, ratio, *base), plan)
-            out.append(NoteSpec(src, env, gain, pan, exclusive=r.exclusive))
+            if spec is not None:
+                src.keys = spec.keys
+                src.spec = spec
+            out.append(NoteSpec(src, env, note_gain(att, velocity, velmods), pan,
+                                exclusive=r.exclusive))
         return out
 
     def _layers(self, pitch: int, velocity: int, sample_rate: float,
@@ -136,11 +135,14 @@ class SoundFontInstrument:
             env = ADSR(attack=max(0.001, r.attack), hold=r.hold,
                        decay=max(0.001, r.decay * _DB_PER_DECAY), sustain=r.sustain,
                        release=max(0.001, release))
-            base = tuple(float(row[c]) for c in LIVE_COLS) if keys else ()
-            plan = self._plans.get(i)
-            if plan is None and keys:
-                plan = self._plans[i] = LivePlan(r, self._velmods)
-            out.append((r, row, ratio, att, pan, env, loop, keys, base, plan))
+            spec = None
+            if keys:
+                plan = self._plans.get(i)
+                if plan is None:
+                    plan = self._plans[i] = LivePlan(r, self._velmods)
+                spec = LiveSpec(r, plan, sample_rate, self._velmods, self._dry, keys,
+                                tuple(float(row[c]) for c in LIVE_COLS))
+            out.append((r, row, ratio, att, pan, env, loop, spec))
         return out
 
 

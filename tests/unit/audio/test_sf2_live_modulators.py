@@ -261,8 +261,12 @@ def test_resumming_one_source_equals_the_whole_row() -> None:
     blob = make_sf2(NOISE, loop=(0, len(NOISE)), gens={8: 9000, 56: 50}, mods=mods)
     inst = bank_of(blob).instrument(0, False)
     st = ChannelState()
-    src = inst.start_cc(64, 90, SR, st.controls, st.wheel)[0].source  # type: ignore[attr-defined]
-    live = src.live
+    note = inst.start_cc(64, 90, SR, st.controls, st.wheel)[0]  # type: ignore[attr-defined]
+    src = note.source
+    live = src.spec.voice(64, 90, note.gain, note.pan, src.ratio)
+    start = live_values(live.region, 64, 90, SR, st.controls, st.wheel, live.velmods,
+                        live.dry)
+    np.testing.assert_allclose(live.now, start, rtol=1e-12)  # what the note starts with
     rng = np.random.default_rng(3)
     sources = [74, 71, 72, 73, 75, 76, 77, 78, 79, 2, 4, 91, 93, WHEEL, SENSITIVITY]
     for _ in range(60):
