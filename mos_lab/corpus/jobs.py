@@ -7,6 +7,7 @@ dies, becomes a row with ``error`` set; the job goes on and keeps every finished
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -133,24 +134,45 @@ def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
         futures = c.map(fn, chunks, pure=False)
         where = {f.key: ch for f, ch in zip(futures, chunks, strict=True)}
         done = 0
+        ended: set[str] = set()
         try:
+            # Completion notices come with the scheduler's stream (no data moves); rows are
+            # fetched once at the end, one request per worker, not one per task (each fetch
+            # also interrupts the worker's event loop, which shares the GIL with its task).
             for f in distributed.as_completed(futures, loop=c.loop):
-                try:
-                    rows[f.key] = f.result()
-                except distributed.KilledWorker:
-                    rows[f.key] = [_died(p) for p in where[f.key]]
-                except Exception as exc:
-                    rows[f.key] = [{"path": p, "error": _why(exc), "seconds": float("nan")}
-                                   for p in where[f.key]]
+                ended.add(f.key)
                 done += len(where[f.key])
                 if report:
                     report(done, len(paths))
+            good = [f for f in futures if f.status == "finished"]
+            try:
+                rows.update(zip([f.key for f in good], c.gather(good), strict=True))
+            except Exception:  # a result lost after its task ended (its worker died): one
+                for f in good:  # by one, so the others' rows are kept
+                    with contextlib.suppress(Exception):
+                        rows[f.key] = f.result()
+            for f in futures:
+                if f.key not in rows:
+                    rows[f.key] = _failed(f, where[f.key], distributed)
         finally:
-            c.cancel([f for f in futures if f.key not in rows])
+            c.cancel([f for f in futures if f.key not in ended])
     table = pd.DataFrame([r for f in futures if f.key in rows for r in rows[f.key]])
     if "error" in table:
         table["error"] = table["error"].fillna("").astype(str)
     return table
+
+
+def _failed(future: Any, paths: list[str], distributed: Any) -> list[dict[str, Any]]:
+    """The rows of a batch whose task failed as a whole: its worker died, or Dask could not
+    run it (a file's own error is caught inside the task and is never this)."""
+    try:
+        exc = future.exception()
+    except Exception as got:  # the future was lost (cancelled, its data gone)
+        exc = got
+    if isinstance(exc, distributed.KilledWorker):
+        return [_died(p) for p in paths]
+    return [{"path": p, "error": _why(exc) if exc else "lost: the task's result is gone",
+             "seconds": float("nan")} for p in paths]
 
 
 def _batch(files: int, workers: int) -> int:

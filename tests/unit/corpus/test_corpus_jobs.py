@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,6 +14,7 @@ pd = pytest.importorskip("pandas")
 from mos_lab.corpus.errors import CorpusError  # noqa: E402
 from mos_lab.corpus.jobs import analyze, convert, files, run, write_parquet  # noqa: E402
 from mos_lab.corpus.pool import close_pools, pool  # noqa: E402
+from mos_lab.corpus.tasks import analyze_file  # noqa: E402
 from mos_lab.score import Score, load  # noqa: E402
 
 
@@ -157,3 +159,23 @@ def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
     assert close_pools() == 1 and c.status == "closed"
     with pytest.raises(ValueError, match="workers: 0"):
         pool(0)
+
+
+def _fetches(dask_worker: Any) -> int:  # runs in each worker (client.run)
+    return int(dask_worker.transfer_outgoing_count_total)
+
+
+def test_rows_are_fetched_once_per_worker_not_once_per_task(folder, client) -> None:
+    """Twelve one-file tasks: progress counts each as it ends, and the rows come back in
+    at most one fetch per worker (a fetch per task cost ~1 ms of each worker's time)."""
+    paths = [str(folder / "good.mid")] * 10 + [str(folder / "text.mid"), "/no/such.mid"]
+    seen: list[int] = []
+    before = sum(client.run(_fetches).values())
+    table = run(analyze_file, paths, client=client, batch=1,
+                progress=lambda done, total: seen.append(done))
+    fetches = sum(client.run(_fetches).values()) - before
+    assert list(table["path"]) == paths
+    assert (table["error"] == "").sum() == 10
+    assert all(table["error"].iloc[-2:] != "")
+    assert seen == list(range(1, 13))
+    assert 1 <= fetches <= len(client.scheduler_info()["workers"]), fetches
