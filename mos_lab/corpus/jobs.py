@@ -130,7 +130,8 @@ def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
     fn = partial(some_rows, task=task, extra=extra)
     with _client(workers, address, client, timeout, reuse) as c:
         size = batch or _batch(len(paths), len(c.scheduler_info().get("workers", {})))
-        chunks = [paths[i:i + size] for i in range(0, len(paths), size)]
+        order = _largest_first(paths)
+        chunks = [[paths[j] for j in order[i:i + size]] for i in range(0, len(paths), size)]
         futures = c.map(fn, chunks, pure=False)
         where = {f.key: ch for f, ch in zip(futures, chunks, strict=True)}
         done = 0
@@ -156,7 +157,9 @@ def run(task: Callable[..., dict[str, Any]], inputs: Inputs, *extra: Any,
                     rows[f.key] = _failed(f, where[f.key], distributed)
         finally:
             c.cancel([f for f in futures if f.key not in ended])
-    table = pd.DataFrame([r for f in futures if f.key in rows for r in rows[f.key]])
+    got = [r for f in futures if f.key in rows for r in rows[f.key]]
+    # back in the order given: row k of the chunks is input file order[k]
+    table = pd.DataFrame([got[k] for k in sorted(range(len(got)), key=order.__getitem__)])
     if "error" in table:
         table["error"] = table["error"].fillna("").astype(str)
     return table
@@ -173,6 +176,20 @@ def _failed(future: Any, paths: list[str], distributed: Any) -> list[dict[str, A
         return [_died(p) for p in paths]
     return [{"path": p, "error": _why(exc) if exc else "lost: the task's result is gone",
              "seconds": float("nan")} for p in paths]
+
+
+def _largest_first(paths: list[str]) -> list[int]:
+    """Indices of ``paths`` by file size, largest first (an unreadable file counts as 0).
+
+    Why: the big files' batches start first and the small ones fill in at the end, so the
+    workers finish together instead of one waiting on the last big file.
+    """
+    def size(i: int) -> int:
+        try:
+            return os.stat(paths[i]).st_size
+        except OSError:
+            return 0
+    return sorted(range(len(paths)), key=lambda i: (-size(i), i))
 
 
 def _batch(files: int, workers: int) -> int:

@@ -179,3 +179,21 @@ def test_rows_are_fetched_once_per_worker_not_once_per_task(folder, client) -> N
     assert all(table["error"].iloc[-2:] != "")
     assert seen == list(range(1, 13))
     assert 1 <= fetches <= len(client.scheduler_info()["workers"]), fetches
+
+
+def test_big_files_go_first_and_rows_keep_the_given_order(tmp_path: Path, client) -> None:
+    """Batches are cut from the files by size, largest first (the workers then finish
+    together); the table still lists the files in the order given."""
+    from mos_lab.corpus.jobs import _largest_first
+
+    paths = []
+    for i, n in enumerate([4, 64, 16, 1, 32]):  # notes per file: sizes differ
+        s = Score.from_notes([(k * 480, 480, 60 + k % 12, 80) for k in range(n)])
+        paths.append(str(tmp_path / f"{i}.mid"))
+        s.save(paths[-1])
+    paths.append(str(tmp_path / "missing.mid"))
+    assert _largest_first(paths) == [1, 4, 2, 0, 3, 5]
+    table = run(analyze_file, paths, client=client, batch=2, progress=False)
+    assert list(table["path"]) == paths
+    assert list(table["notes"].iloc[:5]) == [4, 64, 16, 1, 32]
+    assert table["error"].iloc[5] != ""
