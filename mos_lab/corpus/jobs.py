@@ -19,7 +19,7 @@ from typing import Any
 
 from mos_lab.corpus import tasks
 from mos_lab.corpus.errors import CorpusError, need
-from mos_lab.corpus.pool import pool
+from mos_lab.corpus.pool import pool, quiet_cluster
 from mos_lab.corpus.progress import notebook_bar
 from mos_lab.score.io import SUPPORTED
 
@@ -91,8 +91,10 @@ def _client(workers: int | None, address: str | None, client: Any, timeout: floa
         return
     n = workers or os.cpu_count() or 1
     if not reuse:
-        cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                           dashboard_address=":0", silence_logs=logging.ERROR)
+        with quiet_cluster():
+            cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1,
+                                               processes=True, dashboard_address=":0",
+                                               silence_logs=logging.ERROR)
         c = distributed.Client(cluster, set_as_default=False)
         try:
             yield c

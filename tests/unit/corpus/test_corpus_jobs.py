@@ -143,7 +143,9 @@ def _state() -> tuple[int, bool, bool]:
     import dask
 
     return (os.getpid(), "mos_lab.theory" in sys.modules,
-            bool(dask.config.get("distributed.worker.profile.enabled")))
+            bool(dask.config.get("distributed.worker.profile.enabled")),
+            dask.config.get("distributed.admin.tick.interval"),
+            dask.config.get("distributed.worker.memory.monitor-interval"))
 
 
 def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
@@ -152,6 +154,7 @@ def test_local_jobs_share_one_warm_pool_that_close_pools_ends(folder) -> None:
     (before,) = c.run(_state).values()
     assert before[1]  # warmed when it started, not by the first file
     assert not before[2]  # no profiler sampling the tasks
+    assert before[3:] == ("500ms", "500ms")  # the cluster's own timers slowed (QUIET)
     first = analyze(folder, workers=1, progress=False)
     second = analyze(folder, workers=1, progress=False)
     assert pool(1) is c and list(c.run(_state).values()) == [before]  # same process
