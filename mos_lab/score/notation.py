@@ -745,12 +745,17 @@ def exact_musicxml(score: Score) -> bytes:
     end = max(score.end_tick, 1)
     bars: list[tuple[int, int, Any]] = []  # (start tick, length, time signature or None)
     sigs = sorted(score.time_signatures, key=lambda t: t.tick)
-    t, si, prev = 0, 0, None
-    while t < end:
+    lines = [] if score.measures is None else score.measures.tolist()  # the source's bars
+    t, si, prev, li = 0, 0, None, 0
+    while t < end or li + 1 < len(lines):
         while si + 1 < len(sigs) and sigs[si + 1].tick <= t:
             si += 1
         ts = sigs[si]
         length = max(ts.numerator * tpq * 4 // ts.denominator, 1)
+        while li < len(lines) and lines[li] <= t:
+            li += 1
+        if li < len(lines):  # up to the next stored bar line
+            length = lines[li] - t
         bars.append((t, length, ts if ts is not prev else None))
         prev, t = ts, t + length
     spelling = score.spelling

@@ -110,3 +110,12 @@ def test_abc_bar_lines_and_ties_are_kept_as_written():
     assert score.ties is not None and (score.ties[:, 1] / score.tpq).tolist() == [11.0]
     e = engrave(score)
     assert _starts(e) == LINES[:-1] and _heads(e) == 20
+
+
+def test_the_exact_musicxml_writer_keeps_the_bar_lines_too():
+    from mos_lab.score.notation import exact_musicxml
+
+    score = load(_musicxml(HYMN))
+    back = load(exact_musicxml(score))  # the writer for times no note value writes
+    assert (back.measures / back.tpq).tolist() == LINES
+    assert np.array_equal(back.notes["start"] * score.tpq, score.notes["start"] * back.tpq)
