@@ -47,6 +47,8 @@ def check(score: Score, q: Quantized) -> None:
     shortest = min(bar_units(ts.numerator, ts.denominator) for ts in score.time_signatures) \
         if score.time_signatures else 4 * UNITS
     bars = int(q.end.max()) // max(shortest, 1) + 1
+    if score.measures is not None:  # the source's own bars, however short they are
+        bars = max(bars, len(score.measures) - 1)
     if bars > MAX_BARS:
         raise EngraveError(f"the score lasts about {bars} bars ({score.duration:.0f} s); an "
                            f"engraving holds at most {MAX_BARS}")

@@ -119,3 +119,12 @@ def test_the_exact_musicxml_writer_keeps_the_bar_lines_too():
     back = load(exact_musicxml(score))  # the writer for times no note value writes
     assert (back.measures / back.tpq).tolist() == LINES
     assert np.array_equal(back.notes["start"] * score.tpq, score.notes["start"] * back.tpq)
+
+
+def test_a_source_of_too_many_bars_is_refused_before_any_work():
+    from mos_lab.notation import EngraveError
+
+    score = load(_musicxml(HYMN))
+    tiny = np.arange(0, 20_002 * 10, 10, dtype=np.int64)  # 20,001 bars of a few ticks
+    with pytest.raises(EngraveError, match="at most 10000"):
+        engrave(score.replace(measures=tiny))
