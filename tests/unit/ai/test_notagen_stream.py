@@ -117,7 +117,7 @@ def test_playable_abc_fills_left_out_voices_and_drops_stream_prefixes() -> None:
     text = HEAD + "[r:0/1][V:1]GABc d2 B2|[V:2]G,8|\n[r:1/0][V:1]G8|]\n"
     out = abc.playable(text)
     assert out.startswith("X:1\n%Folk\n")
-    assert "[V:1]G8|][V:2]Z|" in out and "[r:" not in out
+    assert "[V:1]G8|][V:2]z8|" in out and "[r:" not in out  # rests the bar's length
 
 
 def test_check_line_names_the_problem() -> None:

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,12 @@ import torch
 
 from mos_lab.ai.models.notagen import patchilizer as P
 from mos_lab.ai.models.notagen.abc import playable, to_score
-from mos_lab.ai.models.notagen.checkpoint import build, read_state_dict, save_checkpoint
+from mos_lab.ai.models.notagen.checkpoint import (
+    build,
+    find_checkpoint,
+    read_state_dict,
+    save_checkpoint,
+)
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
 from mos_lab.ai.models.notagen.sampling import (
     MAX_CHARS,
@@ -54,10 +60,15 @@ class Generated:
 class NotaGen:
     """NotaGen's network with its inference: ``next_char_probs`` and ``stream``/``generate``."""
 
-    def __init__(self, net: NotaGenNet, source: str | None = None) -> None:
+    def __init__(self, net: NotaGenNet, source: str | None = None, *,
+                 every_voice: bool = False) -> None:
         self.net = net.eval()
         self.config: NotaGenConfig = net.config
         self.source = source
+        #: resample a bar that leaves out a declared voice: True for models whose training
+        #: data writes every voice in every bar (the shipped one: whole-bar rests as
+        #: ``z8``); False for NotaGen's releases, whose data leaves such voices out
+        self.every_voice = every_voice
 
     def __repr__(self) -> str:
         c = self.config
@@ -111,7 +122,7 @@ class NotaGen:
                bars: int | None = None, seed: int | None = None, top_k: int = 9,
                top_p: float = 0.9, temperature: float = 1.2, use_cache: bool = True,
                time_limit: float | None = None, cancel: Callable[[], bool] | None = None,
-               check: Callable[[str, str], list[str]] = check_line,
+               check: Callable[[str, str], list[str]] | None = None,
                check_head: Callable[[str], list[str]] | None = check_header,
                max_chars: int = MAX_CHARS) -> BarStream:
         """Generation as an iterator of bars (tune-body lines), each yielded once sampled
@@ -121,7 +132,8 @@ class NotaGen:
             return _InferenceStream(
                 self.net, prompt_lines(period, composer, instrumentation) + prompt,
                 sampling=Sampling(top_k, top_p, temperature), seed=seed, bars=bars,
-                use_cache=use_cache, time_limit=time_limit, cancel=cancel, check=check,
+                use_cache=use_cache, time_limit=time_limit, cancel=cancel,
+                check=check or partial(check_line, every_voice=self.every_voice),
                 check_head=check_head,
                 max_chars=max_chars)
 
@@ -156,7 +168,9 @@ class _InferenceStream(BarStream):
 def load(path: str | os.PathLike[str]) -> NotaGen:
     """Load a NotaGen checkpoint (``.pth``, or a folder holding one) at any published size,
     the sizes read from its shapes; a wrong shape names the first key that differs."""
-    return NotaGen(build(read_state_dict(path)), str(path))
+    file = find_checkpoint(path)
+    return NotaGen(build(read_state_dict(file)), str(path),
+                   every_voice=file.resolve() == SHIPPED.resolve())
 
 
 #: the small model that ships with mos_lab (trained by ``mos-lab train --music21``)
@@ -165,7 +179,7 @@ SHIPPED = Path(__file__).parent / "weights" / "notagen_small.pth"
 
 def shipped() -> NotaGen:
     """The small NotaGen that ships in the package: the default NotaGen backend's model."""
-    return NotaGen(build(read_state_dict(SHIPPED)), "shipped")
+    return NotaGen(build(read_state_dict(SHIPPED)), "shipped", every_voice=True)
 
 
 def random(config: NotaGenConfig | None = None, seed: int = 0) -> NotaGen:

@@ -24,11 +24,13 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 import torch
 
 from mos_lab.ai.models.notagen import patchilizer as P
+from mos_lab.ai.models.notagen.abc import bar_length
 from mos_lab.ai.models.notagen.model import Cache, NotaGenNet, StepDecoder
 
 #: NotaGen's own limit on the characters of one piece
@@ -280,11 +282,16 @@ def _header_voices(header: str) -> set[str]:
             if ln.startswith("V:") and ln[2:].strip()}
 
 
-def check_line(header: str, line: str) -> list[str]:
-    """Problems that keep a generated tune-body line from parsing: characters outside
-    printable ASCII, unbalanced brackets or quotes, no ``[V:n]`` voice segment, a voice
-    the header does not declare or twice in one line, no barline. [] when it is fine."""
+def check_line(header: str, line: str, *, every_voice: bool = False,
+               same_length: bool = False) -> list[str]:
+    """Problems that keep a generated tune-body line from parsing or its voices together:
+    characters outside printable ASCII, unbalanced brackets or quotes, no ``[V:n]`` voice
+    segment, a voice the header does not declare or twice in one line, no barline, voices
+    of different lengths (each voice is read on its own, so a short bar shifts that voice
+    against the others from there on), and with ``every_voice`` a declared voice left
+    out (for models whose training data writes whole-bar rests). [] when it is fine."""
     problems: list[str] = []
+    lengths: dict[str, Fraction] = {}
     body = line.rstrip("\n")
     if any(not 32 <= ord(c) < 127 for c in body):
         problems.append("a character outside printable ASCII")
@@ -320,6 +327,14 @@ def check_line(header: str, line: str) -> list[str]:
             problems.append(f"voice {voice}: a bracket is left open")
         if music.count('"') % 2:
             problems.append(f"voice {voice}: a quote is left open")
+        length = bar_length(music)
+        if length is not None:
+            lengths[voice] = length
+    if same_length and len(set(lengths.values())) > 1:
+        problems.append("voices of different lengths (" + ", ".join(
+            f"{v}: {n}" for v, n in lengths.items()) + " units of L)")
+    if every_voice and declared and (left := sorted(declared - seen)):
+        problems.append(f"voice {', '.join(left)} left out")
     return problems
 
 
@@ -354,7 +369,7 @@ class BarStream:
                  seed: int | None = None, bars: int | None = None, use_cache: bool = True,
                  max_chars: int = MAX_CHARS, time_limit: float | None = None,
                  cancel: Callable[[], bool] | None = None,
-                 check: Callable[[str, str], list[str]] = check_line, tries: int = 8,
+                 check: Callable[[str, str], list[str]] = check_line, tries: int = 32,
                  check_head: Callable[[str], list[str]] | None = check_header) -> None:
         P.check_text(prompt)
         self.net = net
