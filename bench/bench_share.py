@@ -162,6 +162,20 @@ async def bench(args: argparse.Namespace) -> None:
           f"{med * 1000:.0f} ms; lead "
           f"{args.lead * 1000:.0f} ms); followers started within {spread * 1000:.1f} ms "
           f"of each other, the last {late_start * 1000:.1f} ms after the shared time")
+    shown: dict[int, float] = {}
+    for i, p in enumerate(peers):
+        p.on_presence(lambda now, i=i: "owner" in now and shown.setdefault(
+            i, time.perf_counter()))
+    base = [(p.messages_in, p.bytes_in) for p in peers]
+    t0 = time.perf_counter()
+    owner.select(0, 1920)  # the owner's selected passage, as presence (not stored)
+    await until(lambda: len(shown) == n, 120)
+    lat = sorted(t - t0 for t in shown.values())
+    msgs = [p.messages_in - b[0] for p, b in zip(peers, base, strict=True)]
+    byts = [p.bytes_in - b[1] for p, b in zip(peers, base, strict=True)]
+    print(f"presence: a selection reached all {n} peers in {lat[-1] * 1000:.0f} ms (median "
+          f"{lat[len(lat) // 2] * 1000:.0f} ms); per peer {statistics.mean(msgs):.1f} "
+          f"messages, {statistics.mean(byts):.0f} bytes")
     for _ in range(20):  # some history for the late joiner
         owner.label(0, "I")
     late = make("late")

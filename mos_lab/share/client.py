@@ -6,11 +6,19 @@ y-websocket protocol (state vectors, so a late joiner or a peer back from a drop
 gets exactly what it lacks, and what it changed while away goes up). A lost link is
 retried with exponential back-off and jitter; a 503 refusal's Retry-After is honoured, so
 a storm of peers spreads itself out; a refused token stops with that reason.
+
+Presence (a peer's selected passage, its cursor) is not stored in the documents: it is
+pycrdt awareness, as in jupyter-collaboration, sent on the content link. It is ephemeral:
+a late joiner gets the peers' current presence from the server, a peer's presence is
+renewed while it stays and goes from everyone when it leaves or its link drops (the
+server removes it), and it comes back with the peer. A peer that never selects or places
+a cursor sends no presence at all, so a class of idle peers costs no presence traffic.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
@@ -61,15 +69,25 @@ class SharedSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._closing = False
         self._watchers: list[Callable[[Transport], None]] = []
-        from pycrdt import Map
+        self._presence_watchers: list[Callable[[dict[str, dict[str, Any]]], None]] = []
+        self.presence_in = 0  # awareness messages received (also counted in messages_in)
+        from pycrdt import Awareness, Map
 
         self._tsub = self.control.get("transport", type=Map).observe(self._transport_changed)
+        # Presence: nothing is announced until this peer selects or places a cursor.
+        self.awareness = Awareness(self.content)
+        self.awareness.set_local_state(None)
+        self.awareness.observe(self._presence_changed)
+        self._aware_task: asyncio.Task[None] | None = None
+        self._sent: list[Any] = []  # presence writes not yet known to be done
 
     # -- connection ---------------------------------------------------------------------
     async def connect(self, timeout: float = 30.0) -> SharedSession:
         """Join the room and wait until both documents are in sync (ShareError if not)."""
         if self.sync_clock:
             await self._clock()
+        if self._aware_task is None:  # renews our presence, times out silent peers' (30 s)
+            self._aware_task = asyncio.ensure_future(self.awareness.start())
         for part, d in (("control", self.control), ("content", self.content)):
             self._tasks.append(asyncio.ensure_future(self._keep(part, d)))
         try:
@@ -89,7 +107,11 @@ class SharedSession:
             await e.wait()
 
     async def close(self) -> None:
-        """Leave the room (no reconnect)."""
+        """Leave the room (no reconnect); our presence goes from the other peers."""
+        if self.awareness.get_local_state() is not None and "content" in self._links:
+            self.awareness.set_local_state(None)  # says goodbye (the server would anyway)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.gather(*self._sent), 1.0)
         self._closing = True
         for ws in list(self._links.values()):
             ws.close()
@@ -97,6 +119,12 @@ class SharedSession:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        if self._aware_task is not None:
+            with contextlib.suppress(RuntimeError):  # not started yet
+                await self.awareness.stop()
+            self._aware_task.cancel()
+            await asyncio.gather(self._aware_task, return_exceptions=True)
+            self._aware_task = None
 
     def drop(self) -> None:
         """Cut the links as a network failure would; they come back by themselves."""
@@ -181,6 +209,7 @@ class SharedSession:
             create_update_message,
             handle_sync_message,
             merge_updates,
+            read_message,
         )
 
         outbox: asyncio.Queue[bytes] = asyncio.Queue()
@@ -207,6 +236,10 @@ class SharedSession:
         task = asyncio.ensure_future(sender())
         try:
             await send(create_sync_message(d))
+            state = self.awareness.get_local_state()
+            if part == "content" and state is not None:  # back on a new link: announced
+                self.awareness.set_local_state(state)  # anew (a new clock: the server
+                # removed us when the old link closed, and peers ignore an old clock)
             while True:
                 message = await ws.read_message()
                 if message is None:
@@ -215,6 +248,10 @@ class SharedSession:
                     continue
                 self.messages_in += 1
                 self.bytes_in += len(message)
+                if message[0] == YMessageType.AWARENESS and part == "content":
+                    self.presence_in += 1
+                    self.awareness.apply_awareness_update(read_message(message[1:]), "remote")
+                    continue
                 if message[0] != YMessageType.SYNC:
                     continue
                 applying = True
@@ -340,12 +377,59 @@ class SharedSession:
             {"by": self.user, "tick": int(tick), "text": text})
 
     def select(self, start: int, end: int) -> None:
-        """This peer's selection (ticks), shown to the others."""
+        """This peer's selected passage (ticks), shown live to the others (presence: not
+        stored in the document, gone when this peer leaves)."""
         if end < start:
             raise ValueError(f"select: end {end} is before start {start}")
-        from pycrdt import Map
+        self._present(selection=[int(start), int(end)])
 
-        self.content.get("selections", type=Map)[self.user] = [int(start), int(end)]
+    def cursor(self, tick: int | None) -> None:
+        """This peer's cursor (a tick, or None to hide it), shown live to the others."""
+        self._present(cursor=None if tick is None else int(tick))
+
+    def presence(self) -> dict[str, dict[str, Any]]:
+        """Each present peer's presence, this one's included: user -> {selection, cursor}."""
+        out: dict[str, dict[str, Any]] = {}
+        for state in list(self.awareness.states.values()):
+            if isinstance(state, dict) and isinstance(state.get("user"), str):
+                out[state["user"]] = {k: v for k, v in state.items() if k != "user"}
+        return out
+
+    def on_presence(self, callback: Callable[[dict[str, dict[str, Any]]], None]) -> None:
+        """Call ``callback(presence())`` whenever a peer's presence appears, changes or goes."""
+        self._presence_watchers.append(callback)
+
+    def _present(self, **fields: Any) -> None:
+        state = dict(self.awareness.get_local_state() or {"user": self.user})
+        state.update(fields)
+        self.awareness.set_local_state(state)
+
+    def _presence_changed(self, topic: str, change: tuple[dict[str, Any], Any]) -> None:
+        """Send our own presence as it changes (and its renewals); tell the watchers of
+        every real change."""
+        changes, origin = change
+        if topic == "update" and origin == "local":
+            self._send_presence([c for ids in changes.values() for c in ids])
+        if topic == "change" and self._presence_watchers:
+            now = self.presence()
+            for cb in list(self._presence_watchers):
+                cb(now)
+
+    def _send_presence(self, clients: list[int]) -> None:
+        """One awareness message with ``clients``' states on the content link, if open."""
+        ws = self._links.get("content")
+        if ws is None or not clients:
+            return
+        from pycrdt import create_awareness_message
+
+        message = create_awareness_message(self.awareness.encode_awareness_update(clients))
+        self.messages_out += 1
+        self.bytes_out += len(message)
+        try:
+            fut = ws.write_message(message, binary=True)
+        except Exception:  # a closing link: the next link announces us again
+            return
+        self._sent = [f for f in self._sent if not f.done()] + [fut]
 
     def snapshot(self) -> dict[str, Any]:
         """Everything shared, as plain Python (for comparing peers and for display)."""
@@ -356,6 +440,8 @@ class SharedSession:
         for name in sdoc.CONTENT_ROOTS:
             kind = Array if name == "annotations" else Map
             out[name] = self.content.get(name, type=kind).to_py()
+        out["selections"] = {user: p["selection"] for user, p in self.presence().items()
+                             if p.get("selection") is not None}
         return out
 
 

@@ -5,9 +5,10 @@ server): ``transport`` (state, position, the server time it holds at, rate, seq,
 ``grants`` (user -> True). ``content`` (written by every member): the score's ``notes``
 (note id -> "onset,duration,pitch,velocity" in ticks, so concurrent edits of different
 notes merge and edits of one note resolve to one winner everywhere), ``score`` (tpq, bpm,
-title), analysis ``labels`` (tick -> text), ``annotations`` (a list of {by, tick, text})
-and ``selections`` (user -> [start, end] ticks). A late joiner gets all of it from the
-documents' state, never from a replay of messages.
+title), analysis ``labels`` (tick -> text) and ``annotations`` (a list of {by, tick, text}).
+A late joiner gets all of it from the documents' state, never from a replay of
+messages. Peers' selections and cursors are presence (pycrdt awareness, see
+:mod:`mos_lab.share.client`), not document content: they are not stored.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 CONTROL_ROOTS = ("transport", "grants")
-CONTENT_ROOTS = ("notes", "score", "labels", "annotations", "selections")
+CONTENT_ROOTS = ("notes", "score", "labels", "annotations")
 
 
 def _pycrdt() -> Any:
@@ -38,8 +39,7 @@ def control_doc() -> Any:
 
 
 def content_doc() -> Any:
-    """A new content document with its roots made (notes, score, labels, annotations,
-    selections)."""
+    """A new content document with its roots made (notes, score, labels, annotations)."""
     p = _pycrdt()
     doc = p.Doc()
     for name in CONTENT_ROOTS:

@@ -17,7 +17,11 @@ jupyter-collaboration. Around it this server adds what a class needs:
   excess attempts get HTTP 503 with a Retry-After, so clients back off, not hammer;
 - a malformed message closes only its sender's connection (1007), the room goes on;
 - each connection's unsent messages are bounded (``outbox_limit``): a peer that does not
-  read is disconnected rather than slowing the others or growing memory.
+  read is disconnected rather than slowing the others or growing memory;
+- presence (pycrdt awareness on the content link: selections, cursors) is relayed by the
+  room as in jupyter-collaboration, never stored; the server checks that a peer speaks
+  only for its own user (else 1007), gives a joiner the present peers' states at once,
+  and removes a peer's presence from everyone when its link closes (left or dropped).
 """
 
 from __future__ import annotations
@@ -143,6 +147,10 @@ class RoomServer:
         self._http: Any = None
         self._ws: Any = None
         self._task: asyncio.Task[Any] | None = None
+        # (room, awareness client id) -> the content link that announced it last: a link
+        # that closes removes only the presence it still speaks for (not a reconnect's)
+        self._aware: dict[tuple[str, int], Any] = {}
+        self._sends: set[asyncio.Future[Any]] = set()  # presence removals being sent
 
     # -- tokens and admission -------------------------------------------------------
     def token(self, room: str, user: str, role: str = "member", ttl_s: float = 12 * 3600
@@ -220,6 +228,62 @@ class RoomServer:
         before = dict(scratch.get("grants", type=Map))
         scratch.apply_update(update)
         return dict(scratch.get("grants", type=Map)) == before
+
+    def presence_ids(self, grant: Grant, message: bytes) -> dict[int, bool]:
+        """The awareness client ids a presence message from ``grant``'s user speaks for
+        (id -> whether it is present, not leaving); ValueError if it is malformed or speaks
+        for another user."""
+        import json
+
+        from pycrdt import Decoder, read_message
+
+        if len(message) > 64 * 1024:
+            raise ValueError(f"presence of {len(message)} bytes (at most 65536)")
+        dec = Decoder(read_message(message[1:]))
+        out: dict[int, bool] = {}
+        for _ in range(dec.read_var_uint()):
+            cid = dec.read_var_uint()
+            dec.read_var_uint()  # clock
+            text = dec.read_var_string()
+            state = json.loads(text) if text else None
+            if state is not None and (not isinstance(state, dict)
+                                      or state.get("user") != grant.user):
+                who = state.get("user") if isinstance(state, dict) else state
+                raise ValueError(f"presence for {who!r} from {grant.user}")
+            out[cid] = state is not None
+        return out
+
+    def _presence_snapshot(self, room: str) -> bytes | None:
+        """One awareness message with every present peer's state in ``room`` (or None)."""
+        r = self._ws.rooms.get(f"{room}/content") if self._ws is not None else None
+        if r is None:
+            return None
+        ids = [c for c, st in list(r.awareness.states.items())
+               if isinstance(st, dict) and "user" in st]
+        if not ids:
+            return None
+        from pycrdt import create_awareness_message
+
+        return bytes(create_awareness_message(r.awareness.encode_awareness_update(ids)))
+
+    def _presence_gone(self, room: str, link: Any, ids: set[int]) -> None:
+        """A content link closed: remove the presence it still speaks for from the room's
+        awareness, which tells the remaining peers (their states go at once)."""
+        mine = [c for c in ids if self._aware.get((room, c)) is link]
+        for c in mine:
+            del self._aware[(room, c)]
+        r = self._ws.rooms.get(f"{room}/content") if self._ws is not None else None
+        if not mine or r is None:
+            return
+        from pycrdt import create_awareness_message
+
+        r.awareness.remove_awareness_states(mine, "server")
+        # their states are null now, at the clock the peers know: they drop them
+        gone = bytes(create_awareness_message(r.awareness.encode_awareness_update(mine)))
+        for ch in list(r.clients):
+            if ch is not link.channel:
+                self._sends.add(task := asyncio.ensure_future(ch.send(gone)))
+                task.add_done_callback(self._sends.discard)
 
     def _bad_message(self, exc: Exception, message: bytes, channel: Any) -> bool:
         """A message the room could not apply: close its sender, keep the room going."""
@@ -304,6 +368,7 @@ def _handler_class() -> Any:
         channel: _Channel | None = None
         counted = False
         handshaking = False
+        aware_ids: set[int]
 
         def initialize(self, server: RoomServer) -> None:
             self.server = server
@@ -334,8 +399,14 @@ def _handler_class() -> Any:
             s = self.server
             s.stats.joined += 1
             self.part = part
+            self.room = room
+            self.aware_ids = set()
             self.channel = _Channel(self, f"{room}/{part}", s.outbox_limit)
             self.serving = asyncio.ensure_future(s._ws.serve(self.channel))
+            if part == "content":  # who is here now: at once, not at their next renewal
+                present = s._presence_snapshot(room)
+                if present is not None:
+                    self.greeting = asyncio.ensure_future(self.channel.send(present))
 
         def on_message(self, message: str | bytes) -> None:
             s, ch, grant = self.server, self.channel, self.grant
@@ -353,6 +424,23 @@ def _handler_class() -> Any:
                 s.stats.malformed += 1
                 self.refuse(1007, f"malformed message (type byte {message[:1]!r})")
                 return
+            if message[0] == 1:  # presence: only on the content link, only one's own
+                if self.part != "content":
+                    return
+                try:
+                    ids = s.presence_ids(grant, message)
+                except Exception as exc:
+                    s.stats.malformed += 1
+                    self.refuse(1007, f"malformed presence: {type(exc).__name__}: {exc}"[:120])
+                    return
+                for cid, present in ids.items():
+                    if present:
+                        self.aware_ids.add(cid)
+                        s._aware[(self.room, cid)] = self
+                    else:
+                        self.aware_ids.discard(cid)
+                        if s._aware.get((self.room, cid)) is self:
+                            del s._aware[(self.room, cid)]
             if self.part == "control" and message[0] == 0 and message[1] in (1, 2):
                 try:
                     update = read_message(message[2:])
@@ -399,6 +487,9 @@ def _handler_class() -> Any:
             if self.channel is not None:
                 self.channel.closed = True
                 self.channel.feed(None)
+            if getattr(self, "aware_ids", None):
+                ids, self.aware_ids = self.aware_ids, set()
+                self.server._presence_gone(self.room, self, ids)
             if self.handshaking:
                 self.handshaking = False
                 self.server.handshakes -= 1
