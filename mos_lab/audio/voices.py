@@ -219,7 +219,8 @@ class VoiceAllocator:
         modulators read it evaluate them again with ``controls`` and ``wheel`` (pitch
         wheel 0..1, sensitivity semitones); the changed row values apply from the
         current frame on (the kernel glides gains and sends, ramps the filter)."""
-        for v in (*self.voices, *self.tails):
+        # (None, a restore or CC121: not the stolen voices fading out, as after a seek)
+        for v in self.voices if source is None else (*self.voices, *self.tails):
             src = v.source
             if v.channel != channel or v.kind != K.K_SF2 or not v.alive \
                     or not isinstance(src, SF2Source) or src.spec is None:

@@ -193,6 +193,7 @@ def test_realtime_output_on_jack_dummy(jack_device: int) -> None:
 
 @pytest.mark.soak
 @pytest.mark.audio_device
+@pytest.mark.timeout(1800)  # (the suite's 300 s would stop the 600 s run)
 def test_soak_ten_minutes_with_busy_python_thread(jack_device: int) -> None:
     seconds = float(os.environ.get("APOLLO_SOAK_S", "600"))
     out = _run_device(jack_device, seconds, busy=True)
@@ -250,6 +251,7 @@ def _run_soundfont(device: int, seconds: float, bank: object) -> tuple[SoundDevi
 
 @pytest.mark.soak
 @pytest.mark.audio_device
+@pytest.mark.timeout(1800)
 def test_soak_default_soundfont_with_busy_python_thread(jack_device: int) -> None:
     from mos_lab.audio.instruments.defaults import GM_SETS, load_bank
 
