@@ -604,7 +604,8 @@ def _written_bars(score: Score) -> list[Fraction] | None:
     if score.measures is None:
         return None
     tpq = score.tpq
-    lines = sorted({_grid(Fraction(int(t), tpq)) for t in score.measures.tolist()})
+    lines = sorted({Fraction(0)} | {_grid(Fraction(int(t), tpq))
+                                     for t in score.measures.tolist()})  # a bar from 0 on
     end = Fraction(score.end_tick, tpq)
     sigs = [t for t in score.time_signatures if Fraction(t.tick, tpq) <= lines[-1]]
     ts = max(sigs, key=lambda t: t.tick) if sigs else score.time_signatures[0]
