@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,7 +187,7 @@ class Lesson:
 
         setup = "from mos_lab import lessons"
         if mode != "nbgrader":
-            setup += f"\nprogress = lessons.Progress({progress!r})\nstudent = {student!r}"
+            setup += f"\n\nprogress = lessons.Progress({progress!r})\nstudent = {student!r}"
         nb.cells.append(meta(new_code_cell(setup), "setup"))
         n = 0
         for c in self.cells:
@@ -197,32 +198,32 @@ class Lesson:
                 n += 1
                 seed = c.seed + i
                 ex = make(c.kind, seed, **c.params)
-                args = f"{c.kind!r}, {_literal(c.params)}, {seed}"
+                args = [repr(c.kind), _literal(c.params), str(seed)]
                 text = f"**Exercise {n}.** {ex.question}"
                 if c.hint:
                     text += f"  \n*Hint:* {c.hint}"
                 if c.attempts:
                     text += f"  \n*Attempts allowed:* {c.attempts}"
                 nb.cells.append(meta(new_markdown_cell(text), f"q{n}"))
-                show = f"lessons.show(lessons.make({c.kind!r}, {seed}, " \
-                       f"**{_literal(c.params)})" + \
-                       (", progress=progress, student=student)" if not grader else ")")
+                made = _call("lessons.make", [repr(c.kind), str(seed), *_kwargs(c.params)])
+                show = _call("lessons.show", [made] if grader else
+                             [made, "progress=progress", "student=student"])
                 nb.cells.append(meta(new_code_cell(show), f"show{n}"))
                 if grader:
                     body = f"### BEGIN SOLUTION\nanswer_{n} = {ex.answer!r}\n### END SOLUTION"
                     nb.cells.append(meta(new_code_cell(body), f"answer{n}", solution=True,
                                          locked=False))
-                    check = (f"feedback = lessons.grade({args}, answer_{n})\n"
-                             f"print(feedback.message)\nassert feedback.correct")
+                    check = (_call("lessons.grade", [*args, f"answer_{n}"], "feedback = ") + "\n"
+                             "print(feedback.message)\nassert feedback.correct")
                     nb.cells.append(meta(new_code_cell(check), f"check{n}", grade=True,
                                          points=c.points))
                 else:
                     value = ex.answer if mode == "answers" else ""
                     nb.cells.append(new_code_cell(f"answer_{n} = {value!r}  # your answer"))
                     nb.cells.append(new_code_cell(
-                        f"feedback = lessons.grade({args}, answer_{n})\n"
-                        f"progress.record(student, lessons.make({args.split(', ', 1)[0]}, "
-                        f"{seed}, **{_literal(c.params)}), answer_{n}, feedback)\n"
+                        _call("lessons.grade", [*args, f"answer_{n}"], "feedback = ") + "\n"
+                        + _call("progress.record",
+                                ["student", made, f"answer_{n}", "feedback"]) + "\n"
                         "print(feedback.message)"))
         if mode != "nbgrader":
             nb.cells.append(new_markdown_cell(
@@ -284,6 +285,25 @@ def _read_yaml(text: str, where: str) -> dict[str, Any]:
         else:
             out[key.strip()] = _scalar(value)
     return out
+
+
+def _call(function: str, args: list[str], before: str = "", width: int = 100) -> str:
+    """Source of a call (after `before`, e.g. an assignment), one argument per line when
+    it would not fit `width` columns, so exported notebooks read well and pass the
+    project's line-length lint."""
+    one = f"{before}{function}({', '.join(args)})"
+    if len(one) <= width and "\n" not in one:
+        return one
+    inner = ",\n".join(textwrap.indent(a, "    ") for a in args)
+    return f"{before}{function}(\n{inner},\n)"
+
+
+def _kwargs(params: dict[str, Any]) -> list[str]:
+    """A drill's parameters as keyword arguments (`level=1`), or one `**{...}` when a key
+    is not a Python name."""
+    if all(str(k).isidentifier() for k in params):
+        return [f"{k}={_literal(v)}" for k, v in params.items()]
+    return [f"**{_literal(params)}"] if params else []
 
 
 def _literal(value: Any) -> str:
