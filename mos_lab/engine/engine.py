@@ -338,6 +338,7 @@ class Engine:
             self.scheduler.request_jump(0)
             self._set_state("ready")
             self._emit_position(0)
+        release_library_pages()  # also for an output that cannot park (browser, no page)
 
     def seek(self, seconds: float) -> None:
         """Jump to ``seconds`` of score time; voices reset, controllers restored there."""
