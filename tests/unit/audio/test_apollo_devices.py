@@ -202,12 +202,13 @@ def test_soak_ten_minutes_with_busy_python_thread(jack_device: int) -> None:
     assert out.underruns == 0, out.stats()
 
 
-def _run_soundfont(device: int, seconds: float, bank: object) -> tuple[SoundDeviceOutput,
-                                                                       Synth]:
+def _run_soundfont(device: int, seconds: float, bank: object
+                   ) -> tuple[SoundDeviceOutput, Synth, list[tuple[float, int]]]:
     """The default SoundFont set on the device with a GIL-holding thread beside it:
     chords on piano, strings, flute and organ every 0.5 s, with the controllers that
     move sounding voices (volume, pan, mod wheel, CC74 brightness, reverb and chorus
-    sends, pitch wheel) changing all the while."""
+    sends, pitch wheel) changing all the while. Also returns (seconds, underruns so far)
+    every 0.5 s where they grew."""
     synth = Synth(SR, max_voices=64, instrument_bank=bank)  # type: ignore[arg-type]
     for ch, prog in enumerate((0, 48, 73, 19)):
         synth.send("program", ch, prog)
@@ -225,17 +226,30 @@ def _run_soundfont(device: int, seconds: float, bank: object) -> tuple[SoundDevi
     burner.start()
     rng = np.random.default_rng(7)
     held: list[tuple[int, int]] = []
+
+    def chord() -> None:
+        nonlocal held
+        for ch, key in held:
+            synth.note_off(ch, key)
+        held = [(ch, int(k)) for ch in range(4)
+                for k in 48 + 12 * (ch % 2) + rng.choice(12, 3, replace=False)]
+        for ch, key in held:
+            synth.note_on(ch, key, int(rng.integers(30, 120)))
+
+    chord()  # queued before the start, as the built-in soak's notes: the prefill plays it
     try:
         out.start()
         assert out.state in ("waiting", "running"), out.error
-        t_end = time.monotonic() + seconds
+        t0 = time.monotonic()
+        t_end = t0 + seconds
+        first = True
+        marks: list[tuple[float, int]] = []
         while time.monotonic() < t_end:
-            for ch, key in held:
-                synth.note_off(ch, key)
-            held = [(ch, int(k)) for ch in range(4)
-                    for k in 48 + 12 * (ch % 2) + rng.choice(12, 3, replace=False)]
-            for ch, key in held:
-                synth.note_on(ch, key, int(rng.integers(30, 120)))
+            if not first:
+                chord()
+            first = False
+            if out.underruns > (marks[-1][1] if marks else 0):
+                marks.append((round(time.monotonic() - t0, 1), out.underruns))
             for _ in range(10):  # controllers every 50 ms
                 ch = int(rng.integers(0, 4))
                 for cc in (7, 10, 1, 74, 91, 93, 11):
@@ -246,7 +260,7 @@ def _run_soundfont(device: int, seconds: float, bank: object) -> tuple[SoundDevi
         stop.set()
         burner.join()
         out.close()
-    return out, synth
+    return out, synth, marks
 
 
 @pytest.mark.soak
@@ -261,8 +275,8 @@ def test_soak_default_soundfont_with_busy_python_thread(jack_device: int) -> Non
         pytest.skip("no default SoundFont (apt-get install musescore-general-soundfont-small)")
     bank = load_bank(path)  # presets resolve at their first note, in the audio thread
     seconds = float(os.environ.get("APOLLO_SOAK_S", "600"))
-    out, synth = _run_soundfont(jack_device, seconds, bank)
+    out, synth, marks = _run_soundfont(jack_device, seconds, bank)
     assert out.error is None
     assert out.callbacks > 0.9 * seconds * SR / 256
     assert synth.sounding_voices > 0 or out.frames_played > 0
-    assert out.underruns == 0, out.stats()
+    assert out.underruns == 0, (out.underruns, marks)
