@@ -7,6 +7,7 @@ the ``notation`` extra (music21); without it the error says how to install it.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import copy
 import dataclasses
@@ -540,17 +541,20 @@ def to_music21(score: Score) -> Any:
         idx = np.flatnonzero(notes["track"] == ti)
         part = m21.stream.Part()
         part.partName = track.name or f"Track {ti + 1}"
+        measured = bars is not None
+        placed: list[tuple[Fraction, Any]] = []  # measured: (offset, element), no flat part
+        put = (lambda at, el, placed=placed: placed.append((Fraction(at), el))) if measured \
+            else part.insert
         with contextlib.suppress(Exception):
             inst = m21.instrument.instrumentFromMidiProgram(track.program)
             inst.midiChannel = track.channel
-            part.insert(0, inst)
+            put(0, inst)
         sung = _sung(score)
         groups: dict[tuple[Fraction, Fraction], list[int]] = {}
         for i in idx.tolist():
             on = _grid(Fraction(int(notes["start"][i]), tpq))
             dur = _grid(Fraction(int(notes["duration"][i]), tpq), Fraction(1, 32))
             groups.setdefault((on, dur), []).append(i)
-        measured = bars is not None
         for (on, dur), members in groups.items():
             ps = [_m21_pitch(m21, int(notes["pitch"][i]),
                              None if spelling is None else int(spelling[i])) for i in members]
@@ -568,21 +572,21 @@ def to_music21(score: Score) -> Any:
                                                       []):
                         el.addLyric(text, lyricNumber=verse)
                         el.lyrics[-1].syllabic = kind
-                part.insert(a, el)
+                put(a, el)
         if measured:
             for ts in score.time_signatures:
-                part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
+                put(_grid(ts.tick / tpq), m21.meter.TimeSignature(
                     f"{ts.numerator}/{ts.denominator}"))
             for ks in score.key_signatures:
                 sig = m21.key.KeySignature(ks.key)
                 mode = ks.mode or ("minor" if ks.minor else "")
-                part.insert(_grid(ks.tick / tpq), sig.asKey(mode) if mode else sig)
+                put(_grid(ks.tick / tpq), sig.asKey(mode) if mode else sig)
             if ti == 0:
                 for tc in score.tempo.changes:
-                    part.insert(_grid(tc.tick / tpq), m21.tempo.MetronomeMark(
+                    put(_grid(tc.tick / tpq), m21.tempo.MetronomeMark(
                         number=round(tc.bpm, 3)))
             assert bars is not None
-            part = _into_measures(m21, part, bars, score)
+            _into_measures(m21, part, placed, bars, score)
         elif ti == 0:
             for ts in score.time_signatures:
                 part.insert(_grid(ts.tick / tpq), m21.meter.TimeSignature(
@@ -619,20 +623,20 @@ def _heads_of(on: Fraction, off: Fraction, rows: list[int], bars: list[Fraction]
               tied: dict[int, list[Fraction]]) -> list[tuple[Fraction, Fraction]]:
     """(start, end) of each written head of a note or chord: cut at the bar lines and
     where the source tied its heads."""
-    cuts = {t for t in bars if on < t < off}
+    cuts = set(bars[bisect.bisect_right(bars, on):bisect.bisect_left(bars, off)])
     cuts |= {t for r in rows for t in tied.get(r, ()) if on < t < off}
     edges = [on, *sorted(cuts), off]
     return list(itertools.pairwise(edges))
 
 
-def _into_measures(m21: Any, flat: Any, bars: list[Fraction], score: Score) -> Any:
-    """A Part of one Measure per bar (``bars``: its lines in quarters; a short first bar is
-    a pickup) holding ``flat``'s elements, whose heads were already cut at the bar lines;
-    overlapping notes go to voices and gaps to rests."""
-    part = m21.stream.Part()
-    part.partName = flat.partName
-    elements = sorted(flat.elements, key=lambda e: (float(e.offset), e.classSortOrder))
-    offsets = [Fraction(e.offset) for e in elements]
+def _into_measures(m21: Any, part: Any, placed: list[tuple[Fraction, Any]],
+                   bars: list[Fraction], score: Score) -> None:
+    """Fill ``part`` with one Measure per bar (``bars``: its lines in quarters; a short
+    first bar is a pickup) holding the ``placed`` (offset, element) pairs, whose heads were
+    already cut at the bar lines; overlapping notes go to voices and gaps to rests."""
+    placed = sorted(placed, key=lambda p: (p[0], p[1].classSortOrder))
+    elements = [e for _, e in placed]
+    offsets = [o for o, _ in placed]
     sigs = sorted(score.time_signatures, key=lambda t: t.tick)
 
     def full(t: Fraction) -> Fraction:
@@ -667,7 +671,6 @@ def _into_measures(m21: Any, flat: Any, bars: list[Fraction], score: Score) -> A
                 if n is not None:
                     cursor = max(cursor, at + Fraction(n.quarterLength))
         part.insert(b0, m)
-    return part
 
 
 def write_musicxml(score: Score, path: Path) -> None:
@@ -691,7 +694,15 @@ def write_musicxml(score: Score, path: Path) -> None:
     md.title = md.movementName = score.title or None  # work and movement title
     md.composer = score.composer  # "": none (music21 would make up "Music21")
     stream.insert(0, md)
-    stream.write(fmt, fp=str(path))
+    if score.measures is None:
+        stream.write(fmt, fp=str(path))
+        return
+    # Stored measures are complete bars already (gaps filled, voices made): music21's
+    # export would copy the whole score to fill them with rests again (~1/3 of the save);
+    # its accidentals, beams and tuplet brackets are made here in place instead.
+    for part in stream.parts:
+        part.makeNotation(inPlace=True)
+    stream.write(fmt, fp=str(path), makeNotation=False)
 
 
 _CONTAINER = ('<?xml version="1.0" encoding="UTF-8"?><container><rootfiles>'

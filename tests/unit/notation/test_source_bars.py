@@ -128,3 +128,25 @@ def test_a_source_of_too_many_bars_is_refused_before_any_work():
     tiny = np.arange(0, 20_002 * 10, 10, dtype=np.int64)  # 20,001 bars of a few ticks
     with pytest.raises(EngraveError, match="at most 10000"):
         engrave(score.replace(measures=tiny))
+
+
+def test_exporting_stored_measures_copies_no_score(tmp_path, monkeypatch):
+    """The stored measures are whole bars already: the export writes them without music21's
+    deep copy of the score to fill them with rests (a third of a chorale's save)."""
+    import music21
+
+    copies: list[str] = []
+    real = music21.stream.Stream.coreCopyAsDerivation
+
+    def counted(self, *args, **kwargs):
+        copies.append(type(self).__name__)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(music21.stream.Stream, "coreCopyAsDerivation", counted)
+    score = load(_musicxml(HYMN))
+    copies.clear()  # reading copies (music21's own reader): only the save is asked about
+    saved = score.save(tmp_path / "hymn.musicxml")
+    assert copies == []
+    back = load(saved)
+    assert (back.measures / back.tpq).tolist() == LINES
+    assert np.array_equal(back.notes["pitch"], score.notes["pitch"])
