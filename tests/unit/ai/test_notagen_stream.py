@@ -113,6 +113,21 @@ def test_asking_for_bars_forces_the_count_in_the_first_stream_prefix(
     assert seen[1][:7] == [ord(c) for c in "[r:0/3]"]
 
 
+def test_asking_for_bars_starts_every_later_line_with_its_own_stream_prefix(
+        model: notagen.NotaGen, monkeypatch: pytest.MonkeyPatch) -> None:
+    # as training writes them: line i of n starts [r:i/n-1-i]; a rejected line keeps it
+    seen = scripted(monkeypatch, ["[r:9/9]", "[V:1]GAB", "c d2 B2", *bars_of(LINE1)[1:],
+                                  "[V:3]a|\n", *bars_of(LINE2), *bars_of(LINE2)])
+    st = model.stream(HEAD, seed=0, bars=3)
+    assert list(st) == ["[r:0/2]" + LINE1, "[r:1/1]" + LINE2, "[r:2/0]" + LINE2]
+    assert st.rejected == 1 and st.stopped == "bars"
+    starts = [bytes(p[:7]).decode() for p in seen if p[:3] == [ord(c) for c in "[r:"]]
+    assert starts == ["[r:", "[r:0/2]", "[r:1/1]", "[r:1/1]", "[r:2/0]"]
+    # a stream whose first line has no prefix gets none later (the model's own format)
+    scripted(monkeypatch, [*bars_of(LINE1), *bars_of(LINE2)])
+    assert list(model.stream(HEAD, seed=0, bars=2)) == [LINE1, LINE2]
+
+
 def test_playable_abc_fills_left_out_voices_and_drops_stream_prefixes() -> None:
     text = HEAD + "[r:0/1][V:1]GABc d2 B2|[V:2]G,8|\n[r:1/0][V:1]G8|]\n"
     out = abc.playable(text)

@@ -14,7 +14,10 @@ that is not a field, or holds music, too). One that does:
 with ``bars`` asked for, the forced prefix is ``[r:0/{bars-1}]`` (the stream prefix
 counts the bars still to come, so a model trained with it aims at that length; NotaGen
 lets the model choose), and until that many bars are made the end patch is not drawn (its
-BOS masked, as a minimum length masks EOS).
+BOS masked, as a minimum length masks EOS), and every later line of a stream made from a
+header is started with its own ``[r:i/j]`` (i the line, j the lines still to come), as
+training writes them: a small model left to count drifts (``[r:6/6]`` after ``[r:2/9]``)
+and then conditions on a count it never saw in training.
 """
 
 from __future__ import annotations
@@ -390,6 +393,7 @@ class BarStream:
         self.text = prompt if parts.body else "".join(parts.header)
         self.header = "".join(parts.header)
         self.in_body = bool(parts.body)
+        self._numbered = not parts.body  # made from a header: lines i = 0.. are ours
         self.bars: list[str] = []
         self.rejected = 0
         self.chars = 0  # characters sampled, rejected lines included
@@ -458,6 +462,17 @@ class BarStream:
             raise StopIteration
         return line
 
+    def _stream_prefix(self) -> list[int]:
+        """The ``[r:i/j]`` that starts tune-body line i of ``bars`` (j still to come), as
+        training writes it on every line, when this stream numbers its lines: made from a
+        header, ``bars`` asked for and the first line begun with ``[r:``; else []."""
+        if not (self._numbered and self.max_bars is not None and self.bars
+                and self.bars[0].startswith("[r:")):
+            return []
+        i = len(self.bars)
+        forced = [ord(c) for c in f"[r:{i}/{max(0, self.max_bars - 1 - i)}]"]
+        return forced if len(forced) < self.size else []
+
     def _next_line(self) -> str | None:
         """Sample patches until a tune-body line is complete and passes its check."""
         tries = 0
@@ -478,14 +493,16 @@ class BarStream:
             watch = (not self.in_body and at_line_start)
             no_end = (self.in_body and self.max_bars is not None
                       and len(self.bars) < self.max_bars)
-            chars = sample_patch(self.net, self.ctx.last(), prefix, self.sampling, self.rng,
-                                 self.use_cache, _is_r_start if watch else None, no_end)
+            forced = self._stream_prefix() if self.in_body and at_line_start else []
+            chars = sample_patch(self.net, self.ctx.last(), prefix or forced, self.sampling,
+                                 self.rng, self.use_cache, _is_r_start if watch else None,
+                                 no_end)
             if watch and chars == _R_START:
                 start = "[r:0/" + (f"{self.max_bars - 1}]" if self.max_bars else "")
                 chars = sample_patch(self.net, self.ctx.last(), [ord(c) for c in start],
                                      self.sampling, self.rng, self.use_cache)
                 prefix = []
-            self.chars += len(chars) - len(prefix)
+            self.chars += len(chars) - len(prefix) - len(forced)
             if not prefix and len(chars) > 1 and chars[0] == P.BOS and chars[1] == P.EOS:
                 self.stopped = "end"
                 return None
