@@ -4,8 +4,10 @@ JACK dummy server for real-time audio tests (clocked like a device, no sound car
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -64,6 +66,13 @@ def _jack_ready(name: str, proc: subprocess.Popen[bytes], timeout: float) -> boo
     return False
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies, so a killed test
+    run leaves no jackd behind (JACK allows only a few servers per machine)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+
+
 @pytest.fixture(scope="session")
 def jack_device() -> Iterator[int]:
     """Start ``jackd -d dummy`` (clocked, no sound card) and yield its PortAudio index.
@@ -84,7 +93,8 @@ def jack_device() -> Iterator[int]:
     os.environ["JACK_DEFAULT_SERVER"] = name
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(["jackd", "-n", name, "-R", "-d", "dummy", "-r", "48000",
-                                 "-p", "256"], stdout=log, stderr=subprocess.STDOUT)
+                                 "-p", "256"], stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
         try:
             index = _jack_index(sd) if _jack_ready(name, proc, 15) else None
             if index is None:
