@@ -13,7 +13,9 @@ Baroque / Bach, Johann Sebastian / Choral, seeds 0.. (top-k 9, top-p 0.9, T 1.2 
 given). Markov: the same number of ``--bars`` bar pieces, seeds 0.., key C major.
 
 Run: python bench/bench_notagen_quality.py [--pieces 12 --bars 16] [--heldout DIR]
-     [--weights W.pth] [--temperature 1.2]
+     [--weights shipped W.pth ...] [--temperature 1.2]
+(several ``--weights`` are judged in one run against the same corpus figures, each in
+its own columns; ``shipped`` names the packaged weights)
 """
 
 from __future__ import annotations
@@ -118,7 +120,8 @@ def main() -> None:
     ap.add_argument("--bars", type=int, default=16)
     ap.add_argument("--heldout", default=None,
                     help="a folder of held-out interleaved ABC (default: convert music21's)")
-    ap.add_argument("--weights", default=None, help="a checkpoint instead of the shipped one")
+    ap.add_argument("--weights", nargs="+", default=["shipped"],
+                    help="checkpoints to judge ('shipped': the packaged weights)")
     ap.add_argument("--temperature", type=float, default=1.2)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -132,11 +135,8 @@ def main() -> None:
                 out.append(to_score(t))
         return out
 
-    model = notagen.load(args.weights) if args.weights else notagen.shipped()
-    stopped: list[str] = []
-
-    def nota() -> list[Score]:
-        out = []
+    def nota(model: notagen.NotaGen) -> list[Score]:
+        out, stopped = [], []
         for seed in range(args.pieces):
             g = model.generate(period="Baroque", composer="Bach, Johann Sebastian",
                                instrumentation="Choral", bars=args.bars, seed=seed,
@@ -144,6 +144,7 @@ def main() -> None:
             stopped.append(f"{g.stopped}:{len(g.bars)}")
             if g.score is not None and g.score.n_notes:
                 out.append(g.score)
+        print("  stopped (why:bars):", " ".join(stopped))
         return out
 
     def markov() -> list[Score]:
@@ -156,24 +157,30 @@ def main() -> None:
                                     lambda *a: None, CancelToken()).score) is not None]
 
     held = timed("held-out chorales", corpus)
-    gen = timed(f"NotaGen ({model!r})", nota)
-    print("  stopped (why:bars):", " ".join(stopped))
-    mk = timed("Markov", markov)
-    m_c, m_n, m_m = measures(held), measures(gen), measures(mk)
-    print(f"\n{'judgement':<24}{'corpus':>10}{'NotaGen':>10}{'gap':>8}{'<=20%':>7}"
-          f"{'Markov':>10}{'gap':>8}{'<=20%':>7}")
-    passed = 0
+    runs: dict[str, dict[str, object]] = {}
+    for i, w in enumerate(args.weights):
+        model = notagen.shipped() if w == "shipped" else notagen.load(w)
+        runs[f"NotaGen{i + 1}" if len(args.weights) > 1 else "NotaGen"] = measures(
+            timed(f"NotaGen{i + 1} {w} ({model!r})", lambda m=model: nota(m)))
+    runs["Markov"] = measures(timed("Markov", markov))
+    m_c = measures(held)
+    print(f"\n{'judgement':<24}{'corpus':>10}"
+          + "".join(f"{name:>10}{'gap':>8}{'<=20%':>7}" for name in runs))
+    passed = dict.fromkeys(runs, 0)
     for k in m_c:
-        c, n, m = m_c[k], m_n[k], m_m[k]
-        gn, gm = gap(n, c), gap(m, c)
-        passed += gn <= 0.2
-        print(f"{k:<24}{show(c):>10}{show(n):>10}{gn:>8.3f}{'yes' if gn <= 0.2 else 'no':>7}"
-              f"{show(m):>10}{gm:>8.3f}{'yes' if gm <= 0.2 else 'no':>7}")
-    print(f"\nNotaGen within 20 % on {passed} of {len(m_c)} (histogram gaps: total "
-          "variation distance; scalar gaps: relative difference)")
+        c = m_c[k]
+        row = f"{k:<24}{show(c):>10}"
+        for name, m in runs.items():
+            g = gap(m[k], c)
+            passed[name] += g <= 0.2
+            row += f"{show(m[k]):>10}{g:>8.3f}{'yes' if g <= 0.2 else 'no':>7}"
+        print(row)
+    print("\nwithin 20 %: " + ", ".join(f"{name} {n} of {len(m_c)}"
+                                       for name, n in passed.items())
+          + " (histogram gaps: total variation distance; scalar gaps: relative difference)")
     for k in ("pitch-class histogram", "duration histogram"):
-        print(f"{k}:\n  corpus  {np.round(m_c[k], 3)}\n  NotaGen {np.round(m_n[k], 3)}"
-              f"\n  Markov  {np.round(m_m[k], 3)}")
+        print(f"{k}:\n  {'corpus':<9}{np.round(m_c[k], 3)}" + "".join(
+            f"\n  {name:<9}{np.round(m[k], 3)}" for name, m in runs.items()))
     if args.heldout:
         print(f"held out from {Path(args.heldout)}")
 
