@@ -47,6 +47,11 @@ def chorale_paths() -> list[Path]:
                   if str(p).endswith((".mxl", ".xml", ".musicxml")))
 
 
+#: Version of the MusicXML reader the cached NVX1 was made with (2: measures and ties;
+#: 3: written lengths of unisons, grace notes left out, source voices).
+NVX1_MADE = 3
+
+
 def _oracle(path: Path) -> dict[str, Any]:
     """What music21 says about one file (cached as JSON): notes, pickup, onsets, MIDI."""
     import music21
@@ -56,8 +61,8 @@ def _oracle(path: Path) -> dict[str, Any]:
     out = CACHE / f"{path.stem}.json"
     if out.exists() and '"bars"' in out.read_text():
         data = dict(json.loads(out.read_text()))
-        if "measures" not in data["nvx1"]:  # cached before the Score kept measures and ties
-            data["nvx1"] = load(path).to_nvx1()
+        if data.get("nvx1_made", 0) < NVX1_MADE:  # cached before the reader's last change
+            data["nvx1"], data["nvx1_made"] = load(path).to_nvx1(), NVX1_MADE
             out.write_text(json.dumps(data))
         return data
     s = music21.converter.parse(str(path))
@@ -87,7 +92,8 @@ def _oracle(path: Path) -> dict[str, Any]:
     score = load(path)
     data = {"file": path.name, "heads": heads, "graces": graces, "repeats": repeats,
             "pickup": pickup, "bars": bars, "onsets": onsets,
-            "midi": base64.b64encode(midi).decode(), "nvx1": score.to_nvx1()}
+            "midi": base64.b64encode(midi).decode(), "nvx1": score.to_nvx1(),
+            "nvx1_made": NVX1_MADE}
     CACHE.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(data))
     return data

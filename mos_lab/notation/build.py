@@ -21,7 +21,7 @@ from mos_lab.notation.model import UNITS, Direction, Event, Head, Measure, Notat
 from mos_lab.notation.quantize import Quantized, quantize
 from mos_lab.notation.rhythm import bar_units, fill_voice, measures
 from mos_lab.notation.staves import choose_clef, needs_grand_staff, split_hands
-from mos_lab.notation.voices import Chord, separate
+from mos_lab.notation.voices import MAX_VOICES, Chord, separate
 from mos_lab.score import Score
 
 if TYPE_CHECKING:
@@ -393,6 +393,25 @@ def _lyrics(parts: list[Part], tracks: list[int], score: Score, bars: list[int])
                 at.lyrics[ly.verse] = ly.text
 
 
+def _source_voices(score: Score, q: Quantized, rows: np.ndarray, sel: np.ndarray,
+                   pitch: np.ndarray) -> list[list[Chord]] | None:
+    """The voices of one staff as the source wrote them (``Score.voices``), each source
+    voice's chords separated like any notes (a voice may hold overlapping notes), in the
+    source's order; None where the source gave none or one voice here, or more than fit a
+    staff (the engraver then separates the notes itself)."""
+    if score.voices is None or not sel.any():
+        return None
+    given = score.voices[rows].astype(np.int64)
+    labels = np.unique(given[sel]).tolist()
+    if len(labels) < 2:
+        return None
+    out: list[list[Chord]] = []
+    for label in labels:
+        m = sel & (given == label)
+        out += separate(q.start[rows[m]], q.end[rows[m]], pitch[m], rows[m], q.performed)
+    return out if len(out) <= MAX_VOICES else None
+
+
 def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[int, int]]],
           starts: np.ndarray, spelled: list) -> _Plan:
     notes = score.notes
@@ -423,8 +442,10 @@ def _part(score: Score, q: Quantized, ti: int, bars: list[tuple[int, int, tuple[
     lanes: list[_Lane] = []
     for s in range(n_staves):
         sel = staff == s
-        voices = separate(q.start[rows[sel]], q.end[rows[sel]], pitch[sel], rows[sel],
-                          q.performed)
+        voices = _source_voices(score, q, rows, sel, pitch)
+        if voices is None:
+            voices = separate(q.start[rows[sel]], q.end[rows[sel]], pitch[sel], rows[sel],
+                              q.performed)
         if not voices:
             voices = [[]]
         for vi, chords in enumerate(voices):

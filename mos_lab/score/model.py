@@ -195,6 +195,19 @@ def _check_ties(ties: Any, notes: np.ndarray) -> list[str]:
     return []
 
 
+def _check_voices(voices: Any, notes: np.ndarray) -> list[str]:
+    """Problems with the source's voices: one number in 1..255 per note."""
+    if not isinstance(voices, np.ndarray) or voices.dtype.kind not in "iu":
+        return ["voices: must be an int numpy array (the source's voice of each note) or None"]
+    if voices.shape != (len(notes),):
+        return [f"voices: {voices.shape} values for {len(notes)} notes"]
+    bad = np.flatnonzero((voices.astype(np.int64) < 1) | (voices.astype(np.int64) > 255))
+    if len(bad):
+        i = int(bad[0])
+        return [f"voices[{i}]: {int(voices[i])} is not a voice number in 1..255"]
+    return []
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.ascontiguousarray(a)
     a.setflags(write=False)
@@ -242,6 +255,10 @@ class Score:
     #: the source writes no heads (MIDI): the engraver splits notes itself. Aligned with
     #: ``notes`` like ``spelling``, so ``replace(notes=...)`` without ties drops it.
     ties: np.ndarray | None = None
+    #: The source's voice of each note in its part (MusicXML ``<voice>``: 1, 2, ...), uint8
+    #: aligned with ``notes`` like ``spelling``; None where the source has one voice per part
+    #: or says nothing (MIDI): the engraver then separates voices itself.
+    voices: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -280,10 +297,14 @@ class Score:
             problems += _check_measures(self.measures)
         if self.ties is not None:
             problems += _check_ties(self.ties, self.notes)
+        if self.voices is not None:
+            problems += _check_voices(self.voices, self.notes)
         if problems:
             raise ScoreError(problems)
         if self.spelling is not None:
             object.__setattr__(self, "spelling", _frozen(self.spelling.astype(np.int16)))
+        if self.voices is not None:
+            object.__setattr__(self, "voices", _frozen(self.voices.astype(np.uint8)))
         if self.measures is not None:
             object.__setattr__(self, "measures", _frozen(self.measures.astype(np.int64)))
         if self.ties is not None:
@@ -322,8 +343,9 @@ class Score:
 
     def replace(self, **changes: Any) -> Score:
         """A copy with some fields replaced (validated like any new score); new notes
-        without a new spelling or new ties drop the old ones (they described other notes)."""
-        for aligned in ("spelling", "ties"):
+        without a new spelling, ties or voices drop the old ones (they described other
+        notes)."""
+        for aligned in ("spelling", "ties", "voices"):
             if "notes" in changes and aligned not in changes:
                 changes[aligned] = None
         return replace(self, **changes)
@@ -380,7 +402,8 @@ class Score:
                 f"notes[{bad[0]}].pitch: {moved[bad[0]]} after transposing is out of 0..127"
             )
         notes["pitch"] = moved
-        return self.replace(notes=notes, ties=self.ties)  # same rows: the heads stay
+        # same rows: the heads and voices stay
+        return self.replace(notes=notes, ties=self.ties, voices=self.voices)
 
     def info(self) -> dict[str, Any]:
         """A JSON-ready summary (what ``mos-lab info --json`` prints)."""

@@ -293,8 +293,16 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
     chains: list[tuple[int, float, int, list[float]]] | None = None
     with contextlib.suppress(Exception):  # a tied note is one note (its written length)
         chains = _merge_ties(stream)
+    graces = _drop_graces(stream)
     mf = m21.midi.translate.streamToMidiFile(stream)
     score = read_midi(mf.writestr(), source)
+    written: list[tuple[int, int, int, int, int]] = []
+    with contextlib.suppress(Exception):
+        written = _written_rows(stream, score.tpq)
+    score = _written_lengths(score, written)
+    if graces:
+        score = score.replace(notes=score.notes, warnings=(
+            *score.warnings, f"{graces} grace notes left out (they take no time)"))
     spelling = align_spelling(score, _spelled_rows(stream, score.tpq))
     composer = ""
     with contextlib.suppress(Exception):
@@ -308,7 +316,87 @@ def from_music21(stream: Any, source: str | None = None) -> Score:
         measures = np.unique(np.round(np.array(lines) * score.tpq).astype(np.int64))
         measures = measures if len(measures) >= 2 else None
     ties = None if chains is None or measures is None else align_ties(score, chains)
-    return dataclasses.replace(score, measures=measures, ties=ties)
+    voices = None
+    if chains is not None:  # the voices of joined notes: a tied-on head is no note
+        voices = align_voices(score, written)
+    return dataclasses.replace(score, measures=measures, ties=ties, voices=voices)
+
+
+def _drop_graces(stream: Any) -> int:
+    """Remove grace notes from a music21 stream, in place, and count them: music21's MIDI
+    gives them no length, so their note-offs end a later note of their pitch instead (a
+    quarter became four beats). The Score has no grace notes."""
+    graces = [n for n in stream.recurse().notes if n.duration.isGrace]
+    for n in graces:
+        n.activeSite.remove(n)
+    return len(graces)
+
+
+def _written_rows(stream: Any, tpq: int) -> list[tuple[int, int, int, int, int]]:
+    """(part, onset tick, MIDI, voice number, length in ticks) of each note of a music21
+    stream: the voice is the id of the Voice holding it (its place among its measure's
+    voices where the id is no number), 1 for a note directly in its measure."""
+    rows = []
+    for pi, part in enumerate(list(getattr(stream, "parts", [])) or [stream]):
+        for n in part.recurse().notes:
+            if n.duration.isGrace:
+                continue
+            site = n.activeSite
+            voice = 1
+            if site is not None and "Voice" in site.classes:
+                vid = str(site.id)
+                voice = int(vid) if vid.isdigit() and 0 < int(vid) < 256 else 1 + next(
+                    (k for k, v in enumerate(site.activeSite.voices) if v is site), 0)
+            tick = round(float(n.getOffsetInHierarchy(part)) * tpq)
+            length = round(float(n.quarterLength) * tpq)
+            rows += [(pi, tick, int(p.midi), voice, length) for p in n.pitches]
+    return rows
+
+
+def _matches(score: Score, rows: list[tuple[int, int, int, int, int]]
+             ) -> list[tuple[int, tuple[int, int, int, int, int]]]:
+    """(note row, written row) pairs matched by onset and pitch (and part, where the parts
+    are the tracks), in order."""
+    by_part = len({r[0] for r in rows}) == len(score.tracks)
+    free: dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]] = {}
+    for r in rows:
+        free.setdefault((r[0] if by_part else 0, r[1], r[2]), []).append(r)
+    notes = score.notes
+    out = []
+    for i, (tr, on, midi) in enumerate(zip(notes["track"].tolist(), notes["start"].tolist(),
+                                           notes["pitch"].tolist(), strict=True)):
+        got = free.get((tr if by_part else 0, on, midi))
+        if got:
+            out.append((i, got.pop(0)))
+    return out
+
+
+def _written_lengths(score: Score, rows: list[tuple[int, int, int, int, int]]) -> Score:
+    """The score with each note as long as the stream wrote it: MIDI pairs a note-off with
+    the earliest open note of its pitch, so two overlapping notes of one pitch in a part (a
+    unison of two voices) came back with each other's lengths."""
+    matched = [(i, r[4]) for i, r in _matches(score, rows) if r[4] > 0]
+    if not matched:
+        return score
+    notes = score.notes.copy()
+    at, length = np.array(matched, dtype=np.int64).T
+    if np.array_equal(notes["duration"][at], length):
+        return score
+    notes["duration"][at] = length
+    return score.replace(notes=notes)
+
+
+def align_voices(score: Score, rows: list[tuple[int, int, int, int, int]]
+                 ) -> np.ndarray | None:
+    """Each note's voice from (part, onset tick, MIDI, voice, length) rows of the same
+    music (``_written_rows``); notes with no row are in voice 1. None when every part has
+    one voice: nothing to keep."""
+    if not rows or all(r[3] == 1 for r in rows):
+        return None
+    out = np.ones(score.n_notes, dtype=np.uint8)
+    for i, r in _matches(score, rows):
+        out[i] = r[3]
+    return out
 
 
 def m21_bar_lines(stream: Any) -> list[float] | None:

@@ -219,6 +219,9 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
     ties = _ties_of(doc, note_parts, order)
     if isinstance(ties, list):
         raise ScoreError(ties, source)
+    voices = _voices_of(doc, note_parts, order)
+    if isinstance(voices, list):
+        raise ScoreError(voices, source)
     measures = np.array(doc["measures"], dtype=np.int64) if "measures" in doc else None
     controls = np.array(ctrl_rows, dtype=CONTROL_DTYPE) if ctrl_rows else np.zeros(0, CONTROL_DTYPE)
     controls = sort_rows(controls, "time")
@@ -241,6 +244,7 @@ def from_nvx1(doc: Any, source: str | None = None) -> Score:
                          for ly in doc.get("lyrics", [])),
             measures=measures,
             ties=ties,
+            voices=voices,
         )
     except ScoreError as exc:
         raise ScoreError(exc.problems, source) from None
@@ -263,6 +267,26 @@ def _ties_of(doc: dict[str, Any], note_parts: list[np.ndarray], order: np.ndarra
             continue
         out.append((int(rank[offsets[tr] + j]), t["tick"]))
     return problems[:MAX_PROBLEMS] or np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def _voices_of(doc: dict[str, Any], note_parts: list[np.ndarray], order: np.ndarray
+               ) -> np.ndarray | list[str] | None:
+    """Each sorted note's source voice (1 where the document names none), None when the
+    document gives no voices, or its problems."""
+    if "voices" not in doc:
+        return None
+    offsets = np.cumsum([0] + [len(a) for a in note_parts])
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    out = np.ones(len(order), dtype=np.uint8)
+    problems = []
+    for k, v in enumerate(doc["voices"]):
+        tr, j = v["track"], v["note"]
+        if tr >= len(note_parts) or j >= len(note_parts[tr]):
+            problems.append(f"voices[{k}]: tracks[{tr}].notes[{j}] does not exist")
+            continue
+        out[rank[offsets[tr] + j]] = v["voice"]
+    return problems[:MAX_PROBLEMS] or out
 
 
 def _spelling_problems(doc: dict[str, Any]) -> list[str] | bool:
@@ -332,6 +356,10 @@ def to_nvx1(score: Score) -> dict[str, Any]:
         of_track, index = _track_index(score)
         doc["ties"] = [{"track": int(of_track[r]), "note": int(index[r]), "tick": t}
                        for r, t in score.ties.tolist()]
+    if score.voices is not None:
+        of_track, index = _track_index(score)
+        doc["voices"] = [{"track": int(of_track[r]), "note": int(index[r]), "voice": int(v)}
+                         for r, v in enumerate(score.voices.tolist()) if v != 1]
     if score.composer:  # optional fields only where there is something to say
         doc["composer"] = score.composer[:1000]
     if score.lyrics:
