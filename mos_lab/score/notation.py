@@ -638,12 +638,13 @@ def to_music21(score: Score) -> Any:
             inst.midiChannel = track.channel
             put(0, inst)
         sung = _sung(score)
-        groups: dict[tuple[Fraction, Fraction], list[int]] = {}
+        groups: dict[tuple[Fraction, Fraction, int], list[int]] = {}
+        given = score.voices if measured else None  # the source's voices, by measure
         for i in idx.tolist():
             on = _grid(Fraction(int(notes["start"][i]), tpq))
             dur = _grid(Fraction(int(notes["duration"][i]), tpq), Fraction(1, 32))
-            groups.setdefault((on, dur), []).append(i)
-        for (on, dur), members in groups.items():
+            groups.setdefault((on, dur, 1 if given is None else int(given[i])), []).append(i)
+        for (on, dur, voice), members in groups.items():
             ps = [_m21_pitch(m21, int(notes["pitch"][i]),
                              None if spelling is None else int(spelling[i])) for i in members]
             heads = [(on, on + dur)] if bars is None else \
@@ -660,6 +661,8 @@ def to_music21(score: Score) -> Any:
                                                       []):
                         el.addLyric(text, lyricNumber=verse)
                         el.lyrics[-1].syllabic = kind
+                if voice != 1:
+                    el.editorial.sourceVoice = voice
                 put(a, el)
         if measured:
             for ts in score.time_signatures:
@@ -746,19 +749,44 @@ def _into_measures(m21: Any, part: Any, placed: list[tuple[Fraction, Any]],
             m.insert(offsets[k] - b0, elements[k])
             k += 1
         notes = sorted(m.notes, key=lambda e: float(e.offset))
-        overlap = any(float(a.offset + a.quarterLength) > float(b.offset) + 1e-9
-                      for a, b in itertools.pairwise(notes))
-        if overlap:
+        lines: dict[int, list[Any]] = {}  # the source's voices (1 where it named none)
+        for e in notes:
+            lines.setdefault(int(e.editorial.get("sourceVoice", 1)), []).append(e)
+        if len(lines) > 1 and not any(_overlap(v) for v in lines.values()):
+            for number, members in sorted(lines.items()):
+                voice = m21.stream.Voice(id=str(number))
+                for e in members:
+                    at = e.offset
+                    m.remove(e)
+                    voice.insert(at, e)
+                _fill_rests(m21, voice, members, b1 - b0)
+                m.insert(0, voice)
+        elif _overlap(notes):
             m.makeVoices(inPlace=True, fillGaps=True)
-        else:  # rests in the gaps, by hand: music21's makeRests costs ~5 ms a bar
-            cursor = Fraction(0)
-            for n in [*notes, None]:
-                at = Fraction(b1 - b0) if n is None else Fraction(n.offset)
-                if at > cursor:
-                    m.insert(cursor, m21.note.Rest(quarterLength=at - cursor))
-                if n is not None:
-                    cursor = max(cursor, at + Fraction(n.quarterLength))
+        else:
+            _fill_rests(m21, m, notes, b1 - b0)
         part.insert(b0, m)
+
+
+def _overlap(notes: list[Any]) -> bool:
+    """Whether notes (in onset order) overlap: they need more than one voice."""
+    return any(float(a.offset + a.quarterLength) > float(b.offset) + 1e-9
+               for a, b in itertools.pairwise(notes))
+
+
+def _fill_rests(m21: Any, into: Any, notes: list[Any], length: Fraction) -> None:
+    """Rests in the gaps between ``notes`` (in onset order, in ``into``) up to ``length``,
+    by hand: music21's makeRests costs ~5 ms a bar."""
+    cursor = Fraction(0)
+    for n in [*notes, None]:
+        at = Fraction(length) if n is None else Fraction(n.offset)
+        if at > cursor:  # a gap no one value writes: rests of the values it splits into
+            rest = m21.note.Rest(quarterLength=at - cursor)
+            for r in rest.splitAtDurations() if rest.duration.type == "complex" else [rest]:
+                into.insert(cursor, r)
+                cursor += Fraction(r.quarterLength)
+        if n is not None:
+            cursor = max(cursor, at + Fraction(n.quarterLength))
 
 
 def write_musicxml(score: Score, path: Path) -> None:

@@ -97,3 +97,11 @@ def test_crossing_voices_are_engraved_as_the_source_wrote_them():
     without = engrave(score.replace(voices=None)).notated.parts[0].measures[0]
     assert sorted((v.number, [ev.type for ev in v.events if ev.heads])
                   for v in without.voices) != shapes  # the engraver's own separation
+
+
+def test_crossing_voices_are_written_back_as_read(tmp_path):
+    piece = [([_note("E", 4, 1, 1), _note("C", 5, 1, 1), _note("D", 5, 2, 1)],
+              [_note("G", 4, 2, 2), _note("G", 4, 2, 2)])]
+    score = load(_musicxml(piece))
+    back = load(score.save(tmp_path / "x.musicxml"))
+    assert _written(back) == _written(score)
