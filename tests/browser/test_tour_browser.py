@@ -129,9 +129,13 @@ def test_enable_audio_plays_pcm_and_the_playhead_moves(tour_page: Any) -> None:
     page.wait_for_timeout(600)
     p2 = float(roll.get_attribute("data-pos") or 0)
     assert 0.3 < p2 - p1 < 1.5, (p1, p2)  # moves at the audio rate (tempo 1.0)
-    # the kernel's clock is the browser's playback: both agree within a block or two
+    # the kernel's clock is the browser's playback: both agree within a block or two. The
+    # kernel is asked between two readings of the page, so a slow round trip (a loaded
+    # machine) widens the window instead of counting as disagreement.
+    before = float(roll.get_attribute("data-pos") or 0)
     kpos = kernel_json(page, "mos_lab.session().engine.position")
-    assert abs(kpos - float(roll.get_attribute("data-pos") or 0)) < 0.35
+    after = float(roll.get_attribute("data-pos") or 0)
+    assert before - 0.35 < kpos < after + 0.35, (before, kpos, after)
     player.screenshot(path=str(SHOTS / "player_playing.png"))
     assert player.locator(".mos-chords").get_attribute("data-chord") not in (None, "", "–")
 
