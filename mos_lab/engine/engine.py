@@ -794,8 +794,7 @@ class OfflineRender:
                               format=fmt) as f:
                 for blk in self.blocks(progress):
                     if rng is not None:
-                        blk = blk + ((rng.random(blk.shape, np.float32)
-                                      - rng.random(blk.shape, np.float32)) / 32768.0)
+                        blk = _dither16(blk, rng)
                     f.write(blk)
             os.replace(part, target)
         except RuntimeError as exc:  # libsndfile's errors name the file being written
@@ -806,6 +805,14 @@ class OfflineRender:
             part.unlink(missing_ok=True)
             raise
         return target
+
+
+def _dither16(block: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A float block as 16-bit samples with one LSB of TPDF dither, rounded to nearest
+    here (libsndfile's own float conversion after the dither left a -0.5 LSB offset)."""
+    tpdf = rng.random(block.shape, np.float32) - rng.random(block.shape, np.float32)
+    q = np.floor(block * np.float32(32768.0) + tpdf + np.float32(0.5))
+    return np.clip(q, -32768, 32767).astype(np.int16)
 
 
 def render(score: Score, *, sample_rate: int = SAMPLE_RATE, start: float = 0.0,
