@@ -143,8 +143,10 @@ class Synth:
 
     def set_channel_state(self, channel: int, *, program: int | None = None,
                           controls: Mapping[int, int] | None = None,
-                          pitch_bend: int | None = None) -> None:
-        """Restore a channel's program/controllers/bend (after a seek), validated."""
+                          pitch_bend: int | None = None,
+                          bend_range: float | None = None) -> None:
+        """Restore a channel's program/controllers/bend (after a seek), validated;
+        ``bend_range`` (semitones, 0..127.99) is the wheel's RPN 0,0 range in force there."""
         checked: dict[int, int] = {}
         for num, val in (controls or {}).items():
             e = check_event(0, ev.CONTROL, channel, num, val)
@@ -156,6 +158,8 @@ class Synth:
             st = self.channels[channel]
             was_sustained = st.sustain
             st.restore(prog, checked, bend)
+            if bend_range is not None:
+                st.bend_range = min(max(float(bend_range), 0.0), 127.99)
             self._sync_channel(channel)
             if self.voices.reads(channel):
                 self.voices.modulate(channel, None, st.controls, st.wheel)

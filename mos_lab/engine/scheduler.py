@@ -118,7 +118,7 @@ class Scheduler:
         self.synth.all_notes_off(immediate=True)
         for ch, st in tl.channel_state_at(frame).items():
             self.synth.set_channel_state(ch, program=st.program, controls=st.controls,
-                                         pitch_bend=st.pitch_bend)
+                                         pitch_bend=st.pitch_bend, bend_range=st.bend_range)
         self.pos = frame
         self._anchor(self._ring_index if ring is None else ring)
 

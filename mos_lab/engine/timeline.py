@@ -14,10 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from mos_lab.audio import events as aev
+from mos_lab.audio.channels import (
+    CC_DATA_LSB,
+    CC_DATA_MSB,
+    CC_NRPN_LSB,
+    CC_NRPN_MSB,
+    CC_RPN_LSB,
+    CC_RPN_MSB,
+)
+from mos_lab.audio.channels import ChannelState as AudioChannel
 from mos_lab.engine.clips import AudioClip, ClipLane
 from mos_lab.score import PITCH_BEND, PROGRAM, Score
 from mos_lab.score.tempo import TempoMap
 
+_RPN_NUMBERS = (CC_DATA_MSB, CC_DATA_LSB, CC_NRPN_LSB, CC_NRPN_MSB, CC_RPN_LSB, CC_RPN_MSB)
 METRONOME_TRACK = 0xFFFF  # track id of metronome clicks (muted/soloed on their own)
 CLICK_HIGH, CLICK_LOW = 76, 77  # GM hi / lo wood block
 EVENT_DTYPE = np.dtype([("frame", np.int64), ("prio", np.int8), ("kind", np.int8),
@@ -32,6 +42,7 @@ class ChannelState:
     program: int | None
     controls: dict[int, int]
     pitch_bend: int | None
+    bend_range: float | None = None  # RPN 0,0 as last set before the seek point (semitones)
 
 
 class Timeline:
@@ -51,6 +62,11 @@ class Timeline:
                          dtype=np.int64)
         off = np.maximum(off, on + 1)  # every note sounds at least one frame
         c = score.controls
+        # the selections and data entries that can set the wheel's range (RPN 0,0), in
+        # time order: a seek replays them, since the last values alone cannot say which
+        # of RPN or NRPN a data entry went to
+        rpn = c[np.isin(c["number"], _RPN_NUMBERS)]
+        self._rpn = rpn[np.argsort(rpn["time"], kind="stable")]
         cf = np.asarray(self.tempo.ticks_to_frames(c["time"], sr), dtype=np.int64)
         parts = [self._notes(on, off, n), self._controls(cf, c), self._programs(score)]
         if metronome:
@@ -154,9 +170,25 @@ class Timeline:
                 bends[channel] = value
             else:
                 controls.setdefault(channel, {})[number] = value
+        ranges = self._bend_ranges(tick)
         for ch in set(programs) | set(controls) | set(bends):
-            state[ch] = ChannelState(programs.get(ch), controls.get(ch, {}), bends.get(ch))
+            state[ch] = ChannelState(programs.get(ch), controls.get(ch, {}), bends.get(ch),
+                                     ranges.get(ch))
         return state
+
+    def _bend_ranges(self, tick: int) -> dict[int, float]:
+        """Per channel, the pitch-wheel range (RPN 0,0) its data entries up to ``tick`` set,
+        replayed in order through the synth's own RPN/NRPN rules."""
+        rows = self._rpn[: int(np.searchsorted(self._rpn["time"], tick, side="right"))]
+        channels: dict[int, AudioChannel] = {}
+        ranges: dict[int, float] = {}
+        for number, value, channel in zip(rows["number"].tolist(), rows["value"].tolist(),
+                                          rows["channel"].tolist(), strict=True):
+            st = channels.setdefault(channel, AudioChannel())
+            st.set_control(number, value)
+            if st.data_entry(number, value):
+                ranges[channel] = st.bend_range
+        return ranges
 
     def set_active_tracks(self, active: np.ndarray) -> None:
         """Which tracks sound (mute/solo resolved by the engine); metronome kept apart."""

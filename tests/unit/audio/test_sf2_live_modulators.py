@@ -237,7 +237,7 @@ def seek_range(cc: list[tuple[int, int]]) -> float:
     synth = Synth(SR, 16, effects=False)
     for ch, st in tl.channel_state_at(SR // 2).items():
         synth.set_channel_state(ch, program=st.program, controls=st.controls,
-                                pitch_bend=st.pitch_bend)
+                                pitch_bend=st.pitch_bend, bend_range=st.bend_range)
     return synth.channels[0].bend_range
 
 
@@ -245,9 +245,14 @@ def test_a_seek_replays_rpn_and_nrpn_selections_in_time_order() -> None:
     # an NRPN (GS vibrato rate) and its entry, then RPN 0,0 = 7 semitones: 7
     assert seek_range([(99, 1), (98, 8), (6, 64), (101, 0), (100, 0), (6, 7)]) == 7.0
     # RPN 0,0 = 12, then an NRPN and its entry 80: the entry is the NRPN's, not a range
-    # of 80 (the seek index keeps each controller's last value only, so the earlier 12
-    # is not there to restore: the channel keeps the range it had, 2)
-    assert seek_range([(101, 0), (100, 0), (6, 12), (99, 1), (98, 8), (6, 80)]) == 2.0
+    # of 80, and the 12 set before it is still in force (the controllers' last values
+    # alone could not say so: the timeline replays the selections and entries)
+    assert seek_range([(101, 0), (100, 0), (6, 12), (99, 1), (98, 8), (6, 80)]) == 12.0
+    # MSB and LSB (cents), then a null RPN and an entry: 12.5 stays
+    assert seek_range([(101, 0), (100, 0), (6, 12), (38, 50), (101, 127), (100, 127),
+                       (6, 3)]) == 12.5
+    # another RPN's entry (fine tuning) never sets the range: the default 2
+    assert seek_range([(101, 0), (100, 1), (6, 70)]) == 2.0
 
 
 def test_resumming_one_source_equals_the_whole_row() -> None:
