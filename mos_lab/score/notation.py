@@ -354,9 +354,10 @@ def _written_rows(stream: Any, tpq: int) -> list[tuple[int, int, int, int, int]]
 
 
 def _matches(score: Score, rows: list[tuple[int, int, int, int, int]]
-             ) -> list[tuple[int, tuple[int, int, int, int, int]]]:
+             ) -> tuple[list[tuple[int, tuple[int, int, int, int, int]]],
+                        list[tuple[int, int, int, int, int]]]:
     """(note row, written row) pairs matched by onset and pitch (and part, where the parts
-    are the tracks), in order."""
+    are the tracks), in order, and the written rows no note matched."""
     by_part = len({r[0] for r in rows}) == len(score.tracks)
     free: dict[tuple[int, int, int], list[tuple[int, int, int, int, int]]] = {}
     for r in rows:
@@ -368,21 +369,34 @@ def _matches(score: Score, rows: list[tuple[int, int, int, int, int]]
         got = free.get((tr if by_part else 0, on, midi))
         if got:
             out.append((i, got.pop(0)))
-    return out
+    left = [r for rs in free.values() for r in rs] if by_part else []
+    return out, left
 
 
 def _written_lengths(score: Score, rows: list[tuple[int, int, int, int, int]]) -> Score:
     """The score with each note as long as the stream wrote it: MIDI pairs a note-off with
     the earliest open note of its pitch, so two overlapping notes of one pitch in a part (a
-    unison of two voices) came back with each other's lengths."""
-    matched = [(i, r[4]) for i, r in _matches(score, rows) if r[4] > 0]
-    if not matched:
+    unison of two voices) came back with each other's lengths, and a note starting where
+    one of its pitch ends could merge into it (then put back, at the part's velocity)."""
+    pairs, left = _matches(score, rows)
+    matched = [(i, r[4]) for i, r in pairs if r[4] > 0]
+    left = [r for r in left if r[4] > 0]
+    if not matched and not left:
         return score
     notes = score.notes.copy()
-    at, length = np.array(matched, dtype=np.int64).T
-    if np.array_equal(notes["duration"][at], length):
+    if matched:
+        at, length = np.array(matched, dtype=np.int64).T
+        notes["duration"][at] = length
+    if left:
+        extra = np.zeros(len(left), dtype=notes.dtype)
+        for k, (part, tick, midi, _, length) in enumerate(left):
+            same = notes["velocity"][notes["track"] == part]
+            extra[k] = (tick, length, midi, int(np.median(same)) if len(same) else 90, part,
+                        score.tracks[part].channel)
+        notes = np.concatenate([notes, extra])
+        notes = notes[np.argsort(notes["start"], kind="stable")]
+    if np.array_equal(notes, score.notes):
         return score
-    notes["duration"][at] = length
     return score.replace(notes=notes)
 
 
@@ -394,7 +408,7 @@ def align_voices(score: Score, rows: list[tuple[int, int, int, int, int]]
     if not rows or all(r[3] == 1 for r in rows):
         return None
     out = np.ones(score.n_notes, dtype=np.uint8)
-    for i, r in _matches(score, rows):
+    for i, r in _matches(score, rows)[0]:
         out[i] = r[3]
     return out
 

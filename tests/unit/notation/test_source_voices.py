@@ -105,3 +105,15 @@ def test_crossing_voices_are_written_back_as_read(tmp_path):
     score = load(_musicxml(piece))
     back = load(score.save(tmp_path / "x.musicxml"))
     assert _written(back) == _written(score)
+
+
+def test_a_tie_left_open_does_not_swallow_the_next_note():
+    # a tie started and never stopped (as a first ending's last note reads once the
+    # repeat is expanded): music21's MIDI joins the next B into it, which lost that note
+    tied = _note("B", 4, 1, 1).replace("<voice>", '<tie type="start"/><voice>').replace(
+        "</type>", '</type><notations><tied type="start"/></notations>')
+    piece = [([_note("A", 4, 2, 1), _note("A", 4, 1, 1), tied], []),
+              ([_note("B", 4, 1, 1), _note("A", 4, 1, 1), _note("G", 4, 2, 1)], [])]
+    score = load(_musicxml(piece))
+    assert _written(score)[2:5] == [(3.0, 1.0, 71, 1), (4.0, 1.0, 71, 1), (5.0, 1.0, 69, 1)]
+    assert sum(svg.count('class="notehead"') for svg in engrave(score).pages()) == 6
