@@ -113,9 +113,14 @@ def timed_job(paths: list[str], client: object) -> tuple[float, float, int]:
 
 def main() -> None:
     """Print loop vs 1 and 2 workers on the chorales, then the MIDI folder's rows."""
+    import logging
     import os
     import statistics
 
+    import distributed  # noqa: F401  (its import sets its loggers to INFO: set them after)
+
+    # the scheduler logs its shutdown at INFO after silence_logs has been undone
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=None, help="only the first N chorales")
     ap.add_argument("--repeat", type=int, default=3, help="rounds (loop, 1 and 2 workers)")
