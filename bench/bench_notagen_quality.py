@@ -13,7 +13,7 @@ Baroque / Bach, Johann Sebastian / Choral, seeds 0.. (top-k 9, top-p 0.9, T 1.2 
 given). Markov: the same number of ``--bars`` bar pieces, seeds 0.., key C major.
 
 Run: python bench/bench_notagen_quality.py [--pieces 12 --bars 16] [--heldout DIR]
-     [--weights shipped W.pth ...] [--temperature 1.2]
+     [--weights shipped W.pth ...] [--every-voice] [--temperature 1.2]
 (several ``--weights`` are judged in one run against the same corpus figures, each in
 its own columns; ``shipped`` names the packaged weights)
 """
@@ -122,6 +122,9 @@ def main() -> None:
                     help="a folder of held-out interleaved ABC (default: convert music21's)")
     ap.add_argument("--weights", nargs="+", default=["shipped"],
                     help="checkpoints to judge ('shipped': the packaged weights)")
+    ap.add_argument("--every-voice", action="store_true",
+                    help="resample bars that leave a voice out for checkpoints loaded by path "
+                         "too (as the shipped weights are; for candidates trained on its data)")
     ap.add_argument("--temperature", type=float, default=1.2)
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -160,6 +163,7 @@ def main() -> None:
     runs: dict[str, dict[str, object]] = {}
     for i, w in enumerate(args.weights):
         model = notagen.shipped() if w == "shipped" else notagen.load(w)
+        model.every_voice = model.every_voice or args.every_voice
         runs[f"NotaGen{i + 1}" if len(args.weights) > 1 else "NotaGen"] = measures(
             timed(f"NotaGen{i + 1} {w} ({model!r})", lambda m=model: nota(m)))
     runs["Markov"] = measures(timed("Markov", markov))
