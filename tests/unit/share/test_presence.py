@@ -4,10 +4,8 @@ over the real pycrdt-websocket loopback: live, never stored, gone when the peer 
 from __future__ import annotations
 
 import asyncio
-import gc
 import json
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -15,36 +13,8 @@ import pytest
 pytest.importorskip("pycrdt.websocket")
 pytest.importorskip("tornado")
 
-from mos_lab.share.client import SharedSession
 from mos_lab.share.server import RoomServer
-from tests.asyncrun import run_coroutine
-
-ROOM = "class1"
-
-
-@pytest.fixture(autouse=True)
-def _collect_here():
-    yield
-    gc.collect()
-
-
-def arun(coro: Awaitable[Any], timeout: float = 30.0) -> Any:
-    return run_coroutine(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> float:
-    """Wait until ``cond()`` holds; the seconds it took (AssertionError after timeout)."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-    return time.monotonic() - t0
-
-
-async def peer(srv: RoomServer, user: str, owner: bool = False, **kw: Any) -> SharedSession:
-    tok = srv.token(ROOM, user, "owner" if owner else "member")
-    return await SharedSession(srv.url, ROOM, tok, user=user, owner=owner, **kw).connect()
+from tests.unit.share.rooms import ROOM, arun, peer, until
 
 
 def test_a_selection_and_a_cursor_are_live_presence_not_document_content():

@@ -4,10 +4,7 @@ joiners, dropped links, tokens, the owner's transport, malformed updates, storms
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 
@@ -16,35 +13,7 @@ pytest.importorskip("tornado")
 
 from mos_lab.share.client import SharedSession, ShareError, follow
 from mos_lab.share.server import RoomServer
-from tests.asyncrun import run_coroutine
-
-ROOM = "class1"
-
-
-@pytest.fixture(autouse=True)
-def _collect_here():
-    """Collect each test's garbage (sockets, tasks) inside the test, not at a later one."""
-    yield
-    gc.collect()
-
-
-def arun(coro: Awaitable[Any], timeout: float = 30.0) -> Any:
-    """Run one test's coroutine with a bound on its time."""
-    return run_coroutine(asyncio.wait_for(coro, timeout))  # type: ignore[arg-type]
-
-
-async def until(cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Wait until ``cond()`` holds (AssertionError after ``timeout``)."""
-    t0 = time.monotonic()
-    while not cond():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
-
-
-async def peer(srv: RoomServer, user: str, owner: bool = False, **kw: Any) -> SharedSession:
-    tok = srv.token(ROOM, user, "owner" if owner else "member")
-    return await SharedSession(srv.url, ROOM, tok, user=user, owner=owner, **kw).connect()
+from tests.unit.share.rooms import ROOM, arun, peer, until
 
 
 def same(*peers: SharedSession) -> bool:
