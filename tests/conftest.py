@@ -116,3 +116,23 @@ def jack_device() -> Iterator[int]:
             else:
                 os.environ["JACK_DEFAULT_SERVER"] = previous
             sd._initialize()  # balance sounddevice's own atexit terminate
+
+
+@pytest.fixture
+def session() -> Iterator[Any]:
+    """A Session on a manual output, made the provider widgets find, closed after the test
+    (also when its engine does not come up: never leave its audio threads to the next)."""
+    from mos_lab.kernel.session import Session
+    from mos_lab.testing import ManualOutput
+    from mos_lab.widgets import set_provider
+
+    s = Session(output=ManualOutput())
+    try:
+        s.engine.wait_ready(30)
+    except BaseException:
+        s.close()
+        raise
+    set_provider(lambda: s)
+    yield s
+    set_provider(None)
+    s.close()

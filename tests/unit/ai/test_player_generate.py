@@ -17,8 +17,6 @@ from mos_lab.ai.core.types import CancelToken, GenerationRequest, GenerationResu
 from mos_lab.ai.service.generation import GenerationService
 from mos_lab.kernel.session import Session
 from mos_lab.score import Score
-from mos_lab.testing import ManualOutput
-from mos_lab.widgets import set_provider
 from mos_lab.widgets.player import Player, append_score
 
 
@@ -47,20 +45,6 @@ class Bars(BaseBackend):
             rows += [(b * bar + i * 480, 480, 60 + (b + i) % 12, 80) for i in range(bar // 480)]
             progress(b + 1, request.bars)
         return GenerationResult(score=Score.from_notes(rows, title=f"made by {self.info.name}"))
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    s = Session(output=ManualOutput())
-    try:
-        s.engine.wait_ready(10)
-    except BaseException:
-        s.close()
-        raise
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
 
 
 @pytest.fixture

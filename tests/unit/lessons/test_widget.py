@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from mos_lab import lessons
-from mos_lab.kernel.session import Session
 from mos_lab.lessons.widget import ExerciseWidget, show, spell_in_key
-from mos_lab.testing import ManualOutput
 from mos_lab.theory.pitch import Pitch
-from mos_lab.widgets import set_provider
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    s = Session(output=ManualOutput())
-    s.engine.wait_ready(10)
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
 
 
 def test_typed_answers_are_graded_shown_and_recorded(session, tmp_path):

@@ -4,33 +4,15 @@ gets the whole list once when it asks."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pytest
 
-from mos_lab.kernel.session import Session
 from mos_lab.score import Score
-from mos_lab.testing import ManualOutput
-from mos_lab.widgets import set_provider
 from mos_lab.widgets.notation import Notation
 
 pytest.importorskip("verovio")
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    s = Session(output=ManualOutput())
-    try:
-        s.engine.wait_ready(30)
-    except BaseException:
-        s.close()
-        raise
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
 
 
 def test_each_chunk_sends_only_its_new_notes_and_a_late_view_gets_them_all(session):

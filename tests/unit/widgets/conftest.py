@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from mos_lab.audio import kernels
-from mos_lab.kernel.session import Session
 from mos_lab.score import Score
-from mos_lab.testing import ManualOutput
-from mos_lab.widgets import set_provider
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,20 +28,6 @@ def progression() -> Score:
 @pytest.fixture
 def score() -> Score:
     return progression()
-
-
-@pytest.fixture
-def session() -> Iterator[Session]:
-    s = Session(output=ManualOutput())
-    try:
-        s.engine.wait_ready(10)
-    except BaseException:  # never leave its audio threads to the next test
-        s.close()
-        raise
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
 
 
 class Sent:
