@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -147,22 +149,38 @@ def test_missing_or_wrong_device_is_reported_not_pretended() -> None:
     out.close()
 
 
-def _run_device(device: int, seconds: float, busy: bool = False) -> SoundDeviceOutput:
-    synth = Synth(max_voices=32)
-    for i, p in enumerate((48, 52, 55, 60, 64, 67)):
-        synth.note_on(i % 4, p, 90)
-    out = SoundDeviceOutput(SR, 256, source=synth.process, lookahead_s=0.15, device=device)
+@contextlib.contextmanager
+def gil_hog() -> Iterator[None]:
+    """A thread running a pure-Python busy loop (holding the GIL) for the block's time."""
     stop = threading.Event()
 
-    def burn() -> None:  # pure-Python busy loop holding the GIL
+    def burn() -> None:
         x = 0
         while not stop.is_set():
             for i in range(10_000):
                 x += i * i
 
     burner = threading.Thread(target=burn)
-    if busy:
-        burner.start()
+    burner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        burner.join()
+
+
+def _run_device(device: int, seconds: float, busy: bool = False) -> SoundDeviceOutput:
+    synth = Synth(max_voices=32)
+    for i, p in enumerate((48, 52, 55, 60, 64, 67)):
+        synth.note_on(i % 4, p, 90)
+    out = SoundDeviceOutput(SR, 256, source=synth.process, lookahead_s=0.15, device=device)
+    with gil_hog() if busy else contextlib.nullcontext():
+        _play_for(out, synth, seconds)
+    return out
+
+
+def _play_for(out: SoundDeviceOutput, synth: Synth, seconds: float) -> None:
+    """Run ``out`` for ``seconds`` with a note now and then; closed after, also on error."""
     try:
         out.start()
         assert out.state in ("waiting", "running"), out.error
@@ -172,11 +190,7 @@ def _run_device(device: int, seconds: float, busy: bool = False) -> SoundDeviceO
             if int(time.monotonic()) % 5 == 0:  # keep notes coming
                 synth.note_on(0, 60 + int(time.monotonic()) % 12, 80)
     finally:
-        stop.set()
-        if busy:
-            burner.join()
         out.close()
-    return out
 
 
 @pytest.mark.audio_device
@@ -214,16 +228,6 @@ def _run_soundfont(device: int, seconds: float, bank: object
         synth.send("program", ch, prog)
     synth.warm_up()
     out = SoundDeviceOutput(SR, 256, source=synth.process, lookahead_s=0.15, device=device)
-    stop = threading.Event()
-
-    def burn() -> None:  # pure-Python busy loop holding the GIL
-        x = 0
-        while not stop.is_set():
-            for i in range(10_000):
-                x += i * i
-
-    burner = threading.Thread(target=burn)
-    burner.start()
     rng = np.random.default_rng(7)
     held: list[tuple[int, int]] = []
 
@@ -237,29 +241,28 @@ def _run_soundfont(device: int, seconds: float, bank: object
             synth.note_on(ch, key, int(rng.integers(30, 120)))
 
     chord()  # queued before the start, as the built-in soak's notes: the prefill plays it
-    try:
-        out.start()
-        assert out.state in ("waiting", "running"), out.error
-        t0 = time.monotonic()
-        t_end = t0 + seconds
-        first = True
-        marks: list[tuple[float, int]] = []
-        while time.monotonic() < t_end:
-            if not first:
-                chord()
-            first = False
-            if out.underruns > (marks[-1][1] if marks else 0):
-                marks.append((round(time.monotonic() - t0, 1), out.underruns))
-            for _ in range(10):  # controllers every 50 ms
-                ch = int(rng.integers(0, 4))
-                for cc in (7, 10, 1, 74, 91, 93, 11):
-                    synth.send("control", ch, cc, int(rng.integers(0, 128)))
-                synth.send("pitch_bend", ch, int(rng.integers(-8192, 8192)))
-                time.sleep(0.05)
-    finally:
-        stop.set()
-        burner.join()
-        out.close()
+    with gil_hog():
+        try:
+            out.start()
+            assert out.state in ("waiting", "running"), out.error
+            t0 = time.monotonic()
+            t_end = t0 + seconds
+            first = True
+            marks: list[tuple[float, int]] = []
+            while time.monotonic() < t_end:
+                if not first:
+                    chord()
+                first = False
+                if out.underruns > (marks[-1][1] if marks else 0):
+                    marks.append((round(time.monotonic() - t0, 1), out.underruns))
+                for _ in range(10):  # controllers every 50 ms
+                    ch = int(rng.integers(0, 4))
+                    for cc in (7, 10, 1, 74, 91, 93, 11):
+                        synth.send("control", ch, cc, int(rng.integers(0, 128)))
+                    synth.send("pitch_bend", ch, int(rng.integers(-8192, 8192)))
+                    time.sleep(0.05)
+        finally:
+            out.close()
     return out, synth, marks
 
 
