@@ -13,6 +13,16 @@ from mos_lab.audio.instruments.base import NoteSpec
 SR = 48000
 
 
+def proc_mb(field: str, path: str = "/proc/self/status") -> float:
+    """One kB field of this process's /proc file (``RssAnon`` from status, ``Anonymous``
+    from smaps_rollup, ...), in MB."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError(f"no {field} line in {path}")
+
+
 def render_events(events, total_frames: int, sample_rate: int = SR, synth: Synth | None = None,
                   *, block: int = 512) -> np.ndarray:
     """``(frame, kind, channel, a, b)`` events through ``synth.process`` in blocks, each event

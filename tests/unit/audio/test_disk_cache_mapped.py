@@ -4,27 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from _apollo_helpers import proc_mb
 
 from mos_lab.audio.cache import DiskCache, SampleCache
-
-
-def _private_mb() -> float:
-    """Anonymous memory of this process (what a copy would add; a mapped file's pages,
-    dirty in the page cache just after the write, are not private memory)."""
-    with open("/proc/self/smaps_rollup") as f:
-        for line in f:
-            if line.startswith("Anonymous:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no Anonymous line in smaps_rollup")
 
 
 def test_a_large_entry_is_mapped_not_copied(tmp_path):
     samples = np.random.default_rng(1).standard_normal(32 << 20 >> 2).astype(np.float32)
     cache = DiskCache(tmp_path, 1 << 30)
     cache.put("bank", samples)
-    before = _private_mb()
+    # anonymous memory is what a copy would add (the mapped file's pages, dirty in the page
+    # cache just after the write, are not private memory)
+    before = proc_mb("Anonymous", "/proc/self/smaps_rollup")
     got = cache.get("bank")
-    grown = _private_mb() - before
+    grown = proc_mb("Anonymous", "/proc/self/smaps_rollup") - before
     assert got is not None and np.array_equal(got, samples)
     assert grown < 8, f"reading a 32 MB entry made {grown:.1f} MB of private memory"
     got[0] = 1.0  # writeable, copy on write: the file keeps its data
@@ -47,23 +40,14 @@ def test_a_mapped_entry_is_still_checked(tmp_path):
     assert np.array_equal(cache.get_or_build("k", lambda: data), data) and cache.rebuilt == 2
 
 
-def _rss_file_mb() -> float:
-    """File-backed resident memory of this process (a mapped entry's pages once touched)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssFile:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no RssFile line in /proc/self/status")
-
-
 def test_checking_an_entry_does_not_map_in_its_pages(tmp_path):
     """The checksum reads the file, not the map: a 32 MB entry costs no RSS until read."""
     samples = np.random.default_rng(2).standard_normal(32 << 20 >> 2).astype(np.float32)
     cache = DiskCache(tmp_path, 1 << 30)
     cache.put("bank", samples)
-    before = _rss_file_mb()
+    before = proc_mb("RssFile")
     got = cache.get("bank")
-    grown = _rss_file_mb() - before
+    grown = proc_mb("RssFile") - before
     assert got is not None and cache.corrupt == 0
     assert grown < 4, f"checking a 32 MB entry mapped in {grown:.1f} MB"
     assert float(got[1000:2000].sum()) == float(samples[1000:2000].sum())  # reads work
@@ -79,9 +63,9 @@ def test_released_pages_leave_and_come_back_with_the_same_data(tmp_path):
     got = cache.get_or_build("bank", lambda: samples * 0)  # a hit: the map
     assert not got.flags.writeable
     total = float(got.sum(dtype=np.float64))  # every page read: resident
-    before = _rss_file_mb()
+    before = proc_mb("RssFile")
     assert release_mapped(got)
-    dropped = before - _rss_file_mb()
+    dropped = before - proc_mb("RssFile")
     assert dropped > 24, f"released {dropped:.1f} of 32 MB"
     assert float(got.sum(dtype=np.float64)) == total and np.array_equal(got, samples)
     assert not release_mapped(samples)  # not a map: nothing to release

@@ -12,18 +12,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _apollo_helpers import proc_mb
 
 from mos_lab.audio.memory import release_free_memory
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def _rss_anon_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no RssAnon line in /proc/self/status")
 
 
 @pytest.mark.skipif(ctypes.util.find_library("c") is None, reason="no C library found")
@@ -32,9 +25,9 @@ def test_freed_heap_in_the_middle_goes_back() -> None:
     arrays = [np.ones(100_000 // 8) for _ in range(800)]  # below the mmap threshold: heap
     kept = arrays[-1]
     del arrays[:]
-    before = _rss_anon_mb()
+    before = proc_mb("RssAnon")
     assert release_free_memory()
-    after = _rss_anon_mb()
+    after = proc_mb("RssAnon")
     assert kept.sum() == kept.size  # what is still in use is untouched
     assert before - after > 40, f"released {before - after:.1f} MB of ~80 MB freed"
 
