@@ -62,11 +62,7 @@ class Timeline:
                          dtype=np.int64)
         off = np.maximum(off, on + 1)  # every note sounds at least one frame
         c = score.controls
-        # the selections and data entries that can set the wheel's range (RPN 0,0), in
-        # time order: a seek replays them, since the last values alone cannot say which
-        # of RPN or NRPN a data entry went to
-        rpn = c[np.isin(c["number"], _RPN_NUMBERS)]
-        self._rpn = rpn[np.argsort(rpn["time"], kind="stable")]
+        self._ranges = self._range_changes(c)
         cf = np.asarray(self.tempo.ticks_to_frames(c["time"], sr), dtype=np.int64)
         parts = [self._notes(on, off, n), self._controls(cf, c), self._programs(score)]
         if metronome:
@@ -170,25 +166,33 @@ class Timeline:
                 bends[channel] = value
             else:
                 controls.setdefault(channel, {})[number] = value
-        ranges = self._bend_ranges(tick)
+        ranges = {ch: float(r[int(np.searchsorted(t, tick, side="right")) - 1])
+                  for ch, (t, r) in self._ranges.items() if t[0] <= tick}
         for ch in set(programs) | set(controls) | set(bends):
             state[ch] = ChannelState(programs.get(ch), controls.get(ch, {}), bends.get(ch),
                                      ranges.get(ch))
         return state
 
-    def _bend_ranges(self, tick: int) -> dict[int, float]:
-        """Per channel, the pitch-wheel range (RPN 0,0) its data entries up to ``tick`` set,
-        replayed in order through the synth's own RPN/NRPN rules."""
-        rows = self._rpn[: int(np.searchsorted(self._rpn["time"], tick, side="right"))]
+    @staticmethod
+    def _range_changes(controls: np.ndarray) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Per channel, (ticks, semitones) at which a data entry set the pitch-wheel range
+        (RPN 0,0). The selections and entries are replayed once, in time order, through
+        the synth's own RPN/NRPN rules (the controllers' last values alone cannot say which
+        of RPN or NRPN an entry went to), so a seek only looks the range up."""
+        rows = controls[np.isin(controls["number"], _RPN_NUMBERS)]
+        rows = rows[np.argsort(rows["time"], kind="stable")]
         channels: dict[int, AudioChannel] = {}
-        ranges: dict[int, float] = {}
-        for number, value, channel in zip(rows["number"].tolist(), rows["value"].tolist(),
-                                          rows["channel"].tolist(), strict=True):
+        changes: dict[int, list[tuple[int, float]]] = {}
+        for time, number, value, channel in zip(rows["time"].tolist(), rows["number"].tolist(),
+                                                rows["value"].tolist(),
+                                                rows["channel"].tolist(), strict=True):
             st = channels.setdefault(channel, AudioChannel())
             st.set_control(number, value)
             if st.data_entry(number, value):
-                ranges[channel] = st.bend_range
-        return ranges
+                changes.setdefault(channel, []).append((time, st.bend_range))
+        return {ch: (np.array([t for t, _ in ch_rows], dtype=np.int64),
+                     np.array([r for _, r in ch_rows], dtype=np.float64))
+                for ch, ch_rows in changes.items()}
 
     def set_active_tracks(self, active: np.ndarray) -> None:
         """Which tracks sound (mute/solo resolved by the engine); metronome kept apart."""
