@@ -414,20 +414,35 @@ def align_voices(score: Score, rows: list[tuple[int, int, int, int, int]]
 
 
 def m21_bar_lines(stream: Any) -> list[float] | None:
-    """The bar lines of a music21 stream's first part in quarters (each measure's start,
-    then the last one's end); None when it has no measures (a flat stream)."""
+    """The bar lines of a music21 stream in quarters (each measure's start, then the last
+    one's end); None when it has no measures (a flat stream). Where parts are barred
+    differently (a part's bar of one beat shifts its lines), the lines of the part under
+    which the fewest written notes cross a bar line (the fewest ties to add) are kept, the
+    first part's on a draw: a score has one set of bar lines."""
     parts = list(getattr(stream, "parts", [])) or [stream]
     try:
-        ms = list(parts[0].getElementsByClass("Measure"))
-        if not ms:
-            return None
-        lines = [float(m.getOffsetInHierarchy(parts[0])) for m in ms]
-        ends = [lines[-1] + float(ms[-1].duration.quarterLength)]
-        for part in parts[1:]:  # the last bar ends where its longest part's does
-            last = list(part.getElementsByClass("Measure"))[-1:]
-            ends += [float(m.getOffsetInHierarchy(part) + m.duration.quarterLength)
-                     for m in last]
-        lines.append(max(ends))
+        starts, ends = [], []
+        for part in parts:
+            ms = list(part.getElementsByClass("Measure"))
+            if not ms:
+                if part is parts[0]:
+                    return None
+                continue
+            starts.append([float(m.getOffsetInHierarchy(part)) for m in ms])
+            ends.append(starts[-1][-1] + float(ms[-1].duration.quarterLength))
+        best = starts[0]
+        if any(s != best for s in starts[1:]):
+            notes = [(float(n.getOffsetInHierarchy(part)), float(n.quarterLength))
+                     for part in parts for n in part.recurse().notes]
+            on = np.array([a for a, _ in notes])
+            off = on + np.array([d for _, d in notes])
+            def crossing(lines: list[float]) -> int:
+                at = np.searchsorted(np.array(lines), on + 1e-9)  # first line after the onset
+                nxt = np.array([*lines, np.inf])[at]
+                return int((nxt < off - 1e-9).sum())
+            candidates = list(dict.fromkeys(tuple(s) for s in starts))
+            best = list(min(candidates, key=crossing))
+        lines = [*best, max(ends)]
     except Exception:  # measures music21 cannot place: the engraver bars the piece
         return None
     return lines

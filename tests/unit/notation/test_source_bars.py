@@ -150,3 +150,36 @@ def test_exporting_stored_measures_copies_no_score(tmp_path, monkeypatch):
     back = load(saved)
     assert (back.measures / back.tpq).tolist() == LINES
     assert np.array_equal(back.notes["pitch"], score.notes["pitch"])
+
+
+def _two_parts(upper: list[list[str]], lower: list[list[str]]) -> bytes:
+    """A two-part 4/4 MusicXML score, each part with its own measures."""
+    head = ('<?xml version="1.0" encoding="UTF-8"?><score-partwise version="4.0"><part-list>'
+            '<score-part id="P1"><part-name>A</part-name></score-part>'
+            '<score-part id="P2"><part-name>B</part-name></score-part></part-list>')
+    attrs = ("<attributes><divisions>2</divisions><key><fifths>0</fifths></key>"
+             "<time><beats>4</beats><beat-type>4</beat-type></time>"
+             "<clef><sign>G</sign><line>2</line></clef></attributes>")
+    body = "".join(
+        f'<part id="P{k + 1}">' + "".join(
+            f'<measure number="{i + 1}">{attrs if i == 0 else ""}{"".join(m)}</measure>'
+            for i, m in enumerate(bars)) + "</part>"
+        for k, bars in enumerate((upper, lower)))
+    return (head + body + "</score-partwise>").encode()
+
+
+def test_parts_barred_differently_keep_the_lines_that_split_fewest_notes() -> None:
+    """The first part sounds one whole note and rests, barred 4 + 4 + 4 + 4; the second
+    has a one-beat bar, so its lines run a beat later from there. One set of bar lines is
+    kept: the second part's, which split no note, where the first part's would split two
+    of the second's half notes. The heads are then as many as the source writes."""
+    rest = '<note><rest/><duration>8</duration><type>whole</type></note>'
+    upper = [[_note("C", 4)], [rest], [rest], [rest]]
+    lower = [[_note("E", 1)] * 4, [_note("F", 1)], [_note("G", 2), _note("A", 2)],
+             [_note("G", 2), _note("E", 2)], [_note("D", 2), _note("C", 1)]]
+    score = load(_two_parts(upper, lower))
+    assert [round(t / score.tpq, 3) for t in score.measures.tolist()] == [0.0, 4.0, 5.0, 9.0,
+                                                                           13.0, 16.0]
+    e = engrave(score)
+    assert _starts(e) == [0.0, 4.0, 5.0, 9.0, 13.0]
+    assert _heads(e) == 1 + 11
