@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import json
 import os
 import sys
@@ -100,6 +101,24 @@ def _oracle(path: Path) -> dict[str, Any]:
     return data
 
 
+def part_bars(d: dict[str, Any]) -> list[list[float]]:
+    """Each part's bar lines where the parts of ``d``'s file are barred differently (music21
+    counts each part in its own bars); computed on demand, then cached with the file."""
+    import music21
+
+    if "part_bars" not in d:
+        path = next(p for p in chorale_paths() if p.name == d["file"])
+        s = music21.converter.parse(str(path))
+        with contextlib.suppress(Exception):  # repeats music21 cannot expand
+            s = s.expandRepeats()
+        d["part_bars"] = [sorted({round(float(m.getOffsetInHierarchy(part)), 4)
+                                  for m in part.getElementsByClass("Measure")})
+                          for part in s.parts]
+        out = CACHE / f"{Path(d['file']).stem}.json"
+        out.write_text(json.dumps(d))
+    return list(d["part_bars"])
+
+
 def oracles(paths: list[Path]) -> list[dict[str, Any]]:
     """music21's view of every file, parsed once and then read from the cache."""
     todo = [p for p in paths if not (CACHE / f"{p.stem}.json").exists()
@@ -153,8 +172,9 @@ def bench_chorales(data: list[dict[str, Any]]) -> None:
         secs.append(time.perf_counter() - t)
         n = heads_in(pages)
         lines = {round(m.start / UNITS, 4) for m in e.notated.parts[0].measures}
-        same_bars += lines == set(d["bars"])
-        bars_equal_heads += lines == set(d["bars"]) and n == d["heads"]
+        same = lines == set(d["bars"]) or any(lines == set(b) for b in part_bars(d))
+        same_bars += same
+        bars_equal_heads += same and n == d["heads"]
         subset_bars += lines < set(d["bars"])
         ours, theirs = ours + n, theirs + d["heads"]
         given_equal += heads_in(told) == d["heads"]
