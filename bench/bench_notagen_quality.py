@@ -126,6 +126,8 @@ def main() -> None:
                     help="resample bars that leave a voice out for checkpoints loaded by path "
                          "too (as the shipped weights are; for candidates trained on its data)")
     ap.add_argument("--temperature", type=float, default=1.2)
+    ap.add_argument("--top-k", type=int, default=9, help="0: off")
+    ap.add_argument("--top-p", type=float, default=0.9, help="1: off")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -143,7 +145,8 @@ def main() -> None:
         for seed in range(args.pieces):
             g = model.generate(period="Baroque", composer="Bach, Johann Sebastian",
                                instrumentation="Choral", bars=args.bars, seed=seed,
-                               temperature=args.temperature)
+                               temperature=args.temperature, top_k=args.top_k,
+                               top_p=args.top_p)
             stopped.append(f"{g.stopped}:{len(g.bars)}")
             if g.score is not None and g.score.n_notes:
                 out.append(g.score)

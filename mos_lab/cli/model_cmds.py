@@ -33,8 +33,15 @@ def register(sub: Any) -> None:
                    "into OUTPUT/data and train on it")
     t.add_argument("--limit", type=int, default=None,
                    help="with --music21: at most this many pieces per source")
+    t.add_argument("--normalize-keys", action="store_true",
+                   help="with --music21: write every piece without sharps or flats (majors "
+                   "in C, minors in A), as the shipped model was trained; generation then "
+                   "moves its pieces to the key asked for")
     t.add_argument("--held-out", nargs="*", default=None,
                    help="ABC files or folders for the held-out loss")
+    t.add_argument("--init", default=None, metavar="WEIGHTS",
+                   help="start from this checkpoint (a fine-tune; the model's sizes are "
+                   "read from it, --hidden and the other sizes are not used)")
     t.add_argument("--steps", type=int, default=2000)
     t.add_argument("--hidden", type=int, default=128)
     t.add_argument("--patch-layers", type=int, default=6)
@@ -69,7 +76,9 @@ def register(sub: Any) -> None:
     g.add_argument("--top-k", type=int, default=9)
     g.add_argument("--top-p", type=float, default=0.9)
     g.add_argument("--temperature", type=float, default=1.2)
-    g.add_argument("--key", default="C major", help="markov only: the key")
+    g.add_argument("--key", default=None,
+                   help="the key (Markov: default C major; NotaGen: the piece is moved to "
+                   "this key's signature, default as the model wrote it)")
     g.add_argument("--time-limit", type=float, default=None, help="seconds; keeps what was made")
     g.set_defaults(run=generate)
 
@@ -113,15 +122,19 @@ def train(args: argparse.Namespace) -> int:
         raise CliError(f"output: {out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
     paths, held = list(args.data), args.held_out
+    traits: dict[str, bool] = {}
+    if args.normalize_keys and args.music21 is None:
+        raise CliError("--normalize-keys converts music21's corpus itself: give --music21")
     if args.music21 is not None:
-        folder = out / "data"
+        traits = {"every_voice": True, "key_normalized": args.normalize_keys}
+        folder = out / ("data-normalized" if args.normalize_keys else "data")
         if not (folder / "train").is_dir():
             sources = tuple(s.strip() for s in args.music21.split(",") if s.strip())
             errors: list[str] = []
             try:
                 n = D.write_pieces(D.music21_pieces(sources, args.limit,
-                                                    lambda name, e: errors.append(name)),
-                                   folder)
+                                                    lambda name, e: errors.append(name),
+                                                    normalize=args.normalize_keys), folder)
             except (ImportError, ValueError) as exc:
                 raise CliError(str(exc)) from None
             print(f"music21 corpus: {n} pieces -> {folder} ({len(errors)} skipped)",
@@ -133,10 +146,21 @@ def train(args: argparse.Namespace) -> int:
         raise CliError("give ABC files or folders to train on, or --music21")
     texts = _texts(paths, "data")
     held_texts = _texts(held, "held-out") if held else []
-    cfg = TrainConfig(out=str(out), model=NotaGenConfig(
-        hidden=args.hidden, patch_layers=args.patch_layers, char_layers=args.char_layers,
-        patch_length=args.patch_length), steps=args.steps, batch_patches=args.batch_patches,
-        lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every)
+    sizes = NotaGenConfig(hidden=args.hidden, patch_layers=args.patch_layers,
+                          char_layers=args.char_layers, patch_length=args.patch_length)
+    if args.init is not None:
+        from mos_lab.ai.models.notagen.checkpoint import (
+            CheckpointError,
+            infer_config,
+            read_state_dict,
+        )
+
+        try:
+            sizes = infer_config(read_state_dict(args.init))
+        except (FileNotFoundError, CheckpointError) as exc:
+            raise CliError(f"--init: {exc}") from None
+    cfg = TrainConfig(out=str(out), model=sizes, steps=args.steps, batch_patches=args.batch_patches,
+        lr=args.lr, seed=args.seed, checkpoint_every=args.checkpoint_every, traits=traits)
     bar = ProgressBar("train")
     logged = [0]
 
@@ -153,7 +177,7 @@ def train(args: argparse.Namespace) -> int:
     try:
         state = run(cfg, texts, held_texts, resume=not args.no_resume,
                     time_limit=None if args.minutes is None else 60 * args.minutes,
-                    progress=progress)
+                    progress=progress, init=args.init)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -199,6 +223,20 @@ def generate(args: argparse.Namespace) -> int:
         model = notagen.shipped() if args.model == "notagen" else notagen.load(args.model)
     except (FileNotFoundError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
+    from mos_lab.ai.models.notagen.keys import mode_check, to_signature
+    from mos_lab.ai.models.notagen.sampling import check_header
+
+    sharps, head = None, check_header
+    if args.key is not None:
+        from mos_lab.ai.core.validate import request_key
+
+        try:
+            key = request_key(args.key)
+        except ValueError as exc:
+            raise CliError(f"--key: {exc}") from None
+        sharps = key.sharps
+        if model.key_normalized and not args.abc:  # it writes in C or A minor: the mode
+            head = mode_check(key.mode == "minor")
     abc = ""
     if args.abc:
         try:
@@ -210,6 +248,7 @@ def generate(args: argparse.Namespace) -> int:
         fields = _prompt(args)
         st = model.stream(abc, period=fields["period"], composer=fields["composer"],
                           instrumentation=fields["instrumentation"], bars=args.bars, seed=args.seed,
+                          check_head=head,
                           top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
                           time_limit=args.time_limit)
         for n, _ in enumerate(st, 1):
@@ -223,13 +262,15 @@ def generate(args: argparse.Namespace) -> int:
     from mos_lab.ai.models.notagen.abc import playable, to_score
 
     with writing(out):
-        if out.suffix.lower() == ".abc":
+        if out.suffix.lower() == ".abc" and sharps is None:
             out.write_text(playable(st.text), encoding="ascii")
         else:
             try:
                 score = to_score(st.text)
             except ValueError as exc:
                 raise CliError(f"the generated ABC does not read as a score: {exc}") from None
+            if sharps is not None:
+                score = to_signature(score, sharps)
             score.save(out)
     print(f"{len(st.bars)} bars ({st.stopped}, {st.rejected} resampled, seed {args.seed}) "
           f"-> {out}", file=sys.stderr)
@@ -241,7 +282,7 @@ def _generate_markov(args: argparse.Namespace, out: Path) -> int:
     from mos_lab.ai.models import make_backend
 
     try:
-        req = GenerationRequest(prompt=args.prompt, key=args.key, bars=args.bars,
+        req = GenerationRequest(prompt=args.prompt, key=args.key or "C major", bars=args.bars,
                                 seed=args.seed, params={"temperature": args.temperature})
         result = make_backend("markov").generate(req, lambda *a: None, CancelToken())
     except ValueError as exc:

@@ -30,8 +30,9 @@ def symbolic_choices() -> list[dict[str, Any]]:
     each reads. Imports nothing heavy: torch is looked up, not loaded."""
     out: list[dict[str, Any]] = []
     if importlib.util.find_spec("torch") is not None:
+        # the shipped model writes in C or A minor and is moved to the key asked for
         out.append({"name": "notagen", "label": "NotaGen (the small model that ships)",
-                    "fields": ["period", "composer", "instrumentation"]})
+                    "fields": ["period", "composer", "instrumentation", "key"]})
     out.append({"name": "markov", "label": "Markov chain (fast, no torch)", "fields": ["key"]})
     return out
 

@@ -178,7 +178,8 @@ def test_the_default_panel_offers_the_installed_models(session: Session) -> None
     names = [m["name"] for m in p.gen_models]
     assert names[-1] == "markov" and ("notagen" in names) == _has_torch()
     notagen = [m for m in p.gen_models if m["name"] == "notagen"]
-    assert not notagen or notagen[0]["fields"] == ["period", "composer", "instrumentation"]
+    assert not notagen or notagen[0]["fields"] == ["period", "composer", "instrumentation",
+                                                   "key"]
     p.close()
     compact = Player(session=session, key=None, compact=True)
     assert compact.gen_models == []

@@ -91,3 +91,21 @@ def test_errors_name_what_is_wrong(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "--music21" in capsys.readouterr().err
     assert main(["train", str(tmp_path / "none"), "-o", str(tmp_path / "run")]) == 2
     assert "none" in capsys.readouterr().err
+
+
+def test_train_init_fine_tunes_from_a_checkpoint(trained: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """--init starts from the given weights (sizes read from them): the first step's loss is
+    the memorised tune's, not a fresh model's; a missing --init names the path."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "tune.abc").write_text(TUNE)
+    out = tmp_path / "ft"
+    assert main(["train", str(data), "-o", str(out), "--init", str(trained / "best.pth"),
+                 "--steps", "3", "--lr", "1e-4", "--threads", "1"]) == 0
+    fresh = torch.load(trained / "last.pth", weights_only=True)["losses"][0]
+    tuned = torch.load(out / "last.pth", weights_only=True)
+    assert tuned["config"]["hidden"] == 64 and tuned["losses"][0] < fresh / 5
+    missing = tmp_path / "none.pth"
+    assert main(["train", str(data), "-o", str(tmp_path / "x"), "--init", str(missing)]) == 2
+    assert str(missing) in capsys.readouterr().err

@@ -3,10 +3,13 @@
 ``GenerationService([NotaGenBackend("weights.pth")])``; the request's ``prompt`` is
 NotaGen-X's ``period_composer_instrumentation`` (as its prompts.txt writes them, e.g.
 ``Baroque_Bach, Johann Sebastian_Choral``) or empty; ``params`` may hold ``abc`` (ABC to
-continue), ``top_k``, ``top_p``, ``temperature``. Bars are reported as progress as they
-come; running out of time or memory returns what was made, marked partial. Without
-``abc`` the piece starts in the request's meter, and voices that over-fill their bars
-(a small model's slips) are cut at the length asked for (``meta["notes_cut"]``).
+continue), ``top_k``, ``top_p``, ``temperature``. A key-normalised model (the shipped one)
+writes without sharps or flats, in the request's mode (its key line is resampled until it
+is), and its piece is moved to the request's key signature.
+Bars are reported as progress as they come; running out of time or memory returns what
+was made, marked partial. Without ``abc`` the piece starts in the request's meter, and
+voices that over-fill their bars (a small model's slips) are cut at the length asked
+for (``meta["notes_cut"]``).
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ from mos_lab.ai.core.types import (
     ModelInfo,
     Progress,
 )
+from mos_lab.ai.core.validate import request_key
 from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
 from mos_lab.ai.models.notagen.core import NotaGen, load
-from mos_lab.ai.models.notagen.sampling import Sampling
+from mos_lab.ai.models.notagen.keys import mode_check, to_signature
+from mos_lab.ai.models.notagen.sampling import Sampling, check_header
 from mos_lab.score import Score
 
 
@@ -79,7 +84,12 @@ class NotaGenBackend(BaseBackend):
         limit = None if cancel.deadline is None else max(0.0, cancel.deadline - time.monotonic())
         fields = prompt_fields(request.prompt)
         abc = str(params.get("abc", "")) or meter_header(request.meter)
-        st = self.model.stream(abc, period=fields.get("period"),
+        key = request_key(request.key)
+        # a key-normalised model writes in C or A minor: its key line is held to the mode
+        # asked for, and its piece moved to the key's signature below
+        head = (mode_check(key.mode == "minor") if self.model.key_normalized
+                and not params.get("abc") else check_header)
+        st = self.model.stream(abc, period=fields.get("period"), check_head=head,
                                composer=fields.get("composer"),
                                instrumentation=fields.get("instrumentation"),
                                bars=request.bars, seed=request.seed, top_k=s.top_k,
@@ -95,6 +105,8 @@ class NotaGenBackend(BaseBackend):
         score, cut = None, 0
         if st.bars:
             score, cut = fit_bars(to_score(st.text), request.bars, request.meter)
+            if self.model.key_normalized:
+                score = to_signature(score, key.sharps)
         return GenerationResult(score=score, partial=partial,
                                 missing=(f"stopped: {st.stopped}",) if partial else (),
                                 meta={"abc": st.text, "stopped": st.stopped,

@@ -44,8 +44,20 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
     return p
 
 
+#: What mos_lab records beside the weights (the ``"mos_lab"`` entry of a checkpoint; NotaGen's
+#: own files have none): ``every_voice``, the training data writes every voice in every bar;
+#: ``key_normalized``, it was written with no sharps or flats in the key signature.
+TRAITS = ("every_voice", "key_normalized")
+
+
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The state dict of the checkpoint at ``path`` (read with ``weights_only``: no code runs)."""
+    return read_checkpoint(path)[0]
+
+
+def read_checkpoint(path: str | os.PathLike[str]
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, bool]]:
+    """The state dict and the ``TRAITS`` (False where not recorded) of a checkpoint."""
     p = find_checkpoint(path)
     try:
         obj: Any = torch.load(p, map_location="cpu", weights_only=True)
@@ -55,7 +67,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     state = obj.get("model", obj) if isinstance(obj, dict) else None
     if not isinstance(state, dict) or not any(str(k).startswith(_PATCH) for k in state):
         raise CheckpointError(f"notagen: {p} holds no NotaGen weights; expected {EXPECTED}")
-    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}
+    recorded = obj.get("mos_lab") if isinstance(obj.get("mos_lab"), dict) else {}
+    traits = {t: bool(recorded.get(t, False)) for t in TRAITS}
+    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}, traits
 
 
 def _layers(state: dict[str, torch.Tensor], prefix: str) -> int:

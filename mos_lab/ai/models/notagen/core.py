@@ -18,7 +18,7 @@ from mos_lab.ai.models.notagen.abc import playable, to_score
 from mos_lab.ai.models.notagen.checkpoint import (
     build,
     find_checkpoint,
-    read_state_dict,
+    read_checkpoint,
     save_checkpoint,
 )
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
@@ -61,7 +61,7 @@ class NotaGen:
     """NotaGen's network with its inference: ``next_char_probs`` and ``stream``/``generate``."""
 
     def __init__(self, net: NotaGenNet, source: str | None = None, *,
-                 every_voice: bool = False) -> None:
+                 every_voice: bool = False, key_normalized: bool = False) -> None:
         self.net = net.eval()
         self.config: NotaGenConfig = net.config
         self.source = source
@@ -69,6 +69,9 @@ class NotaGen:
         #: data writes every voice in every bar (the shipped one: whole-bar rests as
         #: ``z8``); False for NotaGen's releases, whose data leaves such voices out
         self.every_voice = every_voice
+        #: trained on pieces written without sharps or flats (``keys.key_normalized``): it
+        #: writes in C, A minor or a white-note mode, and a key asked for moves the piece
+        self.key_normalized = key_normalized
 
     def __repr__(self) -> str:
         c = self.config
@@ -83,8 +86,10 @@ class NotaGen:
         return self
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the weights as NotaGen's checkpoints are written (``{"model": state}``)."""
-        save_checkpoint(self.net, path)
+        """Write the weights as NotaGen's checkpoints are written (``{"model": state}``),
+        with this model's traits beside them (``{"mos_lab": {...}}``)."""
+        save_checkpoint(self.net, path, mos_lab={"every_voice": self.every_voice,
+                                                 "key_normalized": self.key_normalized})
 
     def patches(self, text: str) -> tuple[list[list[int]], list[int]]:
         """The full patches and the open characters NotaGen's code feeds for ``text``;
@@ -169,8 +174,8 @@ def load(path: str | os.PathLike[str]) -> NotaGen:
     """Load a NotaGen checkpoint (``.pth``, or a folder holding one) at any published size,
     the sizes read from its shapes; a wrong shape names the first key that differs."""
     file = find_checkpoint(path)
-    return NotaGen(build(read_state_dict(file)), str(path),
-                   every_voice=file.resolve() == SHIPPED.resolve())
+    state, traits = read_checkpoint(file)
+    return NotaGen(build(state), str(path), **traits)
 
 
 #: the small model that ships with mos_lab (trained by ``mos-lab train --music21``)
@@ -179,7 +184,8 @@ SHIPPED = Path(__file__).parent / "weights" / "notagen_small.pth"
 
 def shipped() -> NotaGen:
     """The small NotaGen that ships in the package: the default NotaGen backend's model."""
-    return NotaGen(build(read_state_dict(SHIPPED)), "shipped", every_voice=True)
+    state, traits = read_checkpoint(SHIPPED)
+    return NotaGen(build(state), "shipped", **traits)
 
 
 def random(config: NotaGenConfig | None = None, seed: int = 0) -> NotaGen:

@@ -18,6 +18,7 @@ from functools import partial
 from pathlib import Path
 
 from mos_lab.ai.models.notagen import patchilizer as P
+from mos_lab.ai.models.notagen.keys import key_normalized
 
 #: the prompt lines of each source: (period, composer, instrumentation)
 PROMPTS = {
@@ -82,14 +83,21 @@ def abc_tunes(text: str) -> Iterator[str]:
             yield "\n".join(lines[: k + 1] + body) + "\n"
 
 
-def _prompted(source: str, abc: str) -> str:
+def _prompted(source: str, abc: str, normalize: bool = False) -> str:
     from mos_lab.ai.data.abc_tokens import interleave  # ai.data uses notagen's patchilizer
 
     period, composer, instr = PROMPTS[source]
-    return _clean(f"%{period}\n%{composer}\n%{instr}\n" + interleave(abc))
+    if normalize:
+        from mos_lab.ai.data.abc_tokens import interleaved_abc
+        from mos_lab.score import load
+
+        body = interleaved_abc(key_normalized(load(abc.encode("latin-1"), format="abc")))
+    else:
+        body = interleave(abc)
+    return _clean(f"%{period}\n%{composer}\n%{instr}\n" + body)
 
 
-def _chorales(root: Path, held_out: bool | None = None
+def _chorales(root: Path, held_out: bool | None = None, normalize: bool = False
               ) -> Iterator[tuple[str, Callable[[], str]]]:
     from mos_lab.ai.data.abc_tokens import interleaved_abc
     from mos_lab.score import load
@@ -99,32 +107,35 @@ def _chorales(root: Path, held_out: bool | None = None
             continue
         def make(path: Path = path) -> str:
             period, composer, instr = PROMPTS["chorales"]
+            score = load(str(path))
             return _clean(f"%{period}\n%{composer}\n%{instr}\n" + interleaved_abc(
-                load(str(path))))
+                key_normalized(score) if normalize else score))
         yield f"chorales/{path.stem}", make
 
 
-def _abc_files(root: Path, folder: str, source: str
+def _abc_files(root: Path, folder: str, source: str, normalize: bool = False
                ) -> Iterator[tuple[str, Callable[[], str]]]:
     for path in sorted((root / folder).glob("*.abc")):
         text = path.read_text(encoding="latin-1")
         for i, tune in enumerate(abc_tunes(text)):
-            yield f"{source}/{path.stem}/{i}", partial(_prompted, source, tune)
+            yield f"{source}/{path.stem}/{i}", partial(_prompted, source, tune, normalize)
 
 
 def music21_pieces(sources: tuple[str, ...] = SOURCES, limit: int | None = None,
-                   on_error: Callable[[str, Exception], None] | None = None
-                   ) -> Iterator[Piece]:
-    """The pieces of music21's corpus as interleaved ABC (``limit`` per source); a piece
-    that does not convert is skipped and reported to ``on_error``."""
+                   on_error: Callable[[str, Exception], None] | None = None,
+                   normalize: bool = False) -> Iterator[Piece]:
+    """The pieces of music21's corpus as interleaved ABC (``limit`` per source), with
+    ``normalize`` each moved to a key signature without sharps or flats
+    (``key_normalized``); a piece that does not convert is skipped and reported to
+    ``on_error``."""
     unknown = set(sources) - set(SOURCES)
     if unknown:
         raise ValueError(f"notagen data: unknown sources {sorted(unknown)}; "
                          f"known: {', '.join(SOURCES)}")
     root = _corpus_dir()
-    makers = {"chorales": lambda: _chorales(root),
-              "essen": lambda: _abc_files(root, "essenFolksong", "essen"),
-              "ryans": lambda: _abc_files(root, "ryansMammoth", "ryans")}
+    makers = {"chorales": lambda: _chorales(root, normalize=normalize),
+              "essen": lambda: _abc_files(root, "essenFolksong", "essen", normalize),
+              "ryans": lambda: _abc_files(root, "ryansMammoth", "ryans", normalize)}
     for source in sources:
         n = 0
         for name, make in makers[source]():

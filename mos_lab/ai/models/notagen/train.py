@@ -21,7 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from mos_lab.ai.models.notagen import patchilizer as P
-from mos_lab.ai.models.notagen.checkpoint import save_checkpoint
+from mos_lab.ai.models.notagen.checkpoint import (
+    build,
+    check_state_dict,
+    read_state_dict,
+    save_checkpoint,
+)
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
 
 
@@ -106,6 +111,8 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 100
     eval_pieces: int = 16
+    #: recorded in every checkpoint (``checkpoint.TRAITS``): what the data is like
+    traits: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass
@@ -156,12 +163,14 @@ def evaluate(net: NotaGenNet, data: list[list[list[int]]]) -> float:
 
 def run(cfg: TrainConfig, texts: list[str], held_out: list[str] | None = None, *,
         resume: bool = True, time_limit: float | None = None,
-        progress: Callable[[TrainState], None] | None = None) -> TrainState:
+        progress: Callable[[TrainState], None] | None = None,
+        init: str | os.PathLike[str] | None = None) -> TrainState:
     """Train a NotaGen network on ``texts`` (interleaved ABC) for ``cfg.steps`` steps,
     writing ``last.pth`` (weights, optimizer, step, losses) every ``checkpoint_every``
     steps and ``best.pth`` (weights only) on the best held-out loss; with ``resume`` a
     run picks up from ``last.pth`` and continues exactly as it would have (each step's
-    batch is drawn from ``seed + step``)."""
+    batch is drawn from ``seed + step``). A run that does not resume starts from the
+    weights of checkpoint ``init`` when given (a fine-tune; same sizes as ``cfg.model``)."""
     if not texts:
         raise ValueError("notagen train: no training texts")
     out = Path(cfg.out)
@@ -184,6 +193,10 @@ def run(cfg: TrainConfig, texts: list[str], held_out: list[str] | None = None, *
         state.step, state.losses = int(saved["step"]), list(saved["losses"])
         state.evals = [(int(s), float(v)) for s, v in saved["evals"]]
         state.last = last
+    elif init is not None:
+        start = read_state_dict(init)
+        check_state_dict(net, start)
+        net.load_state_dict(build(start).state_dict())
     best = min((v for _, v in state.evals), default=math.inf)
     t0 = time.monotonic()
 
@@ -192,11 +205,12 @@ def run(cfg: TrainConfig, texts: list[str], held_out: list[str] | None = None, *
         ev = evaluate(net, evald)
         state.evals.append((state.step, ev))
         save_checkpoint(net, last, optimizer=opt.state_dict(), step=state.step,
-                        losses=state.losses, evals=state.evals, config=asdict(cfg.model))
+                        losses=state.losses, evals=state.evals, config=asdict(cfg.model),
+                        mos_lab=dict(cfg.traits))
         state.last = last
         if not evald or ev < best:
             best = ev
-            state.best = save_checkpoint(net, out / "best.pth")
+            state.best = save_checkpoint(net, out / "best.pth", mos_lab=dict(cfg.traits))
 
     while state.step < cfg.steps:
         if time_limit is not None and time.monotonic() - t0 > time_limit:
