@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,7 +227,8 @@ def generate(args: argparse.Namespace) -> int:
     from mos_lab.ai.models.notagen.keys import mode_check, to_signature
     from mos_lab.ai.models.notagen.sampling import check_header
 
-    sharps, head = None, check_header
+    sharps: int | None = None
+    head: Callable[[str], list[str]] = check_header
     if args.key is not None:
         from mos_lab.ai.core.validate import request_key
 

@@ -421,7 +421,8 @@ def m21_bar_lines(stream: Any) -> list[float] | None:
     first part's on a draw: a score has one set of bar lines."""
     parts = list(getattr(stream, "parts", [])) or [stream]
     try:
-        starts, ends = [], []
+        starts: list[list[float]] = []
+        ends: list[float] = []
         for part in parts:
             ms = list(part.getElementsByClass("Measure"))
             if not ms:
@@ -436,12 +437,13 @@ def m21_bar_lines(stream: Any) -> list[float] | None:
                      for part in parts for n in part.recurse().notes]
             on = np.array([a for a, _ in notes])
             off = on + np.array([d for _, d in notes])
-            def crossing(lines: list[float]) -> int:
+            def crossing(lines: tuple[float, ...]) -> int:
                 at = np.searchsorted(np.array(lines), on + 1e-9)  # first line after the onset
                 nxt = np.array([*lines, np.inf])[at]
                 return int((nxt < off - 1e-9).sum())
-            candidates = list(dict.fromkeys(tuple(s) for s in starts))
-            best = list(min(candidates, key=crossing))
+            candidates: list[tuple[float, ...]] = list(dict.fromkeys(tuple(s) for s in starts))
+            chosen: tuple[float, ...] = min(candidates, key=crossing)
+            best = list(chosen)
         lines = [*best, max(ends)]
     except Exception:  # measures music21 cannot place: the engraver bars the piece
         return None
