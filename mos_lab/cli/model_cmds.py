@@ -224,8 +224,8 @@ def generate(args: argparse.Namespace) -> int:
         model = notagen.shipped() if args.model == "notagen" else notagen.load(args.model)
     except (FileNotFoundError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
-    from mos_lab.ai.models.notagen.keys import mode_check, to_signature
-    from mos_lab.ai.models.notagen.sampling import check_header
+    from mos_lab.ai.models.notagen.keys import to_signature
+    from mos_lab.ai.models.notagen.sampling import check_header, mode_check
 
     sharps: int | None = None
     head: Callable[[str], list[str]] = check_header

@@ -70,22 +70,18 @@ def test_music21_chorales_convert_key_normalized() -> None:
     assert any(signatures)  # at least one piece really moved
 
 
-torch_needed = pytest.mark.skipif(
-    not __import__("importlib").util.find_spec("torch"), reason="needs torch: the ai extra")
-
-
 @pytest.fixture
 def one_thread() -> Iterator[None]:
-    import torch
-
+    """NotaGen on one thread (torch: the ai extra, which the README's test command installs)."""
+    torch = pytest.importorskip("torch")
     n = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
 
 
-@torch_needed
-def test_checkpoints_record_their_traits_and_nota_gens_own_have_none(tmp_path: Path) -> None:
+def test_checkpoints_record_their_traits_and_nota_gens_own_have_none(tmp_path: Path,
+                                                                    one_thread: None) -> None:
     import torch
 
     from mos_lab.ai.models import notagen
@@ -102,7 +98,6 @@ def test_checkpoints_record_their_traits_and_nota_gens_own_have_none(tmp_path: P
     assert not theirs.key_normalized and not theirs.every_voice
 
 
-@torch_needed
 def test_the_shipped_model_writes_in_c_and_the_service_moves_it_to_the_key(
         one_thread: None) -> None:
     from mos_lab.ai.core.types import CancelToken, GenerationRequest
@@ -133,7 +128,7 @@ def test_the_shipped_model_writes_in_c_and_the_service_moves_it_to_the_key(
 
 def test_mode_check_holds_the_key_line_to_the_mode() -> None:
     pytest.importorskip("torch")
-    from mos_lab.ai.models.notagen.keys import mode_check
+    from mos_lab.ai.models.notagen.sampling import mode_check
 
     minor, major = mode_check(True), mode_check(False)
     assert minor("K:Am\n") == [] and major("K:C\n") == [] and major("K:C major\n") == []
@@ -143,7 +138,6 @@ def test_mode_check_holds_the_key_line_to_the_mode() -> None:
     assert minor("M:4/4\n") == [] and minor("M:4/4 |\n")  # the header's own checks stay
 
 
-@torch_needed
 def test_cli_generate_key_and_train_normalize_keys(tmp_path: Path, one_thread: None,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     from mos_lab.cli import main

@@ -31,8 +31,8 @@ from mos_lab.ai.core.types import (
 from mos_lab.ai.core.validate import request_key
 from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
 from mos_lab.ai.models.notagen.core import NotaGen, load
-from mos_lab.ai.models.notagen.keys import mode_check, to_signature
-from mos_lab.ai.models.notagen.sampling import Sampling, check_header
+from mos_lab.ai.models.notagen.keys import to_signature
+from mos_lab.ai.models.notagen.sampling import Sampling, check_header, mode_check
 from mos_lab.score import Score
 
 

@@ -4,18 +4,16 @@ A small model learns tonal weight (the tonic, the dominant, the leading tone) fa
 easily when every piece is written with the same key signature: then each scale degree is
 one set of letters. ``key_normalized`` moves a piece so its first signature has no sharps
 or flats (majors in C, minors in A, modes on their white-note finals); ``to_signature``
-moves a generated piece to the signature a user asked for. Both move by at most a tritone
+moves a generated piece to the signature a user asked for (``sampling.mode_check`` holds
+the model's key line to the mode asked for first). Both move by at most a tritone
 and keep the mode the piece has (asking D minor of a piece the model wrote in C major gives
 F major, the major of that signature).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
 from dataclasses import replace
 
-from mos_lab.ai.models.notagen.sampling import check_header
 from mos_lab.score import KeySignature, Score
 
 
@@ -45,24 +43,3 @@ def key_normalized(score: Score) -> Score:
     """``score`` moved so that its first key signature has no sharps or flats."""
     return to_signature(score, 0)
 
-
-_K_MODE = re.compile(r"^K:\s*[A-Ga-g][#b]?\s*([A-Za-z]*)")
-_MINOR = ("m", "min", "minor", "aeo", "aeolian")
-_MAJOR = ("", "maj", "major", "ion", "ionian")
-
-
-def mode_check(minor: bool) -> Callable[[str], list[str]]:
-    """A header check (``stream(check_head=...)``) that also wants the ``K:`` line in the
-    mode asked for, so that a key-normalised model's piece, moved to a minor key's
-    signature, is in that key and not in its relative major (and the other way round)."""
-    want = _MINOR if minor else _MAJOR
-
-    def check(text: str) -> list[str]:
-        problems = check_header(text)
-        for ln in text.split("\n")[:-1]:
-            m = _K_MODE.match(ln)
-            if ln.startswith("K:") and (m is None or m.group(1).lower() not in want):
-                problems.append(f"key line {ln!r} is not {'minor' if minor else 'major'}")
-        return problems
-
-    return check

@@ -361,6 +361,28 @@ def check_header(text: str) -> list[str]:
     return problems
 
 
+_K_MODE = re.compile(r"^K:\s*[A-Ga-g][#b]?\s*([A-Za-z]*)")
+_MINOR = ("m", "min", "minor", "aeo", "aeolian")
+_MAJOR = ("", "maj", "major", "ion", "ionian")
+
+
+def mode_check(minor: bool) -> Callable[[str], list[str]]:
+    """A header check (``stream(check_head=...)``) that also wants the ``K:`` line in the
+    mode asked for, so that a key-normalised model's piece, moved to a minor key's
+    signature, is in that key and not in its relative major (and the other way round)."""
+    want = _MINOR if minor else _MAJOR
+
+    def check(text: str) -> list[str]:
+        problems = check_header(text)
+        for ln in text.split("\n")[:-1]:
+            m = _K_MODE.match(ln)
+            if ln.startswith("K:") and (m is None or m.group(1).lower() not in want):
+                problems.append(f"key line {ln!r} is not {'minor' if minor else 'major'}")
+        return problems
+
+    return check
+
+
 class BarStream:
     """NotaGen's generation as an iterator of tune-body lines (one bar of every voice each).
 
