@@ -118,21 +118,31 @@ def jack_device() -> Iterator[int]:
             sd._initialize()  # balance sounddevice's own atexit terminate
 
 
-@pytest.fixture
-def session() -> Iterator[Any]:
-    """A Session on a manual output, made the provider widgets find, closed after the test
-    (also when its engine does not come up: never leave its audio threads to the next)."""
+@contextlib.contextmanager
+def provided_session(output: Any, wait_s: float = 30.0) -> Iterator[Any]:
+    """A Session on ``output``, made the provider widgets find, closed afterwards (also when
+    its engine does not come up: never leave its audio threads to the next test)."""
     from mos_lab.kernel.session import Session
-    from mos_lab.testing import ManualOutput
     from mos_lab.widgets import set_provider
 
-    s = Session(output=ManualOutput())
+    s = Session(output=output)
     try:
-        s.engine.wait_ready(30)
+        s.engine.wait_ready(wait_s)
     except BaseException:
         s.close()
         raise
     set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
+    try:
+        yield s
+    finally:
+        set_provider(None)
+        s.close()
+
+
+@pytest.fixture
+def session() -> Iterator[Any]:
+    """A Session on a manual output (``provided_session``)."""
+    from mos_lab.testing import ManualOutput
+
+    with provided_session(ManualOutput()) as s:
+        yield s

@@ -13,10 +13,10 @@ import pytest
 from ipywidgets.widgets.widget import _instances
 
 from mos_lab.audio import BrowserOutput
-from mos_lab.kernel.session import Session
-from mos_lab.widgets import ChordDisplay, Keyboard, PianoRoll, Player, Transport, set_provider
+from mos_lab.widgets import ChordDisplay, Keyboard, PianoRoll, Player, Transport
 from mos_lab.widgets._base import MosWidget
 from mos_lab.widgets._lifecycle import Lifecycle
+from tests.conftest import provided_session
 from tests.unit.widgets.conftest import progression
 
 KINDS = [Transport, Keyboard, ChordDisplay, PianoRoll]
@@ -90,16 +90,8 @@ def test_lifecycle_close_never_raises():
 
 @pytest.fixture
 def browser_session():
-    s = Session(output=BrowserOutput(48_000, lookahead_s=0.05, buffer_s=0.1))
-    try:
-        s.engine.wait_ready(10)
-    except BaseException:  # never leave its audio threads to the next test
-        s.close()
-        raise
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
+    with provided_session(BrowserOutput(48_000, lookahead_s=0.05, buffer_s=0.1), 10) as s:
+        yield s
 
 
 @pytest.mark.seed("WID-04", "ENG-05", "APO-08")

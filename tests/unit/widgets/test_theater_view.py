@@ -15,8 +15,9 @@ from mos_lab.kernel.session import Session
 from mos_lab.score import Score
 from mos_lab.theater import View
 from mos_lab.theater.cpu import CPURenderer
-from mos_lab.widgets import PianoRoll, TheaterView, set_provider
+from mos_lab.widgets import PianoRoll, TheaterView
 from mos_lab.widgets._theater_frames import set_renderer
+from tests.conftest import provided_session
 from tests.unit.widgets.conftest import Sent, progression
 from tests.unit.widgets.test_theater_frames import Spy, decode, view_msg
 
@@ -130,16 +131,8 @@ def test_playback_costs_no_render_after_the_first_frame(session, spy) -> None:
 
 @pytest.fixture
 def live_session() -> Iterator[Session]:
-    s = Session(output=NullOutput(48_000, 256, lookahead_s=0.1))
-    try:
-        s.engine.wait_ready(10)
-    except BaseException:  # never leave its audio threads to the next test
-        s.close()
-        raise
-    set_provider(lambda: s)
-    yield s
-    set_provider(None)
-    s.close()
+    with provided_session(NullOutput(48_000, 256, lookahead_s=0.1), 10) as s:
+        yield s
 
 
 @pytest.mark.seed("WID-07")
