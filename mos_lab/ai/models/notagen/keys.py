@@ -35,8 +35,7 @@ def to_signature(score: Score, sharps: int) -> Score:
                     else k.key + delta) for k in sigs]
     if not sigs:
         keys = [KeySignature(0, sharps)]
-    return moved.replace(notes=moved.notes, ties=moved.ties, voices=moved.voices,
-                         key_signatures=keys)
+    return moved.replace(key_signatures=keys)  # the notes, heads and voices stay
 
 
 def key_normalized(score: Score) -> Score:
