@@ -10,10 +10,13 @@ Held out: the chorales ``notagen.data`` keeps out of training (one in ten by a h
 the name), converted to interleaved ABC and read back through the same ABC reader as the
 generated pieces. NotaGen: ``--pieces`` chorales of ``--bars`` bars from the prompt
 Baroque / Bach, Johann Sebastian / Choral, seeds 0.. (top-k 9, top-p 0.9, T 1.2 unless
-given). Markov: the same number of ``--bars`` bar pieces, seeds 0.., key C major.
+given; pitches at the model's own pitch temperature, 0.7 for the shipped weights and
+the temperature for weights by path, unless given). Markov: the same number of
+``--bars`` bar pieces, seeds 0.., key C major.
 
 Run: python bench/bench_notagen_quality.py [--pieces 12 --bars 16] [--heldout DIR]
      [--weights shipped W.pth ...] [--every-voice] [--temperature 1.2]
+     [--pitch-temperature 0.7]
 (several ``--weights`` are judged in one run against the same corpus figures, each in
 its own columns; ``shipped`` names the packaged weights)
 """
@@ -128,6 +131,9 @@ def main() -> None:
     ap.add_argument("--temperature", type=float, default=1.2)
     ap.add_argument("--top-k", type=int, default=9, help="0: off")
     ap.add_argument("--top-p", type=float, default=0.9, help="1: off")
+    ap.add_argument("--pitch-temperature", type=float, default=None,
+                    help="the temperature among note letters and accidentals (default: the "
+                    "model's own; equal to --temperature: NotaGen's single temperature)")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -146,7 +152,7 @@ def main() -> None:
             g = model.generate(period="Baroque", composer="Bach, Johann Sebastian",
                                instrumentation="Choral", bars=args.bars, seed=seed,
                                temperature=args.temperature, top_k=args.top_k,
-                               top_p=args.top_p)
+                               top_p=args.top_p, pitch_temperature=args.pitch_temperature)
             stopped.append(f"{g.stopped}:{len(g.bars)}")
             if g.score is not None and g.score.n_notes:
                 out.append(g.score)
@@ -168,7 +174,7 @@ def main() -> None:
         model = notagen.shipped() if w == "shipped" else notagen.load(w)
         model.every_voice = model.every_voice or args.every_voice
         runs[f"NotaGen{i + 1}" if len(args.weights) > 1 else "NotaGen"] = measures(
-            timed(f"NotaGen{i + 1} {w} ({model!r})", lambda m=model: nota(m)))
+            timed(f"NotaGen{i + 1} {w} ({model!r}, {model.sampling})", lambda m=model: nota(m)))
     runs["Markov"] = measures(timed("Markov", markov))
     m_c = measures(held)
     print(f"\n{'judgement':<24}{'corpus':>10}"

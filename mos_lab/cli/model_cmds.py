@@ -77,6 +77,9 @@ def register(sub: Any) -> None:
     g.add_argument("--top-k", type=int, default=9)
     g.add_argument("--top-p", type=float, default=0.9)
     g.add_argument("--temperature", type=float, default=1.2)
+    g.add_argument("--pitch-temperature", type=float, default=None,
+                   help="NotaGen: the temperature among note letters and accidentals "
+                   "(default the model's: 0.7 for the shipped one, else --temperature)")
     g.add_argument("--key", default=None,
                    help="the key (Markov: default C major; NotaGen: the piece is moved to "
                    "this key's signature, default as the model wrote it)")
@@ -252,6 +255,7 @@ def generate(args: argparse.Namespace) -> int:
                           instrumentation=fields["instrumentation"], bars=args.bars, seed=args.seed,
                           check_head=head,
                           top_k=args.top_k, top_p=args.top_p, temperature=args.temperature,
+                          pitch_temperature=args.pitch_temperature,
                           time_limit=args.time_limit)
         for n, _ in enumerate(st, 1):
             bar(n / args.bars, f"bar {n}/{args.bars}")

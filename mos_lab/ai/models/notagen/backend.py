@@ -3,7 +3,8 @@
 ``GenerationService([NotaGenBackend("weights.pth")])``; the request's ``prompt`` is
 NotaGen-X's ``period_composer_instrumentation`` (as its prompts.txt writes them, e.g.
 ``Baroque_Bach, Johann Sebastian_Choral``) or empty; ``params`` may hold ``abc`` (ABC to
-continue), ``top_k``, ``top_p``, ``temperature``. A key-normalised model (the shipped one)
+continue), ``top_k``, ``top_p``, ``temperature``, ``pitch_temperature`` (each the
+model's own where left out: ``NotaGen.sampling``). A key-normalised model (the shipped one)
 writes without sharps or flats, in the request's mode (its key line is resampled until it
 is), and its piece is moved to the request's key signature.
 Bars are reported as progress as they come; running out of time or memory returns what
@@ -79,8 +80,11 @@ class NotaGenBackend(BaseBackend):
         self.load()
         assert self.model is not None
         params: dict[str, Any] = dict(request.params)
-        s = Sampling(int(params.get("top_k", 9)), float(params.get("top_p", 0.9)),
-                     float(params.get("temperature", 1.2)))
+        d = self.model.sampling
+        pt = params.get("pitch_temperature", d.pitch_temperature)
+        s = Sampling(int(params.get("top_k", d.top_k)), float(params.get("top_p", d.top_p)),
+                     float(params.get("temperature", d.temperature)),
+                     None if pt is None else float(pt))
         limit = None if cancel.deadline is None else max(0.0, cancel.deadline - time.monotonic())
         fields = prompt_fields(request.prompt)
         abc = str(params.get("abc", "")) or meter_header(request.meter)
@@ -93,7 +97,8 @@ class NotaGenBackend(BaseBackend):
                                composer=fields.get("composer"),
                                instrumentation=fields.get("instrumentation"),
                                bars=request.bars, seed=request.seed, top_k=s.top_k,
-                               top_p=s.top_p, temperature=s.temperature, time_limit=limit,
+                               top_p=s.top_p, temperature=s.temperature,
+                               pitch_temperature=s.pitch_temperature, time_limit=limit,
                                cancel=lambda: cancel.cancelled)
         for n, _ in enumerate(st, 1):
             progress(n, request.bars)

@@ -48,6 +48,9 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
 #: own files have none): ``every_voice``, the training data writes every voice in every bar;
 #: ``key_normalized``, it was written with no sharps or flats in the key signature.
 TRAITS = ("every_voice", "key_normalized")
+#: the sampling settings a checkpoint may record beside them (``"sampling": {...}``), the
+#: fields of ``sampling.Sampling``: how the model is meant to be sampled where not told
+SAMPLING_FIELDS = ("top_k", "top_p", "temperature", "pitch_temperature")
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -56,8 +59,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def read_checkpoint(path: str | os.PathLike[str]
-                    ) -> tuple[dict[str, torch.Tensor], dict[str, bool]]:
-    """The state dict and the ``TRAITS`` (False where not recorded) of a checkpoint."""
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, bool],
+                               dict[str, float | None]]:
+    """The state dict, the ``TRAITS`` (False where not recorded) and the recorded sampling
+    settings (``SAMPLING_FIELDS``, only those recorded) of a checkpoint."""
     p = find_checkpoint(path)
     try:
         obj: Any = torch.load(p, map_location="cpu", weights_only=True)
@@ -69,7 +74,12 @@ def read_checkpoint(path: str | os.PathLike[str]
         raise CheckpointError(f"notagen: {p} holds no NotaGen weights; expected {EXPECTED}")
     recorded = obj.get("mos_lab") if isinstance(obj.get("mos_lab"), dict) else {}
     traits = {t: bool(recorded.get(t, False)) for t in TRAITS}
-    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}, traits
+    sampling = recorded.get("sampling", {})
+    if not isinstance(sampling, dict) or set(sampling) - set(SAMPLING_FIELDS) or not all(
+            v is None or isinstance(v, int | float) for v in sampling.values()):
+        raise CheckpointError(f"notagen: {p} records sampling {sampling!r}; expected numbers "
+                              f"for some of {', '.join(SAMPLING_FIELDS)}")
+    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}, traits, dict(sampling)
 
 
 def _layers(state: dict[str, torch.Tensor], prefix: str) -> int:

@@ -6,7 +6,7 @@ import os
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import partial
 from pathlib import Path
 
@@ -16,6 +16,7 @@ import torch
 from mos_lab.ai.models.notagen import patchilizer as P
 from mos_lab.ai.models.notagen.abc import playable, to_score
 from mos_lab.ai.models.notagen.checkpoint import (
+    CheckpointError,
     build,
     find_checkpoint,
     read_checkpoint,
@@ -61,7 +62,8 @@ class NotaGen:
     """NotaGen's network with its inference: ``next_char_probs`` and ``stream``/``generate``."""
 
     def __init__(self, net: NotaGenNet, source: str | None = None, *,
-                 every_voice: bool = False, key_normalized: bool = False) -> None:
+                 every_voice: bool = False, key_normalized: bool = False,
+                 sampling: Sampling | None = None) -> None:
         self.net = net.eval()
         self.config: NotaGenConfig = net.config
         self.source = source
@@ -72,6 +74,9 @@ class NotaGen:
         #: trained on pieces written without sharps or flats (``keys.key_normalized``): it
         #: writes in C, A minor or a white-note mode, and a key asked for moves the piece
         self.key_normalized = key_normalized
+        #: the sampling ``stream`` uses where it is not given: NotaGen's (top-k 9, top-p
+        #: 0.9, T 1.2, one temperature); the shipped model draws pitches at its own
+        self.sampling = sampling or Sampling()
 
     def __repr__(self) -> str:
         c = self.config
@@ -88,7 +93,8 @@ class NotaGen:
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the weights as NotaGen's checkpoints are written (``{"model": state}``),
         with this model's traits beside them (``{"mos_lab": {...}}``)."""
-        save_checkpoint(self.net, path, mos_lab={"every_voice": self.every_voice,
+        save_checkpoint(self.net, path, mos_lab={"sampling": asdict(self.sampling),
+                                                 "every_voice": self.every_voice,
                                                  "key_normalized": self.key_normalized})
 
     def patches(self, text: str) -> tuple[list[list[int]], list[int]]:
@@ -124,19 +130,28 @@ class NotaGen:
 
     def stream(self, prompt: str = "", *, period: str | None = None,
                composer: str | None = None, instrumentation: str | None = None,
-               bars: int | None = None, seed: int | None = None, top_k: int = 9,
-               top_p: float = 0.9, temperature: float = 1.2, use_cache: bool = True,
+               bars: int | None = None, seed: int | None = None,
+               top_k: int | None = None, top_p: float | None = None,
+               temperature: float | None = None, pitch_temperature: float | None = None,
+               use_cache: bool = True,
                time_limit: float | None = None, cancel: Callable[[], bool] | None = None,
                check: Callable[[str, str], list[str]] | None = None,
                check_head: Callable[[str], list[str]] | None = check_header,
                max_chars: int = MAX_CHARS) -> BarStream:
         """Generation as an iterator of bars (tune-body lines), each yielded once sampled
         and checked; ``prompt`` is ABC to continue (after the period/composer/
-        instrumentation lines when given)."""
+        instrumentation lines when given). Sampling settings left None are the model's
+        (``self.sampling``); ``pitch_temperature`` equal to ``temperature`` is NotaGen's
+        single temperature."""
+        d = self.sampling
         with torch.inference_mode():
             return _InferenceStream(
                 self.net, prompt_lines(period, composer, instrumentation) + prompt,
-                sampling=Sampling(top_k, top_p, temperature), seed=seed, bars=bars,
+                sampling=Sampling(
+                    d.top_k if top_k is None else top_k, d.top_p if top_p is None else top_p,
+                    d.temperature if temperature is None else temperature,
+                    d.pitch_temperature if pitch_temperature is None else pitch_temperature),
+                seed=seed, bars=bars,
                 use_cache=use_cache, time_limit=time_limit, cancel=cancel,
                 check=check or partial(check_line, every_voice=self.every_voice),
                 check_head=check_head,
@@ -174,8 +189,17 @@ def load(path: str | os.PathLike[str]) -> NotaGen:
     """Load a NotaGen checkpoint (``.pth``, or a folder holding one) at any published size,
     the sizes read from its shapes; a wrong shape names the first key that differs."""
     file = find_checkpoint(path)
-    state, traits = read_checkpoint(file)
-    return NotaGen(build(state), str(path), **traits)
+    return _from_checkpoint(file, str(path))
+
+
+def _from_checkpoint(file: Path, source: str) -> NotaGen:
+    state, traits, recorded = read_checkpoint(file)
+    try:
+        sampling = Sampling(**recorded)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"notagen: {file} records a bad sampling: {exc}") from None
+    return NotaGen(build(state), source, every_voice=traits["every_voice"],
+                   key_normalized=traits["key_normalized"], sampling=sampling)
 
 
 #: the small model that ships with mos_lab (trained by ``mos-lab train --music21``)
@@ -184,8 +208,7 @@ SHIPPED = Path(__file__).parent / "weights" / "notagen_small.pth"
 
 def shipped() -> NotaGen:
     """The small NotaGen that ships in the package: the default NotaGen backend's model."""
-    state, traits = read_checkpoint(SHIPPED)
-    return NotaGen(build(state), "shipped", **traits)
+    return _from_checkpoint(SHIPPED, "shipped")
 
 
 def random(config: NotaGenConfig | None = None, seed: int = 0) -> NotaGen:

@@ -18,6 +18,14 @@ BOS masked, as a minimum length masks EOS), and every later line of a stream mad
 header is started with its own ``[r:i/j]`` (i the line, j the lines still to come), as
 training writes them: a small model left to count drifts (``[r:6/6]`` after ``[r:2/9]``)
 and then conditions on a count it never saw in training.
+
+``Sampling.pitch_temperature`` is mos_lab's own option, off for NotaGen's checkpoints:
+the characters that name a pitch (note letters and accidentals) are drawn
+among themselves at their own temperature, while whether one of them comes next keeps
+the mass NotaGen's filters give it, as Compound Word Transformer samples each token
+family with its own temperature. A small model's pitch choices are its least sure (its
+voices drift out of one chord), while its rhythm needs the flat distribution of T 1.2:
+one temperature for both trades harmony against rhythm.
 """
 
 from __future__ import annotations
@@ -39,6 +47,11 @@ from mos_lab.ai.models.notagen.model import Cache, NotaGenNet, StepDecoder
 #: NotaGen's own limit on the characters of one piece
 MAX_CHARS = 102_400
 _R_START = [ord(c) for c in "[r:"]
+#: ABC characters that name a pitch: note letters and accidentals (the octave marks after
+#: a letter stay with the temperature, as does every other character)
+PITCH_CHARS = "ABCDEFGabcdefg^_="
+_PITCH = np.zeros(P.VOCAB, bool)
+_PITCH[[ord(c) for c in PITCH_CHARS]] = True
 
 
 def _is_r_start(chars: list[int]) -> bool:
@@ -47,11 +60,14 @@ def _is_r_start(chars: list[int]) -> bool:
 
 @dataclass(frozen=True)
 class Sampling:
-    """NotaGen's sampling settings (its inference defaults: top-k 9, top-p 0.9, T 1.2)."""
+    """NotaGen's sampling settings (its inference defaults: top-k 9, top-p 0.9, T 1.2);
+    ``pitch_temperature`` draws the pitch characters among themselves at their own
+    temperature (None: ``temperature``, NotaGen's single temperature)."""
 
     top_k: int = 9
     top_p: float = 0.9
     temperature: float = 1.2
+    pitch_temperature: float | None = None
 
     def __post_init__(self) -> None:
         if self.top_k < 0:
@@ -61,6 +77,15 @@ class Sampling:
         if self.temperature < 0:
             raise ValueError(f"notagen: temperature {self.temperature} must be 0 (greedy) "
                              "or more")
+        if self.pitch_temperature is not None and not self.pitch_temperature >= 0:
+            raise ValueError(f"notagen: pitch_temperature {self.pitch_temperature} must be "
+                             "0 (the likeliest pitch), more, or None (the temperature)")
+
+    @property
+    def by_family(self) -> bool:
+        """Whether pitch characters get a temperature of their own."""
+        return self.pitch_temperature is not None and \
+            self.pitch_temperature != self.temperature
 
 
 def filter_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
@@ -126,9 +151,28 @@ def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int
     return len(vals) - 1
 
 
+def family_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
+    """``filter_probs``, then the pitch characters that survive it redrawn among
+    themselves at ``s.pitch_temperature`` (their total mass kept): which family comes
+    next is NotaGen's sampling, which pitch is the pitch temperature's."""
+    p = np.nan_to_num(np.asarray(probs, dtype=np.float64), nan=0.0).clip(0, None)
+    f = filter_probs(p, s)
+    pt = s.temperature if s.pitch_temperature is None else s.pitch_temperature
+    m = _PITCH[: len(f)] & (f > 0)
+    if m.sum() > 1:
+        mass = f[m].sum()
+        q = p[m] / p[m].max()
+        q = (q == 1.0).astype(np.float64) if pt == 0 else np.exp(np.log(q) / pt)
+        f[m] = q / q.sum() * mass
+    return f
+
+
 def choose(probs: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:
     """A character drawn as ``filter_probs`` then a draw would, working on the top-k
-    candidates only (the per-character cost that caches leave)."""
+    candidates only (the per-character cost that caches leave); with a pitch
+    temperature of its own, as ``family_probs`` then a draw."""
+    if s.by_family:
+        return draw(family_probs(probs, s), rng)
     p = np.asarray(probs, dtype=np.float64)
     if 0 < s.top_k <= 32 and s.top_k < len(p):
         cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
