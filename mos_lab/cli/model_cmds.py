@@ -74,12 +74,14 @@ def register(sub: Any) -> None:
     g.add_argument("--abc", default=None, help="an ABC file to continue (NotaGen)")
     g.add_argument("--bars", type=int, default=16)
     g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--top-k", type=int, default=9)
-    g.add_argument("--top-p", type=float, default=0.9)
-    g.add_argument("--temperature", type=float, default=1.2)
+    g.add_argument("--top-k", type=int, default=None,
+                   help="NotaGen (default: what the checkpoint records, else NotaGen's 9)")
+    g.add_argument("--top-p", type=float, default=None, help="NotaGen (default: as --top-k; 0.9)")
+    g.add_argument("--temperature", type=float, default=None,
+                   help="default: as --top-k (NotaGen's 1.2); the Markov chain's 1.0")
     g.add_argument("--pitch-temperature", type=float, default=None,
                    help="NotaGen: the temperature among note letters and accidentals "
-                   "(default the model's: 0.7 for the shipped one, else --temperature)")
+                   "(default: as --top-k; the shipped model records 0.7; else --temperature)")
     g.add_argument("--key", default=None,
                    help="the key (Markov: default C major; NotaGen: the piece is moved to "
                    "this key's signature, default as the model wrote it)")
@@ -289,7 +291,8 @@ def _generate_markov(args: argparse.Namespace, out: Path) -> int:
 
     try:
         req = GenerationRequest(prompt=args.prompt, key=args.key or "C major", bars=args.bars,
-                                seed=args.seed, params={"temperature": args.temperature})
+                                seed=args.seed, params={} if args.temperature is None else
+                                {"temperature": args.temperature})
         result = make_backend("markov").generate(req, lambda *a: None, CancelToken())
     except ValueError as exc:
         raise CliError(str(exc)) from None

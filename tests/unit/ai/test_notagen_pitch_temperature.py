@@ -84,6 +84,21 @@ def test_draws_follow_the_family_distribution() -> None:
                                [0.48, 0.12, 0.1, 0.3], atol=0.015)
 
 
+def test_the_plain_python_path_draws_what_family_probs_gives() -> None:
+    """Top-k of 32 or less takes the per-character fast path on the k candidates; it must
+    draw as ``family_probs`` over all 128 codes then a draw in the same (likeliest-first)
+    order would."""
+    rng = np.random.default_rng(1)
+    for t in range(1000):
+        p = rng.dirichlet(np.ones(128) * rng.choice([0.05, 0.3, 1.0]))
+        s = Sampling(int(rng.choice([1, 5, 9, 20])), float(rng.choice([0.5, 0.9, 1])),
+                     float(rng.choice([0, 0.7, 1.2])), float(rng.choice([0, 0.3, 0.7, 2.0])))
+        cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
+        cand = cand[np.argsort(p[cand])[::-1]]
+        want = int(cand[sampling.draw(family_probs(p, s)[cand], np.random.default_rng(t))])
+        assert sampling.choose(p, s, np.random.default_rng(t)) == want, (t, s)
+
+
 def test_a_bad_pitch_temperature_is_refused() -> None:
     with pytest.raises(ValueError, match="pitch_temperature -1"):
         Sampling(pitch_temperature=-1)

@@ -119,9 +119,11 @@ def draw(p: np.ndarray, rng: np.random.Generator) -> int:
     return min(int(np.searchsorted(c, rng.random() * c[-1], side="right")), len(p) - 1)
 
 
-def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int:
-    """``filter_probs`` without top-k, then ``draw``, on a few probabilities sorted most
-    likely first, in plain Python (numpy's per-call cost is most of the work here)."""
+def _filter_small(vals: list[float], s: Sampling) -> list[float]:
+    """``filter_probs`` without top-k on a few probabilities sorted most likely first, in
+    plain Python (numpy's per-call cost is most of the work here): the kept ones' new
+    probabilities (top-p drops the tail, so the list may be shorter; temperature 0 is
+    left to the caller, which takes the first)."""
     vals = [v if v > 0 else 0.0 for v in vals]  # NaN and negatives count as 0
     total = sum(vals)
     vals = [v / total for v in vals]
@@ -135,13 +137,20 @@ def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int
             acc += v
         total = sum(kept)
         vals = [v / total for v in kept]
-    if s.temperature == 0:
-        return 0
-    if s.temperature != 1:
-        inv = 1.0 / s.temperature
-        vals = [math.exp(math.log(v) * inv) if v > 0 else 0.0 for v in vals]
-        total = sum(vals)
-        vals = [v / total for v in vals]
+    if s.temperature != 1 and s.temperature != 0:
+        vals = _tempered(vals, s.temperature)
+    return vals
+
+
+def _tempered(vals: list[float], t: float) -> list[float]:
+    """``vals ** (1/t)`` renormalised (t > 0)."""
+    inv = 1.0 / t
+    out = [math.exp(math.log(v) * inv) if v > 0 else 0.0 for v in vals]
+    total = sum(out)
+    return [v / total for v in out]
+
+
+def _pick(vals: list[float], rng: np.random.Generator) -> int:
     x = rng.random() * sum(vals)
     acc = 0.0
     for i, v in enumerate(vals):
@@ -149,6 +158,31 @@ def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int
         if acc > x:
             return i
     return len(vals) - 1
+
+
+def _draw_small(vals: list[float], s: Sampling, rng: np.random.Generator) -> int:
+    """``_filter_small`` then a draw (greedy: the first)."""
+    return 0 if s.temperature == 0 else _pick(_filter_small(vals, s), rng)
+
+
+def _draw_family_small(codes: list[int], vals: list[float], s: Sampling,
+                       rng: np.random.Generator) -> int:
+    """``family_probs`` then a draw, on a few candidates sorted most likely first."""
+    if s.temperature == 0:  # one survivor: no family to redraw
+        return 0
+    f = _filter_small(vals, s)
+    fam = [i for i, c in enumerate(codes[: len(f)]) if _PITCH[c] and f[i] > 0]
+    if len(fam) > 1:
+        pt = s.pitch_temperature
+        assert pt is not None
+        mass = sum(f[i] for i in fam)
+        raw = [vals[i] for i in fam]
+        q = [1.0 if i == 0 else 0.0 for i in range(len(raw))] if pt == 0 \
+            else _tempered(raw, pt)  # sorted: the first is the likeliest
+        total = sum(q)
+        for i, v in zip(fam, q, strict=True):
+            f[i] = v / total * mass
+    return _pick(f, rng)
 
 
 def family_probs(probs: np.ndarray, s: Sampling) -> np.ndarray:
@@ -171,14 +205,17 @@ def choose(probs: np.ndarray, s: Sampling, rng: np.random.Generator) -> int:
     """A character drawn as ``filter_probs`` then a draw would, working on the top-k
     candidates only (the per-character cost that caches leave); with a pitch
     temperature of its own, as ``family_probs`` then a draw."""
-    if s.by_family:
-        return draw(family_probs(probs, s), rng)
     p = np.asarray(probs, dtype=np.float64)
     if 0 < s.top_k <= 32 and s.top_k < len(p):
         cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
         q = p[cand]
         order = np.argsort(q)[::-1]
+        if s.by_family:
+            codes = cand[order].tolist()
+            return int(codes[_draw_family_small(codes, q[order].tolist(), s, rng)])
         return int(cand[order[_draw_small(q[order].tolist(), s, rng)]])
+    if s.by_family:
+        return draw(family_probs(probs, s), rng)
     if 0 < s.top_k < len(p):
         cand = np.argpartition(-p, s.top_k - 1)[: s.top_k]
         q = p[cand]
