@@ -9,14 +9,14 @@ as total variation distance (0 same, 1 disjoint), which must be <= 0.20.
 Held out: the chorales ``notagen.data`` keeps out of training (one in ten by a hash of
 the name), converted to interleaved ABC and read back through the same ABC reader as the
 generated pieces. NotaGen: ``--pieces`` chorales of ``--bars`` bars from the prompt
-Baroque / Bach, Johann Sebastian / Choral, seeds 0.. (top-k 9, top-p 0.9, T 1.2 unless
-given; pitches at the model's own pitch temperature, 0.7 for the shipped weights and
-the temperature for weights by path, unless given). Markov: the same number of
+Baroque / Bach, Johann Sebastian / Choral, seeds 0.., sampled as the checkpoint records
+unless given (the shipped weights: top-k 9, top-p 0.93, T 1.2, pitch temperature 0.4;
+others: NotaGen's top-k 9, top-p 0.9, T 1.2, one temperature). Markov: the same number of
 ``--bars`` bar pieces, seeds 0.., key C major.
 
 Run: python bench/bench_notagen_quality.py [--pieces 12 --bars 16] [--heldout DIR]
      [--weights shipped W.pth ...] [--every-voice] [--temperature 1.2]
-     [--pitch-temperature 0.7]
+     [--top-p 0.93] [--pitch-temperature 0.4]
 (several ``--weights`` are judged in one run against the same corpus figures, each in
 its own columns; ``shipped`` names the packaged weights)
 """
@@ -128,9 +128,11 @@ def main() -> None:
     ap.add_argument("--every-voice", action="store_true",
                     help="resample bars that leave a voice out for checkpoints loaded by path "
                          "too (as the shipped weights are; for candidates trained on its data)")
-    ap.add_argument("--temperature", type=float, default=1.2)
-    ap.add_argument("--top-k", type=int, default=9, help="0: off")
-    ap.add_argument("--top-p", type=float, default=0.9, help="1: off")
+    ap.add_argument("--temperature", type=float, default=None,
+                    help="default: the model's own (1.2)")
+    ap.add_argument("--top-k", type=int, default=None, help="0: off (default: the model's)")
+    ap.add_argument("--top-p", type=float, default=None,
+                    help="1: off (default: the model's; 0.9 for NotaGen's, 0.93 shipped)")
     ap.add_argument("--pitch-temperature", type=float, default=None,
                     help="the temperature among note letters and accidentals (default: the "
                     "model's own; equal to --temperature: NotaGen's single temperature)")

@@ -76,12 +76,13 @@ def register(sub: Any) -> None:
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--top-k", type=int, default=None,
                    help="NotaGen (default: what the checkpoint records, else NotaGen's 9)")
-    g.add_argument("--top-p", type=float, default=None, help="NotaGen (default: as --top-k; 0.9)")
+    g.add_argument("--top-p", type=float, default=None,
+                   help="NotaGen (default: as --top-k; the shipped model records 0.93, else 0.9)")
     g.add_argument("--temperature", type=float, default=None,
                    help="default: as --top-k (NotaGen's 1.2); the Markov chain's 1.0")
     g.add_argument("--pitch-temperature", type=float, default=None,
                    help="NotaGen: the temperature among note letters and accidentals "
-                   "(default: as --top-k; the shipped model records 0.7; else --temperature)")
+                   "(default: as --top-k; the shipped model records 0.4, else --temperature)")
     g.add_argument("--key", default=None,
                    help="the key (Markov: default C major; NotaGen: the piece is moved to "
                    "this key's signature, default as the model wrote it)")

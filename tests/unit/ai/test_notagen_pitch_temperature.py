@@ -108,7 +108,7 @@ def test_a_bad_pitch_temperature_is_refused() -> None:
 
 def test_the_shipped_model_draws_pitches_at_its_own_temperature(tmp_path) -> None:
     m = notagen.shipped()
-    assert m.sampling == Sampling(pitch_temperature=0.7)  # recorded in its checkpoint
+    assert m.sampling == Sampling(top_p=0.93, pitch_temperature=0.4)  # its checkpoint's
     m.save(tmp_path / "w.pth")  # a copy keeps it, also when loaded by path
     assert notagen.load(tmp_path / "w.pth").sampling == m.sampling
     save_checkpoint(m.net, tmp_path / "bare.pth")  # as NotaGen writes: its own sampling
@@ -119,9 +119,9 @@ def test_the_shipped_model_draws_pitches_at_its_own_temperature(tmp_path) -> Non
         with pytest.raises(CheckpointError, match=f"bad.pth.*{why}"):
             notagen.load(tmp_path / "bad.pth")
     st = m.stream(**PROMPT, bars=1, seed=0)
-    assert st.sampling == Sampling(9, 0.9, 1.2, 0.7)
+    assert st.sampling == Sampling(9, 0.93, 1.2, 0.4)
     assert m.stream(**PROMPT, bars=1, seed=0, temperature=1.0,
-                    pitch_temperature=1.0).sampling == Sampling(9, 0.9, 1.0, 1.0)
+                    pitch_temperature=1.0).sampling == Sampling(9, 0.93, 1.0, 1.0)
 
 
 def test_a_lower_pitch_temperature_writes_the_models_likelier_pitches() -> None:
@@ -157,8 +157,8 @@ def test_the_backend_and_the_cli_pass_it_on(tmp_path) -> None:
     req = partial(GenerationRequest, prompt="Baroque_Bach, Johann Sebastian_Choral", bars=2,
                   seed=3)
     runs = [b.generate(req(params=params), lambda *a: None, CancelToken()).meta["abc"]
-            for params in ({}, {"pitch_temperature": 0.7}, {"pitch_temperature": 1.2})]
-    assert runs[0] == runs[1] != runs[2]  # left out: the model's own (0.7)
+            for params in ({}, {"pitch_temperature": 0.4}, {"pitch_temperature": 1.2})]
+    assert runs[0] == runs[1] != runs[2]  # left out: the model's own (0.4)
     out = tmp_path / "p.abc"
     assert main(["generate", "--bars", "2", "--seed", "3", "--pitch-temperature", "0.2",
                  "-o", str(out)]) == 0
