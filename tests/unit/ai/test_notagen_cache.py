@@ -3,8 +3,6 @@ filters in plain Python equal numpy's, and cached generation writes the uncached
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
 
@@ -17,13 +15,7 @@ from mos_lab.ai.models.notagen.model import NotaGenConfig, StepDecoder  # noqa: 
 CFG = NotaGenConfig(hidden=128, patch_layers=2, char_layers=2, patch_length=24)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """One-position steps on a loaded machine run far faster on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ say so, and generated pieces moved to the key asked for (service, CLI)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -69,15 +68,6 @@ def test_music21_chorales_convert_key_normalized() -> None:
         assert np.array_equal(sa.notes["start"], sb.notes["start"])
     assert any(signatures)  # at least one piece really moved
 
-
-@pytest.fixture
-def one_thread() -> Iterator[None]:
-    """NotaGen on one thread (torch: the ai extra, which the README's test command installs)."""
-    torch = pytest.importorskip("torch")
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def test_checkpoints_record_their_traits_and_nota_gens_own_have_none(tmp_path: Path,

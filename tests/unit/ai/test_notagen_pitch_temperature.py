@@ -4,7 +4,6 @@ all, against a length, a rest or a barline) stays what NotaGen's filters give it
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from functools import partial
 
 import numpy as np
@@ -27,12 +26,7 @@ PROMPT = {"period": "Baroque", "composer": "Bach, Johann Sebastian",
           "instrumentation": "Choral"}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _probs(seed: int) -> np.ndarray:

@@ -3,7 +3,6 @@ unbroken one, checkpoints and the loss plot, and the music21 data conversion."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,13 +19,7 @@ SHORT = "%Folk\nL:1/8\nM:2/4\nV:1\nK:D\n[V:1]DF A2|\n[V:1]d4|]\n"
 TINY = NotaGenConfig(hidden=64, patch_layers=1, char_layers=1, patch_length=32)
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Small steps on a loaded machine run far faster on one thread."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_batched_loss_is_the_per_character_mean_over_pieces() -> None:
