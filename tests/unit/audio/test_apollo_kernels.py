@@ -69,7 +69,10 @@ def test_the_cache_dir_test_leaves_the_environment_as_it_found_it() -> None:
 def test_busy_python_thread_does_not_stall_rendering() -> None:
     """With CPython's default 5 ms switch interval and a spinning thread, 2048-frame
     blocks of a dense scene still render far faster than real time: each block gives
-    the GIL away once (the kernel call), not once per numpy call."""
+    the GIL away once (the kernel call), not once per numpy call. The best of three runs
+    is judged: on a shared machine the OS can preempt the spinner while it holds the GIL
+    (CI once measured 0.60 s), which no code here controls; a block that gave the GIL away
+    per numpy call would be slow in every run."""
     synth = Synth(max_voices=64, max_block=2048)
     synth.warm_up()
     out = np.zeros((2048, 2), np.float32)
@@ -85,17 +88,22 @@ def test_busy_python_thread_does_not_stall_rendering() -> None:
     sys.setswitchinterval(0.005)
     hog = threading.Thread(target=spin, daemon=True)
     hog.start()
+    blocks = 24  # ~1 s of audio
+    runs = []
     try:
-        blocks = 24  # ~1 s of audio
-        t0 = time.perf_counter()
-        for i in range(blocks):
-            synth.process(out, [(7, "note_on", i % 8, 50 + i % 30, 90)])
-        took = time.perf_counter() - t0
+        for _ in range(3):
+            t0 = time.perf_counter()
+            for i in range(blocks):
+                synth.process(out, [(7, "note_on", i % 8, 50 + i % 30, 90)])
+            runs.append(time.perf_counter() - t0)
     finally:
         stop.set()
         hog.join()
         sys.setswitchinterval(interval)
-    assert took < 0.5 * blocks * 2048 / SR, f"{took:.2f} s for {blocks * 2048 / SR:.2f} s"
+    took = min(runs)
+    assert took < 0.5 * blocks * 2048 / SR, (
+        f"{took:.2f} s (runs {', '.join(f'{r:.2f}' for r in runs)}) for "
+        f"{blocks * 2048 / SR:.2f} s of audio")
     assert np.isfinite(out).all()
 
 
