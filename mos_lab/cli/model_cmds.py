@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -231,10 +230,9 @@ def generate(args: argparse.Namespace) -> int:
     except (FileNotFoundError, CheckpointError) as exc:
         raise CliError(str(exc)) from None
     from mos_lab.ai.models.notagen.keys import to_signature
-    from mos_lab.ai.models.notagen.sampling import check_header, mode_check
 
     sharps: int | None = None
-    head: Callable[[str], list[str]] = check_header
+    minor: bool | None = None
     if args.key is not None:
         from mos_lab.ai.core.validate import request_key
 
@@ -242,9 +240,8 @@ def generate(args: argparse.Namespace) -> int:
             key = request_key(args.key)
         except ValueError as exc:
             raise CliError(f"--key: {exc}") from None
-        sharps = key.sharps
-        if model.key_normalized and not args.abc:  # it writes in C or A minor: the mode
-            head = mode_check(key.mode == "minor")
+        sharps, minor = key.sharps, key.mode == "minor"
+    head = model.header_check(minor, continuing=bool(args.abc))
     abc = ""
     if args.abc:
         try:

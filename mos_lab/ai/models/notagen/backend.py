@@ -33,7 +33,6 @@ from mos_lab.ai.core.validate import request_key
 from mos_lab.ai.models.notagen.checkpoint import find_checkpoint
 from mos_lab.ai.models.notagen.core import NotaGen, load
 from mos_lab.ai.models.notagen.keys import to_signature
-from mos_lab.ai.models.notagen.sampling import Sampling, check_header, mode_check
 from mos_lab.score import Score
 
 
@@ -80,26 +79,25 @@ class NotaGenBackend(BaseBackend):
         self.load()
         assert self.model is not None
         params: dict[str, Any] = dict(request.params)
-        d = self.model.sampling
-        pt = params.get("pitch_temperature", d.pitch_temperature)
-        s = Sampling(int(params.get("top_k", d.top_k)), float(params.get("top_p", d.top_p)),
-                     float(params.get("temperature", d.temperature)),
-                     None if pt is None else float(pt))
+
+        def number(name: str) -> float | None:
+            """A sampling setting of ``params``; None (the model's own) where left out."""
+            return None if params.get(name) is None else float(params[name])
+
         limit = None if cancel.deadline is None else max(0.0, cancel.deadline - time.monotonic())
         fields = prompt_fields(request.prompt)
         abc = str(params.get("abc", "")) or meter_header(request.meter)
         key = request_key(request.key)
-        # a key-normalised model writes in C or A minor: its key line is held to the mode
-        # asked for, and its piece moved to the key's signature below
-        head = (mode_check(key.mode == "minor") if self.model.key_normalized
-                and not params.get("abc") else check_header)
+        # a key-normalised model's piece is moved to the key's signature below
+        head = self.model.header_check(key.mode == "minor", continuing=bool(params.get("abc")))
         st = self.model.stream(abc, period=fields.get("period"), check_head=head,
                                composer=fields.get("composer"),
                                instrumentation=fields.get("instrumentation"),
-                               bars=request.bars, seed=request.seed, top_k=s.top_k,
-                               top_p=s.top_p, temperature=s.temperature,
-                               pitch_temperature=s.pitch_temperature, time_limit=limit,
-                               cancel=lambda: cancel.cancelled)
+                               bars=request.bars, seed=request.seed, time_limit=limit,
+                               cancel=lambda: cancel.cancelled,
+                               top_k=None if (k := number("top_k")) is None else int(k),
+                               top_p=number("top_p"), temperature=number("temperature"),
+                               pitch_temperature=number("pitch_temperature"))
         for n, _ in enumerate(st, 1):
             progress(n, request.bars)
         if st.stopped == "cancelled":

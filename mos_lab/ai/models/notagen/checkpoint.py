@@ -16,6 +16,7 @@ import torch
 
 from mos_lab.ai.models.notagen.model import NotaGenConfig, NotaGenNet
 from mos_lab.ai.models.notagen.patchilizer import VOCAB
+from mos_lab.ai.models.notagen.sampling import Sampling
 
 EXPECTED = ("a NotaGen checkpoint (.pth): a dict whose 'model' entry is the state dict with "
             "keys patch_level_decoder.* and char_level_decoder.*, as NotaGen releases them "
@@ -47,10 +48,9 @@ def find_checkpoint(path: str | os.PathLike[str]) -> Path:
 #: What mos_lab records beside the weights (the ``"mos_lab"`` entry of a checkpoint; NotaGen's
 #: own files have none): ``every_voice``, the training data writes every voice in every bar;
 #: ``key_normalized``, it was written with no sharps or flats in the key signature.
+#: Beside them it may record ``"sampling"``: the fields of ``sampling.Sampling`` it is
+#: meant to be sampled with where not told (NotaGen's own files: NotaGen's sampling).
 TRAITS = ("every_voice", "key_normalized")
-#: the sampling settings a checkpoint may record beside them (``"sampling": {...}``), the
-#: fields of ``sampling.Sampling``: how the model is meant to be sampled where not told
-SAMPLING_FIELDS = ("top_k", "top_p", "temperature", "pitch_temperature")
 
 
 def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
@@ -59,10 +59,9 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
 
 
 def read_checkpoint(path: str | os.PathLike[str]
-                    ) -> tuple[dict[str, torch.Tensor], dict[str, bool],
-                               dict[str, float | None]]:
-    """The state dict, the ``TRAITS`` (False where not recorded) and the recorded sampling
-    settings (``SAMPLING_FIELDS``, only those recorded) of a checkpoint."""
+                    ) -> tuple[dict[str, torch.Tensor], dict[str, bool], Sampling]:
+    """The state dict, the ``TRAITS`` (False where not recorded) and the sampling of a
+    checkpoint (the fields it records over NotaGen's; a bad entry names the file)."""
     p = find_checkpoint(path)
     try:
         obj: Any = torch.load(p, map_location="cpu", weights_only=True)
@@ -74,12 +73,13 @@ def read_checkpoint(path: str | os.PathLike[str]
         raise CheckpointError(f"notagen: {p} holds no NotaGen weights; expected {EXPECTED}")
     recorded = obj.get("mos_lab") if isinstance(obj.get("mos_lab"), dict) else {}
     traits = {t: bool(recorded.get(t, False)) for t in TRAITS}
-    sampling = recorded.get("sampling", {})
-    if not isinstance(sampling, dict) or set(sampling) - set(SAMPLING_FIELDS) or not all(
-            v is None or isinstance(v, int | float) for v in sampling.values()):
-        raise CheckpointError(f"notagen: {p} records sampling {sampling!r}; expected numbers "
-                              f"for some of {', '.join(SAMPLING_FIELDS)}")
-    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}, traits, dict(sampling)
+    fields = recorded.get("sampling", {})
+    try:
+        sampling = Sampling(**fields)
+    except (TypeError, ValueError) as exc:  # not a dict, an unknown field, not a number
+        raise CheckpointError(f"notagen: {p} records a bad sampling {fields!r}: {exc}"
+                              ) from None
+    return {k: v for k, v in state.items() if not _BUFFERS.search(k)}, traits, sampling
 
 
 def _layers(state: dict[str, torch.Tensor], prefix: str) -> int:

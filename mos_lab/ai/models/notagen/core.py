@@ -16,7 +16,6 @@ import torch
 from mos_lab.ai.models.notagen import patchilizer as P
 from mos_lab.ai.models.notagen.abc import playable, to_score
 from mos_lab.ai.models.notagen.checkpoint import (
-    CheckpointError,
     build,
     find_checkpoint,
     read_checkpoint,
@@ -29,6 +28,7 @@ from mos_lab.ai.models.notagen.sampling import (
     Sampling,
     check_header,
     check_line,
+    mode_check,
 )
 from mos_lab.score import Score
 
@@ -97,6 +97,15 @@ class NotaGen:
                                                  "every_voice": self.every_voice,
                                                  "key_normalized": self.key_normalized})
 
+    def header_check(self, minor: bool | None, continuing: bool = False
+                     ) -> Callable[[str], list[str]]:
+        """The header check for a piece asked in a mode (``minor``; None: any): a
+        key-normalised model writes in C or A minor, so its ``K:`` line is held to the mode
+        asked for before the piece is moved to the key; ABC being continued keeps its own."""
+        if minor is None or continuing or not self.key_normalized:
+            return check_header
+        return mode_check(minor)
+
     def patches(self, text: str) -> tuple[list[list[int]], list[int]]:
         """The full patches and the open characters NotaGen's code feeds for ``text``;
         a text of patch_length or more full patches is cut as its inference cuts (warned)."""
@@ -144,14 +153,14 @@ class NotaGen:
         (``self.sampling``); ``pitch_temperature`` equal to ``temperature`` is NotaGen's
         single temperature."""
         d = self.sampling
+        sampling = Sampling(
+            d.top_k if top_k is None else top_k, d.top_p if top_p is None else top_p,
+            d.temperature if temperature is None else temperature,
+            d.pitch_temperature if pitch_temperature is None else pitch_temperature)
         with torch.inference_mode():
             return _InferenceStream(
                 self.net, prompt_lines(period, composer, instrumentation) + prompt,
-                sampling=Sampling(
-                    d.top_k if top_k is None else top_k, d.top_p if top_p is None else top_p,
-                    d.temperature if temperature is None else temperature,
-                    d.pitch_temperature if pitch_temperature is None else pitch_temperature),
-                seed=seed, bars=bars,
+                sampling=sampling, seed=seed, bars=bars,
                 use_cache=use_cache, time_limit=time_limit, cancel=cancel,
                 check=check or partial(check_line, every_voice=self.every_voice),
                 check_head=check_head,
@@ -193,11 +202,7 @@ def load(path: str | os.PathLike[str]) -> NotaGen:
 
 
 def _from_checkpoint(file: Path, source: str) -> NotaGen:
-    state, traits, recorded = read_checkpoint(file)
-    try:
-        sampling = Sampling(**recorded)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"notagen: {file} records a bad sampling: {exc}") from None
+    state, traits, sampling = read_checkpoint(file)
     return NotaGen(build(state), source, every_voice=traits["every_voice"],
                    key_normalized=traits["key_normalized"], sampling=sampling)
 

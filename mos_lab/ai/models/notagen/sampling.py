@@ -176,12 +176,10 @@ def _draw_family_small(codes: list[int], vals: list[float], s: Sampling,
         pt = s.pitch_temperature
         assert pt is not None
         mass = sum(f[i] for i in fam)
-        raw = [vals[i] for i in fam]
-        q = [1.0 if i == 0 else 0.0 for i in range(len(raw))] if pt == 0 \
-            else _tempered(raw, pt)  # sorted: the first is the likeliest
-        total = sum(q)
+        raw = [vals[i] for i in fam]  # sorted: the first is the likeliest
+        q = [1.0] + [0.0] * (len(raw) - 1) if pt == 0 else _tempered(raw, pt)
         for i, v in zip(fam, q, strict=True):
-            f[i] = v / total * mass
+            f[i] = v * mass
     return _pick(f, rng)
 
 
